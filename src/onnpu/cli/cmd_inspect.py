@@ -1,0 +1,58 @@
+"""``onnpu inspect MODEL``: I/O, dynamic dims, ops, size and quantization parameters."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.table import Table
+
+from onnpu.cli.common import add_json_arg, console, print_json
+from onnpu.inspection import ModelInfo, TensorInfo, inspect_model
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("inspect", help="describe a model: I/O, dynamic dims, ops, quantization parameters")
+    p.add_argument("model", help="ONNX model file")
+    add_json_arg(p)
+    p.set_defaults(handler=run)
+
+
+def _quant_text(t: TensorInfo) -> str:
+    if t.quant is None:
+        return "-"
+    q = t.quant
+    if q.per_tensor:
+        return f"{q.dtype} scale={q.scale[0]:.6g} zero_point={q.zero_point[0]}  ({q.source})"
+    return f"{q.dtype} per-axis {q.axis}, {len(q.scale)} scales ({q.source})"
+
+
+def render(info: ModelInfo) -> None:
+    console.print(f"[bold]{info.path}[/]  IR {info.ir_version}, opsets "
+                  + ", ".join(f"{d} {v}" for d, v in info.opsets.items())
+                  + (f", producer {info.producer}" if info.producer else ""))
+    table = Table(title="inputs and outputs", title_justify="left")
+    for col in ("", "name", "type", "shape", "quantization"):
+        table.add_column(col)
+    for kind, tensors in (("in", info.inputs), ("out", info.outputs)):
+        for t in tensors:
+            shape = t.shape_text() + (f"  [yellow]dynamic: {', '.join(t.dynamic_dims)}[/]" if t.is_dynamic else "")
+            table.add_row(kind, t.name, t.elem_type, shape, _quant_text(t))
+    console.print(table)
+    ops = ", ".join(f"{op} {n}" for op, n in info.op_histogram.items())
+    console.print(f"nodes: {info.node_count} ({ops})", soft_wrap=True)
+    console.print(f"parameters: {info.parameter_count:,} ({info.parameter_bytes / 1e6:.2f} MB); "
+                  f"quantization: {info.quantization_style}"
+                  + (f"; external data: {', '.join(info.external_data)}" if info.external_data else ""))
+    if info.dynamic_inputs:
+        dims = sorted({d for ds in info.dynamic_inputs.values() for d in ds})
+        console.print(f"[yellow]dynamic dims {', '.join(dims)}: fix them (--dim NAME=VALUE) or the NPU "
+                      "target runs everything on the CPU[/]")
+
+
+def run(args: argparse.Namespace) -> int:
+    info = inspect_model(args.model)
+    if args.json:
+        print_json(info.to_dict())
+    else:
+        render(info)
+    return 0

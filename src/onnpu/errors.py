@@ -1,0 +1,55 @@
+"""The one exception tree of onnpu. ``str(error)`` is the message a user sees; ``hint`` says what to do."""
+
+from __future__ import annotations
+
+
+class OnnpuError(Exception):
+    """Base of every error onnpu raises on purpose. The CLI prints ``error: <message>`` and ``hint: <hint>``."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ModelError(OnnpuError):
+    """The model file cannot be read, is not ONNX, or its external data is missing."""
+
+
+class TargetError(OnnpuError):
+    """A target or execution provider is unknown or cannot be loaded."""
+
+
+class ProviderOptionError(TargetError):
+    """A provider option key or value is not valid for the provider."""
+
+
+class PlacementError(TargetError):
+    """The model cannot run entirely on the requested provider while CPU fallback is disabled."""
+
+    exit_code = 2
+
+
+class ShapeError(OnnpuError):
+    """Shapes cannot be fixed as asked, or dynamic dimensions remain."""
+
+
+class QuantizationError(OnnpuError):
+    """Quantization could not be done as asked."""
+
+
+class InputDataError(OnnpuError):
+    """Input data (arrays, images, labels) does not fit the model or cannot be read."""
+
+
+class OutputError(OnnpuError):
+    """An output file cannot be written where asked."""
+
+
+class DownloadError(OnnpuError):
+    """A remote file could not be fetched or did not match its checksum."""

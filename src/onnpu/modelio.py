@@ -1,0 +1,135 @@
+"""Reading and writing ONNX files at the edges: clear errors, external data kept beside the model,
+atomic writes, the user's input never overwritten."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import onnx
+from google.protobuf.message import DecodeError
+from onnx.external_data_helper import ExternalDataInfo, uses_external_data
+
+from onnpu.errors import ModelError, OutputError
+
+EXTERNAL_DATA_THRESHOLD = 1024
+PROTOBUF_LIMIT = 2_000_000_000
+
+
+def _external_tensors(model: onnx.ModelProto) -> list[onnx.TensorProto]:
+    tensors = list(model.graph.initializer)
+    for node in model.graph.node:
+        for attr in node.attribute:
+            if attr.type == onnx.AttributeProto.TENSOR:
+                tensors.append(attr.t)
+    return [t for t in tensors if uses_external_data(t)]
+
+
+def external_data_files(model: onnx.ModelProto) -> list[str]:
+    """Relative paths of the external-data files a model refers to (model loaded without its data)."""
+    return sorted({ExternalDataInfo(t).location for t in _external_tensors(model)})
+
+
+def check_external_data(model: onnx.ModelProto, path: Path) -> None:
+    """Every external-data file exists and is long enough for every tensor that points into it."""
+    for tensor in _external_tensors(model):
+        info = ExternalDataInfo(tensor)
+        data = path.parent / info.location
+        if not data.is_file():
+            raise ModelError(f"{path}: external-data file {info.location!r} is missing (expected at {data})",
+                             hint=f"keep {info.location} in the same folder as {path.name}")
+        need = (info.offset or 0) + (info.length or 0)
+        if info.length and data.stat().st_size < need:
+            raise ModelError(f"{path}: external-data file {data.name} is too short "
+                             f"({data.stat().st_size} bytes, tensor {tensor.name!r} needs {need})",
+                             hint=f"the file is truncated: copy {data.name} again")
+
+
+def read_model(path: str | Path, *, load_external_data: bool = True) -> onnx.ModelProto:
+    """Load an ONNX model with a one-line error for every way the file can be wrong."""
+    p = Path(path)
+    if not p.exists():
+        raise ModelError(f"{p}: no such file", hint="check the path of the model")
+    if p.is_dir():
+        raise ModelError(f"{p}: is a folder, not an ONNX file", hint="pass the .onnx file inside it")
+    if p.stat().st_size == 0:
+        raise ModelError(f"{p}: the file is empty (0 bytes)", hint="copy or export the model again")
+    try:
+        model = onnx.load(str(p), load_external_data=False)
+    except PermissionError as exc:
+        raise ModelError(f"{p}: cannot read the file ({exc.strerror})", hint="check its permissions") from exc
+    except (DecodeError, RuntimeError, ValueError, OSError) as exc:
+        raise ModelError(f"{p}: not a valid ONNX model (truncated or corrupt: {type(exc).__name__})",
+                         hint="export or download the model again") from exc
+    if not model.graph.node and not model.graph.output:
+        raise ModelError(f"{p}: not a valid ONNX model (no graph inside)",
+                         hint="export or download the model again")
+    check_external_data(model, p)
+    if load_external_data and _external_tensors(model):
+        onnx.load_external_data_for_model(model, str(p.parent))
+    return model
+
+
+def validate_model_file(path: str | Path) -> onnx.ModelProto:
+    """Check a model file before handing its path to ONNX Runtime; returns the graph without weights."""
+    return read_model(path, load_external_data=False)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
+def write_model(model: onnx.ModelProto, out: str | Path, *, inputs: tuple[str | Path, ...] = (),
+                force: bool = False, external_data: bool | None = None,
+                size_threshold: int = EXTERNAL_DATA_THRESHOLD) -> Path:
+    """Write ``model`` atomically to ``out`` (and ``out.data`` when the weights go beside it).
+
+    ``inputs`` are the user's files: writing over one of them is refused unless ``force``. External data is
+    used when asked, or automatically when the model would not fit in one protobuf.
+    """
+    target = Path(out)
+    for src in inputs:
+        if _same_file(Path(src), target) and not force:
+            raise OutputError(f"{target}: output would overwrite the input model",
+                              hint="choose another -o path (or pass --force to replace it)")
+    parent = target.parent if str(target.parent) else Path(".")
+    if not parent.is_dir():
+        raise OutputError(f"{target}: the output folder {parent} does not exist", hint="create it first")
+    if not os.access(parent, os.W_OK):
+        raise OutputError(f"{target}: the output folder {parent} is not writable",
+                          hint="choose a writable folder with -o")
+    if external_data is None:
+        external_data = model.ByteSize() > PROTOBUF_LIMIT if not _external_tensors(model) else True
+    data_name = target.name + ".data"
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    tmp_data = parent / f"{tmp.name}.data"
+    try:
+        if external_data:
+            # onnx writes the data file next to the model under the location we give; write it under a
+            # temporary name, then rename both files into place.
+            onnx.save_model(model, str(tmp), save_as_external_data=True, all_tensors_to_one_file=True,
+                            location=tmp_data.name, size_threshold=size_threshold)
+            final = onnx.load(str(tmp), load_external_data=False)
+            for tensor in _external_tensors(final):
+                for entry in tensor.external_data:
+                    if entry.key == "location":
+                        entry.value = data_name
+            onnx.save_model(final, str(tmp))
+            os.replace(tmp_data, parent / data_name)
+        else:
+            onnx.save_model(model, str(tmp))
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise OutputError(f"{target}: cannot write the model ({exc.strerror or exc})",
+                          hint="check free space and permissions of the output folder") from exc
+    finally:
+        for leftover in (tmp, tmp_data):
+            if leftover.exists():
+                leftover.unlink()
+    return target

@@ -1,0 +1,183 @@
+"""Image decoding and preprocessing into a model's input tensor: orientation, colour modes, resize or
+shorter-side + centre crop, RGB/BGR, NCHW/NHWC from the model, scaling presets, and quantization of the
+result with the model's own parameters."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from onnpu.errors import InputDataError
+from onnpu.inspection import TensorInfo
+from onnpu.qparams import quantize_array
+
+PREPROCESS_METADATA_KEY = "onnpu.preprocess"
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
+
+# name -> (mean, std) applied to pixel values in 0..255
+SCALING: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
+    "unit": ((0.0, 0.0, 0.0), (255.0, 255.0, 255.0)),
+    "imagenet": ((123.675, 116.28, 103.53), (58.395, 57.12, 57.375)),
+    "symmetric": ((127.5, 127.5, 127.5), (127.5, 127.5, 127.5)),
+    "raw": ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0)),
+}
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    """How an image becomes a tensor. ``mean``/``std`` are in the 0..1 pixel range when given, and then
+    replace the scaling preset."""
+
+    resize: Literal["resize", "crop"] = "crop"
+    crop_ratio: float = 0.875
+    scaling: str = "imagenet"
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+    channels: Literal["RGB", "BGR"] = "RGB"
+    size: tuple[int, int] | None = None  # (height, width) for models with a dynamic spatial size
+
+    def __post_init__(self) -> None:
+        if self.scaling not in SCALING:
+            raise InputDataError(f"unknown scaling preset {self.scaling!r}", hint="use one of " + ", ".join(SCALING))
+        if not 0 < self.crop_ratio <= 1:
+            raise InputDataError(f"crop ratio {self.crop_ratio} is not in (0, 1]", hint="e.g. --crop-ratio 0.875")
+        if self.resize not in ("resize", "crop"):
+            raise InputDataError(f"unknown resize mode {self.resize!r}", hint="use resize or crop")
+
+    def mean_std_255(self) -> tuple[np.ndarray, np.ndarray]:
+        if self.mean is not None or self.std is not None:
+            mean = np.array(self.mean if self.mean is not None else (0.0,), np.float32) * 255
+            std = np.array(self.std if self.std is not None else (1.0,), np.float32) * 255
+            return mean, std
+        m, s = SCALING[self.scaling]
+        return np.array(m, np.float32), np.array(s, np.float32)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def updated(self, **changes: Any) -> PreprocessConfig:
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def config_from_metadata(metadata: dict[str, str]) -> PreprocessConfig | None:
+    """The preprocessing a model declares in its metadata (onnpu writes it into the models it builds)."""
+    text = metadata.get(PREPROCESS_METADATA_KEY)
+    if not text:
+        return None
+    data = json.loads(text)
+    for key in ("mean", "std", "size"):
+        if data.get(key) is not None:
+            data[key] = tuple(data[key])
+    return PreprocessConfig(**data)
+
+
+def load_image(path: str | Path) -> Image.Image:
+    """Decode any common image file to RGB, EXIF orientation applied; one clear error otherwise."""
+    p = Path(path)
+    if not p.exists():
+        raise InputDataError(f"{p}: no such image file", hint="check the path")
+    if p.is_file() and p.stat().st_size == 0:
+        raise InputDataError(f"{p}: the image file is empty (0 bytes)", hint="copy the image again")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(p) as opened:
+                opened.load()
+                return to_rgb(opened)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise InputDataError(f"{p}: image too large to decode safely ({exc})",
+                             hint="downscale the image first (limit: Pillow's MAX_IMAGE_PIXELS)") from exc
+    except UnidentifiedImageError as exc:
+        raise InputDataError(f"{p}: not an image file Pillow can read",
+                             hint="pass a JPEG, PNG, WebP or BMP image") from exc
+    except PermissionError as exc:
+        raise InputDataError(f"{p}: cannot read the file ({exc.strerror})", hint="check its permissions") from exc
+    except IsADirectoryError as exc:
+        raise InputDataError(f"{p}: is a folder, not an image", hint="pass image files") from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise InputDataError(f"{p}: the image is truncated or corrupt ({exc})",
+                             hint="copy or export the image again") from exc
+
+
+def to_rgb(img: Image.Image) -> Image.Image:
+    """Orientation from EXIF, then any mode (L, LA, P, RGBA, CMYK, I;16, I, F) to 8-bit RGB."""
+    img = ImageOps.exif_transpose(img) or img
+    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        a = np.asarray(img, dtype=np.float64)
+        hi = 65535.0 if img.mode.startswith("I;16") or a.max() > 255 else 255.0
+        img = Image.fromarray(np.clip(a / hi * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(background, rgba)
+    return img.convert("RGB") if img.mode != "RGB" else img
+
+
+def input_layout(info: TensorInfo) -> tuple[str, int | None, int | None]:
+    """``NCHW`` or ``NHWC`` from the model's input shape, with its fixed height and width (None if dynamic)."""
+    shape = info.shape
+    if len(shape) != 4:
+        raise InputDataError(f"input {info.name!r} has shape {info.shape_text()}, not an image batch",
+                             hint="image preprocessing needs a 4-D input (NCHW or NHWC)")
+    if shape[1] in (1, 3) or (shape[-1] not in (1, 3) and not isinstance(shape[1], int)):
+        h, w = shape[2], shape[3]
+        layout = "NCHW"
+    elif shape[-1] in (1, 3):
+        h, w = shape[1], shape[2]
+        layout = "NHWC"
+    else:
+        raise InputDataError(f"input {info.name!r} with shape {info.shape_text()} has no channel axis of 1 or 3",
+                             hint="image preprocessing supports NCHW and NHWC inputs with 1 or 3 channels")
+    return layout, h if isinstance(h, int) else None, w if isinstance(w, int) else None
+
+
+def target_size(info: TensorInfo, config: PreprocessConfig) -> tuple[int, int]:
+    _, h, w = input_layout(info)
+    if h is None or w is None:
+        if config.size is None:
+            raise InputDataError(f"input {info.name!r} has a dynamic spatial size {info.shape_text()}",
+                                 hint="give the size with --size HEIGHTxWIDTH, e.g. --size 224x224")
+        return config.size
+    return h, w
+
+
+def resize_image(img: Image.Image, size: tuple[int, int], config: PreprocessConfig) -> Image.Image:
+    h, w = size
+    if config.resize == "resize":
+        return img.resize((w, h), Image.Resampling.BILINEAR)
+    scale = max(h / config.crop_ratio / img.height, w / config.crop_ratio / img.width)
+    rw, rh = max(w, round(img.width * scale)), max(h, round(img.height * scale))
+    img = img.resize((rw, rh), Image.Resampling.BILINEAR)
+    left, top = (rw - w) // 2, (rh - h) // 2
+    return img.crop((left, top, left + w, top + h))
+
+
+def image_to_array(img: Image.Image, info: TensorInfo, config: PreprocessConfig) -> np.ndarray:
+    """A decoded RGB image to the model's input tensor (batch of one), quantized if the input is."""
+    layout, _, _ = input_layout(info)
+    size = target_size(info, config)
+    img = resize_image(img, size, config)
+    channels = info.shape[1] if layout == "NCHW" else info.shape[-1]
+    a = np.asarray(img, dtype=np.float32)
+    if config.channels == "BGR":
+        a = a[..., ::-1]
+    if channels == 1:
+        a = a @ np.array([0.299, 0.587, 0.114], np.float32)[:, None]
+    mean, std = config.mean_std_255()
+    a = (a - mean[: a.shape[-1]]) / std[: a.shape[-1]]
+    if layout == "NCHW":
+        a = a.transpose(2, 0, 1)
+    a = np.ascontiguousarray(a[None])
+    if info.quant is not None and not np.issubdtype(info.numpy_dtype, np.floating):
+        return quantize_array(a, info.quant)
+    return a.astype(info.numpy_dtype, copy=False)
+
+
+def preprocess_image(path: str | Path, info: TensorInfo, config: PreprocessConfig) -> np.ndarray:
+    return image_to_array(load_image(path), info, config)

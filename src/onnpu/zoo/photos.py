@@ -1,0 +1,62 @@
+"""Real photos shipped inside PyPI packages (scikit-image, matplotlib), for offline calibration and tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from onnpu.errors import InputDataError
+
+# Held out: never used for calibration, so classification tests on them are honest.
+EVALUATION_PHOTOS = ("matplotlib:grace_hopper.jpg", "skimage:chelsea.png")
+CALIBRATION_PHOTOS = (
+    "skimage:astronaut.png", "skimage:coffee.png", "skimage:rocket.jpg", "skimage:motorcycle_left.png",
+    "skimage:motorcycle_right.png", "skimage:camera.png", "skimage:brick.png", "skimage:grass.png",
+    "skimage:gravel.png", "skimage:hubble_deep_field.jpg", "skimage:ihc.png", "skimage:retina.jpg",
+    "skimage:coins.png", "skimage:moon.png", "skimage:clock_motion.png", "skimage:color.png",
+    "skimage:horse.png", "skimage:page.png", "matplotlib:Minduka_Present_Blue_Pack.png",
+)
+
+
+def photo_path(ref: str) -> Path:
+    """``skimage:NAME`` or ``matplotlib:NAME`` to the file inside the installed package."""
+    package, _, name = ref.partition(":")
+    try:
+        if package == "skimage":
+            import skimage
+
+            base = Path(skimage.__file__).parent / "data"
+        elif package == "matplotlib":
+            import matplotlib
+
+            base = Path(matplotlib.__file__).parent / "mpl-data" / "sample_data"
+        else:
+            raise InputDataError(f"unknown photo source {package!r}", hint="use skimage:NAME or matplotlib:NAME")
+    except ImportError as exc:
+        raise InputDataError(f"photo {ref} needs the {package} package", hint="pip install 'onnpu[zoo]'") from exc
+    path = base / name
+    if not path.is_file():
+        raise InputDataError(f"photo {ref} not found at {path}", hint=f"reinstall {package}")
+    return path
+
+
+def calibration_crops(count_per_photo: int = 4, seed: int = 0) -> list[Image.Image]:
+    """Deterministic crops and flips of the calibration photos (never the evaluation photos)."""
+    from onnpu.preprocess import load_image
+
+    rng = np.random.default_rng(seed)
+    crops: list[Image.Image] = []
+    for ref in CALIBRATION_PHOTOS:
+        img = load_image(photo_path(ref))
+        for i in range(count_per_photo):
+            if i == 0:
+                crops.append(img)
+                continue
+            frac = rng.uniform(0.5, 0.9)
+            w, h = max(16, int(img.width * frac)), max(16, int(img.height * frac))
+            left, top = int(rng.integers(0, img.width - w + 1)), int(rng.integers(0, img.height - h + 1))
+            crop = img.crop((left, top, left + w, top + h))
+            crops.append(crop.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if i % 2 else crop)
+    return crops

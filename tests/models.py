@@ -1,0 +1,98 @@
+"""Tiny scenario models built in code with onnx.helper, saved where a test asks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from onnpu.doctor import selftest_model
+
+OPSET = 21
+
+
+def _model(nodes: list[onnx.NodeProto], inputs: list[onnx.ValueInfoProto], outputs: list[onnx.ValueInfoProto],
+           inits: list[onnx.TensorProto], name: str) -> onnx.ModelProto:
+    graph = helper.make_graph(nodes, name, inputs, outputs, inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="onnpu-tests")
+    model.ir_version = 10
+    onnx.checker.check_model(model)
+    return model
+
+
+def save(model: onnx.ModelProto, path: Path) -> Path:
+    onnx.save(model, str(path))
+    return path
+
+
+def float_conv(batch: int | str = 1, size: int = 16) -> onnx.ModelProto:
+    """Float Conv → Relu → Conv, input ``x`` [batch, 3, size, size]."""
+    rng = np.random.default_rng(1)
+    w1 = numpy_helper.from_array(rng.normal(0, 0.3, (8, 3, 3, 3)).astype(np.float32), "w1")
+    w2 = numpy_helper.from_array(rng.normal(0, 0.3, (4, 8, 1, 1)).astype(np.float32), "w2")
+    nodes = [helper.make_node("Conv", ["x", "w1"], ["c1"], pads=[1, 1, 1, 1], name="conv1"),
+             helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
+             helper.make_node("Conv", ["r1", "w2"], ["y"], name="conv2")]
+    return _model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, 3, size, size])],
+                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, 4, size, size])], [w1, w2],
+                  "float_conv")
+
+
+def qdq_conv() -> onnx.ModelProto:
+    """QDQ conv layer (uint8 activations, int8 weights); input scale 1/255, zero point 0; output 0.02 / 0."""
+    return selftest_model()
+
+
+def unsupported_op() -> onnx.ModelProto:
+    """Float Conv followed by ``Unique``, which the QNN EP refuses."""
+    rng = np.random.default_rng(2)
+    w = numpy_helper.from_array(rng.normal(0, 0.3, (2, 3, 3, 3)).astype(np.float32), "w")
+    shape = numpy_helper.from_array(np.array([-1], np.int64), "flat")
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1], name="conv"),
+             helper.make_node("Reshape", ["c", "flat"], ["f"], name="flatten"),
+             helper.make_node("Unique", ["f"], ["y"], name="unique", sorted=1)]
+    return _model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None])], [w, shape], "unsupported_op")
+
+
+CLASSIFIER_IN = (0.025, 100)   # uint8 input scale, zero point (deliberately not 1/255, 0)
+CLASSIFIER_OUT = (0.05, 128)   # uint8 output scale, zero point
+
+
+def classifier(classes: int = 10, size: int = 32, uint8_io: bool = False) -> onnx.ModelProto:
+    """Conv → Relu → GlobalAveragePool → Flatten → Gemm classifier producing logits.
+
+    With ``uint8_io`` it is the twin that Qualcomm AI Hub's w8a8 models resemble: uint8 input consumed by
+    a DequantizeLinear, uint8 logits produced by a QuantizeLinear, same float weights in between.
+    """
+    rng = np.random.default_rng(3)
+    w = numpy_helper.from_array(rng.normal(0, 0.4, (16, 3, 3, 3)).astype(np.float32), "w")
+    fc = numpy_helper.from_array(rng.normal(0, 0.6, (classes, 16)).astype(np.float32), "fc")
+    fcb = numpy_helper.from_array(rng.normal(0, 0.1, (classes,)).astype(np.float32), "fcb")
+    inits = [w, fc, fcb]
+    x, y = "x", "logits"
+    nodes = []
+    if uint8_io:
+        s_in, z_in = CLASSIFIER_IN
+        s_out, z_out = CLASSIFIER_OUT
+        inits += [helper.make_tensor("s_in", TensorProto.FLOAT, [], [s_in]),
+                  helper.make_tensor("z_in", TensorProto.UINT8, [], [z_in]),
+                  helper.make_tensor("s_out", TensorProto.FLOAT, [], [s_out]),
+                  helper.make_tensor("z_out", TensorProto.UINT8, [], [z_out])]
+        nodes.append(helper.make_node("DequantizeLinear", ["image_u8", "s_in", "z_in"], ["x"], name="input_dq"))
+        y = "logits_f"
+    nodes += [helper.make_node("Conv", [x, "w"], ["c"], pads=[1, 1, 1, 1], name="conv"),
+              helper.make_node("Relu", ["c"], ["r"], name="relu"),
+              helper.make_node("GlobalAveragePool", ["r"], ["p"], name="pool"),
+              helper.make_node("Flatten", ["p"], ["f"], name="flatten"),
+              helper.make_node("Gemm", ["f", "fc", "fcb"], [y], transB=1, name="fc")]
+    if uint8_io:
+        nodes.append(helper.make_node("QuantizeLinear", [y, "s_out", "z_out"], ["logits_u8"], name="output_q"))
+        inp = helper.make_tensor_value_info("image_u8", TensorProto.UINT8, [1, 3, size, size])
+        out = helper.make_tensor_value_info("logits_u8", TensorProto.UINT8, [1, classes])
+    else:
+        inp = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, size, size])
+        out = helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, classes])
+    return _model(nodes, [inp], [out], inits, "classifier_u8io" if uint8_io else "classifier")

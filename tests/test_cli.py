@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from onnpu.cli import COMMANDS, build_parser, main
+
+
+@pytest.mark.parametrize("command", [m.__name__.rsplit("cmd_", 1)[1] for m in COMMANDS])
+def test_help_for_every_command(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main([command, "--help"])
+    assert info.value.code == 0
+    assert "usage: onnpu" in capsys.readouterr().out
+
+
+def test_parser_lists_every_verb() -> None:
+    text = build_parser().format_help()
+    for verb in ("doctor", "inspect", "run", "classify", "zoo", "demo"):
+        assert verb in text
+
+
+@pytest.mark.npu
+def test_doctor_json_passes_selftest(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["doctor", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["ok"] is True and data["selftest"]["passed"] is True
+    assert data["selftest"]["max_abs_diff"] <= 0.02 + 1e-6
+    assert data["qnn_mode"] in ("plugin", "builtin")
+
+
+def test_python_dash_m_entry_point() -> None:
+    out = subprocess.run([sys.executable, "-m", "onnpu", "--version"], capture_output=True, text=True, check=True)
+    assert out.stdout.startswith("onnpu ")
