@@ -8,7 +8,6 @@ STAMP := $(VENV)/.onnpu-installed
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
 	# torch 2.13.0 CPU comes from the local disk (never a CUDA build from the index)
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[qnn,zoo,dev]'
