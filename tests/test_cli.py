@@ -9,7 +9,7 @@ import pytest
 from onnpu.cli import COMMANDS, build_parser, main
 
 
-@pytest.mark.parametrize("command", [m.__name__.rsplit("cmd_", 1)[1] for m in COMMANDS])
+@pytest.mark.parametrize("command", [m.__name__.rsplit("cmd_", 1)[1].replace("_", "-") for m in COMMANDS])
 def test_help_for_every_command(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
         main([command, "--help"])
@@ -19,7 +19,8 @@ def test_help_for_every_command(command: str, capsys: pytest.CaptureFixture[str]
 
 def test_parser_lists_every_verb() -> None:
     text = build_parser().format_help()
-    for verb in ("doctor", "inspect", "run", "classify", "zoo", "demo"):
+    for verb in ("doctor", "inspect", "fix-shapes", "quantize", "prepare", "placement", "run", "classify", "zoo",
+                 "demo"):
         assert verb in text
 
 

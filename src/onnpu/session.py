@@ -12,7 +12,7 @@ import onnx
 import onnxruntime as ort
 
 from onnpu.errors import ModelError, PlacementError, TargetError
-from onnpu.logcapture import capture_stderr
+from onnpu.logcapture import CapturedLog, capture_stderr
 from onnpu.modelio import validate_model_file
 from onnpu.placement import AssignedSubgraph, PlacementSummary, summarize
 from onnpu.targets import CPU, QNN, Target, ensure_qnn, qnn_devices
@@ -31,6 +31,7 @@ class LoadedSession:
     create_seconds: float
     qnn_mode: str | None
     subgraphs: list[AssignedSubgraph] | None
+    log: CapturedLog | None = None  # what ONNX Runtime / QNN wrote while the session was created
 
     @property
     def graph(self) -> onnx.GraphProto:
@@ -141,9 +142,26 @@ def create_session(model: str | Path, target: Target, *, dims: Mapping[str, int]
         raise ModelError(f"{path}: onnxruntime cannot load the model: {_first_line(text)}",
                          hint="check the model with `onnpu inspect`") from exc
     elapsed = time.perf_counter() - start
-    return LoadedSession(session, target, path, proto, elapsed, qnn_mode, _assignment(session))
+    return LoadedSession(session, target, path, proto, elapsed, qnn_mode, _assignment(session), log)
 
 
 def _first_line(text: str) -> str:
     line = text.strip().splitlines()[0] if text.strip() else text
     return line.replace("[ONNXRuntimeError] : ", "")[:300]
+
+
+def cpu_session_from_proto(model: onnx.ModelProto, *, exact: bool = False) -> ort.InferenceSession:
+    """A CPU session for an in-memory model (evaluation during quantization, not a target run).
+
+    ``exact`` disables graph optimisations: QDQ models then compute DQ → float op → Q as written, which is
+    exact and what the HTP computes to within one step; the CPU EP's fused integer kernels are not.
+    """
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    if exact:
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    try:
+        return ort.InferenceSession(model.SerializeToString(), so, providers=[CPU])
+    except Exception as exc:  # ORT's own exception types
+        raise ModelError(f"onnxruntime cannot load the model: {_first_line(str(exc))}",
+                         hint="check the model with `onnpu inspect`") from exc

@@ -9,11 +9,23 @@ import sys
 from collections.abc import Sequence
 
 from onnpu import __version__
-from onnpu.cli import cmd_classify, cmd_demo, cmd_doctor, cmd_inspect, cmd_run, cmd_zoo
+from onnpu.cli import (
+    cmd_classify,
+    cmd_demo,
+    cmd_doctor,
+    cmd_fix_shapes,
+    cmd_inspect,
+    cmd_placement,
+    cmd_prepare,
+    cmd_quantize,
+    cmd_run,
+    cmd_zoo,
+)
 from onnpu.cli.common import fail
 from onnpu.errors import OnnpuError
 
-COMMANDS = (cmd_doctor, cmd_inspect, cmd_run, cmd_classify, cmd_zoo, cmd_demo)
+COMMANDS = (cmd_doctor, cmd_inspect, cmd_fix_shapes, cmd_quantize, cmd_prepare, cmd_placement, cmd_run, cmd_classify,
+            cmd_zoo, cmd_demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

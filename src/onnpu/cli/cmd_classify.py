@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from rich.markup import escape
 from rich.table import Table
 
 from onnpu.classification import ClassifyResult, classify
@@ -68,15 +69,15 @@ def render(result: ClassifyResult, top: int) -> None:
     console.print(f"[bold]{result.model}[/] on {result.target.describe()}")
     print_placement(result.target, result.providers, result.placement)
     for note in result.notes:
-        console.print(f"  {note}")
+        console.print(f"  {escape(note)}")
     for image in result.images:
-        table = Table(title=f"{image.image}  ({image.latency_ms:.1f} ms)", title_justify="left")
+        table = Table(title=f"{escape(image.image)}  ({image.latency_ms:.1f} ms)", title_justify="left")
         table.add_column("#", justify="right")
         table.add_column("class", justify="right")
         table.add_column("label")
         table.add_column("score", justify="right")
         for rank, p in enumerate(image.top[:top], 1):
-            table.add_row(str(rank), str(p.index), p.label, f"{p.score:.4f}")
+            table.add_row(str(rank), str(p.index), escape(p.label), f"{p.score:.4f}")
         console.print(table)
     console.print(f"session {result.session_seconds * 1000:.0f} ms; median latency {result.median_latency_ms:.2f} ms "
                   f"(warm-up excluded); softmax {'applied' if result.softmax_applied else 'not applied'}")

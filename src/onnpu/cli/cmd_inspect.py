@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from rich.markup import escape
 from rich.table import Table
 
 from onnpu.cli.common import add_json_arg, console, print_json
@@ -35,8 +36,9 @@ def render(info: ModelInfo) -> None:
         table.add_column(col)
     for kind, tensors in (("in", info.inputs), ("out", info.outputs)):
         for t in tensors:
-            shape = t.shape_text() + (f"  [yellow]dynamic: {', '.join(t.dynamic_dims)}[/]" if t.is_dynamic else "")
-            table.add_row(kind, t.name, t.elem_type, shape, _quant_text(t))
+            shape = escape(t.shape_text()) + (f"  [yellow]dynamic: {escape(', '.join(t.dynamic_dims))}[/]"
+                                              if t.is_dynamic else "")
+            table.add_row(kind, escape(t.name), t.elem_type, shape, escape(_quant_text(t)))
     console.print(table)
     ops = ", ".join(f"{op} {n}" for op, n in info.op_histogram.items())
     console.print(f"nodes: {info.node_count} ({ops})", soft_wrap=True)

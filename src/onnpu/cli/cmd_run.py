@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from rich.markup import escape
 from rich.table import Table
 
 from onnpu.cli.common import add_json_arg, add_target_args, console, parse_dims, print_json, target_from
@@ -74,15 +75,15 @@ def run(args: argparse.Namespace) -> int:
         return 0
     console.print(f"[bold]{result.model}[/] on {target.describe()}")
     for note in result.notes:
-        console.print(f"  {note}")
+        console.print(f"  {escape(note)}")
     print_placement(target, result.providers, result.placement)
     table = Table(title="outputs", title_justify="left")
     for col in ("name", "shape", "dtype", "min", "max", "mean"):
         table.add_column(col)
     for name, value in result.outputs.items():
         v = value.astype(np.float64)
-        table.add_row(name, str(list(value.shape)), str(value.dtype), f"{v.min():.6g}", f"{v.max():.6g}",
-                      f"{v.mean():.6g}")
+        table.add_row(escape(name), escape(str(list(value.shape))), str(value.dtype), f"{v.min():.6g}",
+                      f"{v.max():.6g}", f"{v.mean():.6g}")
     console.print(table)
     lat = np.array(result.latencies_ms)
     console.print(f"session {result.session_seconds * 1000:.0f} ms; run median {np.median(lat):.2f} ms over "

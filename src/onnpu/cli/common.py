@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from onnpu.errors import OnnpuError, ShapeError
 from onnpu.qnn_options import parse_option
@@ -58,7 +59,7 @@ def print_json(data: Any) -> None:
 
 
 def fail(exc: OnnpuError) -> int:
-    err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
     if exc.hint:
-        err_console.print(f"[yellow]hint:[/] {exc.hint}", soft_wrap=True)
+        err_console.print(f"[yellow]hint:[/] {escape(exc.hint)}", soft_wrap=True)
     return exc.exit_code

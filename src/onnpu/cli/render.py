@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
+
 from onnpu.cli.common import console
 from onnpu.placement import PlacementSummary
 from onnpu.targets import Target
@@ -15,6 +17,6 @@ def print_placement(target: Target, providers: list[str], placement: PlacementSu
     console.print(f"[{style}]placement: {placement.headline()}[/]; providers that ran nodes: {', '.join(providers)}",
                   soft_wrap=True)
     if placement.fallback_nodes and target.is_qnn:
-        names = ", ".join(f"{n.name} ({n.op_type})" for n in placement.fallback_nodes[:8])
+        names = escape(", ".join(f"{n.name} ({n.op_type})" for n in placement.fallback_nodes[:8]))
         more = len(placement.fallback_nodes) - 8
         console.print(f"[yellow]on the CPU: {names}{f' and {more} more' if more > 0 else ''}[/]", soft_wrap=True)

@@ -60,3 +60,29 @@ def calibration_crops(count_per_photo: int = 4, seed: int = 0) -> list[Image.Ima
             crop = img.crop((left, top, left + w, top + h))
             crops.append(crop.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if i % 2 else crop)
     return crops
+
+
+def write_crops(folder: Path, per_photo: int = 10, seed: int = 0, size: int = 320,
+                photos: tuple[str, ...] = CALIBRATION_PHOTOS + EVALUATION_PHOTOS) -> list[Path]:
+    """A folder of JPEG crops (random area 30-100 %, random flips), one subfolder per photo, so that a
+    calibration / held-out split by subfolder never shares a photo."""
+    from onnpu.preprocess import load_image
+
+    rng = np.random.default_rng(seed)
+    written = []
+    for ref in photos:
+        img = load_image(photo_path(ref))
+        sub = folder / Path(ref.partition(":")[2]).stem
+        sub.mkdir(parents=True, exist_ok=True)
+        for k in range(per_photo):
+            frac = float(np.sqrt(rng.uniform(0.3, 1.0)))
+            w, h = max(32, int(img.width * frac)), max(32, int(img.height * frac))
+            left, top = int(rng.integers(0, img.width - w + 1)), int(rng.integers(0, img.height - h + 1))
+            crop = img.crop((left, top, left + w, top + h))
+            if rng.random() < 0.5:
+                crop = crop.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+            crop.thumbnail((size, size))
+            path = sub / f"crop{k:03d}.jpg"
+            crop.save(path, quality=90)
+            written.append(path)
+    return written

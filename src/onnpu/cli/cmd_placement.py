@@ -1,0 +1,59 @@
+"""``onnpu placement MODEL --target npu``: which node runs where, and why."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.markup import escape
+from rich.table import Table
+
+from onnpu.cli.common import add_json_arg, console, parse_dims, print_json, target_from
+from onnpu.placement_report import PlacementReport, explain_placement
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("placement", help="which provider runs each node, why nodes fall back, how to fix it")
+    p.add_argument("model", help="ONNX model file")
+    p.add_argument("--target", "-t", default="npu", help="target (default npu)")
+    p.add_argument("--ep-option", action="append", default=[], metavar="KEY=VALUE", help="provider option")
+    p.add_argument("--dim", action="append", default=[], metavar="NAME=VALUE", help="fix a symbolic dim")
+    p.add_argument("--all", action="store_true", help="list every node, not only those off the target")
+    p.add_argument("--require-full", action="store_true", help="exit 2 if any node is left on the CPU")
+    add_json_arg(p)
+    p.set_defaults(handler=run, no_fallback=False)
+
+
+def render(report: PlacementReport, everything: bool) -> None:
+    style = "green" if report.fully_on_target else "yellow"
+    console.print(f"[bold]{report.model}[/] on {report.target.describe()}")
+    console.print(f"[{style}]{report.summary.headline()}[/]; {report.transitions} CPU↔NPU transition"
+                  f"{'s' if report.transitions != 1 else ''}", soft_wrap=True)
+    console.print(f"precision: {report.precision}", soft_wrap=True)
+    ops = Table(title="op types", title_justify="left")
+    providers = sorted({p for counts in report.by_op_type.values() for p in counts})
+    ops.add_column("op")
+    for p in providers:
+        ops.add_column(p.replace("ExecutionProvider", ""), justify="right")
+    for op, counts in report.by_op_type.items():
+        ops.add_row(op, *[str(counts.get(p, "")) for p in providers])
+    console.print(ops)
+    shown = report.nodes if everything else [n for n in report.nodes if n.provider != report.target.provider]
+    if shown:
+        table = Table(title="nodes" if everything else "nodes not on the target", title_justify="left")
+        for col in ("node", "op", "provider", "reason", "fix"):
+            table.add_column(col, overflow="fold")
+        for n in shown:
+            table.add_row(escape(n.name), n.op_type, (n.provider or "removed").replace("ExecutionProvider", ""),
+                          escape(n.reason), escape(n.fix))
+        console.print(table)
+    for rec in report.recommendations:
+        console.print(f"[cyan]recommendation:[/] {rec}", soft_wrap=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    report = explain_placement(args.model, target_from(args), dims=parse_dims(args.dim))
+    if args.json:
+        print_json(report.to_dict())
+    else:
+        render(report, args.all)
+    return 2 if args.require_full and not report.fully_on_target else 0

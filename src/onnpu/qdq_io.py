@@ -1,0 +1,70 @@
+"""Quantized model I/O: remove the graph-input QuantizeLinear and graph-output DequantizeLinear so the
+model takes and returns integers (as Qualcomm AI Hub's w8a8 models do), keeping their parameters in the
+model's metadata."""
+
+from __future__ import annotations
+
+import json
+
+import onnx
+
+from onnpu.errors import QuantizationError
+from onnpu.qparams import IO_QUANT_METADATA_KEY, io_quant_params
+from onnpu.quantization import set_metadata
+
+
+def _set_elem_type(value: onnx.ValueInfoProto, elem_type: int) -> None:
+    value.type.tensor_type.elem_type = elem_type
+
+
+def quantized_io(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Pure transform: float inputs feeding only QuantizeLinear become integer inputs; outputs produced by
+    DequantizeLinear become the integer tensors before it. Names of inputs and outputs are kept."""
+    result = onnx.ModelProto()
+    result.CopyFrom(model)
+    graph = result.graph
+    qin, qout = io_quant_params(result)
+    consts = {t.name: t for t in graph.initializer}
+    table: dict[str, dict[str, object]] = {}
+    for inp in graph.input:
+        if inp.name in consts or inp.name not in qin:
+            continue
+        users = [n for n in graph.node if inp.name in n.input]
+        if not users or any(n.op_type != "QuantizeLinear" or n.input[0] != inp.name for n in users):
+            raise QuantizationError(f"input {inp.name!r} feeds nodes other than QuantizeLinear",
+                                    hint="quantize without --io uint8, or quantize the model first")
+        q = users[0]
+        zp = consts.get(q.input[2]) if len(q.input) > 2 else None
+        elem = zp.data_type if zp is not None else onnx.TensorProto.UINT8
+        for user in users:
+            for other in graph.node:
+                for i, name in enumerate(other.input):
+                    if name == user.output[0]:
+                        other.input[i] = inp.name
+            graph.node.remove(user)
+        _set_elem_type(inp, elem)
+        table[inp.name] = qin[inp.name].to_dict()
+    producers = {o: n for n in graph.node for o in n.output}
+    for out in graph.output:
+        node = producers.get(out.name)
+        if out.name not in qout or node is None or node.op_type != "DequantizeLinear":
+            continue
+        integer = node.input[0]
+        zp = consts.get(node.input[2]) if len(node.input) > 2 else None
+        elem = zp.data_type if zp is not None else onnx.TensorProto.UINT8
+        graph.node.remove(node)
+        for other in graph.node:
+            for i, name in enumerate(other.output):
+                if name == integer:
+                    other.output[i] = out.name
+            for i, name in enumerate(other.input):
+                if name == integer:
+                    other.input[i] = out.name
+        _set_elem_type(out, elem)
+        table[out.name] = qout[out.name].to_dict()
+    if not table:
+        raise QuantizationError("the model has no quantized inputs or outputs to convert",
+                                hint="--io uint8 needs QDQ I/O: Q after the inputs, DQ before the outputs")
+    set_metadata(result, {IO_QUANT_METADATA_KEY: json.dumps(table)})
+    onnx.checker.check_model(result)
+    return result
