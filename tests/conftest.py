@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+os.environ["COLUMNS"] = "200"  # rich renders tables this wide, so assertions see whole lines
 
 from onnpu.targets import qnn_status
 

@@ -27,11 +27,11 @@ def save(model: onnx.ModelProto, path: Path) -> Path:
     return path
 
 
-def float_conv(batch: int | str = 1, size: int = 16) -> onnx.ModelProto:
+def float_conv(batch: int | str = 1, size: int = 16, hidden: int = 8) -> onnx.ModelProto:
     """Float Conv → Relu → Conv, input ``x`` [batch, 3, size, size]."""
     rng = np.random.default_rng(1)
-    w1 = numpy_helper.from_array(rng.normal(0, 0.3, (8, 3, 3, 3)).astype(np.float32), "w1")
-    w2 = numpy_helper.from_array(rng.normal(0, 0.3, (4, 8, 1, 1)).astype(np.float32), "w2")
+    w1 = numpy_helper.from_array(rng.normal(0, 0.3, (hidden, 3, 3, 3)).astype(np.float32), "w1")
+    w2 = numpy_helper.from_array(rng.normal(0, 0.3, (4, hidden, 1, 1)).astype(np.float32), "w2")
     nodes = [helper.make_node("Conv", ["x", "w1"], ["c1"], pads=[1, 1, 1, 1], name="conv1"),
              helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
              helper.make_node("Conv", ["r1", "w2"], ["y"], name="conv2")]
@@ -96,3 +96,33 @@ def classifier(classes: int = 10, size: int = 32, uint8_io: bool = False) -> onn
         inp = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, size, size])
         out = helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, classes])
     return _model(nodes, [inp], [out], inits, "classifier_u8io" if uint8_io else "classifier")
+
+
+def float_only_op() -> onnx.ModelProto:
+    """Conv → Sigmoid → Asin: the HTP cannot build a float Asin ("Failed to add node"), a quantized one it runs."""
+    rng = np.random.default_rng(4)
+    w = numpy_helper.from_array(rng.normal(0, 0.3, (4, 3, 3, 3)).astype(np.float32), "w")
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1], name="conv"),
+             helper.make_node("Sigmoid", ["c"], ["s"], name="sigmoid"),
+             helper.make_node("Asin", ["s"], ["y"], name="asin")]
+    return _model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 8, 8])], [w], "float_only_op")
+
+
+def never_on_htp() -> onnx.ModelProto:
+    """Conv → Erf: the QNN EP has no Erf at all, float or quantized."""
+    rng = np.random.default_rng(5)
+    w = numpy_helper.from_array(rng.normal(0, 0.3, (4, 3, 3, 3)).astype(np.float32), "w")
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1], name="conv"),
+             helper.make_node("Erf", ["c"], ["y"], name="erf")]
+    return _model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 8, 8])], [w], "never_on_htp")
+
+
+def two_dynamic_dims() -> onnx.ModelProto:
+    """float_conv with batch ``N`` and spatial ``H`` x ``W`` dynamic."""
+    model = float_conv(batch="N")
+    for value in (model.graph.input[0], model.graph.output[0]):
+        dims = value.type.tensor_type.shape.dim
+        dims[2].dim_param, dims[3].dim_param = "H", "W"
+    return model

@@ -121,7 +121,8 @@ def write_model(model: onnx.ModelProto, out: str | Path, *, inputs: tuple[str | 
                     if entry.key == "location":
                         entry.value = data_name
             onnx.save_model(final, str(tmp))
-            os.replace(tmp_data, parent / data_name)
+            if tmp_data.exists():  # no data file when every tensor is under the size threshold
+                os.replace(tmp_data, parent / data_name)
         else:
             onnx.save_model(model, str(tmp))
         os.replace(tmp, target)

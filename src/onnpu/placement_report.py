@@ -13,12 +13,12 @@ from typing import Any
 
 import onnxruntime as ort
 
-from onnpu.errors import TargetError
+from onnpu.errors import PlacementError, TargetError
 from onnpu.inspection import quantization_style, tensor_infos
 from onnpu.logcapture import CapturedLog
 from onnpu.placement import NodePlacement, PlacementSummary
 from onnpu.session import create_session
-from onnpu.targets import QNN, Target
+from onnpu.targets import CPU, QNN, Target
 
 _FAILED = re.compile(r"Validation FAILED for \d+ nodes in OrtNodeUnit \(([^)]*)\)")
 _NODE = re.compile(r"Operator type: (\S+) Node name: (.*?) Node index")
@@ -49,6 +49,7 @@ class PlacementReport:
     transitions: int
     precision: str
     recommendations: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def cpu_nodes(self) -> list[NodeReport]:
@@ -69,7 +70,8 @@ class PlacementReport:
     def to_dict(self) -> dict[str, Any]:
         return {"model": self.model, "target": self.target.describe(), **self.summary.to_dict(),
                 "transitions": self.transitions, "precision": self.precision, "by_op_type": self.by_op_type,
-                "recommendations": self.recommendations, "nodes": [n.to_dict() for n in self.nodes]}
+                "recommendations": self.recommendations, "notes": self.notes,
+                "nodes": [n.to_dict() for n in self.nodes]}
 
 
 def qnn_reasons(log: CapturedLog | None) -> dict[str, str]:
@@ -150,9 +152,26 @@ def _precision(style: str, target: Target) -> tuple[str, list[str]]:
 
 
 def explain_placement(model: str | Path, target: Target, *, dims: Mapping[str, int] | None = None) -> PlacementReport:
-    """Create a session with fallback allowed and a verbose log, and explain where each node runs."""
-    allowed = Target(target.name, target.provider, target.options, allow_fallback=True)
-    loaded = create_session(model, allowed, dims=dims, log_level=0 if target.is_qnn else 3)
+    """Explain where each node of ``model`` runs on ``target``, from sessions with a verbose log."""
+    level = 0 if target.is_qnn else 3
+    notes: list[str] = []
+    loaded = None
+    if target.provider != CPU:
+        # First as the NPU runs a model it can take whole: with CPU fallback disabled even the graph-input Q
+        # and graph-output DQ run on the NPU. Only if that fails, the fallback session says what went where.
+        strict = Target(target.name, target.provider, target.options, allow_fallback=False)
+        try:
+            loaded = create_session(model, strict, dims=dims, log_level=level)
+        except PlacementError:
+            loaded = None
+        else:
+            if any(n.op_type in ("QuantizeLinear", "DequantizeLinear") and n.io_conversion
+                   for n in (loaded.placement.nodes if loaded.placement else [])):
+                notes.append("with CPU fallback allowed, onnxruntime runs the graph-input Quantize and "
+                             "graph-output Dequantize on the CPU (offload_graph_io_quantization=1)")
+    if loaded is None:
+        allowed = Target(target.name, target.provider, target.options, allow_fallback=True)
+        loaded = create_session(model, allowed, dims=dims, log_level=level)
     summary = loaded.placement
     if summary is None:
         raise TargetError(f"onnxruntime {ort.__version__} cannot record which provider runs each node",
@@ -175,4 +194,4 @@ def explain_placement(model: str | Path, target: Target, *, dims: Mapping[str, i
         first = sorted({d for ds in dynamic.values() for d in ds})[0]
         recommendations.insert(0, f"fix the dynamic dims: --dim {first}=1 (session) or `onnpu fix-shapes` (file)")
     return PlacementReport(str(model), target, summary, nodes, _transitions(list(loaded.graph.node), summary.nodes),
-                           precision, recommendations)
+                           precision, recommendations, notes)

@@ -46,6 +46,8 @@ def render(report: PlacementReport, everything: bool) -> None:
             table.add_row(escape(n.name), n.op_type, (n.provider or "removed").replace("ExecutionProvider", ""),
                           escape(n.reason), escape(n.fix))
         console.print(table)
+    for note in report.notes:
+        console.print(f"note: {escape(note)}", soft_wrap=True)
     for rec in report.recommendations:
         console.print(f"[cyan]recommendation:[/] {rec}", soft_wrap=True)
 

@@ -1,0 +1,82 @@
+"""Where nodes run on the QNN HTP (emulator here), why, and what to do."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import models
+from onnpu import get_target, run_model
+from onnpu.cli import main
+from onnpu.placement_report import explain_placement
+from onnpu.quantizing import quantize
+
+pytestmark = pytest.mark.npu
+
+
+def test_float_only_op_on_cpu_with_qnn_reason_then_npu_after_quantize(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    src = models.save(models.float_only_op(), tmp_path / "asin.onnx")
+    report = explain_placement(src, get_target("npu"))
+    [asin] = report.cpu_nodes
+    assert (asin.name, asin.op_type, asin.provider) == ("asin", "Asin", "CPUExecutionProvider")
+    assert "Failed to add node" in asin.reason  # the QNN EP's own words
+    assert "quantize" in asin.fix
+    assert report.transitions == 1
+    assert main(["placement", str(src), "--require-full"]) == 2
+    assert "Failed to add node" in capsys.readouterr().out
+    quantize(src, tmp_path / "asin.qdq.onnx", "random")
+    after = explain_placement(tmp_path / "asin.qdq.onnx", get_target("npu"))
+    assert after.cpu_nodes == [] and after.fully_on_target
+    assert main(["placement", str(tmp_path / "asin.qdq.onnx"), "--require-full"]) == 0
+
+
+def test_dynamic_batch_names_the_dim_and_the_fix(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = models.save(models.float_conv(batch="N"), tmp_path / "dyn.onnx")
+    report = explain_placement(src, get_target("npu"))
+    assert report.summary.on_target == 0 and len(report.cpu_nodes) == 3
+    for node in report.cpu_nodes:
+        assert "dynamic dims (N)" in node.reason
+        assert "fix-shapes" in node.fix and "--dim N=1" in node.fix
+    fixed = explain_placement(src, get_target("npu"), dims={"N": 1})
+    assert fixed.fully_on_target and fixed.summary.partitions == 1
+    assert main(["placement", str(src), "--dim", "N=1", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["fully_on_target"] is True and data["on_target"] == 3
+
+
+def test_float_model_precision_and_recommendation(tmp_path: Path) -> None:
+    src = models.save(models.float_conv(), tmp_path / "float.onnx")
+    report = explain_placement(src, get_target("npu"))
+    assert report.fully_on_target
+    assert "fp32 on this x86_64 HTP emulator" in report.precision
+    assert "v68" in report.precision and "fp16" in report.precision
+    assert any("quantize" in r for r in report.recommendations)
+
+
+def test_op_with_no_qnn_implementation(tmp_path: Path) -> None:
+    src = models.save(models.never_on_htp(), tmp_path / "erf.onnx")
+    [erf] = explain_placement(src, get_target("npu")).cpu_nodes
+    assert "not supported by QNN EP" in erf.reason and "no QNN implementation" in erf.fix
+
+
+def test_io_conversion_is_not_a_fallback(tmp_path: Path) -> None:
+    src = models.save(models.qdq_conv(), tmp_path / "qdq.onnx")
+    report = explain_placement(src, get_target("npu"))
+    assert report.fully_on_target and report.cpu_nodes == []
+    assert report.summary.on_target == report.summary.total == 8  # strict session: even the I/O Q/DQ on the NPU
+    assert any("offload_graph_io_quantization" in n for n in report.notes)
+    # with fallback allowed (as `run` does by default) the input Q moves to the CPU, and is not a fallback
+    result = run_model(src, get_target("npu"))
+    assert result.placement is not None and result.placement.fully_on_target
+    io = [n for n in result.placement.nodes if n.provider == "CPUExecutionProvider"]
+    assert [n.name for n in io] == ["x_quant"] and io[0].io_conversion
+
+
+@pytest.mark.zoo
+def test_default_quantized_model_is_fully_on_npu(zoo_model, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    assert main(["placement", str(zoo_model.quantized_model), "--require-full"]) == 0
+    out = capsys.readouterr().out
+    assert "285 of 285 nodes on the NPU" in out and "1 partition" in out
