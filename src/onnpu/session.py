@@ -69,8 +69,12 @@ OPTIMIZATION_LEVELS = {
 
 
 def _session_options(target: Target, dims: Mapping[str, int] | None, threads: int | None,
-                     log_level: int, config: Mapping[str, str] | None, optimization: str) -> ort.SessionOptions:
+                     log_level: int, config: Mapping[str, str] | None, optimization: str,
+                     profile_prefix: str | None = None) -> ort.SessionOptions:
     so = ort.SessionOptions()
+    if profile_prefix:
+        so.enable_profiling = True
+        so.profile_file_prefix = profile_prefix
     so.graph_optimization_level = OPTIMIZATION_LEVELS[optimization]
     so.log_severity_level = log_level
     if threads:
@@ -94,16 +98,18 @@ def _assignment(session: ort.InferenceSession) -> list[AssignedSubgraph] | None:
 
 def create_session(model: str | Path, target: Target, *, dims: Mapping[str, int] | None = None,
                    threads: int | None = None, log_level: int = 3,
-                   config: Mapping[str, str] | None = None, optimization: str = "all") -> LoadedSession:
+                   config: Mapping[str, str] | None = None, optimization: str = "all",
+                   profile_prefix: str | None = None) -> LoadedSession:
     """Create a session for ``model`` on ``target``.
 
     ``dims`` fixes symbolic dimensions for this session only (a dynamic model otherwise lands on the CPU).
     With ``target.allow_fallback`` false, a model that cannot run fully on the target raises PlacementError.
     ``optimization="disabled"`` keeps the graph as written (an exact CPU reference for QDQ arithmetic).
+    ``profile_prefix`` turns on ONNX Runtime's JSON profiler (``session.end_profiling()`` returns the file).
     """
     path = Path(model)
     proto = validate_model_file(path)
-    so = _session_options(target, dims, threads, log_level, config, optimization)
+    so = _session_options(target, dims, threads, log_level, config, optimization, profile_prefix)
     providers: list[Any] | None = None
     qnn_mode = None
     if target.provider == QNN:

@@ -17,6 +17,7 @@ from onnpu.cli import (
     cmd_inspect,
     cmd_placement,
     cmd_prepare,
+    cmd_profile,
     cmd_quantize,
     cmd_run,
     cmd_zoo,
@@ -24,7 +25,8 @@ from onnpu.cli import (
 from onnpu.cli.common import fail
 from onnpu.errors import OnnpuError
 
-COMMANDS = (cmd_doctor, cmd_inspect, cmd_fix_shapes, cmd_quantize, cmd_prepare, cmd_placement, cmd_run, cmd_classify,
+COMMANDS = (cmd_doctor, cmd_inspect, cmd_fix_shapes, cmd_quantize, cmd_prepare, cmd_placement, cmd_profile, cmd_run,
+            cmd_classify,
             cmd_zoo, cmd_demo)
 
 
