@@ -18,7 +18,7 @@ from onnpu.inspection import TensorInfo, tensor_infos
 from onnpu.placement import PlacementSummary
 from onnpu.preprocess import PreprocessConfig, config_from_metadata, preprocess_image
 from onnpu.qparams import dequantize
-from onnpu.session import LoadedSession, create_session
+from onnpu.session import LoadedSession
 from onnpu.targets import Target
 
 IMAGENET_LABELS = "imagenet1k_labels.txt"
@@ -128,12 +128,16 @@ def scores_from_output(raw: np.ndarray, info: TensorInfo, use_softmax: bool | No
 def classify(images: Sequence[str | Path], model: str | Path, target: Target, *, labels: str | Path | None = None,
              top: int = 5, preprocess: PreprocessConfig | None = None, softmax_mode: bool | None = None,
              dims: dict[str, int] | None = None, output: str | None = None, repeat: int = 1,
-             session: LoadedSession | None = None) -> ClassifyResult:
+             session: LoadedSession | None = None, cache: bool = False) -> ClassifyResult:
     """Classify each image; the first inference is a warm-up and is not timed. Each image's latency is
     the median of ``repeat`` timed runs."""
     if not images:
         raise InputDataError("no images given", hint="pass one or more image files")
-    loaded = session or create_session(model, target, dims=dims)
+    if session is None:
+        from onnpu.context_cache import open_session
+
+        session = open_session(model, target, dims=dims, cache=cache)
+    loaded = session
     inputs, outputs = tensor_infos(loaded.proto)
     if len(inputs) != 1:
         raise InputDataError(f"{model}: classify needs a model with one image input (it has {len(inputs)})",

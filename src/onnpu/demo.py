@@ -47,5 +47,6 @@ def demo(image: str | Path | None = None, *, top: int = 5, repeat_cpu: int = 10,
     runs = []
     for label, model_path, target, repeat in plan:
         log(f"{label}: {model_path.name} on {target.describe()}")
-        runs.append(DemoRun(label, classify([path], model_path, target, top=top, repeat=repeat)))
+        runs.append(DemoRun(label, classify([path], model_path, target, top=top, repeat=repeat,
+                                            cache=target.is_qnn)))
     return DemoResult(str(path), runs, model.built)

@@ -14,7 +14,7 @@ from onnpu.errors import InputDataError
 from onnpu.inspection import TensorInfo, tensor_infos
 from onnpu.placement import PlacementSummary
 from onnpu.qparams import quantize_array
-from onnpu.session import LoadedSession, create_session
+from onnpu.session import LoadedSession
 from onnpu.targets import Target
 
 
@@ -102,6 +102,25 @@ def random_inputs(infos: list[TensorInfo], seed: int, dims: Mapping[str, int] | 
     return out
 
 
+def align_by_position(data: Mapping[str, np.ndarray], names: list[str]) -> dict[str, np.ndarray]:
+    """Data named after another model's inputs, renamed for this one when the names differ but the count
+    matches (e.g. a float model's ``x`` and its uint8 twin's ``image_u8``)."""
+    if set(data) == set(names) or len(data) != len(names):
+        return dict(data)
+    return dict(zip(names, data.values(), strict=True))
+
+
+def pair_outputs(a: Mapping[str, np.ndarray | list[np.ndarray]], b: Mapping[str, np.ndarray | list[np.ndarray]]
+                 ) -> list[tuple[str, str, str]]:
+    """(label, name in a, name in b) for the outputs two models share, by name or else by position."""
+    shared = [n for n in a if n in b]
+    if shared:
+        return [(n, n, n) for n in shared]
+    if len(a) == len(b):
+        return [(f"{x} ↔ {y}", x, y) for x, y in zip(a, b, strict=True)]
+    return []
+
+
 def prepare_feeds(infos: list[TensorInfo], arrays: Mapping[str, np.ndarray], model: str,
                   dims: Mapping[str, int] | None = None) -> tuple[dict[str, np.ndarray], list[str]]:
     """Check names, shapes and dtypes; quantize float data for quantized inputs with the model's own
@@ -145,13 +164,18 @@ def prepare_feeds(infos: list[TensorInfo], arrays: Mapping[str, np.ndarray], mod
 
 def run_model(model: str | Path, target: Target, *, inputs: Mapping[str, np.ndarray] | None = None,
               seed: int = 0, dims: Mapping[str, int] | None = None, iterations: int = 1,
-              session: LoadedSession | None = None) -> RunResult:
+              session: LoadedSession | None = None, cache: bool = False) -> RunResult:
     """Run ``model`` once (or ``iterations`` times, for timing) on ``target``.
 
     Without ``inputs`` the inputs are random (seeded). Float data for a quantized input is quantized with
-    the model's own parameters. The result names the providers that really ran nodes.
+    the model's own parameters. The result names the providers that really ran nodes. ``cache`` loads the
+    compiled NPU context from the cache (building it on first use).
     """
-    loaded = session or create_session(model, target, dims=dims)
+    if session is None:
+        from onnpu.context_cache import open_session
+
+        session = open_session(model, target, dims=dims, cache=cache)
+    loaded = session
     infos, _ = tensor_infos(loaded.proto)
     arrays = dict(inputs) if inputs is not None else random_inputs(infos, seed, dims)
     feeds, notes = prepare_feeds(infos, arrays, str(model), dims)

@@ -92,7 +92,8 @@ def default_model() -> str:
 def run(args: argparse.Namespace) -> int:
     target = target_from(args)
     result = classify(args.images, args.model or default_model(), target, labels=args.labels, top=args.top,
-                      preprocess=preprocess_from(args), softmax_mode=args.softmax, dims=parse_dims(args.dim))
+                      preprocess=preprocess_from(args), softmax_mode=args.softmax, dims=parse_dims(args.dim),
+                      cache=not args.no_cache)
     if args.json:
         print_json(result.to_dict())
     else:

@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     target = target_from(args)
     inputs = load_arrays(_specs(args.input)) if args.input else None
     result = run_model(args.model, target, inputs=inputs, seed=args.seed, dims=parse_dims(args.dim),
-                       iterations=args.iterations)
+                       iterations=args.iterations, cache=not args.no_cache)
     if args.output:
         save_npz(Path(args.output), result.outputs)
     if args.json:

@@ -25,6 +25,8 @@ def add_target_args(parser: argparse.ArgumentParser, default: str = "cpu") -> No
                         help="provider option, repeatable (validated against the QNN EP's documented options)")
     parser.add_argument("--no-fallback", action="store_true",
                         help="fail instead of running nodes the target cannot run on the CPU")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="compile the NPU graph afresh instead of loading the cached QNN context")
     add_dim_arg(parser)
 
 

@@ -13,17 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import onnx
-from platformdirs import user_cache_dir
 
 from onnpu.errors import ModelError, OnnpuError
+from onnpu.paths import cache_dir
 
 DEFAULT_MODEL = "efficientnet-lite0"
 MANIFEST = "manifest.json"
-
-
-def cache_dir() -> Path:
-    """onnpu's cache (``ONNPU_CACHE_DIR`` overrides the platform's user cache dir)."""
-    return Path(os.environ.get("ONNPU_CACHE_DIR") or user_cache_dir("onnpu"))
 
 
 @dataclass

@@ -1,0 +1,183 @@
+"""`make bench`: measure what BENCHMARKS.md reports, on this machine, side by side in one run.
+
+Every number is a median (or a ratio of medians measured interleaved); the command that made them is
+written at the top of the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from onnpu import get_target, zoo
+from onnpu.benchmark import benchmark
+from onnpu.calibration import load_calibration
+from onnpu.inspection import tensor_infos
+from onnpu.modelio import read_model
+from onnpu.preprocess import config_from_metadata
+from onnpu.quantization import QuantizeConfig
+from onnpu.quantizing import quantize
+from onnpu.session import create_session
+from onnpu.targets import qnn_status
+from onnpu.zoo.photos import write_crops
+
+SESSION_PROBE = """
+import sys, time, json
+from onnpu import get_target
+from onnpu.context_cache import cached_session
+from onnpu.session import create_session
+model, mode = sys.argv[1], sys.argv[2]
+target = get_target("npu")
+start = time.perf_counter()
+if mode == "cold":
+    create_session(model, target)
+else:
+    _, state = cached_session(model, target)
+    assert state == "hit", state
+print(json.dumps({"seconds": time.perf_counter() - start}))
+"""
+
+
+def overhead(model: Path, rounds: int, block: int) -> dict[str, float]:
+    """onnpu's call path (LoadedSession.run) vs a bare InferenceSession.run loop on the same session,
+    interleaved in blocks; medians of per-call times."""
+    loaded = create_session(model, get_target("cpu"))
+    info = tensor_infos(loaded.proto)[0][0]
+    x = {info.name: np.random.default_rng(0).random([int(d) for d in info.shape], dtype=np.float32)}
+    bare, ours = [], []
+    sess = loaded.session
+    for _ in range(3):
+        sess.run(None, x)
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        for _ in range(block):
+            sess.run(None, x)
+        bare.append((time.perf_counter() - t0) / block)
+        t0 = time.perf_counter()
+        for _ in range(block):
+            loaded.run(x)
+        ours.append((time.perf_counter() - t0) / block)
+    b, o = statistics.median(bare) * 1000, statistics.median(ours) * 1000
+    return {"bare_ms": b, "onnpu_ms": o, "overhead": o / b - 1}
+
+
+def session_times(model: Path, repeats: int) -> dict[str, float]:
+    """NPU session creation in fresh processes: cold compile vs cached context, alternating."""
+    def probe(mode: str) -> float:
+        out = subprocess.run([sys.executable, "-c", SESSION_PROBE, str(model), mode], capture_output=True,
+                             text=True, check=True).stdout
+        return float(json.loads(out.strip().splitlines()[-1])["seconds"])
+
+    from onnpu.context_cache import cached_session
+
+    cached_session(model, get_target("npu"))  # make sure the cache exists
+    cold, cached = [], []
+    for _ in range(repeats):
+        cold.append(probe("cold"))
+        cached.append(probe("cached"))
+    return {"cold_s": statistics.median(cold), "cached_s": statistics.median(cached),
+            "speedup": statistics.median(cold) / statistics.median(cached)}
+
+
+def quality_table(float_model: Path, crops: Path) -> list[dict[str, object]]:
+    proto = read_model(float_model, load_external_data=False)
+    pre = config_from_metadata({m.key: m.value for m in proto.metadata_props})
+    data = load_calibration(crops, tensor_infos(proto)[0], preprocess=pre, holdout=0.25, seed=0)
+    rows = []
+    recipes = [("u8 act, u8 weights, per-tensor", QuantizeConfig("u8", "u8", False), None),
+               ("u8 act, i8 weights, per-channel (default)", QuantizeConfig(), None),
+               ("u16 act, i8 weights, per-channel", QuantizeConfig("u16"), None),
+               ("u8 + --target-sqnr 25 (mixed u8/u16)", QuantizeConfig(), 25.0)]
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, config, target in recipes:
+            t0 = time.perf_counter()
+            r = quantize(float_model, Path(tmp) / "q.onnx", data, config=config, target_sqnr=target, force=True)
+            q = r.quality[0]
+            rows.append({"recipe": name, "sqnr_db": q.sqnr_db, "top1": q.top1_agreement, "top5": q.top5_overlap,
+                         "seconds": time.perf_counter() - t0, "mb": r.quantized_bytes / 1e6,
+                         "sixteen_bit": len(r.sixteen_bit), "calib": r.calibration_count, "heldout": r.heldout_count,
+                         "heldout_photos": sorted({n.split("/")[0] for n in data.heldout_names})})
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", default="BENCHMARKS.md")
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    args = parser.parse_args()
+    model = zoo.build()
+    status = qnn_status()
+    lines = ["# onnpu benchmarks", "",
+             "Made by `make bench` (`python benchmarks/run.py --out BENCHMARKS.md`) on "
+             f"{time.strftime('%Y-%m-%d')}: {platform.machine()}, {platform.system()}, "
+             f"{__import__('os').cpu_count()} CPUs, Python {platform.python_version()}, onnxruntime {ort.__version__}, "
+             f"onnxruntime-qnn {status.plugin_version} (QNN {status.qnn_sdk_version}), HTP: {status.htp_kind}. "
+             "The machine is shared and noisy: every figure is a median, and ratios come from measurements "
+             "interleaved in one run.", ""]
+    rounds = 15 if args.quick else 40
+    tiny = Path(tempfile.mkdtemp()) / "tiny.onnx"
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    import models
+
+    models.save(models.float_conv(), tiny)
+    lines += ["## Per-call overhead of onnpu vs a bare `InferenceSession.run` loop (CPU, same session)", "",
+              "| model | bare run (ms) | onnpu run (ms) | overhead |", "|---|---|---|---|"]
+    for name, path, block in (("tiny conv 1x3x16x16", tiny, 200), ("EfficientNet-Lite0 float", model.float_model, 5)):
+        o = overhead(path, rounds, block)
+        lines.append(f"| {name} | {o['bare_ms']:.4f} | {o['onnpu_ms']:.4f} | {o['overhead']:+.2%} |")
+    lines += ["", "Goal ≤ 2 %. onnpu's call path is `LoadedSession.run` → `InferenceSession.run` with the feeds "
+              "already prepared; medians of per-call times over interleaved blocks.", ""]
+    s = session_times(model.quantized_model, 3 if args.quick else 5)
+    lines += ["## NPU session creation, cold vs cached QNN context (fresh process each, default model)", "",
+              "| cold compile (s) | cached context (s) | speed-up |", "|---|---|---|",
+              f"| {s['cold_s']:.3f} | {s['cached_s']:.3f} | {s['speedup']:.1f}× |", "",
+              "Goal ≥ 10×. Measured inside fresh processes, so both include loading the QNN libraries.", ""]
+    result = benchmark([(model.float_model, get_target("cpu")), (model.quantized_model, get_target("cpu")),
+                        (model.quantized_model, get_target("npu"))], iterations=5 if args.quick else 10,
+                       reference=model.float_model)
+    lines += ["## Latency of the default model: CPU float vs CPU quantized vs NPU (interleaved)", "",
+              "| run | p50 ms | p90 ms | min ms | inf/s | drift vs float: SQNR dB / top-1 |",
+              "|---|---|---|---|---|---|"]
+    drift = {d.label: d.outputs[0] for d in result.drift}
+    for r in result.runs:
+        d = drift.get(r.label)
+        dtext = f"{d.sqnr_db:.1f} / {d.top1_agreement:.0%}" if d and d.top1_agreement is not None else "reference"
+        lines.append(f"| {r.label} | {r.stats.p50:.2f} | {r.stats.p90:.2f} | {r.stats.min:.2f} | "
+                     f"{r.stats.throughput:.1f} | {dtext} |")
+    cpu_q = next(r for r in result.runs if r.label.endswith("qdq.onnx @ cpu"))
+    lines += ["", f"CPU quantized / CPU float p50 ratio: {cpu_q.stats.p50 / result.runs[0].stats.p50:.2f}. "
+              "The NPU column is the x86_64 HTP *emulator* (slow by design); on a board it is the Hexagon NPU. "
+              "The CPU EP's fused integer kernels saturate on AVX2 machines without VNNI (U8S8 with full-range "
+              "int8 weights), which is why CPU-quantized drift is far worse than the NPU's on this machine.", ""]
+    with tempfile.TemporaryDirectory() as tmp:
+        crops = Path(tmp) / "crops"
+        write_crops(crops, per_photo=6 if args.quick else 12)
+        rows = quality_table(model.float_model, crops)
+    lines += ["## Quantization quality of EfficientNet-Lite0 (held-out photo crops)", "",
+              f"Calibration on {rows[0]['calib']} crops, evaluation on {rows[0]['heldout']} crops of photos never "
+              f"used for calibration ({', '.join(rows[0]['heldout_photos'])}); quantized arithmetic evaluated "
+              "exactly (as the HTP computes it).", "",
+              "| recipe | SQNR dB | top-1 agreement | top-5 overlap | u16 tensors | time s | MB |",
+              "|---|---|---|---|---|---|---|"]
+    for row in rows:
+        lines.append(f"| {row['recipe']} | {row['sqnr_db']:.2f} | {row['top1']:.1%} | {row['top5']:.1%} | "
+                     f"{row['sixteen_bit']} | {row['seconds']:.1f} | {row['mb']:.2f} |")
+    lines += ["", "Targets from the issue: ≥ 92 % top-1 and ≥ 19 dB for the default recipe. Raising every "
+              "activation to 16 bits adds little: int8 weight rounding dominates the remaining error.", ""]
+    Path(args.out).write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

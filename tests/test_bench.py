@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import models
+from onnpu import context_cache, get_target
+from onnpu.benchmark import LatencyStats, benchmark
+from onnpu.cli import main
+from onnpu.comparison import compare
+from onnpu.quantizing import quantize
+from onnpu.report import write_report
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+
+
+def test_latency_stats() -> None:
+    s = LatencyStats.of([1.0, 2.0, 3.0, 4.0, 100.0])
+    assert (s.min, s.p50, s.max, s.samples) == (1.0, 3.0, 100.0, 5)
+    assert s.mean == pytest.approx(22.0) and s.throughput == pytest.approx(1000 / 22.0)
+    assert s.p90 > s.p50 and s.p99 > s.p95
+
+
+def test_two_models_interleaved_with_drift(tmp_path: Path) -> None:
+    src = models.save(models.classifier(), tmp_path / "cls.onnx")
+    quantize(src, tmp_path / "q.onnx", "random")
+    result = benchmark([(src, get_target("cpu")), (tmp_path / "q.onnx", get_target("cpu"))], iterations=7,
+                       warmup=1)
+    assert [len(r.latencies_ms) for r in result.runs] == [7, 7]
+    assert all(r.session_cold_s > 0 and r.first_run_ms > 0 and r.cache == "off" for r in result.runs)
+    [drift] = result.drift
+    assert drift.reference == "cls.onnx @ cpu" and drift.label == "q.onnx @ cpu"
+    assert drift.outputs[0].top1_agreement is not None and drift.outputs[0].sqnr_db > 10
+    data = result.to_dict()
+    assert data["schema"] == "onnpu.bench/1" and data["interleaved"] is True
+
+
+@pytest.mark.npu
+def test_cpu_and_npu_side_by_side_with_cache(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = models.save(models.qdq_conv(), tmp_path / "qdq.onnx")
+    code = main(["bench", str(src), "--target", "cpu,npu", "-n", "4", "--json", "--report", str(tmp_path / "rep")])
+    assert code == 0
+    data = json.loads(capsys.readouterr().out)
+    cpu, npu = data["runs"]
+    assert cpu["label"].endswith("@ cpu") and npu["label"].endswith("@ npu")
+    for key in ("mean", "std", "min", "p50", "p90", "p95", "p99", "max", "throughput"):
+        assert npu["stats"][key] > 0
+    assert npu["cache"] in ("built", "rebuilt") and npu["session_cached_s"] > 0
+    assert "8 of 8" in npu["placement"] or "7 of 8" in npu["placement"]
+    assert data["drift"][0]["reference"].endswith("@ cpu")
+    assert sorted(p.name for p in (tmp_path / "rep").iterdir()) == ["latency.png", "report.html", "report.json",
+                                                                     "report.md"]
+    assert main(["bench", str(src), "--target", "npu", "-n", "2", "--csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert len(rows) == 1 and float(rows[0]["session_cached_s"]) > 0
+
+
+@pytest.mark.npu
+def test_context_cache_keyed_by_options_and_invalidated(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    context_cache.clear()
+    src = models.save(models.qdq_conv(), tmp_path / "qdq.onnx")
+    x = {"x": np.random.default_rng(0).random((1, 3, 16, 16), dtype=np.float32)}
+    first, state = context_cache.cached_session(src, get_target("npu"))
+    assert state == "built"
+    hit, state = context_cache.cached_session(src, get_target("npu"))
+    assert state == "hit"
+    assert hit.placement is not None and hit.placement.total == 8  # the placement recorded at compile time
+    np.testing.assert_array_equal(first.run(x)[0], hit.run(x)[0])
+    _, state = context_cache.cached_session(src, get_target("npu", {"htp_arch": "73"}))
+    assert state == "built"  # other provider options: not reused
+    assert len(context_cache.list_entries()) == 2
+    # a broken cache file is detected and rebuilt, never loaded blindly
+    key, _ = context_cache.cache_key(src, get_target("npu"), None)
+    (context_cache.contexts_dir() / key / context_cache.CTX_NAME).write_bytes(b"garbage")
+    _, state = context_cache.cached_session(src, get_target("npu"))
+    assert state == "rebuilt"
+    # a changed model gets a new key
+    models.save(models.qdq_conv(), tmp_path / "qdq.onnx")
+    assert main(["cache", "list", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["contexts"]) == 2
+    assert main(["cache", "clear"]) == 0
+    assert context_cache.list_entries() == []
+
+
+@pytest.mark.npu
+def test_compare_one_model_on_two_targets(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = models.save(models.qdq_conv(), tmp_path / "qdq.onnx")
+    result = compare((src, get_target("cpu")), (src, get_target("npu")), count=3)
+    assert result.samples == 3 and result.outputs[0].sqnr_db > 10
+    assert main(["compare", str(src), "--count", "2", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["candidate"] == "qdq.onnx @ npu"
+
+
+def test_compare_two_models_on_images(tmp_path: Path, photos: dict[str, Path]) -> None:
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for name, path in photos.items():
+        shutil.copy(path, folder / f"{name}{path.suffix}")
+    src = models.save(models.classifier(), tmp_path / "cls.onnx")
+    twin = models.save(models.classifier(uint8_io=True), tmp_path / "u8.onnx")
+    result = compare((src, get_target("cpu")), (twin, get_target("cpu")), inputs=folder, count=10)
+    assert result.samples == len(photos)
+    [logits] = result.outputs
+    assert logits.name == "logits ↔ logits_u8" and logits.top1_agreement == 1.0
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def test_html_report_renders_in_headless_chromium(tmp_path: Path) -> None:
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("Debian chromium is not installed (.ci/run installs it)")
+    src = models.save(models.classifier(), tmp_path / "cls.onnx")
+    result = benchmark([(src, get_target("cpu"))], iterations=5)
+    page = write_report(result, tmp_path / "report")[-1]
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'chromium'}"]
+    dom = subprocess.run([browser, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True,
+                         timeout=120, check=True).stdout
+    assert "onnpu bench report" in dom and "cls.onnx @ cpu" in dom and "data:image/png;base64" in dom
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "report.png"
+    done = subprocess.run([browser, *flags, f"--screenshot={shot}", "--window-size=1280,1200", page.as_uri()],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-500:]
+    assert "Uncaught" not in done.stderr
+    assert shot.stat().st_size > 10_000
