@@ -83,14 +83,8 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def write_model(model: onnx.ModelProto, out: str | Path, *, inputs: tuple[str | Path, ...] = (),
-                force: bool = False, external_data: bool | None = None,
-                size_threshold: int = EXTERNAL_DATA_THRESHOLD) -> Path:
-    """Write ``model`` atomically to ``out`` (and ``out.data`` when the weights go beside it).
-
-    ``inputs`` are the user's files: writing over one of them is refused unless ``force``. External data is
-    used when asked, or automatically when the model would not fit in one protobuf.
-    """
+def check_output(out: str | Path, *, inputs: tuple[str | Path, ...] = (), force: bool = False) -> tuple[Path, Path]:
+    """Fail early, before any work, when ``out`` cannot be written or would replace one of ``inputs``."""
     target = Path(out)
     for src in inputs:
         if _same_file(Path(src), target) and not force:
@@ -102,10 +96,32 @@ def write_model(model: onnx.ModelProto, out: str | Path, *, inputs: tuple[str | 
     if not os.access(parent, os.W_OK):
         raise OutputError(f"{target}: the output folder {parent} is not writable",
                           hint="choose a writable folder with -o")
+    try:
+        with tempfile.NamedTemporaryFile(prefix=f".{target.name}.", suffix=".probe", dir=parent):
+            pass
+    except OSError as exc:  # read-only or protected folder (os.access says yes to root)
+        raise OutputError(f"{target}: cannot write in {parent} ({exc.strerror})",
+                          hint="choose a writable folder with -o") from exc
+    return target, parent
+
+
+def write_model(model: onnx.ModelProto, out: str | Path, *, inputs: tuple[str | Path, ...] = (),
+                force: bool = False, external_data: bool | None = None,
+                size_threshold: int = EXTERNAL_DATA_THRESHOLD) -> Path:
+    """Write ``model`` atomically to ``out`` (and ``out.data`` when the weights go beside it).
+
+    ``inputs`` are the user's files: writing over one of them is refused unless ``force``. External data is
+    used when asked, or automatically when the model would not fit in one protobuf.
+    """
+    target, parent = check_output(out, inputs=inputs, force=force)
     if external_data is None:
         external_data = model.ByteSize() > PROTOBUF_LIMIT if not _external_tensors(model) else True
     data_name = target.name + ".data"
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent)
+    except OSError as exc:  # read-only or protected folder (os.access says yes to root)
+        raise OutputError(f"{target}: cannot write in {parent} ({exc.strerror})",
+                          hint="choose a writable folder with -o") from exc
     os.close(fd)
     tmp = Path(tmp_name)
     tmp_data = parent / f"{tmp.name}.data"

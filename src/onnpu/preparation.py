@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from onnpu.errors import OutputError, PlacementError, ShapeError
+from onnpu.errors import PlacementError, ShapeError
 from onnpu.inspection import tensor_infos
-from onnpu.modelio import read_model
+from onnpu.modelio import check_output, read_model
 from onnpu.placement import PlacementSummary
 from onnpu.preprocess import PreprocessConfig
 from onnpu.quantization import DEFAULT_QUANTIZE, QuantizeConfig
@@ -88,8 +88,7 @@ def prepare(model: str | Path, out: str | Path, calib: str | Path, *, dims: Mapp
     """fix shapes → quantize → verify on the NPU (fallback disabled) → quality and placement."""
     src = Path(model)
     dst = Path(out)
-    if dst.exists() and dst.resolve() == src.resolve() and not force:
-        raise OutputError(f"{dst}: output would overwrite the input model", hint="choose another -o path")
+    check_output(dst, inputs=(src,), force=force)
     proto = read_model(src, load_external_data=False)
     inputs, _ = tensor_infos(proto)
     dynamic = {t.name: t.dynamic_dims for t in inputs if t.is_dynamic}

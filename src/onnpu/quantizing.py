@@ -16,7 +16,7 @@ import onnx
 from onnpu.calibration import CalibrationData, load_calibration
 from onnpu.errors import QuantizationError
 from onnpu.inspection import tensor_infos
-from onnpu.modelio import external_data_files, read_model, write_model
+from onnpu.modelio import check_output, external_data_files, read_model, write_model
 from onnpu.preprocess import PreprocessConfig, config_from_metadata
 from onnpu.qdq_io import quantized_io
 from onnpu.quality import OutputQuality, compare_outputs
@@ -107,6 +107,7 @@ def quantize(model: str | Path, out: str | Path, calib: str | Path | Calibration
         raise QuantizationError(f"unknown --io value {io!r}", hint="--io takes float or uint8")
     start = time.perf_counter()
     src = Path(model)
+    check_output(out, inputs=(src,), force=force)
     float_model = read_model(src)
     had_external = bool(external_data_files(read_model(src, load_external_data=False)))
     inputs, _ = tensor_infos(float_model)

@@ -148,6 +148,12 @@ def create_session(model: str | Path, target: Target, *, dims: Mapping[str, int]
         raise ModelError(f"{path}: onnxruntime cannot load the model: {_first_line(text)}",
                          hint="check the model with `onnpu inspect`") from exc
     elapsed = time.perf_counter() - start
+    if target.provider == QNN:
+        failure = next((line for line in log.lines
+                        if "SetupBackend failed" in line or "Unable to load backend" in line), None)
+        if failure:  # the EP then claims no node and everything would run on the CPU, silently
+            raise TargetError(f"{path}: the QNN backend failed to load: {failure.split('] ', 1)[-1][:300]}",
+                              hint="run `onnpu doctor`; check backend_path / backend_type")
     return LoadedSession(session, target, path, proto, elapsed, qnn_mode, _assignment(session), log)
 
 

@@ -13,7 +13,7 @@ from onnxruntime.tools.onnx_model_utils import make_dim_param_fixed, make_input_
 
 from onnpu.errors import ShapeError
 from onnpu.inspection import graph_inputs, tensor_infos
-from onnpu.modelio import external_data_files, read_model, write_model
+from onnpu.modelio import check_output, external_data_files, read_model, write_model
 
 
 @dataclass
@@ -134,6 +134,8 @@ def fix_shapes(model: str | Path, out: str | Path | None, *, dims: Mapping[str, 
     Raises ShapeError listing every dim still dynamic unless ``allow_dynamic``.
     """
     src = Path(model)
+    if out is not None:
+        check_output(out, inputs=(src,), force=force)
     proto = read_model(src)
     had_external = bool(external_data_files(read_model(src, load_external_data=False)))
     fixed, changes = fix_shapes_model(proto, dims, shapes, str(src))
