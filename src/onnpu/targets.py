@@ -55,8 +55,9 @@ def get_target(name: str, options: Mapping[str, str] | None = None, *, allow_fal
         known = ort.get_all_providers()
         matches = [p for p in known if p.lower() in (key.lower(), key.lower() + "executionprovider")]
         if not matches:
+            available = ", ".join(ort.get_available_providers())
             raise TargetError(f"unknown target {name!r}",
-                              hint="use cpu, npu, or an ONNX Runtime provider name such as " + ", ".join(known[:4]))
+                              hint=f"use cpu, npu (QNN HTP), or a provider this onnxruntime has: {available}")
         provider = matches[0]
     opts = dict(options or {})
     if provider == QNN:

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from onnpu.benchmark import BenchResult, benchmark
-from onnpu.cli.common import add_json_arg, console, parse_dims, print_json
+from onnpu.cli.common import add_json_arg, console, local_model, parse_dims, print_json
 from onnpu.errors import InputDataError
 from onnpu.qnn_options import parse_option
 from onnpu.running import load_arrays
@@ -85,6 +85,8 @@ def to_csv(result: BenchResult) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    args.models = [local_model(m) or m for m in args.models]
+    args.reference = local_model(args.reference)
     options = dict(parse_option(o) for o in args.ep_option)
     targets = []
     for name in [t for t in args.target.split(",") if t.strip()]:

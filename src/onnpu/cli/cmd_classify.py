@@ -8,7 +8,17 @@ from rich.markup import escape
 from rich.table import Table
 
 from onnpu.classification import ClassifyResult, classify
-from onnpu.cli.common import add_json_arg, add_target_args, console, parse_dims, print_json, target_from
+from onnpu.cli.common import (
+    add_download_args,
+    add_json_arg,
+    add_target_args,
+    console,
+    local_file,
+    local_model,
+    parse_dims,
+    print_json,
+    target_from,
+)
 from onnpu.cli.render import print_placement
 from onnpu.errors import InputDataError
 from onnpu.preprocess import SCALING, PreprocessConfig
@@ -25,6 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     soft = p.add_mutually_exclusive_group()
     soft.add_argument("--softmax", dest="softmax", action="store_true", default=None, help="always apply softmax")
     soft.add_argument("--no-softmax", dest="softmax", action="store_false", help="never apply softmax")
+    add_download_args(p)
     add_json_arg(p)
     p.set_defaults(handler=run)
 
@@ -91,7 +102,9 @@ def default_model() -> str:
 
 def run(args: argparse.Namespace) -> int:
     target = target_from(args)
-    result = classify(args.images, args.model or default_model(), target, labels=args.labels, top=args.top,
+    images = [local_file(i) or i for i in args.images]
+    model = local_model(args.model, args) or default_model()
+    result = classify(images, model, target, labels=local_file(args.labels), top=args.top,
                       preprocess=preprocess_from(args), softmax_mode=args.softmax, dims=parse_dims(args.dim),
                       cache=not args.no_cache)
     if args.json:

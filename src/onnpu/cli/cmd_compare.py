@@ -8,7 +8,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from onnpu.cli.cmd_classify import add_preprocess_args, preprocess_from
-from onnpu.cli.common import add_json_arg, console, parse_dims, print_json
+from onnpu.cli.common import add_json_arg, console, local_model, parse_dims, print_json
 from onnpu.comparison import compare
 from onnpu.errors import TargetError
 from onnpu.qnn_options import parse_option
@@ -33,6 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    args.reference = local_model(args.reference)
+    args.candidate = local_model(args.candidate)
     names = (args.targets or ("cpu,cpu" if args.candidate else "cpu,npu")).split(",")
     if len(names) != 2:
         raise TargetError(f"--targets {args.targets!r} must name two targets", hint="e.g. --targets cpu,npu")

@@ -6,7 +6,7 @@ import argparse
 
 from rich.markup import escape
 
-from onnpu.cli.common import add_json_arg, console, parse_dims, print_json
+from onnpu.cli.common import add_json_arg, console, local_model, parse_dims, print_json
 from onnpu.shapes import fix_shapes, parse_shape_spec
 
 
@@ -28,6 +28,7 @@ def shape_specs(items: list[str]) -> dict[str, list[int]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    args.model = local_model(args.model)
     result = fix_shapes(args.model, args.output, dims=parse_dims(args.dim), shapes=shape_specs(args.input),
                         allow_dynamic=args.allow_dynamic, force=args.force)
     if args.json:

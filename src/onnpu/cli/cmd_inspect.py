@@ -7,13 +7,14 @@ import argparse
 from rich.markup import escape
 from rich.table import Table
 
-from onnpu.cli.common import add_json_arg, console, print_json
+from onnpu.cli.common import add_download_args, add_json_arg, console, local_model, print_json
 from onnpu.inspection import ModelInfo, TensorInfo, inspect_model
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("inspect", help="describe a model: I/O, dynamic dims, ops, quantization parameters")
     p.add_argument("model", help="ONNX model file")
+    add_download_args(p)
     add_json_arg(p)
     p.set_defaults(handler=run)
 
@@ -52,7 +53,7 @@ def render(info: ModelInfo) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    info = inspect_model(args.model)
+    info = inspect_model(local_model(args.model, args) or args.model)
     if args.json:
         print_json(info.to_dict())
     else:

@@ -7,7 +7,7 @@ import argparse
 from rich.markup import escape
 from rich.table import Table
 
-from onnpu.cli.common import add_json_arg, console, parse_dims, print_json, target_from
+from onnpu.cli.common import add_json_arg, console, local_model, parse_dims, print_json, target_from
 from onnpu.placement_report import PlacementReport, explain_placement
 
 
@@ -53,6 +53,7 @@ def render(report: PlacementReport, everything: bool) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    args.model = local_model(args.model)
     report = explain_placement(args.model, target_from(args), dims=parse_dims(args.dim))
     if args.json:
         print_json(report.to_dict())

@@ -9,7 +9,7 @@ from rich.markup import escape
 from onnpu.cli.cmd_classify import preprocess_from
 from onnpu.cli.cmd_fix_shapes import shape_specs
 from onnpu.cli.cmd_quantize import add_quantize_args, config_from, render_quality
-from onnpu.cli.common import add_json_arg, console, parse_dims, print_json, target_from
+from onnpu.cli.common import add_json_arg, console, local_model, parse_dims, print_json, target_from
 from onnpu.cli.progress import progress_bar
 from onnpu.preparation import prepare
 
@@ -29,6 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    args.model = local_model(args.model)
     with progress_bar(not args.json) as progress:
         result = prepare(args.model, args.output, args.calib, dims=parse_dims(args.dim),
                          shapes=shape_specs(args.input), config=config_from(args), io=args.io,

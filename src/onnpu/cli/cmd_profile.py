@@ -7,7 +7,7 @@ import argparse
 from rich.markup import escape
 from rich.table import Table
 
-from onnpu.cli.common import add_json_arg, console, parse_dims, print_json, target_from
+from onnpu.cli.common import add_json_arg, console, local_model, parse_dims, print_json, target_from
 from onnpu.profiling import ProfileResult, profile
 
 
@@ -44,6 +44,7 @@ def render(result: ProfileResult, top: int) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    args.model = local_model(args.model)
     result = profile(args.model, target_from(args), iterations=args.iterations, out_dir=args.out,
                      dims=parse_dims(args.dim))
     if args.json:

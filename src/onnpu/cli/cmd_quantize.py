@@ -7,7 +7,7 @@ import argparse
 from rich.table import Table
 
 from onnpu.cli.cmd_classify import add_preprocess_args, preprocess_from
-from onnpu.cli.common import add_json_arg, console, print_json
+from onnpu.cli.common import add_json_arg, console, local_model, print_json
 from onnpu.cli.progress import progress_bar
 from onnpu.quantization import ACTIVATION_TYPES, METHODS, WEIGHT_TYPES, QuantizeConfig
 from onnpu.quantizing import QuantizeResult, quantize
@@ -65,6 +65,7 @@ def render_quality(result: QuantizeResult) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    args.model = local_model(args.model)
     with progress_bar(not args.json) as progress:
         result = quantize(args.model, args.output, args.calib, config=config_from(args), io=args.io,
                           preprocess=preprocess_from(args), holdout=args.holdout, limit=args.limit, seed=args.seed,

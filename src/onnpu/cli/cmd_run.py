@@ -12,7 +12,16 @@ import numpy as np
 from rich.markup import escape
 from rich.table import Table
 
-from onnpu.cli.common import add_json_arg, add_target_args, console, parse_dims, print_json, target_from
+from onnpu.cli.common import (
+    add_download_args,
+    add_json_arg,
+    add_target_args,
+    console,
+    local_model,
+    parse_dims,
+    print_json,
+    target_from,
+)
 from onnpu.cli.render import print_placement
 from onnpu.errors import InputDataError, OutputError
 from onnpu.running import load_arrays, run_model
@@ -28,6 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed for --random (default 0)")
     p.add_argument("--iterations", type=int, default=1, help="timed runs (default 1)")
     p.add_argument("--output", "-o", help="save outputs to this .npz")
+    add_download_args(p)
     add_json_arg(p)
     p.set_defaults(handler=run)
 
@@ -66,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputDataError("--input and --random conflict", hint="give inputs from files or generate them, not both")
     target = target_from(args)
     inputs = load_arrays(_specs(args.input)) if args.input else None
-    result = run_model(args.model, target, inputs=inputs, seed=args.seed, dims=parse_dims(args.dim),
+    model = local_model(args.model, args) or args.model
+    result = run_model(model, target, inputs=inputs, seed=args.seed, dims=parse_dims(args.dim),
                        iterations=args.iterations, cache=not args.no_cache)
     if args.output:
         save_npz(Path(args.output), result.outputs)

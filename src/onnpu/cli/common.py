@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from rich.console import Console
@@ -65,3 +67,47 @@ def fail(exc: OnnpuError) -> int:
     if exc.hint:
         err_console.print(f"[yellow]hint:[/] {escape(exc.hint)}", soft_wrap=True)
     return exc.exit_code
+
+
+def add_download_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sha256", help="expected SHA-256 of a model given as a URL")
+    parser.add_argument("--model-data", action="append", default=[], metavar="URL",
+                        help="URL of the model's external-data file (default: found beside the model URL)")
+
+
+def local_model(ref: str | None, args: argparse.Namespace | None = None) -> str | None:
+    """A model path, downloading ``http(s)://`` URLs (with their external data) into the cache."""
+    from onnpu.downloads import fetch_model, is_url
+
+    if ref is None or not is_url(ref):
+        return ref
+    sha = getattr(args, "sha256", None) if args else None
+    data = tuple(getattr(args, "model_data", []) or []) if args else ()
+    with _download_progress() as progress:
+        return str(fetch_model(ref, sha256=sha, data_urls=data, progress=progress))
+
+
+def local_file(ref: str | None) -> str | None:
+    """A file path, downloading ``http(s)://`` URLs (labels, images) into the cache."""
+    from onnpu.downloads import fetch, is_url
+
+    if ref is None or not is_url(ref):
+        return ref
+    with _download_progress() as progress:
+        return str(fetch(ref, progress=progress))
+
+
+@contextlib.contextmanager
+def _download_progress() -> Iterator[Callable[[str, int, int], None]]:
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+    tasks: dict[str, Any] = {}
+    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                  console=err_console, transient=True) as bar:
+
+        def report(name: str, done: int, total: int) -> None:
+            if name not in tasks:
+                tasks[name] = bar.add_task(f"downloading {name}", total=total or None)
+            bar.update(tasks[name], completed=done, total=total or None)
+
+        yield report
