@@ -61,7 +61,7 @@ CLASSIFIER_IN = (0.025, 100)   # uint8 input scale, zero point (deliberately not
 CLASSIFIER_OUT = (0.05, 128)   # uint8 output scale, zero point
 
 
-def classifier(classes: int = 10, size: int = 32, uint8_io: bool = False) -> onnx.ModelProto:
+def classifier(classes: int = 10, size: int = 32, uint8_io: bool = False, batch: int | str = 1) -> onnx.ModelProto:
     """Conv → Relu → GlobalAveragePool → Flatten → Gemm classifier producing logits.
 
     With ``uint8_io`` it is the twin that Qualcomm AI Hub's w8a8 models resemble: uint8 input consumed by
@@ -90,11 +90,11 @@ def classifier(classes: int = 10, size: int = 32, uint8_io: bool = False) -> onn
               helper.make_node("Gemm", ["f", "fc", "fcb"], [y], transB=1, name="fc")]
     if uint8_io:
         nodes.append(helper.make_node("QuantizeLinear", [y, "s_out", "z_out"], ["logits_u8"], name="output_q"))
-        inp = helper.make_tensor_value_info("image_u8", TensorProto.UINT8, [1, 3, size, size])
-        out = helper.make_tensor_value_info("logits_u8", TensorProto.UINT8, [1, classes])
+        inp = helper.make_tensor_value_info("image_u8", TensorProto.UINT8, [batch, 3, size, size])
+        out = helper.make_tensor_value_info("logits_u8", TensorProto.UINT8, [batch, classes])
     else:
-        inp = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, size, size])
-        out = helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, classes])
+        inp = helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, 3, size, size])
+        out = helper.make_tensor_value_info("logits", TensorProto.FLOAT, [batch, classes])
     return _model(nodes, [inp], [out], inits, "classifier_u8io" if uint8_io else "classifier")
 
 

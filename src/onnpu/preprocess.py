@@ -5,6 +5,7 @@ result with the model's own parameters."""
 from __future__ import annotations
 
 import json
+import math
 import warnings
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -77,8 +78,26 @@ def config_from_metadata(metadata: dict[str, str]) -> PreprocessConfig | None:
     return PreprocessConfig(**data)
 
 
-def load_image(path: str | Path) -> Image.Image:
-    """Decode any common image file to RGB, EXIF orientation applied; one clear error otherwise."""
+DRAFT_OVERSAMPLE = 2  # keep ≥ 2x the pixels the resize needs, so it still antialiases as from the full image
+
+
+def draft_request(size: tuple[int, int], target: tuple[int, int], config: PreprocessConfig) -> tuple[int, int]:
+    """The decoded size to ask a JPEG for: it can decode at 1/2, 1/4 or 1/8 scale (Pillow ``draft``), which
+    saves most of the cost of a camera-size photo. Twice the pixels preprocessing needs per side: with
+    exactly the needed size, 3 of 20 low-confidence camera photos changed their top-1 on EfficientNet-Lite0;
+    with 2x, none did. Orientation-proof: the longer target side is required along both axes."""
+    w, h = size
+    side = max(target) * DRAFT_OVERSAMPLE
+    scale = side / config.crop_ratio / min(w, h) if config.resize == "crop" else max(side / w, side / h)
+    return max(1, math.ceil(w * scale)), max(1, math.ceil(h * scale))
+
+
+def load_image(path: str | Path, target: tuple[int, int] | None = None,
+               config: PreprocessConfig | None = None) -> Image.Image:
+    """Decode any common image file to RGB, EXIF orientation applied; one clear error otherwise.
+
+    With ``target`` (height, width) and ``config``, a JPEG is decoded at the smallest scale that still
+    covers what preprocessing needs."""
     p = Path(path)
     if not p.exists():
         raise InputDataError(f"{p}: no such image file", hint="check the path")
@@ -88,6 +107,8 @@ def load_image(path: str | Path) -> Image.Image:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(p) as opened:
+                if target is not None and config is not None and opened.format == "JPEG":
+                    opened.draft("RGB", draft_request(opened.size, target, config))
                 opened.load()
                 return to_rgb(opened)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:

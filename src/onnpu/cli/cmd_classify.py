@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import time
 
 from rich.markup import escape
 from rich.table import Table
@@ -13,6 +14,7 @@ from onnpu.cli.common import (
     add_json_arg,
     add_target_args,
     console,
+    err_console,
     local_file,
     local_model,
     parse_dims,
@@ -26,7 +28,7 @@ from onnpu.preprocess import SCALING, PreprocessConfig
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("classify", help="classify images (top-k with labels), on cpu or npu")
-    p.add_argument("images", nargs="+", help="image files (JPEG, PNG, WebP, BMP)")
+    p.add_argument("images", nargs="+", help="image files, folders (recursive) or globs")
     p.add_argument("--model", "-m", help="ONNX classifier (default: the built-in quantized EfficientNet-Lite0)")
     add_target_args(p)
     p.add_argument("--labels", help="labels file, one class per line (default: ImageNet-1k for 1000 classes)")
@@ -35,6 +37,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     soft = p.add_mutually_exclusive_group()
     soft.add_argument("--softmax", dest="softmax", action="store_true", default=None, help="always apply softmax")
     soft.add_argument("--no-softmax", dest="softmax", action="store_false", help="never apply softmax")
+    g = p.add_argument_group("folders (pipelined: decoding overlaps inference)")
+    g.add_argument("-o", "--output", help="stream results to a .csv or .jsonl file")
+    g.add_argument("--resume", action="store_true", help="skip images already in --output")
+    g.add_argument("--batch", type=int, default=1, help="images per inference (model with a dynamic batch dim)")
+    g.add_argument("--workers", type=int, help="decode/preprocess threads (default: min(4, CPUs))")
+    g.add_argument("--threads", type=int, help="ONNX Runtime intra-op threads")
+    g.add_argument("--no-draft", action="store_true", help="decode JPEGs at full size")
     add_download_args(p)
     add_json_arg(p)
     p.set_defaults(handler=run)
@@ -100,7 +109,57 @@ def default_model() -> str:
     return str(zoo.build(log=lambda m: console.print(f"[dim]{m}[/]")).quantized_model)
 
 
+def folder_mode(args: argparse.Namespace) -> bool:
+    from pathlib import Path
+
+    return bool(args.output or args.resume or args.batch > 1 or
+                any(Path(i).is_dir() or any(ch in i for ch in "*?[") for i in args.images))
+
+
+def run_folder(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from onnpu.batch_classify import classify_folder
+
+    target = target_from(args)
+    model = local_model(args.model, args) or default_model()
+    show = not args.json
+
+    def line(image: str, top: list[tuple[int, str, float]] | None, error: str | None) -> None:
+        if show and not args.output:
+            text = f"{image}\t{top[0][0]}\t{top[0][1]}\t{top[0][2]:.4f}" if top else f"{image}\terror: {error}"
+            console.print(escape(text), soft_wrap=True, highlight=False)
+
+    columns = (TextColumn("classifying"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[rate]:.1f} img/s"), TimeRemainingColumn())
+    with Progress(*columns, console=err_console, transient=True, disable=not show) as bar:
+        task = bar.add_task("classify", total=None, rate=0.0)
+        start = time.perf_counter()
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total, rate=done / max(time.perf_counter() - start, 1e-9))
+
+        summary = classify_folder(args.images, model, target, output=args.output, resume=args.resume, top=args.top,
+                                  batch=args.batch, workers=args.workers, threads=args.threads,
+                                  draft=not args.no_draft, preprocess=preprocess_from(args),
+                                  labels=local_file(args.labels), softmax_mode=args.softmax,
+                                  cache=not args.no_cache, on_result=line, progress=progress)
+    if args.json:
+        print_json(summary.to_dict())
+        return 0 if summary.classified or not summary.total else 1
+    for warning in summary.warnings:
+        err_console.print(f"[yellow]warning:[/] {escape(warning)}")
+    console.print(f"{summary.classified} classified, {summary.failed} unreadable, {summary.skipped_non_images} "
+                  f"non-images skipped, {summary.resumed} already done; {summary.images_per_s:.1f} images/s "
+                  f"({summary.workers} decode threads, batch {summary.batch}, JPEG draft "
+                  f"{'on' if summary.draft else 'off'}); {escape(summary.placement)}"
+                  + (f"; results in {escape(summary.output)}" if summary.output else ""), soft_wrap=True)
+    return 0 if summary.classified or not summary.total else 1
+
+
 def run(args: argparse.Namespace) -> int:
+    if folder_mode(args):
+        return run_folder(args)
     target = target_from(args)
     images = [local_file(i) or i for i in args.images]
     model = local_model(args.model, args) or default_model()

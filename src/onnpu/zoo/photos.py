@@ -86,3 +86,30 @@ def write_crops(folder: Path, per_photo: int = 10, seed: int = 0, size: int = 32
             crop.save(path, quality=90)
             written.append(path)
     return written
+
+
+def write_photo_set(folder: Path, count: int, sizes: tuple[tuple[int, int], ...], seed: int = 0,
+                    quality: int = 90) -> list[Path]:
+    """``count`` JPEGs at the given (width, height) sizes, cycled: random crops of the shipped photos with
+    the target's aspect ratio, random flips, resized to the size, JPEG quality ``quality``."""
+    from onnpu.preprocess import load_image
+
+    rng = np.random.default_rng(seed)
+    sources = [load_image(photo_path(ref)) for ref in CALIBRATION_PHOTOS + EVALUATION_PHOTOS]
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for k in range(count):
+        w, h = sizes[k % len(sizes)]
+        img = sources[int(rng.integers(len(sources)))]
+        frac = float(rng.uniform(0.6, 1.0))
+        cw = min(img.width, int(img.height * w / h)) * frac
+        ch = cw * h / w
+        left = int(rng.integers(0, max(1, int(img.width - cw) + 1)))
+        top = int(rng.integers(0, max(1, int(img.height - ch) + 1)))
+        crop = img.crop((left, top, left + int(cw), top + int(ch))).resize((w, h), Image.Resampling.BILINEAR)
+        if rng.random() < 0.5:
+            crop = crop.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        path = folder / f"img{k:05d}.jpg"
+        crop.save(path, quality=quality)
+        written.append(path)
+    return written
