@@ -169,7 +169,9 @@ def classify_folder(sources: Sequence[str | Path], model: str | Path, target: Ta
     writer = ResultWriter(Path(output), top, resume) if output else None
     done_before = writer.done if writer else set()
     todo = [p for p in images if str(p) not in done_before]
-    loaded = open_session(model, target, threads=threads, cache=cache)
+    # ONNX Runtime's intra-op threads spin while they wait; here the decode threads need those cores
+    loaded = open_session(model, target, threads=threads, cache=cache,
+                          config={"session.intra_op.allow_spinning": "0"})
     inputs, outputs = tensor_infos(loaded.proto)
     if len(inputs) != 1:
         raise InputDataError(f"{model}: classify needs a model with one image input", hint="use `onnpu run`")

@@ -92,7 +92,7 @@ def _subgraphs_from_json(data: list[dict[str, Any]] | None) -> list[AssignedSubg
 
 
 def cached_session(model: str | Path, target: Target, *, dims: Mapping[str, int] | None = None,
-                   threads: int | None = None) -> tuple[LoadedSession, str]:
+                   threads: int | None = None, config: Mapping[str, str] | None = None) -> tuple[LoadedSession, str]:
     """A session for ``model`` on a QNN target through the context cache.
 
     Returns the session and what happened: ``hit`` (loaded the cached context), ``built`` (compiled and
@@ -110,7 +110,7 @@ def cached_session(model: str | Path, target: Target, *, dims: Mapping[str, int]
             if meta.get("fields") != fields or not all((folder / f).is_file() for f in meta.get("files", [CTX_NAME])):
                 raise ValueError("stale")
             start = time.perf_counter()
-            loaded = create_session(ctx, target, dims=dims, threads=threads)
+            loaded = create_session(ctx, target, dims=dims, threads=threads, config=config)
             loaded.create_seconds = time.perf_counter() - start
             original = validate_model_file(src)
             loaded.proto, loaded.model_path = original, src
@@ -125,9 +125,9 @@ def cached_session(model: str | Path, target: Target, *, dims: Mapping[str, int]
     try:
         # embed mode 0: a small context model beside the QNN binary; it loads faster than one file holding
         # both (measured: 0.08 s vs 0.13 s for EfficientNet-Lite0 on the emulator)
-        config = {"ep.context_enable": "1", "ep.context_file_path": str(staging / CTX_NAME),
-                  "ep.context_embed_mode": "0"}
-        loaded = create_session(src, target, dims=dims, threads=threads, config=config)
+        compile_config = {**(config or {}), "ep.context_enable": "1",
+                          "ep.context_file_path": str(staging / CTX_NAME), "ep.context_embed_mode": "0"}
+        loaded = create_session(src, target, dims=dims, threads=threads, config=compile_config)
         if (staging / CTX_NAME).is_file():
             meta = {"fields": fields, "model": str(src.resolve()), "created": time.time(),
                     "files": sorted(p.name for p in staging.iterdir()),
@@ -162,8 +162,9 @@ def clear() -> int:
 
 
 def open_session(model: str | Path, target: Target, *, dims: Mapping[str, int] | None = None,
-                 threads: int | None = None, cache: bool = True) -> LoadedSession:
+                 threads: int | None = None, cache: bool = True,
+                 config: Mapping[str, str] | None = None) -> LoadedSession:
     """The session the verbs use: through the context cache on a QNN target (unless ``cache`` is off)."""
     if cache and target.is_qnn:
-        return cached_session(model, target, dims=dims, threads=threads)[0]
-    return create_session(model, target, dims=dims, threads=threads)
+        return cached_session(model, target, dims=dims, threads=threads, config=config)[0]
+    return create_session(model, target, dims=dims, threads=threads, config=config)

@@ -174,9 +174,11 @@ def resize_image(img: Image.Image, size: tuple[int, int], config: PreprocessConf
         return img.resize((w, h), Image.Resampling.BILINEAR)
     scale = max(h / config.crop_ratio / img.height, w / config.crop_ratio / img.width)
     rw, rh = max(w, round(img.width * scale)), max(h, round(img.height * scale))
-    img = img.resize((rw, rh), Image.Resampling.BILINEAR)
     left, top = (rw - w) // 2, (rh - h) // 2
-    return img.crop((left, top, left + w, top + h))
+    # resize only the centre crop: the box, in source pixels, of the crop of the resized image
+    sx, sy = img.width / rw, img.height / rh
+    box = (left * sx, top * sy, (left + w) * sx, (top + h) * sy)
+    return img.resize((w, h), Image.Resampling.BILINEAR, box=box)
 
 
 def image_to_array(img: Image.Image, info: TensorInfo, config: PreprocessConfig) -> np.ndarray:
@@ -191,10 +193,13 @@ def image_to_array(img: Image.Image, info: TensorInfo, config: PreprocessConfig)
     if channels == 1:
         a = a @ np.array([0.299, 0.587, 0.114], np.float32)[:, None]
     mean, std = config.mean_std_255()
-    a = (a - mean[: a.shape[-1]]) / std[: a.shape[-1]]
-    if layout == "NCHW":
-        a = a.transpose(2, 0, 1)
-    a = np.ascontiguousarray(a[None])
+    n = a.shape[-1]
+    # one pass, into a fresh array in the model's layout: x * (1/std) - mean/std
+    out = np.empty((1, n, *a.shape[:2]) if layout == "NCHW" else (1, *a.shape), np.float32)
+    view = out[0].transpose(1, 2, 0) if layout == "NCHW" else out[0]
+    np.multiply(a, (1 / std[:n]).astype(np.float32), out=view)
+    view -= (mean[:n] / std[:n]).astype(np.float32)
+    a = out
     if info.quant is not None and not np.issubdtype(info.numpy_dtype, np.floating):
         return quantize_array(a, info.quant)
     return a.astype(info.numpy_dtype, copy=False)

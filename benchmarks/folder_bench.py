@@ -1,0 +1,82 @@
+"""Folder-scale classify vs the seed's per-image loop, and vs the inference-only ceiling."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from onnpu import get_target
+from onnpu.batch_classify import classify_folder
+from onnpu.inspection import TensorInfo, tensor_infos
+from onnpu.preprocess import config_from_metadata, image_to_array, load_image
+from onnpu.session import create_session
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from seed_loop import seed_loop
+
+
+def _onnpu(model: Path, folder: Path, draft: bool = True) -> tuple[float, dict[str, int]]:
+    top1: dict[str, int] = {}
+    summary = classify_folder([folder], model, get_target("cpu"), draft=draft, top=1,
+                              on_result=lambda image, top, error: top1.__setitem__(image, top[0][0] if top else -1))
+    return summary.images_per_s, top1
+
+
+def camera_set(model: Path, folder: Path, rounds: int) -> dict[str, object]:
+    images = sorted(folder.glob("*.jpg"))
+    seed_rates, ours = [], []
+    seed_top1: list[int] = []
+    for _ in range(rounds):  # interleaved: seed, onnpu, seed, onnpu …
+        rate, seed_top1 = seed_loop(str(model), images)
+        seed_rates.append(rate)
+        ours.append(_onnpu(model, folder)[0])
+    _, fast = _onnpu(model, folder, draft=True)
+    _, reference = _onnpu(model, folder, draft=False)  # the float reference: full decode, same preprocessing
+    differ = [Path(k).name for k in reference if fast[k] != reference[k]]
+    return {"images": len(images), "seed": statistics.median(seed_rates), "onnpu": statistics.median(ours),
+            "ratio": statistics.median(ours) / statistics.median(seed_rates), "differ": differ,
+            "seed_vs_reference_differ": sum(a != reference[str(p)] for a, p in zip(seed_top1, images, strict=True))}
+
+
+def small_set(model: Path, folder: Path, rounds: int) -> dict[str, object]:
+    images = sorted(folder.glob("*.jpg"))
+    loaded = create_session(model, get_target("cpu"))
+    info = tensor_infos(loaded.proto)[0][0]
+    config = config_from_metadata({m.key: m.value for m in loaded.proto.metadata_props})
+    assert config is not None
+    tensors = [image_to_array(load_image(p), TensorInfo(info.name, "float", info.shape), config) for p in images]
+    ceiling, ours = [], []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for t in tensors:
+            loaded.run({info.name: t})
+        ceiling.append(len(tensors) / (time.perf_counter() - start))
+        ours.append(_onnpu(model, folder)[0])
+    return {"images": len(images), "ceiling": statistics.median(ceiling), "onnpu": statistics.median(ours),
+            "ratio": statistics.median(ours) / statistics.median(ceiling)}
+
+
+MEMORY_PROBE = """
+import json, sys, glob
+from onnpu import get_target
+from onnpu.batch_classify import classify_folder
+files = sorted(glob.glob(sys.argv[2] + "/*.jpg"))[: int(sys.argv[3])]
+s = classify_folder(files, sys.argv[1], get_target("cpu"), output=sys.argv[4], top=1)
+print(json.dumps({"images": s.classified, "peak_rss_mb": s.peak_rss_mb, "images_per_s": s.images_per_s}))
+"""
+
+
+def memory(model: Path, folder: Path, counts: tuple[int, ...], out: Path) -> list[dict[str, float]]:
+    rows = []
+    for n in counts:
+        done = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(model), str(folder), str(n), str(out)],
+                              capture_output=True, text=True, check=True)
+        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    return rows
+
+
+__all__ = ["camera_set", "memory", "small_set"]
