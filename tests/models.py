@@ -126,3 +126,40 @@ def two_dynamic_dims() -> onnx.ModelProto:
         dims = value.type.tensor_type.shape.dim
         dims[2].dim_param, dims[3].dim_param = "H", "W"
     return model
+
+
+def layer_zoo() -> onnx.ModelProto:
+    """Every layer kind optimised rounding handles: Conv, grouped Conv, depthwise Conv, ConvTranspose,
+    MatMul with constant weights, Gemm. Input [1, 8, 12, 12]."""
+    rng = np.random.default_rng(6)
+
+    def init(name: str, shape: tuple[int, ...], std: float = 0.3) -> onnx.TensorProto:
+        return numpy_helper.from_array(rng.normal(0, std, shape).astype(np.float32), name)
+
+    inits = [init("w_conv", (16, 8, 3, 3), 0.2), init("b_conv", (16,), 0.1), init("w_group", (16, 4, 3, 3)),
+             init("w_dw", (16, 1, 3, 3)), init("b_dw", (16,), 0.1), init("w_tr", (16, 8, 2, 2)),
+             init("w_mm", (24, 12)), init("w_fc", (10, 8 * 24 * 12), 0.02), init("b_fc", (10,), 0.1),
+             numpy_helper.from_array(np.array([1, -1], np.int64), "flat")]
+    nodes = [helper.make_node("Conv", ["x", "w_conv", "b_conv"], ["c1"], pads=[1, 1, 1, 1], name="conv"),
+             helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
+             helper.make_node("Conv", ["r1", "w_group"], ["c2"], pads=[1, 1, 1, 1], group=4, name="grouped"),
+             helper.make_node("Relu", ["c2"], ["r2"], name="relu2"),
+             helper.make_node("Conv", ["r2", "w_dw", "b_dw"], ["c3"], pads=[1, 1, 1, 1], group=16, name="depthwise"),
+             helper.make_node("Relu", ["c3"], ["r3"], name="relu3"),
+             helper.make_node("ConvTranspose", ["r3", "w_tr"], ["c4"], strides=[2, 2], name="upsample"),
+             helper.make_node("MatMul", ["c4", "w_mm"], ["m"], name="matmul"),
+             helper.make_node("Reshape", ["m", "flat"], ["f"], name="flatten"),
+             helper.make_node("Gemm", ["f", "w_fc", "b_fc"], ["y"], transB=1, name="fc")]
+    return _model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8, 12, 12])],
+                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 10])], inits, "layer_zoo")
+
+
+def single_conv() -> onnx.ModelProto:
+    """One float Conv + Relu layer, input [1, 3, 16, 16]."""
+    rng = np.random.default_rng(8)
+    w = numpy_helper.from_array(rng.normal(0, 0.3, (8, 3, 3, 3)).astype(np.float32), "w")
+    b = numpy_helper.from_array(rng.normal(0, 0.1, (8,)).astype(np.float32), "b")
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1], name="conv"),
+             helper.make_node("Relu", ["c"], ["y"], name="relu")]
+    return _model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 16, 16])],
+                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8, 16, 16])], [w, b], "single_conv")

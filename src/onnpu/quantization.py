@@ -27,8 +27,13 @@ class QuantizeConfig:
     weights: str = "i8"
     per_channel: bool = True
     method: str = "minmax"
+    rounding: str = "nearest"  # or "optimized": second-order rounding of the weights (onnpu.rounding)
+    bias_correction: bool = True
 
     def __post_init__(self) -> None:
+        if self.rounding not in ("nearest", "optimized"):
+            raise QuantizationError(f"unknown --rounding value {self.rounding!r}",
+                                    hint="--rounding takes nearest or optimized")
         for value, table, flag in ((self.activations, ACTIVATION_TYPES, "--activations"),
                                    (self.weights, WEIGHT_TYPES, "--weights"), (self.method, METHODS, "--method")):
             if value not in table:

@@ -21,8 +21,10 @@ from onnpu.preprocess import PreprocessConfig, config_from_metadata
 from onnpu.qdq_io import quantized_io
 from onnpu.quality import OutputQuality, compare_outputs
 from onnpu.quantization import DEFAULT_QUANTIZE, QuantizeConfig, quantize_qdq_model, set_metadata
+from onnpu.rounding import RoundingReport
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
+ROUNDING_SAMPLES = 64  # calibration inputs whose layer statistics drive optimised rounding
 
 
 @dataclass
@@ -48,6 +50,8 @@ class QuantizeResult:
     target_sqnr: float | None = None
     plain_bytes: int | None = None
     notes: list[str] = field(default_factory=list)
+    rounding: RoundingReport | None = None
+    nearest_quality: list[OutputQuality] | None = None  # before optimised rounding
 
     @property
     def worst_sqnr(self) -> float:
@@ -60,7 +64,9 @@ class QuantizeResult:
                 "float_bytes": self.float_bytes, "quantized_bytes": self.quantized_bytes,
                 "target_sqnr_db": self.target_sqnr, "sixteen_bit_tensors": self.sixteen_bit,
                 "mixed_precision_steps": [{"raised": s.raised, "sqnr_db": s.sqnr_db} for s in self.steps],
-                "plain_quantized_bytes": self.plain_bytes, "notes": self.notes}
+                "plain_quantized_bytes": self.plain_bytes, "notes": self.notes,
+                "rounding": self.rounding.to_dict() if self.rounding else None,
+                "nearest_quality": [q.to_dict() for q in self.nearest_quality] if self.nearest_quality else None}
 
 
 def _model_bytes(model: onnx.ModelProto) -> int:
@@ -100,7 +106,7 @@ def evaluate(float_model: onnx.ModelProto, quant_model: onnx.ModelProto,
 def quantize(model: str | Path, out: str | Path, calib: str | Path | CalibrationData, *,
              config: QuantizeConfig = DEFAULT_QUANTIZE, io: str = "float", preprocess: PreprocessConfig | None = None,
              holdout: float = 0.2, limit: int | None = None, seed: int = 0, target_sqnr: float | None = None,
-             force: bool = False, progress: Progress | None = None) -> QuantizeResult:
+             force: bool = False, progress: Progress | None = None, jobs: int = 1) -> QuantizeResult:
     """Quantize ``model`` for the HTP and report its accuracy against the float model on held-out inputs
     (never the calibration inputs)."""
     if io not in ("float", "uint8"):
@@ -136,6 +142,14 @@ def quantize(model: str | Path, out: str | Path, calib: str | Path | Calibration
         from onnpu.mixed_precision import raise_to_target
 
         quant = raise_to_target(float_model, quant, data, config, target_sqnr, result, progress)
+    if config.rounding == "optimized":
+        from onnpu.rounding import optimize_rounding
+
+        result.nearest_quality = result.quality
+        quant, result.rounding = optimize_rounding(quant, float_model, data.calibration[:ROUNDING_SAMPLES],
+                                                   bias_correction=config.bias_correction, jobs=jobs,
+                                                   progress=progress)
+        result.quality = evaluate(float_model, quant, data.heldout)
     if io == "uint8":
         quant = quantized_io(quant)
     set_metadata(quant, {"onnpu.quantization": json.dumps({**config.to_dict(), "io": io,

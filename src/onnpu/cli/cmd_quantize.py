@@ -9,7 +9,7 @@ from rich.table import Table
 from onnpu.cli.cmd_classify import add_preprocess_args, preprocess_from
 from onnpu.cli.common import add_json_arg, console, local_model, print_json
 from onnpu.cli.progress import progress_bar
-from onnpu.quantization import ACTIVATION_TYPES, METHODS, WEIGHT_TYPES, QuantizeConfig
+from onnpu.quantization import ACTIVATION_TYPES, DEFAULT_QUANTIZE, METHODS, WEIGHT_TYPES, QuantizeConfig
 from onnpu.quantizing import QuantizeResult, quantize
 
 
@@ -26,6 +26,11 @@ def add_quantize_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=int, help="use at most this many inputs")
     p.add_argument("--seed", type=int, default=0, help="seed for the split and random data")
     p.add_argument("--target-sqnr", type=float, metavar="DB", help="raise sensitive activations to uint16 until met")
+    p.add_argument("--rounding", choices=("nearest", "optimized"), default=DEFAULT_QUANTIZE.rounding,
+                   help="weight rounding: nearest, or optimized (second-order, per layer, on the calibration "
+                        f"inputs); default {DEFAULT_QUANTIZE.rounding}")
+    p.add_argument("--no-bias-correction", action="store_true", help="with --rounding optimized: keep biases")
+    p.add_argument("--jobs", type=int, default=1, help="layers rounded in parallel (default 1)")
     p.add_argument("--force", action="store_true", help="allow -o to replace the input file")
     add_preprocess_args(p)
 
@@ -40,7 +45,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def config_from(args: argparse.Namespace) -> QuantizeConfig:
-    return QuantizeConfig(args.activations, args.weights, args.per_channel, args.method)
+    return QuantizeConfig(args.activations, args.weights, args.per_channel, args.method, args.rounding,
+                          not args.no_bias_correction)
 
 
 def render_quality(result: QuantizeResult) -> None:
@@ -60,6 +66,11 @@ def render_quality(result: QuantizeResult) -> None:
             console.print(f"  uint16 activations: {', '.join(result.sixteen_bit)}", soft_wrap=True)
         if result.plain_bytes:
             console.print(f"  model size {result.plain_bytes / 1e6:.2f} MB → {result.quantized_bytes / 1e6:.2f} MB")
+    if result.rounding is not None and result.nearest_quality:
+        before = min(q.sqnr_db for q in result.nearest_quality)
+        console.print(f"  optimized rounding ({result.rounding.method}, {len(result.rounding.layers)} layers, "
+                      f"{result.rounding.seconds:.1f} s): layer output error ÷{result.rounding.improvement:.2f}; "
+                      f"SQNR {before:.2f} → {result.worst_sqnr:.2f} dB")
     for note in result.notes:
         console.print(f"[yellow]{note}[/]")
 
@@ -69,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     with progress_bar(not args.json) as progress:
         result = quantize(args.model, args.output, args.calib, config=config_from(args), io=args.io,
                           preprocess=preprocess_from(args), holdout=args.holdout, limit=args.limit, seed=args.seed,
-                          target_sqnr=args.target_sqnr, force=args.force, progress=progress)
+                          target_sqnr=args.target_sqnr, force=args.force, progress=progress, jobs=args.jobs)
     if args.json:
         print_json(result.to_dict())
         return 0

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from onnx import numpy_helper
+
+import models
+from onnpu import get_target, inspect_model, run_model
+from onnpu.cli import main
+from onnpu.modelio import read_model
+from onnpu.quantization import QuantizeConfig
+from onnpu.quantizing import quantize
+from onnpu.session import create_session
+
+
+@pytest.fixture(scope="module")
+def rounded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    tmp = tmp_path_factory.mktemp("rounding")
+    src = models.save(models.layer_zoo(), tmp / "zoo.onnx")
+    nearest = quantize(src, tmp / "nearest.onnx", "random", holdout=0.25)
+    optimized = quantize(src, tmp / "optimized.onnx", "random", holdout=0.25,
+                         config=QuantizeConfig(rounding="optimized"))
+    return {"tmp": tmp, "src": src, "nearest": nearest, "optimized": optimized}
+
+
+def test_every_layer_kind_is_rerounded_with_less_error(rounded: dict[str, object]) -> None:
+    report = rounded["optimized"].rounding  # type: ignore[attr-defined]
+    kinds = {(r.op_type, r.groups > 1) for r in report.layers}
+    assert kinds == {("Conv", False), ("Conv", True), ("ConvTranspose", False), ("MatMul", False), ("Gemm", False)}
+    assert {r.name for r in report.layers} == {"conv", "grouped", "depthwise", "upsample", "matmul", "fc"}
+    for layer in report.layers:
+        assert layer.error_optimized < layer.error_nearest, layer
+    assert report.improvement > 1.5
+
+
+def test_better_on_held_out_inputs(rounded: dict[str, object]) -> None:
+    near = rounded["nearest"].quality[0].sqnr_db  # type: ignore[attr-defined]
+    opt = rounded["optimized"].quality[0].sqnr_db  # type: ignore[attr-defined]
+    assert opt > near + 1.0, (near, opt)
+
+
+def test_same_qdq_layout_only_integers_change(rounded: dict[str, object]) -> None:
+    tmp = rounded["tmp"]
+    a = {t.name: numpy_helper.to_array(t) for t in read_model(tmp / "nearest.onnx").graph.initializer}  # type: ignore[operator]
+    b = {t.name: numpy_helper.to_array(t) for t in read_model(tmp / "optimized.onnx").graph.initializer}  # type: ignore[operator]
+    assert a.keys() == b.keys()
+    changed = [k for k in a if not np.array_equal(a[k], b[k])]
+    assert changed and all(k.endswith(("_quantized", "_bias_quantized")) or "bias" in k for k in changed), changed
+    for k in a:
+        assert a[k].dtype == b[k].dtype and a[k].shape == b[k].shape
+        if k.endswith(("_scale", "_zero_point")):
+            np.testing.assert_array_equal(a[k], b[k])
+    assert [n.op_type for n in read_model(tmp / "nearest.onnx").graph.node] == \
+        [n.op_type for n in read_model(tmp / "optimized.onnx").graph.node]  # type: ignore[operator]
+
+
+def test_deterministic(rounded: dict[str, object]) -> None:
+    tmp = rounded["tmp"]
+    quantize(rounded["src"], tmp / "again.onnx", "random", holdout=0.25,  # type: ignore[operator, arg-type]
+             config=QuantizeConfig(rounding="optimized"))
+    first = {t.name: t.SerializeToString() for t in read_model(tmp / "optimized.onnx").graph.initializer}  # type: ignore[operator]
+    again = {t.name: t.SerializeToString() for t in read_model(tmp / "again.onnx").graph.initializer}  # type: ignore[operator]
+    assert first == again
+
+
+@pytest.mark.npu
+def test_runs_fully_on_the_npu_within_one_step_of_cpu(rounded: dict[str, object], tmp_path: Path) -> None:
+    """The HTP computes an optimised-rounding layer like the exact CPU QDQ arithmetic, to one output step.
+    (Through several layers one-step differences propagate, for nearest rounding just the same.)"""
+    path = rounded["tmp"] / "optimized.onnx"  # type: ignore[operator]
+    x = {"x": np.random.default_rng(3).random((1, 8, 12, 12), dtype=np.float32)}
+    npu = run_model(path, get_target("npu", allow_fallback=False), inputs=x)
+    assert npu.placement is not None and npu.placement.fully_on_target
+    src = models.save(models.single_conv(), tmp_path / "one.onnx")
+    one = tmp_path / "one.qdq.onnx"
+    quantize(src, one, "random", config=QuantizeConfig(rounding="optimized"))
+    x = {"x": np.random.default_rng(4).random((1, 3, 16, 16), dtype=np.float32)}
+    on_npu = run_model(one, get_target("npu", allow_fallback=False), inputs=x).outputs["y"]
+    exact = run_model(one, get_target("cpu"), inputs=x,
+                      session=create_session(one, get_target("cpu"), optimization="disabled")).outputs["y"]
+    step = inspect_model(one).outputs[0].quant.scale[0]  # type: ignore[union-attr]
+    assert np.max(np.abs(on_npu - exact)) <= step + 1e-6
+
+
+def test_cli_rounding_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = models.save(models.classifier(), tmp_path / "cls.onnx")
+    assert main(["quantize", str(src), "-o", str(tmp_path / "q.onnx"), "--calib", "random",
+                 "--rounding", "optimized", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["rounding"]["method"] == "gptq" and len(data["rounding"]["layers"]) == 2
+    assert data["nearest_quality"][0]["sqnr_db"] <= data["quality"][0]["sqnr_db"] + 0.5
