@@ -20,7 +20,7 @@ from onnpu.session import create_session
 def rounded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     tmp = tmp_path_factory.mktemp("rounding")
     src = models.save(models.layer_zoo(), tmp / "zoo.onnx")
-    nearest = quantize(src, tmp / "nearest.onnx", "random", holdout=0.25)
+    nearest = quantize(src, tmp / "nearest.onnx", "random", holdout=0.25, config=QuantizeConfig(rounding="nearest"))
     optimized = quantize(src, tmp / "optimized.onnx", "random", holdout=0.25,
                          config=QuantizeConfig(rounding="optimized"))
     return {"tmp": tmp, "src": src, "nearest": nearest, "optimized": optimized}

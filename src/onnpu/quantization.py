@@ -14,7 +14,6 @@ import numpy as np
 import onnx
 
 from onnpu.errors import QuantizationError
-from onnpu.modelio import read_model, write_model
 
 ACTIVATION_TYPES = {"u8": "QUInt8", "u16": "QUInt16"}
 WEIGHT_TYPES = {"u8": "QUInt8", "i8": "QInt8"}
@@ -27,7 +26,7 @@ class QuantizeConfig:
     weights: str = "i8"
     per_channel: bool = True
     method: str = "minmax"
-    rounding: str = "nearest"  # or "optimized": second-order rounding of the weights (onnpu.rounding)
+    rounding: str = "optimized"  # second-order rounding of the weights (onnpu.rounding), or "nearest"
     bias_correction: bool = True
 
     def __post_init__(self) -> None:
@@ -171,14 +170,3 @@ def set_metadata(model: onnx.ModelProto, entries: Mapping[str, str]) -> None:
     for key, value in entries.items():
         entry = next((m for m in model.metadata_props if m.key == key), None) or model.metadata_props.add()
         entry.key, entry.value = key, value
-
-
-def quantize_qdq(model: str | Path, out: str | Path, calibration: Sequence[Mapping[str, np.ndarray]],
-                 config: QuantizeConfig = DEFAULT_QUANTIZE, *, force: bool = False,
-                 progress: Callable[[int], None] | None = None,
-                 metadata: Mapping[str, str] | None = None) -> Path:
-    """File-level wrapper of ``quantize_qdq_model``: reads ``model``, writes ``out`` atomically."""
-    src = Path(model)
-    result = quantize_qdq_model(read_model(src), calibration, config, progress=progress)
-    set_metadata(result, metadata or {})
-    return write_model(result, out, inputs=(src,), force=force)

@@ -20,7 +20,13 @@ from onnpu.modelio import check_output, external_data_files, read_model, write_m
 from onnpu.preprocess import PreprocessConfig, config_from_metadata
 from onnpu.qdq_io import quantized_io
 from onnpu.quality import OutputQuality, compare_outputs
-from onnpu.quantization import DEFAULT_QUANTIZE, QuantizeConfig, quantize_qdq_model, set_metadata
+from onnpu.quantization import (
+    DEFAULT_QUANTIZE,
+    QuantizeConfig,
+    constants_to_initializers,
+    quantize_qdq_model,
+    set_metadata,
+)
 from onnpu.rounding import RoundingReport
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -114,7 +120,7 @@ def quantize(model: str | Path, out: str | Path, calib: str | Path | Calibration
     start = time.perf_counter()
     src = Path(model)
     check_output(out, inputs=(src,), force=force)
-    float_model = read_model(src)
+    float_model = constants_to_initializers(read_model(src))
     had_external = bool(external_data_files(read_model(src, load_external_data=False)))
     inputs, _ = tensor_infos(float_model)
     dynamic = {t.name: t.dynamic_dims for t in inputs if t.is_dynamic}

@@ -57,6 +57,10 @@ def find_layers(model: onnx.ModelProto) -> list[Layer]:
         if node.op_type == "Gemm" and (_attr(node, "transA", 0) or not _attr(node, "transB", 0)):
             continue  # only y = x · Wᵀ (the exporter's usual form) is re-rounded
         w = numpy_helper.to_array(inits[dq.input[0]])
+        if node.op_type in ("Conv", "ConvTranspose") and w.ndim != 4:
+            continue  # 1-D and 3-D convolutions keep nearest rounding
+        if node.op_type == "MatMul" and w.ndim != 2:
+            continue
         scale = numpy_helper.to_array(inits[dq.input[1]]).astype(np.float64).ravel()
         zp = numpy_helper.to_array(inits[dq.input[2]]).astype(np.int64).ravel() if len(dq.input) > 2 and \
             dq.input[2] in inits else np.zeros_like(scale, dtype=np.int64)
@@ -96,8 +100,19 @@ class Stats:
     count: int = 0
 
 
+MAX_VECTORS = 4096  # per sample and layer: large feature maps are subsampled on a regular grid
+
+
 def _vectors(layer: Layer, x: np.ndarray, weight_shape: tuple[int, ...]) -> np.ndarray:
-    """The layer's input as [groups, n, d] vectors, matching how its weight rows are laid out."""
+    """The layer's input as [groups, n, d] vectors, matching how its weight rows are laid out (at most
+    MAX_VECTORS per sample, evenly spaced: deterministic, and the covariance of a large map barely moves)."""
+    v = _all_vectors(layer, x, weight_shape)
+    if v.shape[1] > MAX_VECTORS:
+        v = v[:, np.linspace(0, v.shape[1] - 1, MAX_VECTORS).astype(np.int64)]
+    return v
+
+
+def _all_vectors(layer: Layer, x: np.ndarray, weight_shape: tuple[int, ...]) -> np.ndarray:
     op = layer.node.op_type
     if op in ("Gemm", "MatMul"):
         v = x.reshape(-1, x.shape[-1]).astype(np.float64)
@@ -128,10 +143,12 @@ def collect_stats(model: onnx.ModelProto, layers: Sequence[Layer], feeds: Sequen
     outputs = {o.name for o in probe.graph.output}
     for name in {layer.input for layer in layers} - outputs:
         probe.graph.output.append(helper.make_empty_tensor_value_info(name))
+    if not layers:
+        return {}
     session = cpu_session_from_proto(probe, exact=True)
     inits = {t.name: t for t in model.graph.initializer}
     shapes = {layer.name: tuple(inits[layer.weight].dims) for layer in layers}
-    names = [layer.input for layer in layers]
+    names = sorted({layer.input for layer in layers})
     stats: dict[str, Stats] = {}
     inputs = tensor_infos(model)[0]
     for k, feed in enumerate(feeds):

@@ -7,16 +7,18 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from onnpu.calibration import CalibrationData
 from onnpu.errors import OnnpuError
 from onnpu.inspection import tensor_infos
 from onnpu.modelio import read_model, write_model
 from onnpu.preprocess import PREPROCESS_METADATA_KEY, PreprocessConfig, image_to_array
-from onnpu.quantization import QuantizeConfig, quantize_qdq
+from onnpu.quantization import QuantizeConfig
+from onnpu.quantizing import quantize
 from onnpu.zoo.photos import CALIBRATION_PHOTOS, calibration_crops
 
 # EfficientNet-Lite0 was trained on shorter-side resize + centre crop at 224 with ImageNet mean/std.
 PREPROCESS = PreprocessConfig(resize="crop", crop_ratio=1.0, scaling="imagenet")
-QUANTIZE = QuantizeConfig(activations="u8", weights="i8", per_channel=True, method="minmax")
+QUANTIZE = QuantizeConfig(activations="u8", weights="i8", per_channel=True, method="minmax", rounding="optimized")
 
 
 def _set_metadata(model_path: Path, entries: dict[str, str]) -> None:
@@ -50,7 +52,7 @@ def build_efficientnet_lite0(folder: Path, log: Callable[[str], None]) -> dict[s
     log(f"calibrating on {len(crops)} crops of {len(CALIBRATION_PHOTOS)} photos from scikit-image and matplotlib")
     feeds = [{info.name: image_to_array(img, info, PREPROCESS)} for img in crops]
     q_path = folder / "efficientnet-lite0.qdq.onnx"
-    quantize_qdq(float_path, q_path, feeds, QUANTIZE,
-                 metadata={**meta, "onnpu.quantization": json.dumps(QUANTIZE.to_dict())})
-    log("quantized: uint8 activations, per-channel int8 weights (QDQ)")
+    data = CalibrationData("photos shipped by scikit-image and matplotlib", feeds, [], [], [])
+    quantize(float_path, q_path, data, config=QUANTIZE, holdout=0)
+    log("quantized: uint8 activations, per-channel int8 weights (QDQ), optimised weight rounding")
     return {"float": float_path.name, "quantized": q_path.name}
