@@ -8,7 +8,6 @@ import csv
 import glob
 import json
 import os
-import resource
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -19,6 +18,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from onnpu.benchmark import peak_rss_mb
 from onnpu.classification import load_labels, scores_from_output
 from onnpu.context_cache import open_session
 from onnpu.errors import InputDataError, OnnpuError, OutputError
@@ -252,5 +252,5 @@ def classify_folder(sources: Sequence[str | Path], model: str | Path, target: Ta
     return FolderSummary(str(model), target.describe(), len(images) + len(others), counts["ok"], len(others),
                          counts["failed"], len(images) - len(todo), seconds, processed / seconds if seconds else 0.0,
                          batch, pool_size, threads, draft, str(output) if output else None,
-                         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, loaded.providers,
+                         peak_rss_mb(), loaded.providers,
                          loaded.placement.headline() if loaded.placement else "not recorded", warnings)

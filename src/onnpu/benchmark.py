@@ -110,7 +110,16 @@ def _rss_mb() -> float:
         return float("nan")
 
 
-def _peak_rss_mb() -> float:
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process: VmHWM (ru_maxrss survives exec, so a child started by a big
+    parent would report the parent's peak)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -199,7 +208,7 @@ def benchmark(runs: Sequence[tuple[str | Path, Target]], *, iterations: int = 10
     threads_text = f"intra-op threads {threads}" if threads else f"ONNX Runtime default ({os.cpu_count()} CPUs)"
     return BenchResult(results, drift, rounds, warmup, machine_info(), threads_text,
                        "given inputs" if inputs is not None else f"random, seed {seed}",
-                       time.perf_counter() - start_all, _peak_rss_mb())
+                       time.perf_counter() - start_all, peak_rss_mb())
 
 
 def _drift(reference: str | Path | None, opened: list[Any], outputs: list[dict[str, np.ndarray]], labels: list[str],

@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urljoin, urlparse
 
 from onnpu.errors import DownloadError
-from onnpu.paths import cache_dir
+from onnpu.paths import cache_dir, file_sha256
 
 Progress = Callable[[str, int, int], None]  # (name, bytes done, total or 0)
 CHUNK = 1 << 16
@@ -55,14 +55,6 @@ def _save_index(index: dict[str, dict[str, str]]) -> None:
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(index, indent=1))
     os.replace(tmp, path)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _filename(url: str) -> str:
@@ -129,7 +121,7 @@ def fetch(url: str, *, sha256: str | None = None, policy: DownloadPolicy = Downl
     partial.mkdir(parents=True, exist_ok=True)
     part = partial / (hashlib.sha256(url.encode()).hexdigest()[:24] + ".part")
     _transfer(url, part, policy, progress)
-    digest = _sha256(part)
+    digest = file_sha256(part)
     if sha256 is not None and digest != sha256.lower():
         part.unlink()
         raise DownloadError(f"{url}: SHA-256 mismatch (got {digest[:16]}…, expected {sha256[:16]}…)",

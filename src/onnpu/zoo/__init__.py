@@ -3,7 +3,6 @@ cache dir and rebuilt only when missing or invalid."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -15,7 +14,7 @@ from pathlib import Path
 import onnx
 
 from onnpu.errors import ModelError, OnnpuError
-from onnpu.paths import cache_dir
+from onnpu.paths import cache_dir, file_sha256
 
 DEFAULT_MODEL = "efficientnet-lite0"
 MANIFEST = "manifest.json"
@@ -31,21 +30,13 @@ class ZooModel:
     seconds: float
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _valid(folder: Path) -> bool:
     manifest = folder / MANIFEST
     if not manifest.is_file():
         return False
     try:
         files = json.loads(manifest.read_text())["files"]
-        return all((folder / name).is_file() and _sha256(folder / name) == digest for name, digest in files.items())
+        return all((folder / name).is_file() and file_sha256(folder / name) == digest for name, digest in files.items())
     except (ValueError, KeyError, OSError):
         return False
 
@@ -75,7 +66,7 @@ def build(name: str = DEFAULT_MODEL, *, force: bool = False, log: Callable[[str]
         staging.mkdir(parents=True)
         try:
             files = BUILDERS[name](staging, log)
-            manifest = {"model": name, "files": {f: _sha256(staging / f) for f in files.values()},
+            manifest = {"model": name, "files": {f: file_sha256(staging / f) for f in files.values()},
                         "roles": files, "onnx": onnx.__version__}
             (staging / MANIFEST).write_text(json.dumps(manifest, indent=2))
             shutil.rmtree(folder, ignore_errors=True)
