@@ -7,20 +7,18 @@ import argparse
 from rich.markup import escape
 from rich.table import Table
 
-from onnpu.cli.common import add_json_arg, console, local_model, parse_dims, print_json, target_from
+from onnpu.cli.common import add_json_arg, add_target_args, console, local_model, parse_dims, print_json, target_from
 from onnpu.placement_report import PlacementReport, explain_placement
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("placement", help="which provider runs each node, why nodes fall back, how to fix it")
     p.add_argument("model", help="ONNX model file")
-    p.add_argument("--target", "-t", default="npu", help="target (default npu)")
-    p.add_argument("--ep-option", action="append", default=[], metavar="KEY=VALUE", help="provider option")
-    p.add_argument("--dim", action="append", default=[], metavar="NAME=VALUE", help="fix a symbolic dim")
+    add_target_args(p, "npu", fallback=False, cache=False)
     p.add_argument("--all", action="store_true", help="list every node, not only those off the target")
     p.add_argument("--require-full", action="store_true", help="exit 2 if any node is left on the CPU")
     add_json_arg(p)
-    p.set_defaults(handler=run, no_fallback=False)
+    p.set_defaults(handler=run)
 
 
 def render(report: PlacementReport, everything: bool) -> None:

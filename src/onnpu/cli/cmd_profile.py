@@ -7,17 +7,14 @@ import argparse
 from rich.markup import escape
 from rich.table import Table
 
-from onnpu.cli.common import add_json_arg, console, local_model, parse_dims, print_json, target_from
+from onnpu.cli.common import add_json_arg, add_target_args, console, local_model, parse_dims, print_json, target_from
 from onnpu.profiling import ProfileResult, profile
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("profile", help="what each op costs (QNN detailed profile on the NPU, ORT profiler on CPU)")
     p.add_argument("model", help="ONNX model file")
-    p.add_argument("--target", "-t", default="npu", help="cpu or npu (default npu)")
-    p.add_argument("--ep-option", action="append", default=[], metavar="KEY=VALUE", help="provider option")
-    p.add_argument("--dim", action="append", default=[], metavar="NAME=VALUE", help="fix a symbolic dim")
-    p.add_argument("--no-fallback", action="store_true", help="fail if the model cannot run fully on the target")
+    add_target_args(p, "npu", cache=False)
     p.add_argument("--iterations", "-n", type=int, default=5, help="timed inferences after one warm-up (5)")
     p.add_argument("--top", type=int, default=15, help="rows to show (default 15)")
     p.add_argument("--out", help="folder for the raw profiles (default ./onnpu-profile-<model>)")

@@ -20,15 +20,20 @@ console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
 
-def add_target_args(parser: argparse.ArgumentParser, default: str = "cpu") -> None:
+def add_target_args(parser: argparse.ArgumentParser, default: str = "cpu", *, fallback: bool = True,
+                    cache: bool = True) -> None:
     parser.add_argument("--target", "-t", default=default,
                         help=f"cpu, npu (QNN HTP) or a provider name (default: {default})")
     parser.add_argument("--ep-option", action="append", default=[], metavar="KEY=VALUE",
                         help="provider option, repeatable (validated against the QNN EP's documented options)")
-    parser.add_argument("--no-fallback", action="store_true",
-                        help="fail instead of running nodes the target cannot run on the CPU")
-    parser.add_argument("--no-cache", action="store_true",
-                        help="compile the NPU graph afresh instead of loading the cached QNN context")
+    if fallback:
+        parser.add_argument("--no-fallback", action="store_true",
+                            help="fail instead of running nodes the target cannot run on the CPU")
+    else:
+        parser.set_defaults(no_fallback=False)
+    if cache:
+        parser.add_argument("--no-cache", action="store_true",
+                            help="compile the NPU graph afresh instead of loading the cached QNN context")
     add_dim_arg(parser)
 
 
