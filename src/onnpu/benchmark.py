@@ -17,9 +17,8 @@ import onnxruntime as ort
 
 from onnpu.context_cache import cached_session
 from onnpu.inspection import tensor_infos
-from onnpu.qparams import dequantize
 from onnpu.quality import OutputQuality, compare_outputs
-from onnpu.running import align_by_position, pair_outputs, prepare_feeds, random_inputs
+from onnpu.running import align_by_position, float_view, output_as_float, pair_outputs, prepare_feeds, random_inputs
 from onnpu.session import LoadedSession, create_session
 from onnpu.targets import Target, get_target
 
@@ -130,13 +129,7 @@ def machine_info() -> dict[str, Any]:
 
 def _float_outputs(loaded: LoadedSession, values: list[Any]) -> dict[str, np.ndarray]:
     _, outs = tensor_infos(loaded.proto)
-    result = {}
-    for info, value in zip(outs, values, strict=True):
-        v = np.asarray(value)
-        if not np.issubdtype(v.dtype, np.floating) and info.quant is not None:
-            v = dequantize(v, info.quant)
-        result[info.name] = v.astype(np.float32)
-    return result
+    return {info.name: output_as_float(info, value) for info, value in zip(outs, values, strict=True)}
 
 
 def _open(model: Path, target: Target, dims: Mapping[str, int] | None, threads: int | None,
@@ -168,7 +161,7 @@ def benchmark(runs: Sequence[tuple[str | Path, Target]], *, iterations: int = 10
         opened.append((path, target, loaded, cold_s, cached_s, state, _rss_mb()))
     first_infos = tensor_infos(opened[0][2].proto)[0]
     data = dict(inputs) if inputs is not None else \
-        random_inputs([i.__class__(i.name, "float", i.shape, None) for i in first_infos], seed, dims)
+        random_inputs([float_view(i) for i in first_infos], seed, dims)
     feeds = []
     for path, _, loaded, *_ in opened:
         infos = tensor_infos(loaded.proto)[0]

@@ -12,7 +12,7 @@ import numpy as np
 from onnpu.errors import InputDataError
 from onnpu.inspection import TensorInfo
 from onnpu.preprocess import IMAGE_SUFFIXES, PreprocessConfig, image_to_array, load_image
-from onnpu.running import random_inputs
+from onnpu.running import float_view, random_inputs
 
 Feeds = dict[str, np.ndarray]
 
@@ -28,11 +28,6 @@ class CalibrationData:
 
 def image_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-
-
-def _float_info(info: TensorInfo) -> TensorInfo:
-    """The float view of an input: calibration data is float even when the model input is quantized."""
-    return TensorInfo(info.name, "float", info.shape, None)
 
 
 def _split(groups: list[str], holdout: float, seed: int) -> tuple[list[int], list[int]]:
@@ -85,7 +80,7 @@ def load_calibration(source: str | Path, infos: list[TensorInfo], *, preprocess:
     """Inputs for calibration and a disjoint held-out set (split by file for images)."""
     text = str(source)
     if text == "random":
-        feeds = [random_inputs([_float_info(i) for i in infos], seed + k, dims) for k in range(random_count)]
+        feeds = [random_inputs([float_view(i) for i in infos], seed + k, dims) for k in range(random_count)]
         names = [f"random[{k}]" for k in range(random_count)]
     else:
         path = Path(text)
@@ -98,7 +93,7 @@ def load_calibration(source: str | Path, infos: list[TensorInfo], *, preprocess:
                 raise InputDataError(f"{path}: images can calibrate only a single-input model",
                                      hint="give an .npz with one array per input")
             config = preprocess or PreprocessConfig()
-            info = _float_info(infos[0])
+            info = float_view(infos[0])
             feeds = [{info.name: image_to_array(load_image(f), info, config)} for f in files]
             names = [str(f.relative_to(path)) for f in files]
             # images in subfolders are grouped by subfolder (one scene each): held out together

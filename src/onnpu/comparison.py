@@ -11,11 +11,10 @@ import numpy as np
 
 from onnpu.calibration import load_calibration
 from onnpu.context_cache import open_session
-from onnpu.inspection import TensorInfo, tensor_infos
+from onnpu.inspection import tensor_infos
 from onnpu.preprocess import PreprocessConfig, config_from_metadata
-from onnpu.qparams import dequantize
 from onnpu.quality import OutputQuality, compare_outputs
-from onnpu.running import align_by_position, pair_outputs, prepare_feeds
+from onnpu.running import align_by_position, float_view, output_as_float, pair_outputs, prepare_feeds
 from onnpu.session import LoadedSession
 from onnpu.targets import Target
 
@@ -40,10 +39,7 @@ def _outputs(loaded: LoadedSession, feeds: list[dict[str, np.ndarray]], model: s
     for feed in feeds:
         prepared, _ = prepare_feeds(inputs, align_by_position(feed, [i.name for i in inputs]), model, dims)
         for info, value in zip(outputs, loaded.run(prepared), strict=True):
-            v = np.asarray(value)
-            if not np.issubdtype(v.dtype, np.floating) and info.quant is not None:
-                v = dequantize(v, info.quant)
-            result[info.name].append(v.astype(np.float32))
+            result[info.name].append(output_as_float(info, value))
     return result
 
 
@@ -55,7 +51,7 @@ def compare(reference: tuple[str | Path, Target], candidate: tuple[str | Path, T
     cand_model, cand_target = candidate
     ref = open_session(ref_model, ref_target, dims=dims, cache=cache)
     cand = open_session(cand_model, cand_target, dims=dims, cache=cache)
-    infos = [TensorInfo(i.name, "float", i.shape, None) for i in tensor_infos(ref.proto)[0]]
+    infos = [float_view(i) for i in tensor_infos(ref.proto)[0]]
     metadata = {m.key: m.value for m in ref.proto.metadata_props}
     pre = preprocess or config_from_metadata(metadata) or PreprocessConfig()
     data = load_calibration(inputs, infos, preprocess=pre, holdout=0, limit=count, seed=seed, random_count=count,

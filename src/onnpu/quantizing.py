@@ -83,8 +83,7 @@ def run_on_cpu(model: onnx.ModelProto, feeds: Sequence[Mapping[str, np.ndarray]]
                exact: bool) -> dict[str, list[np.ndarray]]:
     """Outputs (dequantized to float) of ``model`` on the CPU for every feed. ``exact`` runs the graph as
     written (QDQ arithmetic exact, as the HTP computes it) instead of the CPU EP's fused integer kernels."""
-    from onnpu.qparams import dequantize
-    from onnpu.running import prepare_feeds
+    from onnpu.running import output_as_float, prepare_feeds
     from onnpu.session import cpu_session_from_proto
 
     session = cpu_session_from_proto(model, exact=exact)
@@ -94,9 +93,7 @@ def run_on_cpu(model: onnx.ModelProto, feeds: Sequence[Mapping[str, np.ndarray]]
         prepared, _ = prepare_feeds(inputs, feed, "model")
         values = session.run([o.name for o in outputs], prepared)
         for info, value in zip(outputs, values, strict=True):
-            if not np.issubdtype(value.dtype, np.floating) and info.quant is not None:
-                value = dequantize(value, info.quant)
-            results[info.name].append(np.asarray(value, np.float32))
+            results[info.name].append(output_as_float(info, value))
     return results
 
 

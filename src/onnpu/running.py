@@ -13,7 +13,7 @@ import numpy as np
 from onnpu.errors import InputDataError
 from onnpu.inspection import TensorInfo, tensor_infos
 from onnpu.placement import PlacementSummary
-from onnpu.qparams import quantize_array
+from onnpu.qparams import dequantize, quantize_array
 from onnpu.session import LoadedSession
 from onnpu.targets import Target
 
@@ -100,6 +100,19 @@ def random_inputs(infos: list[TensorInfo], seed: int, dims: Mapping[str, int] | 
             info_i = np.iinfo(dtype)
             out[info.name] = rng.integers(max(info_i.min, 0), min(info_i.max, 255), shape, endpoint=True).astype(dtype)
     return out
+
+
+def float_view(info: TensorInfo) -> TensorInfo:
+    """The float view of an input: data for a quantized input is prepared in float, then quantized."""
+    return TensorInfo(info.name, "float", info.shape, None)
+
+
+def output_as_float(info: TensorInfo, value: Any) -> np.ndarray:
+    """An output value in float: an integer output is dequantized with its own parameters."""
+    v = np.asarray(value)
+    if not np.issubdtype(v.dtype, np.floating) and info.quant is not None:
+        v = dequantize(v, info.quant)
+    return v.astype(np.float32)
 
 
 def align_by_position(data: Mapping[str, np.ndarray], names: list[str]) -> dict[str, np.ndarray]:
