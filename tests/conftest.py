@@ -9,7 +9,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 os.environ["COLUMNS"] = "200"  # rich renders tables this wide, so assertions see whole lines
 
-from onnpu.targets import qnn_status
+from onnpu.runtime.qnn import qnn_status
 
 _QNN = qnn_status()
 

@@ -8,7 +8,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from onnpu.doctor import selftest_model
+from onnpu.tasks.doctor import selftest_model
 
 OPSET = 21
 

@@ -18,7 +18,7 @@ from PIL import Image
 
 import models
 from onnpu.cli import main
-from onnpu.modelio import write_model
+from onnpu.model.files import write_model
 
 
 def _png_header(width: int, height: int) -> bytes:

@@ -11,9 +11,9 @@ from PIL import Image
 
 import models
 from onnpu import get_target
-from onnpu.batch_classify import classify_folder, collect_images
 from onnpu.cli import main
-from onnpu.preprocess import PreprocessConfig
+from onnpu.vision.folder import classify_folder, collect_images
+from onnpu.vision.preprocess import PreprocessConfig
 from onnpu.zoo.photos import write_photo_set
 
 CFG = PreprocessConfig(resize="crop", crop_ratio=1.0, scaling="imagenet")

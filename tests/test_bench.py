@@ -11,12 +11,13 @@ import numpy as np
 import pytest
 
 import models
-from onnpu import context_cache, get_target
-from onnpu.benchmark import LatencyStats, benchmark
+from onnpu import get_target
 from onnpu.cli import main
-from onnpu.comparison import compare
-from onnpu.quantizing import quantize
-from onnpu.report import write_report
+from onnpu.measure.bench import LatencyStats, benchmark
+from onnpu.measure.compare import compare
+from onnpu.measure.report import write_report
+from onnpu.quantize.pipeline import quantize
+from onnpu.runtime import context_cache
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 

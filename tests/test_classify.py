@@ -8,9 +8,10 @@ import pytest
 
 import models
 from onnpu import InputDataError, classify, get_target
-from onnpu.classification import is_probability, load_labels, softmax
 from onnpu.cli import main
-from onnpu.preprocess import PreprocessConfig
+from onnpu.vision.labels import load_labels
+from onnpu.vision.preprocess import PreprocessConfig
+from onnpu.vision.scores import is_probability, softmax
 
 CFG = PreprocessConfig(resize="crop", crop_ratio=1.0, scaling="imagenet")
 

@@ -15,8 +15,8 @@ import pytest
 import models
 from onnpu import DownloadError
 from onnpu.cli import main
-from onnpu.downloads import DownloadPolicy, fetch, fetch_model, list_downloads
-from onnpu.modelio import write_model
+from onnpu.model.downloads import DownloadPolicy, fetch, fetch_model, list_downloads
+from onnpu.model.files import write_model
 
 FAST = DownloadPolicy(timeout=0.5, retries=1, backoff=0.01)
 PAYLOAD = bytes(range(256)) * 400  # 100 kB

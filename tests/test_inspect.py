@@ -10,7 +10,7 @@ import pytest
 import models
 from onnpu import inspect_model
 from onnpu.cli import main
-from onnpu.modelio import write_model
+from onnpu.model.files import write_model
 
 
 def test_qdq_model_io_parameters_are_the_ones_in_the_model(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import models
 from conftest import sha256
 from onnpu import ModelError, OutputError, inspect_model
 from onnpu.cli import main
-from onnpu.modelio import read_model, write_model
+from onnpu.model.files import read_model, write_model
 
 
 def test_truncated_model(tmp_path: Path) -> None:

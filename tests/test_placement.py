@@ -10,8 +10,8 @@ import pytest
 import models
 from onnpu import get_target, run_model
 from onnpu.cli import main
-from onnpu.placement_report import explain_placement
-from onnpu.quantizing import quantize
+from onnpu.quantize.pipeline import quantize
+from onnpu.tasks.explain_placement import explain_placement
 
 pytestmark = pytest.mark.npu
 

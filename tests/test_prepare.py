@@ -8,8 +8,8 @@ import pytest
 import models
 from onnpu import PlacementError, ShapeError, inspect_model
 from onnpu.cli import main
-from onnpu.preparation import prepare
-from onnpu.quantization import QuantizeConfig
+from onnpu.quantize.config import QuantizeConfig
+from onnpu.tasks.prepare import prepare
 
 pytestmark = pytest.mark.npu
 

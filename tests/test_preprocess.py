@@ -8,9 +8,10 @@ import pytest
 from PIL import Image
 
 from onnpu import InputDataError
-from onnpu.inspection import TensorInfo
-from onnpu.preprocess import PreprocessConfig, image_to_array, load_image, to_rgb
-from onnpu.qparams import QuantParams
+from onnpu.model.inspection import TensorInfo
+from onnpu.model.qparams import QuantParams
+from onnpu.vision.images import load_image, to_rgb
+from onnpu.vision.preprocess import PreprocessConfig, image_to_array
 
 NCHW = TensorInfo("x", "float", [1, 3, 8, 8])
 NHWC = TensorInfo("x", "float", [1, 8, 8, 3])

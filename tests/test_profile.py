@@ -8,7 +8,7 @@ import pytest
 import models
 from onnpu import get_target
 from onnpu.cli import main
-from onnpu.profiling import profile
+from onnpu.measure.profile import profile
 
 
 def test_cpu_profile_rows_cover_the_run(tmp_path: Path) -> None:

@@ -7,9 +7,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from onnpu.inspection import TensorInfo
-from onnpu.preprocess import SCALING, PreprocessConfig, image_to_array, to_rgb
-from onnpu.qparams import QuantParams, dequantize, quantize_array
+from onnpu.model.inspection import TensorInfo
+from onnpu.model.qparams import QuantParams, dequantize, quantize_array
+from onnpu.vision.images import to_rgb
+from onnpu.vision.preprocess import SCALING, PreprocessConfig, image_to_array
 
 MODES = ["1", "L", "LA", "P", "RGB", "RGBA", "CMYK", "I;16", "I", "F"]
 

@@ -10,11 +10,11 @@ import models
 from conftest import sha256
 from onnpu import QuantizationError, get_target, inspect_model, run_model
 from onnpu.cli import main
-from onnpu.modelio import write_model
-from onnpu.preprocess import PreprocessConfig
-from onnpu.quantization import QuantizeConfig
-from onnpu.quantizing import quantize
-from onnpu.session import create_session
+from onnpu.model.files import write_model
+from onnpu.quantize.config import QuantizeConfig
+from onnpu.quantize.pipeline import quantize
+from onnpu.runtime.session import create_session
+from onnpu.vision.preprocess import PreprocessConfig
 
 CFG = PreprocessConfig(resize="crop", crop_ratio=1.0, scaling="imagenet")
 
@@ -109,7 +109,7 @@ def test_mixed_precision_raises_sensitive_activations(tmp_path: Path) -> None:
     assert len(result.steps[-1].raised) == len(set(result.sixteen_bit))
     assert any("not reached" in n for n in result.notes)
     assert result.plain_bytes is not None and result.quantized_bytes > result.plain_bytes
-    from onnpu.modelio import read_model
+    from onnpu.model.files import read_model
 
     model = read_model(tmp_path / "mixed.onnx")
     uint16_zero_points = [t.name for t in model.graph.initializer if t.data_type == 4 and "zero_point" in t.name]

@@ -10,10 +10,10 @@ from onnx import numpy_helper
 import models
 from onnpu import get_target, inspect_model, run_model
 from onnpu.cli import main
-from onnpu.modelio import read_model
-from onnpu.quantization import QuantizeConfig
-from onnpu.quantizing import quantize
-from onnpu.session import create_session
+from onnpu.model.files import read_model
+from onnpu.quantize.config import QuantizeConfig
+from onnpu.quantize.pipeline import quantize
+from onnpu.runtime.session import create_session
 
 
 @pytest.fixture(scope="module")

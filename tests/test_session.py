@@ -9,7 +9,7 @@ import pytest
 
 import models
 from onnpu import PlacementError, get_target, run_model
-from onnpu.session import create_session
+from onnpu.runtime.session import create_session
 
 pytestmark = pytest.mark.npu
 

@@ -8,8 +8,8 @@ import models
 from conftest import sha256
 from onnpu import ShapeError, inspect_model
 from onnpu.cli import main
-from onnpu.modelio import write_model
-from onnpu.shapes import fix_shapes
+from onnpu.model.files import write_model
+from onnpu.model.shapes import fix_shapes
 
 
 def test_fix_dim_by_name(tmp_path: Path) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from onnpu import ProviderOptionError, TargetError, get_target, qnn_status
-from onnpu.qnn_options import parse_option, validate_qnn_options
+from onnpu.runtime.qnn_options import parse_option, validate_qnn_options
 
 
 def test_aliases_resolve_to_providers() -> None:

@@ -1,59 +1,102 @@
 """onnpu: take ONNX models to Qualcomm NPUs through ONNX Runtime's QNN execution provider, and prove
-with numbers what runs where, how fast and how accurately."""
+with numbers what runs where, how fast and how accurately.
+
+Every verb is one function importable from here. Names are resolved on first use, so that ``import onnpu``
+(and the command line) starts without importing onnx, onnxruntime or numpy."""
 
 from __future__ import annotations
 
-from onnpu.classification import ClassifyResult, classify
-from onnpu.doctor import DoctorReport, doctor
-from onnpu.errors import (
-    DownloadError,
-    InputDataError,
-    ModelError,
-    OnnpuError,
-    OutputError,
-    PlacementError,
-    ProviderOptionError,
-    QuantizationError,
-    ShapeError,
-    TargetError,
-)
-from onnpu.inspection import ModelInfo, TensorInfo, inspect_model
-from onnpu.placement import PlacementSummary
-from onnpu.qparams import QuantParams, dequantize, quantize_array
-from onnpu.running import RunResult, run_model
-from onnpu.session import LoadedSession, create_session
-from onnpu.targets import Target, get_target, qnn_status
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    # errors
+    "OnnpuError": "onnpu.errors", "ModelError": "onnpu.errors", "TargetError": "onnpu.errors",
+    "ProviderOptionError": "onnpu.errors", "PlacementError": "onnpu.errors", "ShapeError": "onnpu.errors",
+    "QuantizationError": "onnpu.errors", "InputDataError": "onnpu.errors", "OutputError": "onnpu.errors",
+    "DownloadError": "onnpu.errors",
+    # models
+    "inspect_model": "onnpu.model.inspection", "ModelInfo": "onnpu.model.inspection",
+    "TensorInfo": "onnpu.model.inspection", "fix_shapes": "onnpu.model.shapes",
+    "QuantParams": "onnpu.model.qparams", "quantize_array": "onnpu.model.qparams", "dequantize": "onnpu.model.qparams",
+    # runtime
+    "Target": "onnpu.runtime.targets", "get_target": "onnpu.runtime.targets", "qnn_status": "onnpu.runtime.qnn",
+    "create_session": "onnpu.runtime.session", "LoadedSession": "onnpu.runtime.session",
+    "PlacementSummary": "onnpu.runtime.placement",
+    # quantization
+    "quantize": "onnpu.quantize.pipeline", "QuantizeConfig": "onnpu.quantize.config",
+    "QuantizeResult": "onnpu.quantize.pipeline",
+    # vision
+    "classify": "onnpu.vision.classify", "ClassifyResult": "onnpu.vision.classify",
+    "classify_folder": "onnpu.vision.folder", "PreprocessConfig": "onnpu.vision.preprocess",
+    # measurement
+    "benchmark": "onnpu.measure.bench", "BenchResult": "onnpu.measure.bench", "compare": "onnpu.measure.compare",
+    "CompareResult": "onnpu.measure.compare", "profile": "onnpu.measure.profile",
+    "ProfileResult": "onnpu.measure.profile",
+    # end-to-end verbs
+    "run_model": "onnpu.tasks.run", "RunResult": "onnpu.tasks.run", "prepare": "onnpu.tasks.prepare",
+    "PrepareResult": "onnpu.tasks.prepare", "explain_placement": "onnpu.tasks.explain_placement",
+    "PlacementReport": "onnpu.tasks.explain_placement", "doctor": "onnpu.tasks.doctor",
+    "DoctorReport": "onnpu.tasks.doctor", "demo": "onnpu.tasks.demo",
+}
+
 __all__ = [
-    "ClassifyResult",
-    "DoctorReport",
-    "DownloadError",
-    "InputDataError",
-    "LoadedSession",
-    "ModelError",
-    "ModelInfo",
-    "OnnpuError",
-    "OutputError",
-    "PlacementError",
-    "PlacementSummary",
-    "ProviderOptionError",
-    "QuantParams",
-    "QuantizationError",
-    "RunResult",
-    "ShapeError",
-    "Target",
-    "TargetError",
-    "TensorInfo",
-    "__version__",
-    "classify",
-    "create_session",
-    "dequantize",
-    "doctor",
-    "get_target",
-    "inspect_model",
-    "qnn_status",
-    "quantize_array",
-    "run_model",
+    "BenchResult", "ClassifyResult", "CompareResult", "DoctorReport", "DownloadError", "InputDataError",
+    "LoadedSession", "ModelError", "ModelInfo", "OnnpuError", "OutputError", "PlacementError", "PlacementReport",
+    "PlacementSummary", "PrepareResult", "PreprocessConfig", "ProfileResult", "ProviderOptionError", "QuantParams",
+    "QuantizationError", "QuantizeConfig", "QuantizeResult", "RunResult", "ShapeError", "Target", "TargetError",
+    "TensorInfo", "__version__", "benchmark", "classify", "classify_folder", "compare", "create_session", "demo",
+    "dequantize", "doctor", "explain_placement", "fix_shapes", "get_target", "inspect_model", "prepare", "profile",
+    "qnn_status", "quantize", "quantize_array", "run_model",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'onnpu' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:
+    from onnpu.errors import (
+        DownloadError,
+        InputDataError,
+        ModelError,
+        OnnpuError,
+        OutputError,
+        PlacementError,
+        ProviderOptionError,
+        QuantizationError,
+        ShapeError,
+        TargetError,
+    )
+    from onnpu.measure.bench import BenchResult, benchmark
+    from onnpu.measure.compare import CompareResult, compare
+    from onnpu.measure.profile import ProfileResult, profile
+    from onnpu.model.inspection import ModelInfo, TensorInfo, inspect_model
+    from onnpu.model.qparams import QuantParams, dequantize, quantize_array
+    from onnpu.model.shapes import fix_shapes
+    from onnpu.quantize.config import QuantizeConfig
+    from onnpu.quantize.pipeline import QuantizeResult, quantize
+    from onnpu.runtime.placement import PlacementSummary
+    from onnpu.runtime.qnn import qnn_status
+    from onnpu.runtime.session import LoadedSession, create_session
+    from onnpu.runtime.targets import Target, get_target
+    from onnpu.tasks.demo import demo
+    from onnpu.tasks.doctor import DoctorReport, doctor
+    from onnpu.tasks.explain_placement import PlacementReport, explain_placement
+    from onnpu.tasks.prepare import PrepareResult, prepare
+    from onnpu.tasks.run import RunResult, run_model
+    from onnpu.vision.classify import ClassifyResult, classify
+    from onnpu.vision.folder import classify_folder
+    from onnpu.vision.preprocess import PreprocessConfig

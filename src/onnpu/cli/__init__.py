@@ -1,5 +1,6 @@
 """The onnpu command line: ``main(argv)`` parses, calls one library function per verb inside one error
-boundary, and renders the result."""
+boundary, and renders the result. Verb modules import the library only when their verb runs, so the parser
+(and ``--help``) starts without onnx, onnxruntime or numpy."""
 
 from __future__ import annotations
 
@@ -25,7 +26,6 @@ from onnpu.cli import (
     cmd_run,
     cmd_zoo,
 )
-from onnpu.cli.common import fail
 from onnpu.errors import OnnpuError
 
 COMMANDS = (cmd_doctor, cmd_inspect, cmd_fix_shapes, cmd_quantize, cmd_prepare, cmd_placement, cmd_profile, cmd_run,
@@ -48,6 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except OnnpuError as exc:
+        from onnpu.cli.console import fail
+
         return fail(exc)
     except KeyboardInterrupt:
         return 130

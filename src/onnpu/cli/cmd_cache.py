@@ -1,16 +1,10 @@
-"""``onnpu cache list|clear``: what onnpu keeps in its cache (compiled NPU contexts, built models)."""
+"""``onnpu cache list|clear``: what onnpu keeps in its cache (compiled NPU contexts, downloads)."""
 
 from __future__ import annotations
 
 import argparse
-import time
 
-from rich.markup import escape
-from rich.table import Table
-
-from onnpu import context_cache, downloads
-from onnpu.cli.common import add_json_arg, console, print_json
-from onnpu.paths import cache_dir
+from onnpu.cli.args import add_json_arg
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,14 +15,23 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import time
+
+    from rich.table import Table
+
+    from onnpu.cli.console import escape, out, print_json
+    from onnpu.model import downloads
+    from onnpu.paths import cache_dir
+    from onnpu.runtime import context_cache
+
     if args.action == "clear":
         removed = context_cache.clear()
         removed_files = downloads.clear_downloads()
         if args.json:
             print_json({"removed_contexts": removed, "removed_downloads": removed_files})
         else:
-            console.print(f"removed {removed} cached context{'s' if removed != 1 else ''} and {removed_files} "
-                          f"download{'s' if removed_files != 1 else ''} from {escape(str(cache_dir()))}")
+            out().print(f"removed {removed} cached context{'s' if removed != 1 else ''} and {removed_files} "
+                        f"download{'s' if removed_files != 1 else ''} from {escape(str(cache_dir()))}")
         return 0
     entries = context_cache.list_entries()
     files = downloads.list_downloads()
@@ -42,12 +45,12 @@ def run(args: argparse.Namespace) -> int:
     for e in entries:
         table.add_row(e.key[:12], escape(e.model), escape(", ".join(f"{k}={v}" for k, v in e.options.items())),
                       f"{e.size_bytes / 1e6:.1f}", time.strftime("%Y-%m-%d %H:%M", time.localtime(e.created)))
-    console.print(table)
+    out().print(table)
     if files:
         dl = Table(title="downloads", title_justify="left")
         for col in ("url", "sha256", "path"):
             dl.add_column(col, overflow="fold")
         for url, entry in files.items():
             dl.add_row(escape(url), entry["sha256"][:16], escape(entry["path"]))
-        console.print(dl)
+        out().print(dl)
     return 0

@@ -4,26 +4,20 @@ from __future__ import annotations
 
 import argparse
 import time
+from typing import TYPE_CHECKING
 
-from rich.markup import escape
-from rich.table import Table
-
-from onnpu.classification import ClassifyResult, classify
-from onnpu.cli.common import (
+from onnpu.cli.args import (
     add_download_args,
     add_json_arg,
+    add_preprocess_args,
     add_target_args,
-    console,
-    err_console,
-    local_file,
-    local_model,
     parse_dims,
-    print_json,
+    preprocess_from,
     target_from,
 )
-from onnpu.cli.render import print_placement
-from onnpu.errors import InputDataError
-from onnpu.preprocess import SCALING, PreprocessConfig
+
+if TYPE_CHECKING:
+    from onnpu.vision.classify import ClassifyResult
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -49,47 +43,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
-def add_preprocess_args(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("preprocessing (default: what the model declares, else crop 0.875 + imagenet)")
-    g.add_argument("--resize", choices=("resize", "crop"), help="plain resize, or shorter side + centre crop")
-    g.add_argument("--crop-ratio", type=float, help="centre-crop ratio for --resize crop (e.g. 0.875)")
-    g.add_argument("--scaling", choices=tuple(SCALING), help="pixel scaling preset")
-    g.add_argument("--mean", help="per-channel mean in 0..1, e.g. 0.485,0.456,0.406 (replaces --scaling)")
-    g.add_argument("--std", help="per-channel std in 0..1, e.g. 0.229,0.224,0.225")
-    g.add_argument("--bgr", action="store_true", help="feed channels in BGR order")
-    g.add_argument("--size", help="HEIGHTxWIDTH for models with a dynamic spatial size")
-
-
-def _floats(text: str | None, flag: str) -> tuple[float, ...] | None:
-    if text is None:
-        return None
-    try:
-        return tuple(float(x) for x in text.split(","))
-    except ValueError as exc:
-        raise InputDataError(f"{flag} {text!r} is not a comma-separated list of numbers",
-                             hint=f"e.g. {flag} 0.485,0.456,0.406") from exc
-
-
-def preprocess_from(args: argparse.Namespace) -> PreprocessConfig | None:
-    size = None
-    if args.size:
-        h, sep, w = args.size.lower().partition("x")
-        if not sep or not h.isdigit() or not w.isdigit():
-            raise InputDataError(f"--size {args.size!r} is not HEIGHTxWIDTH", hint="e.g. --size 224x224")
-        size = (int(h), int(w))
-    given = {"resize": args.resize, "crop_ratio": args.crop_ratio, "scaling": args.scaling,
-             "mean": _floats(args.mean, "--mean"), "std": _floats(args.std, "--std"),
-             "channels": "BGR" if args.bgr else None, "size": size}
-    if all(v is None for v in given.values()):
-        return None
-    return PreprocessConfig().updated(**given)
-
-
 def render(result: ClassifyResult, top: int) -> None:
-    console.print(f"[bold]{result.model}[/] on {result.target.describe()}")
+    from rich.table import Table
+
+    from onnpu.cli.console import escape, out
+    from onnpu.cli.render import print_placement
+
+    out().print(f"[bold]{result.model}[/] on {result.target.describe()}")
     print_placement(result.target, result.providers, result.placement)
     for note in result.notes:
-        console.print(f"  {escape(note)}")
+        out().print(f"  {escape(note)}")
     for image in result.images:
         table = Table(title=f"{escape(image.image)}  ({image.latency_ms:.1f} ms)", title_justify="left")
         table.add_column("#", justify="right")
@@ -98,41 +61,44 @@ def render(result: ClassifyResult, top: int) -> None:
         table.add_column("score", justify="right")
         for rank, p in enumerate(image.top[:top], 1):
             table.add_row(str(rank), str(p.index), escape(p.label), f"{p.score:.4f}")
-        console.print(table)
-    console.print(f"session {result.session_seconds * 1000:.0f} ms; median latency {result.median_latency_ms:.2f} ms "
-                  f"(warm-up excluded); softmax {'applied' if result.softmax_applied else 'not applied'}")
+        out().print(table)
+    out().print(f"session {result.session_seconds * 1000:.0f} ms; median latency {result.median_latency_ms:.2f} ms "
+                f"(warm-up excluded); softmax {'applied' if result.softmax_applied else 'not applied'}")
 
 
-def default_model() -> str:
+def _default_model() -> str:
     from onnpu import zoo
+    from onnpu.cli.console import out
 
-    return str(zoo.build(log=lambda m: console.print(f"[dim]{m}[/]")).quantized_model)
+    return str(zoo.build(log=lambda m: out().print(f"[dim]{m}[/]")).quantized_model)
 
 
-def folder_mode(args: argparse.Namespace) -> bool:
+def _folder_mode(args: argparse.Namespace) -> bool:
     from pathlib import Path
 
     return bool(args.output or args.resume or args.batch > 1 or
                 any(Path(i).is_dir() or any(ch in i for ch in "*?[") for i in args.images))
 
 
-def run_folder(args: argparse.Namespace) -> int:
+def _run_folder(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from onnpu.batch_classify import classify_folder
+    from onnpu.cli.console import err, escape, out, print_json
+    from onnpu.cli.sources import local_file, local_model
+    from onnpu.vision.folder import classify_folder
 
     target = target_from(args)
-    model = local_model(args.model, args) or default_model()
+    model = local_model(args.model, args) or _default_model()
     show = not args.json
 
     def line(image: str, top: list[tuple[int, str, float]] | None, error: str | None) -> None:
         if show and not args.output:
             text = f"{image}\t{top[0][0]}\t{top[0][1]}\t{top[0][2]:.4f}" if top else f"{image}\terror: {error}"
-            console.print(escape(text), soft_wrap=True, highlight=False)
+            out().print(escape(text), soft_wrap=True, highlight=False)
 
     columns = (TextColumn("classifying"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[rate]:.1f} img/s"), TimeRemainingColumn())
-    with Progress(*columns, console=err_console, transient=True, disable=not show) as bar:
+    with Progress(*columns, console=err(), transient=True, disable=not show) as bar:
         task = bar.add_task("classify", total=None, rate=0.0)
         start = time.perf_counter()
 
@@ -148,21 +114,25 @@ def run_folder(args: argparse.Namespace) -> int:
         print_json(summary.to_dict())
         return 0 if summary.classified or not summary.total else 1
     for warning in summary.warnings:
-        err_console.print(f"[yellow]warning:[/] {escape(warning)}")
-    console.print(f"{summary.classified} classified, {summary.failed} unreadable, {summary.skipped_non_images} "
-                  f"non-images skipped, {summary.resumed} already done; {summary.images_per_s:.1f} images/s "
-                  f"({summary.workers} decode threads, batch {summary.batch}, JPEG draft "
-                  f"{'on' if summary.draft else 'off'}); {escape(summary.placement)}"
-                  + (f"; results in {escape(summary.output)}" if summary.output else ""), soft_wrap=True)
+        err().print(f"[yellow]warning:[/] {escape(warning)}")
+    out().print(f"{summary.classified} classified, {summary.failed} unreadable, {summary.skipped_non_images} "
+                f"non-images skipped, {summary.resumed} already done; {summary.images_per_s:.1f} images/s "
+                f"({summary.workers} decode threads, batch {summary.batch}, JPEG draft "
+                f"{'on' if summary.draft else 'off'}); {escape(summary.placement)}"
+                + (f"; results in {escape(summary.output)}" if summary.output else ""), soft_wrap=True)
     return 0 if summary.classified or not summary.total else 1
 
 
 def run(args: argparse.Namespace) -> int:
-    if folder_mode(args):
-        return run_folder(args)
+    if _folder_mode(args):
+        return _run_folder(args)
+    from onnpu.cli.console import print_json
+    from onnpu.cli.sources import local_file, local_model
+    from onnpu.vision.classify import classify
+
     target = target_from(args)
     images = [local_file(i) or i for i in args.images]
-    model = local_model(args.model, args) or default_model()
+    model = local_model(args.model, args) or _default_model()
     result = classify(images, model, target, labels=local_file(args.labels), top=args.top,
                       preprocess=preprocess_from(args), softmax_mode=args.softmax, dims=parse_dims(args.dim),
                       cache=not args.no_cache)

@@ -3,14 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import platform
-from pathlib import Path
 
-from rich.table import Table
-
-from onnpu.cli.common import add_json_arg, console, print_json
-from onnpu.cli.render import print_placement
-from onnpu.demo import demo
+from onnpu.cli.args import add_json_arg
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,8 +16,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from rich.table import Table
+
+    from onnpu.cli.console import out, print_json
+    from onnpu.cli.render import print_placement
+    from onnpu.machine import htp_is_emulated
+    from onnpu.tasks.demo import demo
+
     result = demo(args.image, top=args.top, log=(lambda m: None) if args.json else
-                  (lambda m: console.print(f"[dim]{m}[/]")))
+                  (lambda m: out().print(f"[dim]{m}[/]")))
     if args.json:
         print_json(result.to_dict())
         return 0 if result.npu_matches_float else 1
@@ -39,19 +42,19 @@ def run(args: argparse.Namespace) -> int:
         table.add_row(str(rank + 1), *cells)
     table.add_row("", *[f"[bold]{r.result.median_latency_ms:.1f} ms[/] median" for r in result.runs])
     table.add_row("", *[f"session {r.result.session_seconds * 1000:.0f} ms" for r in result.runs])
-    console.print(table)
+    out().print(table)
     for run_ in result.runs:
-        console.print(f"{run_.label}: ", end="")
+        out().print(f"{run_.label}: ", end="")
         print_placement(run_.result.target, run_.result.providers, run_.result.placement)
     float_top, npu_top = result.runs[0].result.images[0].top[0], result.runs[-1].result.images[0].top[0]
     cpu_q = result.runs[1].result.images[0].top[0]
-    if cpu_q.index != float_top.index and platform.machine().lower() in ("x86_64", "amd64"):
-        console.print("note: the CPU column for the quantized model uses ONNX Runtime's fused int8 kernels, which "
-                      "saturate on x86 CPUs without VNNI (U8S8 with full-range int8 weights); the NPU computes "
-                      "the QDQ arithmetic as written (see README, measured facts)", soft_wrap=True)
+    if cpu_q.index != float_top.index and htp_is_emulated():
+        out().print("note: the CPU column for the quantized model uses ONNX Runtime's fused int8 kernels, which "
+                    "saturate on x86 CPUs without VNNI (U8S8 with full-range int8 weights); the NPU computes "
+                    "the QDQ arithmetic as written (see README, measured facts)", soft_wrap=True)
     if result.npu_matches_float:
-        console.print(f"[bold green]NPU top-1 matches the float model: {npu_top.index} {npu_top.label}[/]")
+        out().print(f"[bold green]NPU top-1 matches the float model: {npu_top.index} {npu_top.label}[/]")
     else:
-        console.print(f"[bold red]NPU top-1 {npu_top.index} {npu_top.label} differs from the float model's "
-                      f"{float_top.index} {float_top.label}[/]")
+        out().print(f"[bold red]NPU top-1 {npu_top.index} {npu_top.label} differs from the float model's "
+                    f"{float_top.index} {float_top.label}[/]")
     return 0 if result.npu_matches_float else 1

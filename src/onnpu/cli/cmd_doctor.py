@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from rich.table import Table
-
-from onnpu.cli.common import add_json_arg, console, print_json
-from onnpu.doctor import doctor
+from onnpu.cli.args import add_json_arg
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,6 +15,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from onnpu.cli.console import out, print_json
+    from onnpu.tasks.doctor import doctor
+
     report = doctor(selftest=not args.no_selftest)
     exit_code = 0 if report.ok or (args.no_selftest and report.compatible) else 1
     if args.json:
@@ -39,12 +41,12 @@ def run(args: argparse.Namespace) -> int:
     table.add_row("HTP", report.htp)
     for problem in report.problems:
         table.add_row("[red]problem[/]", problem)
-    console.print(table)
+    out().print(table)
     st = report.selftest
     if st is not None:
         verdict = "[bold green]PASS[/]" if st.passed else "[bold red]FAIL[/]"
-        console.print(f"self-test: {verdict} — {st.detail}", soft_wrap=True)
+        out().print(f"self-test: {verdict} — {st.detail}", soft_wrap=True)
         if st.npu_session_ms is not None:
-            console.print(f"  NPU session {st.npu_session_ms:.0f} ms, NPU run {st.npu_run_ms:.2f} ms, "
-                          f"CPU run {st.cpu_run_ms:.2f} ms; {st.placement}")
+            out().print(f"  NPU session {st.npu_session_ms:.0f} ms, NPU run {st.npu_run_ms:.2f} ms, "
+                        f"CPU run {st.cpu_run_ms:.2f} ms; {st.placement}")
     return exit_code

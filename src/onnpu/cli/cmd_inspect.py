@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from rich.markup import escape
-from rich.table import Table
+from onnpu.cli.args import add_download_args, add_json_arg
 
-from onnpu.cli.common import add_download_args, add_json_arg, console, local_model, print_json
-from onnpu.inspection import ModelInfo, TensorInfo, inspect_model
+if TYPE_CHECKING:
+    from onnpu.model.inspection import ModelInfo, TensorInfo
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -29,9 +29,13 @@ def _quant_text(t: TensorInfo) -> str:
 
 
 def render(info: ModelInfo) -> None:
-    console.print(f"[bold]{info.path}[/]  IR {info.ir_version}, opsets "
-                  + ", ".join(f"{d} {v}" for d, v in info.opsets.items())
-                  + (f", producer {info.producer}" if info.producer else ""))
+    from rich.table import Table
+
+    from onnpu.cli.console import escape, out
+
+    out().print(f"[bold]{info.path}[/]  IR {info.ir_version}, opsets "
+                + ", ".join(f"{d} {v}" for d, v in info.opsets.items())
+                + (f", producer {info.producer}" if info.producer else ""))
     table = Table(title="inputs and outputs", title_justify="left")
     for col in ("", "name", "type", "shape", "quantization"):
         table.add_column(col)
@@ -40,19 +44,23 @@ def render(info: ModelInfo) -> None:
             shape = escape(t.shape_text()) + (f"  [yellow]dynamic: {escape(', '.join(t.dynamic_dims))}[/]"
                                               if t.is_dynamic else "")
             table.add_row(kind, escape(t.name), t.elem_type, shape, escape(_quant_text(t)))
-    console.print(table)
+    out().print(table)
     ops = ", ".join(f"{op} {n}" for op, n in info.op_histogram.items())
-    console.print(f"nodes: {info.node_count} ({ops})", soft_wrap=True)
-    console.print(f"parameters: {info.parameter_count:,} ({info.parameter_bytes / 1e6:.2f} MB); "
-                  f"quantization: {info.quantization_style}"
-                  + (f"; external data: {', '.join(info.external_data)}" if info.external_data else ""))
+    out().print(f"nodes: {info.node_count} ({ops})", soft_wrap=True)
+    out().print(f"parameters: {info.parameter_count:,} ({info.parameter_bytes / 1e6:.2f} MB); "
+                f"quantization: {info.quantization_style}"
+                + (f"; external data: {', '.join(info.external_data)}" if info.external_data else ""))
     if info.dynamic_inputs:
         dims = sorted({d for ds in info.dynamic_inputs.values() for d in ds})
-        console.print(f"[yellow]dynamic dims {', '.join(dims)}: fix them (--dim NAME=VALUE) or the NPU "
-                      "target runs everything on the CPU[/]")
+        out().print(f"[yellow]dynamic dims {', '.join(dims)}: fix them (--dim NAME=VALUE) or the NPU "
+                    "target runs everything on the CPU[/]")
 
 
 def run(args: argparse.Namespace) -> int:
+    from onnpu.cli.console import print_json
+    from onnpu.cli.sources import local_model
+    from onnpu.model.inspection import inspect_model
+
     info = inspect_model(local_model(args.model, args) or args.model)
     if args.json:
         print_json(info.to_dict())

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from rich.markup import escape
-from rich.table import Table
+from onnpu.cli.args import add_json_arg, add_target_args, parse_dims, target_from
 
-from onnpu.cli.common import add_json_arg, add_target_args, console, local_model, parse_dims, print_json, target_from
-from onnpu.placement_report import PlacementReport, explain_placement
+if TYPE_CHECKING:
+    from onnpu.tasks.explain_placement import PlacementReport
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,11 +22,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def render(report: PlacementReport, everything: bool) -> None:
+    from rich.table import Table
+
+    from onnpu.cli.console import escape, out
+
     style = "green" if report.fully_on_target else "yellow"
-    console.print(f"[bold]{report.model}[/] on {report.target.describe()}")
-    console.print(f"[{style}]{report.summary.headline()}[/]; {report.transitions} CPU↔NPU transition"
-                  f"{'s' if report.transitions != 1 else ''}", soft_wrap=True)
-    console.print(f"precision: {report.precision}", soft_wrap=True)
+    out().print(f"[bold]{report.model}[/] on {report.target.describe()}")
+    out().print(f"[{style}]{report.summary.headline()}[/]; {report.transitions} CPU↔NPU transition"
+                f"{'s' if report.transitions != 1 else ''}", soft_wrap=True)
+    out().print(f"precision: {report.precision}", soft_wrap=True)
     ops = Table(title="op types", title_justify="left")
     providers = sorted({p for counts in report.by_op_type.values() for p in counts})
     ops.add_column("op")
@@ -34,7 +38,7 @@ def render(report: PlacementReport, everything: bool) -> None:
         ops.add_column(p.replace("ExecutionProvider", ""), justify="right")
     for op, counts in report.by_op_type.items():
         ops.add_row(op, *[str(counts.get(p, "")) for p in providers])
-    console.print(ops)
+    out().print(ops)
     shown = report.nodes if everything else [n for n in report.nodes if n.provider != report.target.provider]
     if shown:
         table = Table(title="nodes" if everything else "nodes not on the target", title_justify="left")
@@ -43,14 +47,18 @@ def render(report: PlacementReport, everything: bool) -> None:
         for n in shown:
             table.add_row(escape(n.name), n.op_type, (n.provider or "removed").replace("ExecutionProvider", ""),
                           escape(n.reason), escape(n.fix))
-        console.print(table)
+        out().print(table)
     for note in report.notes:
-        console.print(f"note: {escape(note)}", soft_wrap=True)
+        out().print(f"note: {escape(note)}", soft_wrap=True)
     for rec in report.recommendations:
-        console.print(f"[cyan]recommendation:[/] {rec}", soft_wrap=True)
+        out().print(f"[cyan]recommendation:[/] {rec}", soft_wrap=True)
 
 
 def run(args: argparse.Namespace) -> int:
+    from onnpu.cli.console import print_json
+    from onnpu.cli.sources import local_model
+    from onnpu.tasks.explain_placement import explain_placement
+
     args.model = local_model(args.model)
     report = explain_placement(args.model, target_from(args), dims=parse_dims(args.dim))
     if args.json:

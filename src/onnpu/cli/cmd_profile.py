@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from rich.markup import escape
-from rich.table import Table
+from onnpu.cli.args import add_json_arg, add_target_args, parse_dims, target_from
 
-from onnpu.cli.common import add_json_arg, add_target_args, console, local_model, parse_dims, print_json, target_from
-from onnpu.profiling import ProfileResult, profile
+if TYPE_CHECKING:
+    from onnpu.measure.profile import ProfileResult
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,24 +23,32 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def render(result: ProfileResult, top: int) -> None:
-    console.print(f"[bold]{escape(result.model)}[/] on {result.target}: {result.iterations} runs, median "
-                  f"{result.median_wall_ms:.2f} ms; per-op rows sum to {result.rows_total_us / 1000:.2f} ms "
-                  f"({result.rows_total_us / 1000 / result.median_wall_ms:.0%} of the measured median)")
+    from rich.table import Table
+
+    from onnpu.cli.console import escape, out
+
+    out().print(f"[bold]{escape(result.model)}[/] on {result.target}: {result.iterations} runs, median "
+                f"{result.median_wall_ms:.2f} ms; per-op rows sum to {result.rows_total_us / 1000:.2f} ms "
+                f"({result.rows_total_us / 1000 / result.median_wall_ms:.0%} of the measured median)")
     table = Table(title=f"top {top} ops by cost (mean per inference)", title_justify="left")
     for col in ("#", "node", "op", "provider", "time ms", "cycles", "share"):
         table.add_column(col, justify="right" if col in ("#", "time ms", "cycles", "share") else "left")
     for i, r in enumerate(result.top(top), 1):
         table.add_row(str(i), escape(r.name), r.op_type, r.provider.replace("ExecutionProvider", ""),
                       f"{r.time_us / 1000:.3f}", "-" if r.cycles is None else f"{r.cycles:,.0f}", f"{r.share:.1%}")
-    console.print(table)
+    out().print(table)
     ops = ", ".join(f"{op} {us / 1000:.2f} ms" for op, us in list(result.by_op_type().items())[:8])
-    console.print(f"by op type: {escape(ops)}", soft_wrap=True)
+    out().print(f"by op type: {escape(ops)}", soft_wrap=True)
     for note in result.notes:
-        console.print(f"[yellow]{escape(note)}[/]")
-    console.print(f"raw profiles: {escape(', '.join(result.raw_files))}", soft_wrap=True)
+        out().print(f"[yellow]{escape(note)}[/]")
+    out().print(f"raw profiles: {escape(', '.join(result.raw_files))}", soft_wrap=True)
 
 
 def run(args: argparse.Namespace) -> int:
+    from onnpu.cli.console import print_json
+    from onnpu.cli.sources import local_model
+    from onnpu.measure.profile import profile
+
     args.model = local_model(args.model)
     result = profile(args.model, target_from(args), iterations=args.iterations, out_dir=args.out,
                      dims=parse_dims(args.dim))

@@ -3,28 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import io
-import os
-import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-from rich.markup import escape
-from rich.table import Table
+from onnpu.cli.args import add_download_args, add_json_arg, add_target_args, parse_dims, target_from
 
-from onnpu.cli.common import (
-    add_download_args,
-    add_json_arg,
-    add_target_args,
-    console,
-    local_model,
-    parse_dims,
-    print_json,
-    target_from,
-)
-from onnpu.cli.render import print_placement
-from onnpu.errors import InputDataError, OutputError
-from onnpu.running import load_arrays, run_model
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -53,40 +38,48 @@ def _specs(items: list[str]) -> dict[str, str]:
     return specs
 
 
-def save_npz(out: Path, arrays: dict[str, np.ndarray]) -> None:
+def _save_npz(out: Path, arrays: dict[str, np.ndarray]) -> None:
     """Write an .npz atomically."""
-    parent = out.parent if str(out.parent) else Path(".")
-    if not parent.is_dir() or not os.access(parent, os.W_OK):
-        raise OutputError(f"{out}: the output folder {parent} does not exist or is not writable",
-                          hint="choose a writable folder with -o")
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)  # type: ignore[arg-type]
-    fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(buffer.getvalue())
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    import numpy as np
+
+    from onnpu.model.files import check_output
+    from onnpu.storage import atomic_output
+
+    check_output(out)
+    with atomic_output(out) as f:
+        np.savez(f, **arrays)  # type: ignore[arg-type]
 
 
 def run(args: argparse.Namespace) -> int:
+    import numpy as np
+    from rich.table import Table
+
+    from onnpu.cli.console import escape, out, print_json
+    from onnpu.cli.render import print_placement
+    from onnpu.cli.sources import local_model
+    from onnpu.errors import InputDataError
+    from onnpu.runtime.feeds import load_arrays
+    from onnpu.tasks.run import run_model
+
     if args.input and args.random:
         raise InputDataError("--input and --random conflict", hint="give inputs from files or generate them, not both")
     target = target_from(args)
     inputs = load_arrays(_specs(args.input)) if args.input else None
     model = local_model(args.model, args) or args.model
+    if args.output:
+        from onnpu.model.files import check_output
+
+        check_output(args.output)  # before any work
     result = run_model(model, target, inputs=inputs, seed=args.seed, dims=parse_dims(args.dim),
                        iterations=args.iterations, cache=not args.no_cache)
     if args.output:
-        save_npz(Path(args.output), result.outputs)
+        _save_npz(Path(args.output), result.outputs)
     if args.json:
         print_json(result.to_dict() | {"saved_to": args.output})
         return 0
-    console.print(f"[bold]{result.model}[/] on {target.describe()}")
+    out().print(f"[bold]{result.model}[/] on {target.describe()}")
     for note in result.notes:
-        console.print(f"  {escape(note)}")
+        out().print(f"  {escape(note)}")
     print_placement(target, result.providers, result.placement)
     table = Table(title="outputs", title_justify="left")
     for col in ("name", "shape", "dtype", "min", "max", "mean"):
@@ -95,9 +88,9 @@ def run(args: argparse.Namespace) -> int:
         v = value.astype(np.float64)
         table.add_row(escape(name), escape(str(list(value.shape))), str(value.dtype), f"{v.min():.6g}",
                       f"{v.max():.6g}", f"{v.mean():.6g}")
-    console.print(table)
+    out().print(table)
     lat = np.array(result.latencies_ms)
-    console.print(f"session {result.session_seconds * 1000:.0f} ms; run median {np.median(lat):.2f} ms over "
-                  f"{len(lat)} iteration{'s' if len(lat) != 1 else ''}"
-                  + (f"; outputs saved to {args.output}" if args.output else ""))
+    out().print(f"session {result.session_seconds * 1000:.0f} ms; run median {np.median(lat):.2f} ms over "
+                f"{len(lat)} iteration{'s' if len(lat) != 1 else ''}"
+                + (f"; outputs saved to {args.output}" if args.output else ""))
     return 0

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from onnpu.cli.console import err
 
-from onnpu.cli.common import err_console
-from onnpu.quantizing import Progress as ProgressCallback
+ProgressCallback = Callable[[str, int, int], None]
 
 
 @contextlib.contextmanager
@@ -16,9 +15,11 @@ def progress_bar(enabled: bool = True) -> Iterator[ProgressCallback | None]:
     if not enabled:
         yield None
         return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
     tasks: dict[str, TaskID] = {}
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err_console, transient=True) as bar:
+                  console=err(), transient=True) as bar:
 
         def report(stage: str, done: int, total: int) -> None:
             if stage not in tasks:

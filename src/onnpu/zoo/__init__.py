@@ -4,17 +4,14 @@ cache dir and rebuilt only when missing or invalid."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import onnx
-
 from onnpu.errors import ModelError, OnnpuError
-from onnpu.paths import cache_dir, file_sha256
+from onnpu.paths import cache_dir
+from onnpu.storage import atomic_write, sha256_file, staging_dir
 
 DEFAULT_MODEL = "efficientnet-lite0"
 MANIFEST = "manifest.json"
@@ -36,7 +33,7 @@ def _valid(folder: Path) -> bool:
         return False
     try:
         files = json.loads(manifest.read_text())["files"]
-        return all((folder / name).is_file() and file_sha256(folder / name) == digest for name, digest in files.items())
+        return all((folder / name).is_file() and sha256_file(folder / name) == digest for name, digest in files.items())
     except (ValueError, KeyError, OSError):
         return False
 
@@ -61,18 +58,13 @@ def build(name: str = DEFAULT_MODEL, *, force: bool = False, log: Callable[[str]
     start = time.perf_counter()
     built = False
     if force or not _valid(folder):
-        staging = folder.with_name(f".{name}.building.{os.getpid()}")
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        try:
+        import onnx
+
+        with staging_dir(folder) as staging:
             files = BUILDERS[name](staging, log)
-            manifest = {"model": name, "files": {f: file_sha256(staging / f) for f in files.values()},
+            manifest = {"model": name, "files": {f: sha256_file(staging / f) for f in files.values()},
                         "roles": files, "onnx": onnx.__version__}
-            (staging / MANIFEST).write_text(json.dumps(manifest, indent=2))
-            shutil.rmtree(folder, ignore_errors=True)
-            os.replace(staging, folder)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+            atomic_write(staging / MANIFEST, json.dumps(manifest, indent=2))
         built = True
     roles = json.loads((folder / MANIFEST).read_text())["roles"]
     result = ZooModel(name, folder, folder / roles["float"], folder / roles["quantized"], built,

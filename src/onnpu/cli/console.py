@@ -1,0 +1,47 @@
+"""Where the command line writes: rich consoles (made on first use, so ``--help`` never imports rich), JSON
+for programs, and the one error boundary's rendering."""
+
+from __future__ import annotations
+
+import json
+import sys
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from onnpu.errors import OnnpuError
+
+
+@cache
+def out() -> Console:
+    """Standard output, for people."""
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+@cache
+def err() -> Console:
+    """Standard error: progress, warnings, errors."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
+
+
+def escape(text: str) -> str:
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def fail(exc: OnnpuError) -> int:
+    err().print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
+    if exc.hint:
+        err().print(f"[yellow]hint:[/] {escape(exc.hint)}", soft_wrap=True)
+    return exc.exit_code

@@ -1,0 +1,49 @@
+"""``compare``: how much the outputs of two models, or one model on two targets, differ on the same inputs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from onnpu.metrics import OutputQuality, compare_outputs
+from onnpu.model.inspection import tensor_infos
+from onnpu.quantize.calibration import load_calibration
+from onnpu.runtime.context_cache import open_session
+from onnpu.runtime.feeds import float_view, pair_outputs, run_feeds
+from onnpu.runtime.targets import Target
+from onnpu.vision.preprocess import PreprocessConfig, preprocess_for
+
+
+@dataclass
+class CompareResult:
+    reference: str
+    candidate: str
+    samples: int
+    input_source: str
+    outputs: list[OutputQuality]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"reference": self.reference, "candidate": self.candidate, "samples": self.samples,
+                "input_source": self.input_source, "outputs": [o.to_dict() for o in self.outputs]}
+
+
+def compare(reference: tuple[str | Path, Target], candidate: tuple[str | Path, Target], *,
+            inputs: str | Path = "random", count: int = 8, preprocess: PreprocessConfig | None = None,
+            dims: Mapping[str, int] | None = None, seed: int = 0, cache: bool = True) -> CompareResult:
+    """Run both on the same inputs (images, an .npz, or ``random``) and compare every output they share."""
+    ref_model, ref_target = reference
+    cand_model, cand_target = candidate
+    ref = open_session(ref_model, ref_target, dims=dims, cache=cache)
+    cand = open_session(cand_model, cand_target, dims=dims, cache=cache)
+    infos = [float_view(i) for i in tensor_infos(ref.proto)[0]]
+    pre = preprocess_for(ref.proto, preprocess)
+    data = load_calibration(inputs, infos, preprocess=pre, holdout=0, limit=count, seed=seed, random_count=count,
+                            dims=dims)
+    feeds = data.calibration
+    a = run_feeds(ref, feeds, model=str(ref_model), dims=dims)
+    b = run_feeds(cand, feeds, model=str(cand_model), dims=dims)
+    qualities = [compare_outputs(label, a[x], b[y]) for label, x, y in pair_outputs(a, b)]
+    return CompareResult(f"{Path(ref_model).name} @ {ref_target.name}", f"{Path(cand_model).name} @ {cand_target.name}",
+                         len(feeds), str(inputs), qualities)

@@ -1,0 +1,153 @@
+"""``inspect``: what a model is — I/O, dynamic dims, opsets, ops, size, quantization style and the
+quantization parameters at its inputs and outputs."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import helper
+
+from onnpu.model.files import external_data_files, metadata, read_model
+from onnpu.model.qparams import QuantParams, io_quant_params
+
+Dim = int | str | None
+QDQ_OPS = {"QuantizeLinear", "DequantizeLinear"}
+QOPERATOR_OPS = {"QLinearConv", "QLinearMatMul", "QLinearAdd", "QLinearMul", "ConvInteger", "MatMulInteger",
+                 "QLinearAveragePool", "QLinearGlobalAveragePool", "QLinearSigmoid", "QLinearConcat",
+                 "QGemm", "QLinearLeakyRelu", "DynamicQuantizeLinear"}
+
+
+@dataclass
+class TensorInfo:
+    name: str
+    elem_type: str
+    shape: list[Dim]
+    quant: QuantParams | None = None
+
+    @property
+    def dynamic_dims(self) -> list[str]:
+        """Names of the dims that are not fixed (symbolic names, or ``dim<i>`` for unnamed ones)."""
+        return [d if isinstance(d, str) else f"dim{i}" for i, d in enumerate(self.shape) if not isinstance(d, int)]
+
+    @property
+    def is_dynamic(self) -> bool:
+        return bool(self.dynamic_dims)
+
+    @property
+    def numpy_dtype(self) -> np.dtype:
+        return np.dtype(helper.tensor_dtype_to_np_dtype(onnx.TensorProto.DataType.Value(self.elem_type.upper())))
+
+    def shape_text(self) -> str:
+        return "[" + ", ".join("?" if d is None else str(d) for d in self.shape) + "]"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "elem_type": self.elem_type, "shape": self.shape,
+                "dynamic_dims": self.dynamic_dims, "quantization": self.quant.to_dict() if self.quant else None}
+
+
+@dataclass
+class ModelInfo:
+    path: str
+    ir_version: int
+    opsets: dict[str, int]
+    producer: str
+    inputs: list[TensorInfo]
+    outputs: list[TensorInfo]
+    op_histogram: dict[str, int]
+    node_count: int
+    parameter_count: int
+    parameter_bytes: int
+    external_data: list[str]
+    quantization_style: str
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def dynamic_inputs(self) -> dict[str, list[str]]:
+        return {t.name: t.dynamic_dims for t in self.inputs if t.is_dynamic}
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["inputs"] = [t.to_dict() for t in self.inputs]
+        out["outputs"] = [t.to_dict() for t in self.outputs]
+        out["dynamic_inputs"] = self.dynamic_inputs
+        return out
+
+
+def _elem_name(elem_type: int) -> str:
+    return onnx.TensorProto.DataType.Name(elem_type).lower()
+
+
+def _shape(value: onnx.ValueInfoProto) -> list[Dim]:
+    tt = value.type.tensor_type
+    if not tt.HasField("shape"):
+        return []
+    dims: list[Dim] = []
+    for d in tt.shape.dim:
+        if d.HasField("dim_value"):
+            dims.append(int(d.dim_value))
+        elif d.HasField("dim_param"):
+            dims.append(d.dim_param)
+        else:
+            dims.append(None)
+    return dims
+
+
+def graph_inputs(model: onnx.ModelProto) -> list[onnx.ValueInfoProto]:
+    """Graph inputs that are real inputs (not initializers listed as inputs by old exporters)."""
+    inits = {t.name for t in model.graph.initializer}
+    return [v for v in model.graph.input if v.name not in inits]
+
+
+def tensor_infos(model: onnx.ModelProto) -> tuple[list[TensorInfo], list[TensorInfo]]:
+    qin, qout = io_quant_params(model)
+    inputs = [TensorInfo(v.name, _elem_name(v.type.tensor_type.elem_type), _shape(v), qin.get(v.name))
+              for v in graph_inputs(model)]
+    outputs = [TensorInfo(v.name, _elem_name(v.type.tensor_type.elem_type), _shape(v), qout.get(v.name))
+               for v in model.graph.output]
+    return inputs, outputs
+
+
+def _parameters(model: onnx.ModelProto) -> tuple[int, int]:
+    count = size = 0
+    for t in model.graph.initializer:
+        n = int(np.prod(t.dims)) if t.dims else 1
+        count += n
+        size += n * np.dtype(helper.tensor_dtype_to_np_dtype(t.data_type)).itemsize
+    return count, size
+
+
+def quantization_style(ops: Counter[str]) -> str:
+    if any(op in QOPERATOR_OPS for op in ops):
+        return "QOperator"
+    if ops.get("DequantizeLinear"):
+        return "QDQ"
+    return "float"
+
+
+def inspect_model(path: str | Path) -> ModelInfo:
+    """Describe a model file without running it."""
+    p = Path(path)
+    model = read_model(p, load_external_data=False)
+    inputs, outputs = tensor_infos(model)
+    ops = Counter(n.op_type if n.domain in ("", "ai.onnx") else f"{n.domain}.{n.op_type}" for n in model.graph.node)
+    count, size = _parameters(model)
+    return ModelInfo(
+        path=str(p),
+        ir_version=model.ir_version,
+        opsets={(o.domain or "ai.onnx"): o.version for o in model.opset_import},
+        producer=" ".join(x for x in (model.producer_name, model.producer_version) if x),
+        inputs=inputs,
+        outputs=outputs,
+        op_histogram=dict(ops.most_common()),
+        node_count=len(model.graph.node),
+        parameter_count=count,
+        parameter_bytes=size,
+        external_data=external_data_files(model),
+        quantization_style=quantization_style(ops),
+        metadata=metadata(model),
+    )

@@ -1,0 +1,151 @@
+"""``fix-shapes``: symbolic dims and input shapes fixed with ONNX Runtime's own helpers, then shape
+inference, then proof that nothing dynamic is left."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import onnx
+
+from onnpu.errors import ShapeError
+from onnpu.model._ort_tools import ort_tool
+from onnpu.model.files import check_output, external_data_files, read_model, write_model
+from onnpu.model.inspection import graph_inputs, tensor_infos
+
+
+@dataclass
+class FixShapesResult:
+    source: str
+    output: str | None
+    changes: list[str]
+    inputs: dict[str, list[Any]]
+    outputs: dict[str, list[Any]]
+    remaining: dict[str, list[str]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "output": self.output, "changes": self.changes, "inputs": self.inputs,
+                "outputs": self.outputs, "remaining_dynamic": self.remaining}
+
+
+def parse_shape_spec(text: str) -> tuple[str, list[int]]:
+    """``name=1,3,224,224`` (as given to ``--input``)."""
+    name, sep, dims = text.partition("=")
+    try:
+        shape = [int(d) for d in dims.replace("x", ",").split(",") if d.strip()]
+    except ValueError:
+        shape = []
+    if not sep or not name or not shape or any(d < 1 for d in shape):
+        raise ShapeError(f"--input {text!r} is not NAME=D0,D1,... with positive integers",
+                         hint="e.g. --input x=1,3,640,640")
+    return name, shape
+
+
+def _dim_params(model: onnx.ModelProto) -> set[str]:
+    values = [*model.graph.input, *model.graph.output, *model.graph.value_info]
+    return {d.dim_param for v in values for d in v.type.tensor_type.shape.dim if d.HasField("dim_param")}
+
+
+def dynamic_dims(model: onnx.ModelProto) -> dict[str, list[str]]:
+    """Graph inputs and outputs that still have a dim that is not a fixed positive integer."""
+    inputs, outputs = tensor_infos(model)
+    return {t.name: t.dynamic_dims for t in (*inputs, *outputs) if t.is_dynamic or not t.shape}
+
+
+def _check_requests(model: onnx.ModelProto, dims: Mapping[str, int], shapes: Mapping[str, Sequence[int]],
+                    source: str) -> None:
+    known_params = _dim_params(model)
+    for name in dims:
+        if name not in known_params:
+            listed = ", ".join(sorted(known_params)) or "none"
+            raise ShapeError(f"{source}: no dimension named {name!r} (the model's symbolic dims: {listed})",
+                             hint="use a name `onnpu inspect` shows, or --input NAME=SHAPE for unnamed dims")
+    by_name = {v.name: v for v in graph_inputs(model)}
+    for name, shape in shapes.items():
+        value = by_name.get(name)
+        if value is None:
+            raise ShapeError(f"{source}: no input named {name!r}", hint="the model's inputs are: " + ", ".join(by_name))
+        dims_of = list(value.type.tensor_type.shape.dim)
+        if len(dims_of) != len(shape):
+            raise ShapeError(f"{source}: --input {name} gives {len(shape)} dims, the input has {len(dims_of)}",
+                             hint=f"give all {len(dims_of)} dims of {name}")
+        for i, (dim, size) in enumerate(zip(dims_of, shape, strict=True)):
+            if dim.HasField("dim_value") and dim.dim_value > 0 and dim.dim_value != size:
+                raise ShapeError(f"{source}: --input {name} sets dim {i} to {size}, but it is fixed at {dim.dim_value}",
+                                 hint="only dynamic dims can be changed")
+            if dim.HasField("dim_param") and dim.dim_param in dims and dims[dim.dim_param] != size:
+                raise ShapeError(f"{source}: --dim {dim.dim_param}={dims[dim.dim_param]} and --input {name} "
+                                 f"(dim {i} = {size}) conflict", hint="give the same value, or only one of them")
+
+
+def infer_shapes(model: onnx.ModelProto) -> onnx.ModelProto:
+    """ONNX shape inference (with data propagation); ONNX Runtime's symbolic inference where outputs stay
+    dynamic."""
+    inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
+    if any(t for t in dynamic_dims(inferred) if t in {o.name for o in inferred.graph.output}):
+        try:
+            symbolic = ort_tool("symbolic_shape_infer").SymbolicShapeInference.infer_shapes(inferred, auto_merge=True)
+            if symbolic is not None:
+                inferred = symbolic
+        except Exception:  # symbolic inference is best effort: the dynamic dims are reported either way
+            pass
+    return inferred
+
+
+def fix_shapes_model(model: onnx.ModelProto, dims: Mapping[str, int] | None = None,
+                     shapes: Mapping[str, Sequence[int]] | None = None, source: str = "model"
+                     ) -> tuple[onnx.ModelProto, list[str]]:
+    """Pure transform: fix symbolic dims (``dims``) and whole input shapes (``shapes``), infer shapes.
+    Returns the new model and the list of changes made."""
+    dims, shapes = dict(dims or {}), dict(shapes or {})
+    if not dims and not shapes:
+        raise ShapeError(f"{source}: nothing to fix", hint="give --dim NAME=VALUE or --input NAME=D0,D1,...")
+    _check_requests(model, dims, shapes, source)
+    result = onnx.ModelProto()
+    result.CopyFrom(model)
+    before = {t.name: t.shape_text() for t in tensor_infos(result)[0]}
+    changes = []
+    utils = ort_tool("onnx_model_utils")  # ONNX Runtime's own helpers
+    for name, value in dims.items():
+        utils.make_dim_param_fixed(result.graph, name, int(value))
+        changes.append(f"dim {name} = {value}")
+    for name, shape in shapes.items():
+        try:
+            utils.make_input_shape_fixed(result.graph, name, list(shape))
+        except ValueError as exc:
+            raise ShapeError(f"{source}: cannot fix input {name!r}: {exc}", hint="check the shape") from exc
+        changes.append(f"input {name} = {list(shape)}")
+    # stale intermediate shapes would block inference from the new input shapes
+    del result.graph.value_info[:]
+    result = infer_shapes(result)
+    after = {t.name: t.shape_text() for t in tensor_infos(result)[0]}
+    changes += [f"{name}: {before[name]} → {after[name]}" for name in before if before[name] != after[name]]
+    return result, changes
+
+
+def fix_shapes(model: str | Path, out: str | Path | None, *, dims: Mapping[str, int] | None = None,
+               shapes: Mapping[str, Sequence[int]] | None = None, allow_dynamic: bool = False,
+               force: bool = False) -> FixShapesResult:
+    """Fix dims of ``model`` and write the result to ``out`` (never over the input unless ``force``).
+
+    Raises ShapeError listing every dim still dynamic unless ``allow_dynamic``.
+    """
+    src = Path(model)
+    if out is not None:
+        check_output(out, inputs=(src,), force=force)
+    proto = read_model(src)
+    had_external = bool(external_data_files(read_model(src, load_external_data=False)))
+    fixed, changes = fix_shapes_model(proto, dims, shapes, str(src))
+    remaining = dynamic_dims(fixed)
+    if remaining and not allow_dynamic:
+        listed = "; ".join(f"{name}: {', '.join(d) or 'no shape'}" for name, d in remaining.items())
+        raise ShapeError(f"{src}: dynamic dims remain after fixing: {listed}",
+                         hint="fix them too (--dim NAME=VALUE / --input NAME=SHAPE) or pass --allow-dynamic")
+    written = None
+    if out is not None:
+        written = str(write_model(fixed, out, inputs=(src,), force=force, external_data=had_external or None))
+    inputs, outputs = tensor_infos(fixed)
+    return FixShapesResult(str(src), written, changes, {t.name: t.shape for t in inputs},
+                           {t.name: t.shape for t in outputs}, remaining)

@@ -1,0 +1,129 @@
+"""``quantize``: float model → QDQ model for the HTP, with a quality report on held-out inputs, optional
+quantized I/O, and optional mixed precision to reach a target SQNR."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import onnx
+
+from onnpu.errors import QuantizationError
+from onnpu.metrics import OutputQuality
+from onnpu.model.files import check_output, external_data_files, read_model, set_metadata, write_model
+from onnpu.model.inspection import tensor_infos
+from onnpu.model.transforms import constants_to_initializers, quantized_io
+from onnpu.quantize.calibration import CalibrationData, load_calibration
+from onnpu.quantize.config import DEFAULT_QUANTIZE, QuantizeConfig
+from onnpu.quantize.evaluate import evaluate
+from onnpu.quantize.mixed_precision import MixedPrecisionStep, raise_to_target
+from onnpu.quantize.recipe import quantize_qdq_model
+from onnpu.quantize.rounding import RoundingReport
+from onnpu.vision.preprocess import PreprocessConfig, preprocess_for
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+ROUNDING_SAMPLES = 64  # calibration inputs whose layer statistics drive optimised rounding
+
+
+@dataclass
+class QuantizeResult:
+    source: str
+    output: str
+    config: QuantizeConfig
+    io: str
+    calibration_count: int
+    heldout_count: int
+    quality: list[OutputQuality]
+    seconds: float
+    float_bytes: int
+    quantized_bytes: int
+    sixteen_bit: list[str] = field(default_factory=list)
+    steps: list[MixedPrecisionStep] = field(default_factory=list)
+    target_sqnr: float | None = None
+    plain_bytes: int | None = None
+    notes: list[str] = field(default_factory=list)
+    rounding: RoundingReport | None = None
+    nearest_quality: list[OutputQuality] | None = None  # before optimised rounding
+
+    @property
+    def worst_sqnr(self) -> float:
+        return min((q.sqnr_db for q in self.quality), default=float("nan"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "output": self.output, "config": self.config.to_dict(), "io": self.io,
+                "calibration_inputs": self.calibration_count, "heldout_inputs": self.heldout_count,
+                "quality": [q.to_dict() for q in self.quality], "seconds": self.seconds,
+                "float_bytes": self.float_bytes, "quantized_bytes": self.quantized_bytes,
+                "target_sqnr_db": self.target_sqnr, "sixteen_bit_tensors": self.sixteen_bit,
+                "mixed_precision_steps": [{"raised": s.raised, "sqnr_db": s.sqnr_db} for s in self.steps],
+                "plain_quantized_bytes": self.plain_bytes, "notes": self.notes,
+                "rounding": self.rounding.to_dict() if self.rounding else None,
+                "nearest_quality": [q.to_dict() for q in self.nearest_quality] if self.nearest_quality else None}
+
+
+def _model_bytes(model: onnx.ModelProto) -> int:
+    return model.ByteSize()
+
+
+def quantize(model: str | Path, out: str | Path, calib: str | Path | CalibrationData, *,
+             config: QuantizeConfig = DEFAULT_QUANTIZE, io: str = "float", preprocess: PreprocessConfig | None = None,
+             holdout: float = 0.2, limit: int | None = None, seed: int = 0, target_sqnr: float | None = None,
+             force: bool = False, progress: Progress | None = None, jobs: int = 1) -> QuantizeResult:
+    """Quantize ``model`` for the HTP and report its accuracy against the float model on held-out inputs
+    (never the calibration inputs)."""
+    if io not in ("float", "uint8"):
+        raise QuantizationError(f"unknown --io value {io!r}", hint="--io takes float or uint8")
+    start = time.perf_counter()
+    src = Path(model)
+    check_output(out, inputs=(src,), force=force)
+    float_model = constants_to_initializers(read_model(src))
+    had_external = bool(external_data_files(read_model(src, load_external_data=False)))
+    inputs, _ = tensor_infos(float_model)
+    dynamic = {t.name: t.dynamic_dims for t in inputs if t.is_dynamic}
+    if dynamic:
+        listed = "; ".join(f"{k}: {', '.join(v)}" for k, v in dynamic.items())
+        raise QuantizationError(f"{src}: inputs have dynamic dims ({listed}); the HTP needs fixed shapes",
+                                hint=f"run `onnpu fix-shapes {src} --dim NAME=VALUE -o fixed.onnx` first, "
+                                     "or use `onnpu prepare`")
+    pre = preprocess_for(float_model, preprocess)
+    data = calib if isinstance(calib, CalibrationData) else \
+        load_calibration(calib, inputs, preprocess=pre, holdout=holdout, limit=limit, seed=seed)
+
+    def calib_progress(done: int) -> None:
+        if progress:
+            progress("calibrating", done, len(data.calibration))
+
+    quant = quantize_qdq_model(float_model, data.calibration, config, progress=calib_progress)
+    quality = evaluate(float_model, quant, data.heldout)
+    result = QuantizeResult(str(src), str(out), config, io, len(data.calibration), len(data.heldout), quality,
+                            0.0, _model_bytes(float_model), _model_bytes(quant), target_sqnr=target_sqnr)
+    if not data.heldout:
+        result.notes.append("no held-out inputs (--holdout 0): no quality report")
+    if target_sqnr is not None:
+        result.plain_bytes = quant.ByteSize()
+        raised = raise_to_target(float_model, quant, data, config, target_sqnr, result.quality,
+                                 lambda done, total: progress("mixed precision", done, total) if progress else None)
+        quant = raised.model
+        result.steps, result.notes = raised.steps, result.notes + raised.notes
+        if raised.steps:
+            result.quality, result.sixteen_bit = raised.quality, raised.sixteen_bit
+    if config.rounding == "optimized":
+        from onnpu.quantize.rounding import optimize_rounding
+
+        result.nearest_quality = result.quality
+        quant, result.rounding = optimize_rounding(quant, float_model, data.calibration[:ROUNDING_SAMPLES],
+                                                   bias_correction=config.bias_correction, jobs=jobs,
+                                                   progress=progress)
+        result.quality = evaluate(float_model, quant, data.heldout)
+    if io == "uint8":
+        quant = quantized_io(quant)
+    set_metadata(quant, {"onnpu.quantization": json.dumps({**config.to_dict(), "io": io,
+                                                          "sixteen_bit": result.sixteen_bit})})
+    result.quantized_bytes = _model_bytes(quant)
+    write_model(quant, out, inputs=(src,), force=force, external_data=had_external or None)
+    result.seconds = time.perf_counter() - start
+    return result

@@ -1,0 +1,97 @@
+"""QDQ quantization for the QNN HTP through ONNX Runtime's own QNN helpers (``qnn_preprocess_model``,
+``get_qnn_qdq_config``, ``quantize``), with per-tensor 16-bit overrides for mixed precision."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from onnpu.errors import QuantizationError
+from onnpu.model.files import metadata, set_metadata
+from onnpu.model.transforms import constants_to_initializers, ensure_opset
+from onnpu.quantize.config import ACTIVATION_TYPES, DEFAULT_QUANTIZE, METHODS, WEIGHT_TYPES, QuantizeConfig
+
+
+class FeedReader:
+    """The CalibrationDataReader ONNX Runtime's quantization tools expect, over a list of feeds: ``get_next``
+    and ``rewind`` for the quantizer, iteration for ``qdq_loss_debug``; ``progress`` counts what was read."""
+
+    def __init__(self, feeds: Sequence[Mapping[str, np.ndarray]],
+                 progress: Callable[[int], None] | None = None) -> None:
+        self._feeds = feeds
+        self._progress = progress
+        self._iter: Iterator[Mapping[str, np.ndarray]] = iter(feeds)
+        self._count = 0
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        item = next(self._iter, None)
+        if item is None:
+            return None
+        self._count += 1
+        if self._progress:
+            self._progress(self._count)
+        return dict(item)
+
+    def rewind(self) -> None:
+        self._iter = iter(self._feeds)
+        self._count = 0
+
+    def __iter__(self) -> Iterator[dict[str, np.ndarray]]:
+        return (dict(f) for f in self._feeds)
+
+
+def quantize_qdq_model(model: onnx.ModelProto, calibration: Sequence[Mapping[str, np.ndarray]],
+                       config: QuantizeConfig = DEFAULT_QUANTIZE, *, sixteen_bit: Sequence[str] = (),
+                       progress: Callable[[int], None] | None = None) -> onnx.ModelProto:
+    """Quantize a float model (fixed shapes) to QDQ for the QNN HTP. ``sixteen_bit`` names activation
+    tensors raised to uint16 (mixed precision)."""
+    from onnxruntime.quantization import CalibrationMethod, QuantType, quantize
+    from onnxruntime.quantization.execution_providers.qnn import get_qnn_qdq_config, qnn_preprocess_model
+
+    if not calibration:
+        raise QuantizationError("no calibration inputs", hint="give --calib with a folder of images or an .npz")
+    original = onnx.ModelProto()
+    original.CopyFrom(model)
+    original = ensure_opset(constants_to_initializers(original))
+    kept_metadata = metadata(original)
+    # qnn_preprocess_model fails on models that carry metadata_props (onnxruntime 1.32): strip them for
+    # quantization and put them back on the result.
+    del original.metadata_props[:]
+    with tempfile.TemporaryDirectory(prefix="onnpu-quant-") as tmp:
+        stripped = Path(tmp) / "float.onnx"
+        onnx.save_model(original, str(stripped), save_as_external_data=original.ByteSize() > 2_000_000_000)
+        del original
+        pre = Path(tmp) / "preprocessed.onnx"
+        changed = qnn_preprocess_model(str(stripped), str(pre))
+        source = pre if changed else stripped
+        overrides = {name: [{"quant_type": QuantType.QUInt16}] for name in sixteen_bit}
+        root = logging.getLogger()
+        level = root.level
+        root.setLevel(logging.ERROR)  # ORT's quantizer logs advice on the root logger
+        try:
+            qconfig = get_qnn_qdq_config(
+                str(source), FeedReader(calibration, progress),
+                calibrate_method=getattr(CalibrationMethod, METHODS[config.method]),
+                activation_type=getattr(QuantType, ACTIVATION_TYPES[config.activations]),
+                weight_type=getattr(QuantType, WEIGHT_TYPES[config.weights]),
+                per_channel=config.per_channel,
+                init_overrides=overrides or None,
+            )
+            staged = Path(tmp) / "quantized.onnx"
+            quantize(str(source), str(staged), qconfig)
+        except QuantizationError:
+            raise
+        except Exception as exc:  # ORT's quantizer raises plain exceptions for graphs it cannot handle
+            raise QuantizationError(f"quantization failed: {str(exc).splitlines()[0][:300]}",
+                                    hint="fix dynamic shapes first (`onnpu fix-shapes`)") from exc
+        finally:
+            root.setLevel(level)
+        result = onnx.load(str(staged))
+    set_metadata(result, kept_metadata)
+    return result
+

@@ -1,0 +1,169 @@
+"""Feeds in and float outputs out: arrays from .npy/.npz files, seeded random inputs, checks of names,
+shapes and dtypes, float data quantized for quantized inputs with the model's own parameters, quantized
+outputs dequantized, and running a session over many feeds."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from onnpu.errors import InputDataError
+from onnpu.model.inspection import TensorInfo, tensor_infos
+from onnpu.model.qparams import dequantize, quantize_array
+from onnpu.runtime.session import LoadedSession
+
+
+def load_arrays(specs: Mapping[str, str | Path]) -> dict[str, np.ndarray]:
+    """``{input name: .npy or .npz path}``; an .npz given for name ``*`` supplies inputs by its keys."""
+    arrays: dict[str, np.ndarray] = {}
+    for name, path in specs.items():
+        p = Path(path)
+        if not p.is_file():
+            raise InputDataError(f"{p}: input file not found", hint="give --input NAME=path/to/array.npy")
+        try:
+            data = np.load(p, allow_pickle=False)
+        except (ValueError, OSError) as exc:
+            raise InputDataError(f"{p}: not a readable .npy/.npz file ({exc})",
+                                 hint="save arrays with numpy.save or numpy.savez") from exc
+        if isinstance(data, np.lib.npyio.NpzFile):
+            with data:
+                if name == "*":
+                    arrays.update({k: data[k] for k in data.files})
+                elif name in data.files:
+                    arrays[name] = data[name]
+                elif len(data.files) == 1:
+                    arrays[name] = data[data.files[0]]
+                else:
+                    raise InputDataError(f"{p}: has arrays {data.files}, none named {name!r}",
+                                         hint=f"name the array {name!r} in the .npz")
+        else:
+            arrays[name] = data
+    return arrays
+
+
+def _resolved_shape(info: TensorInfo, dims: Mapping[str, int] | None) -> list[int]:
+    shape = []
+    for d in info.shape:
+        if isinstance(d, int):
+            shape.append(d)
+        elif isinstance(d, str) and dims and d in dims:
+            shape.append(int(dims[d]))
+        else:
+            raise InputDataError(f"input {info.name!r} has a dynamic dimension {d or '?'} that random data cannot "
+                                 "fill", hint=f"fix it with --dim {d or 'NAME'}=VALUE")
+    return shape
+
+
+def random_inputs(infos: list[TensorInfo], seed: int, dims: Mapping[str, int] | None = None) -> dict[str, np.ndarray]:
+    """Seeded inputs: floats uniform in [0, 1) (quantized later if the input is), integers over their range."""
+    rng = np.random.default_rng(seed)
+    out: dict[str, np.ndarray] = {}
+    for info in infos:
+        shape = _resolved_shape(info, dims)
+        dtype = info.numpy_dtype
+        if np.issubdtype(dtype, np.floating):
+            out[info.name] = rng.random(shape, dtype=np.float32).astype(dtype)
+        elif info.quant is not None:
+            out[info.name] = rng.random(shape, dtype=np.float32)  # quantized with the model's parameters
+        elif dtype == np.bool_:
+            out[info.name] = rng.integers(0, 2, shape).astype(bool)
+        else:
+            info_i = np.iinfo(dtype)
+            out[info.name] = rng.integers(max(info_i.min, 0), min(info_i.max, 255), shape, endpoint=True).astype(dtype)
+    return out
+
+
+def float_view(info: TensorInfo) -> TensorInfo:
+    """The float view of an input: data for a quantized input is prepared in float, then quantized."""
+    return TensorInfo(info.name, "float", info.shape, None)
+
+
+def output_as_float(info: TensorInfo, value: Any) -> np.ndarray:
+    """An output value in float: an integer output is dequantized with its own parameters."""
+    v = np.asarray(value)
+    if not np.issubdtype(v.dtype, np.floating) and info.quant is not None:
+        v = dequantize(v, info.quant)
+    return v.astype(np.float32)
+
+
+def align_by_position(data: Mapping[str, np.ndarray], names: list[str]) -> dict[str, np.ndarray]:
+    """Data named after another model's inputs, renamed for this one when the names differ but the count
+    matches (e.g. a float model's ``x`` and its uint8 twin's ``image_u8``)."""
+    if set(data) == set(names) or len(data) != len(names):
+        return dict(data)
+    return dict(zip(names, data.values(), strict=True))
+
+
+def pair_outputs(a: Mapping[str, np.ndarray | list[np.ndarray]], b: Mapping[str, np.ndarray | list[np.ndarray]]
+                 ) -> list[tuple[str, str, str]]:
+    """(label, name in a, name in b) for the outputs two models share, by name or else by position."""
+    shared = [n for n in a if n in b]
+    if shared:
+        return [(n, n, n) for n in shared]
+    if len(a) == len(b):
+        return [(f"{x} ↔ {y}", x, y) for x, y in zip(a, b, strict=True)]
+    return []
+
+
+def prepare_feeds(infos: list[TensorInfo], arrays: Mapping[str, np.ndarray], model: str,
+                  dims: Mapping[str, int] | None = None) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Check names, shapes and dtypes; quantize float data for quantized inputs with the model's own
+    parameters. Returns the feeds and notes on what was converted."""
+    by_name = {i.name: i for i in infos}
+    notes: list[str] = []
+    unknown = [n for n in arrays if n not in by_name]
+    if unknown:
+        raise InputDataError(f"{model}: no input named {unknown[0]!r}",
+                             hint="the model's inputs are: " + ", ".join(by_name))
+    missing = [n for n in by_name if n not in arrays]
+    if missing:
+        raise InputDataError(f"{model}: input {missing[0]!r} was not given",
+                             hint=f"give it with --input {missing[0]}=file.npy, or use --random")
+    feeds: dict[str, np.ndarray] = {}
+    for name, array in arrays.items():
+        info = by_name[name]
+        want = info.numpy_dtype
+        a = np.asarray(array)
+        if np.issubdtype(a.dtype, np.floating) and not np.all(np.isfinite(a)):
+            raise InputDataError(f"{model}: input {name!r} contains NaN or Inf values",
+                                 hint="check the input data for missing or invalid values")
+        fixed_mismatch = any(isinstance(d, int) and d != s for d, s in zip(info.shape, a.shape, strict=False))
+        if len(a.shape) != len(info.shape) or fixed_mismatch:
+            raise InputDataError(f"{model}: input {name!r} has shape {list(a.shape)}, the model expects "
+                                 f"{info.shape_text()}", hint="reshape the data to the model's input shape")
+        if a.dtype != want:
+            if np.issubdtype(a.dtype, np.floating) and info.quant is not None and not np.issubdtype(want, np.floating):
+                a = quantize_array(a, info.quant)
+                notes.append(f"input {name!r} quantized to {want} with the model's scale "
+                             f"{info.quant.scale[0]:.6g} and zero point {info.quant.zero_point[0]} "
+                             f"({info.quant.source})")
+            elif np.issubdtype(a.dtype, np.floating) and np.issubdtype(want, np.floating):
+                a = a.astype(want)
+            else:
+                raise InputDataError(f"{model}: input {name!r} has dtype {a.dtype}, the model expects {want}",
+                                     hint=f"save the array as {want}")
+        feeds[name] = np.ascontiguousarray(a)
+    return feeds, notes
+
+
+def float_outputs(loaded: LoadedSession, values: list[Any]) -> dict[str, np.ndarray]:
+    """One run's outputs by name, in float (quantized outputs dequantized with their own parameters)."""
+    _, outs = tensor_infos(loaded.proto)
+    return {info.name: output_as_float(info, value) for info, value in zip(outs, values, strict=True)}
+
+
+def run_feeds(loaded: LoadedSession, feeds: Iterable[Mapping[str, np.ndarray]], *, model: str | None = None,
+              dims: Mapping[str, int] | None = None) -> dict[str, list[np.ndarray]]:
+    """Run ``loaded`` on every feed (named after this model's inputs, or another model's, matched by
+    position) and collect each output in float, per feed."""
+    inputs, outputs = tensor_infos(loaded.proto)
+    names = [i.name for i in inputs]
+    result: dict[str, list[np.ndarray]] = {o.name: [] for o in outputs}
+    for feed in feeds:
+        prepared, _ = prepare_feeds(inputs, align_by_position(feed, names), model or str(loaded.model_path), dims)
+        for info, value in zip(outputs, loaded.run(prepared), strict=True):
+            result[info.name].append(output_as_float(info, value))
+    return result

@@ -1,0 +1,129 @@
+"""Which provider ran each node of a model, from ONNX Runtime's own record of the assignment."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import onnx
+
+from onnpu.runtime.targets import CPU, QNN
+
+_TOKEN = re.compile(r"_token_\d+$")
+PROVIDER_SHORT = {QNN: "NPU", CPU: "CPU"}
+
+
+def original_name(name: str) -> str:
+    """The model's node name behind a name ONNX Runtime or the QNN EP gave it after a rewrite: layout
+    transformation appends ``_token_<N>`` (``conv_token_3`` is the model's ``conv``)."""
+    return _TOKEN.sub("", name)
+
+
+@dataclass(frozen=True)
+class AssignedSubgraph:
+    """One subgraph as ONNX Runtime assigned it: provider and (node name, op type) of its nodes."""
+
+    provider: str
+    nodes: tuple[tuple[str, str], ...]
+
+
+@dataclass
+class NodePlacement:
+    name: str
+    op_type: str
+    provider: str | None  # None: removed by graph optimisation (folded or fused away)
+    io_conversion: bool = False
+
+
+@dataclass
+class PlacementSummary:
+    """What ran where. ``io_conversion`` nodes are the graph-input QuantizeLinear / graph-output
+    DequantizeLinear that the QNN EP leaves on the CPU by design (``offload_graph_io_quantization``)."""
+
+    target_provider: str
+    nodes: list[NodePlacement]
+    partitions: int
+    subgraphs: list[AssignedSubgraph] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return len(self.nodes)
+
+    @property
+    def by_provider(self) -> dict[str, int]:
+        return dict(Counter(n.provider or "removed" for n in self.nodes).most_common())
+
+    @property
+    def on_target(self) -> int:
+        return sum(1 for n in self.nodes if n.provider == self.target_provider)
+
+    @property
+    def fallback_nodes(self) -> list[NodePlacement]:
+        """Nodes that left the target for another provider (I/O conversion excluded)."""
+        return [n for n in self.nodes
+                if n.provider and n.provider != self.target_provider and not n.io_conversion]
+
+    @property
+    def fully_on_target(self) -> bool:
+        return not self.fallback_nodes and self.on_target > 0
+
+    def headline(self) -> str:
+        where = PROVIDER_SHORT.get(self.target_provider, self.target_provider)
+        kept = sum(1 for n in self.nodes if n.provider is not None)
+        text = f"{self.on_target} of {kept} nodes on the {where} ({self.target_provider})"
+        if self.target_provider != CPU:
+            text += f", {self.partitions} partition{'s' if self.partitions != 1 else ''}"
+        io = sum(1 for n in self.nodes if n.io_conversion and n.provider != self.target_provider)
+        if io:
+            text += f"; {io} I/O (de)quantization node{'s' if io != 1 else ''} on the CPU by design"
+        if self.fallback_nodes:
+            text += f"; {len(self.fallback_nodes)} fell back to the CPU"
+        removed = self.total - kept
+        if removed:
+            text += f"; {removed} removed by graph optimisation"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"target_provider": self.target_provider, "total_nodes": self.total,
+                "on_target": self.on_target, "by_provider": self.by_provider, "partitions": self.partitions,
+                "fully_on_target": self.fully_on_target, "headline": self.headline(),
+                "fallback_nodes": [{"name": n.name, "op_type": n.op_type, "provider": n.provider}
+                                   for n in self.fallback_nodes]}
+
+
+def _io_conversion(node: onnx.NodeProto, graph_inputs: set[str], graph_outputs: set[str]) -> bool:
+    if node.op_type == "QuantizeLinear" and node.input and node.input[0] in graph_inputs:
+        return True
+    return node.op_type == "DequantizeLinear" and any(o in graph_outputs for o in node.output)
+
+
+def summarize(graph: onnx.GraphProto, subgraphs: list[AssignedSubgraph], target_provider: str) -> PlacementSummary:
+    """Map ONNX Runtime's assignment (which names nodes after its own rewrites, e.g. ``conv_token_3``)
+    back onto the nodes of the original graph."""
+    entries: dict[str, list[tuple[str, str]]] = defaultdict(list)  # base name -> [(provider, op)]
+    original_names = {n.name for n in graph.node if n.name}
+    pool: dict[str, list[str]] = defaultdict(list)  # op type -> providers of entries not named after a node
+    for sub in subgraphs:
+        for name, op in sub.nodes:
+            base = original_name(name)
+            if base in original_names:
+                entries[base].append((sub.provider, op))
+            else:
+                pool[op].append(sub.provider)
+    inputs = {v.name for v in graph.input}
+    outputs = {v.name for v in graph.output}
+    placed: list[NodePlacement] = []
+    for node in graph.node:
+        provider = None
+        candidates = entries.get(node.name, []) if node.name else []
+        same_op = [p for p, op in candidates if op == node.op_type]
+        if same_op or candidates:
+            provider = (same_op or [p for p, _ in candidates])[0]
+        elif pool.get(node.op_type):
+            provider = pool[node.op_type].pop(0)
+        placed.append(NodePlacement(node.name or f"<{node.op_type}>", node.op_type, provider,
+                                    _io_conversion(node, inputs, outputs)))
+    partitions = sum(1 for s in subgraphs if s.provider == target_provider)
+    return PlacementSummary(target_provider, placed, partitions, list(subgraphs))

@@ -1,0 +1,186 @@
+"""The one place that turns a model and a Target into an ONNX Runtime InferenceSession."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import onnx
+import onnxruntime as ort
+
+from onnpu.errors import ModelError, PlacementError, TargetError
+from onnpu.model.files import validate_model_file
+from onnpu.runtime.native_log import CapturedLog, capture_stderr
+from onnpu.runtime.placement import AssignedSubgraph, PlacementSummary, summarize
+from onnpu.runtime.qnn import ensure_qnn, qnn_devices
+from onnpu.runtime.targets import CPU, QNN, Target, get_target
+
+ort.set_default_logger_severity(3)
+
+
+@dataclass
+class LoadedSession:
+    """An InferenceSession with what onnpu knows about how it was made and where its nodes landed."""
+
+    session: ort.InferenceSession
+    target: Target
+    model_path: Path
+    proto: onnx.ModelProto  # the graph without weights
+    create_seconds: float
+    qnn_mode: str | None
+    subgraphs: list[AssignedSubgraph] | None
+    log: CapturedLog | None = None  # what ONNX Runtime / QNN wrote while the session was created
+
+    @property
+    def graph(self) -> onnx.GraphProto:
+        return self.proto.graph
+
+    @property
+    def providers(self) -> list[str]:
+        """Providers that really run at least one node (not merely registered with the session)."""
+        if self.subgraphs is None:
+            return list(self.session.get_providers())
+        seen: list[str] = []
+        for sub in self.subgraphs:
+            if sub.provider not in seen:
+                seen.append(sub.provider)
+        return seen
+
+    @property
+    def placement(self) -> PlacementSummary | None:
+        if self.subgraphs is None:
+            return None
+        return summarize(self.graph, self.subgraphs, self.target.provider)
+
+    def run(self, feeds: Mapping[str, Any], outputs: list[str] | None = None) -> list[Any]:
+        return self.session.run(outputs, dict(feeds))
+
+
+OPTIMIZATION_LEVELS = {
+    "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+    "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+    "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+    # Nothing fused: QDQ models then run DequantizeLinear → float op → QuantizeLinear exactly as written,
+    # which makes the CPU an exact reference for quantized arithmetic.
+    "disabled": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+}
+
+
+def _session_options(target: Target, dims: Mapping[str, int] | None, threads: int | None,
+                     log_level: int, config: Mapping[str, str] | None, optimization: str,
+                     profile_prefix: str | None = None) -> ort.SessionOptions:
+    so = ort.SessionOptions()
+    if profile_prefix:
+        so.enable_profiling = True
+        so.profile_file_prefix = profile_prefix
+    so.graph_optimization_level = OPTIMIZATION_LEVELS[optimization]
+    so.log_severity_level = log_level
+    if threads:
+        so.intra_op_num_threads = threads
+    for name, value in (dims or {}).items():
+        so.add_free_dimension_override_by_name(name, int(value))
+    so.add_session_config_entry("session.record_ep_graph_assignment_info", "1")
+    if not target.allow_fallback and target.provider != CPU:
+        so.add_session_config_entry("session.disable_cpu_ep_fallback", "1")
+    for key, entry in (config or {}).items():
+        so.add_session_config_entry(key, entry)
+    return so
+
+
+def _assignment(session: ort.InferenceSession) -> list[AssignedSubgraph] | None:
+    getter = getattr(session, "get_provider_graph_assignment_info", None)
+    if getter is None:
+        return None
+    return [AssignedSubgraph(sub.ep_name, tuple((n.name, n.op_type) for n in sub.get_nodes())) for sub in getter()]
+
+
+IN_MEMORY = Path("<in-memory model>")
+
+
+def create_session(model: str | Path | onnx.ModelProto, target: Target, *, dims: Mapping[str, int] | None = None,
+                   threads: int | None = None, log_level: int = 3,
+                   config: Mapping[str, str] | None = None, optimization: str = "all",
+                   profile_prefix: str | None = None) -> LoadedSession:
+    """Create a session for ``model`` (a file, or a model in memory) on ``target``.
+
+    ``dims`` fixes symbolic dimensions for this session only (a dynamic model otherwise lands on the CPU).
+    With ``target.allow_fallback`` false, a model that cannot run fully on the target raises PlacementError.
+    ``optimization="disabled"`` keeps the graph as written (an exact CPU reference for QDQ arithmetic).
+    ``profile_prefix`` turns on ONNX Runtime's JSON profiler (``session.end_profiling()`` returns the file).
+    """
+    if isinstance(model, onnx.ModelProto):
+        path, proto, source = IN_MEMORY, model, model.SerializeToString()
+    else:
+        path = Path(model)
+        proto = validate_model_file(path)
+        source = str(path)
+    so = _session_options(target, dims, threads, log_level, config, optimization, profile_prefix)
+    providers: list[Any] | None = None
+    qnn_mode = None
+    if target.provider == QNN:
+        status = ensure_qnn()
+        qnn_mode = status.mode
+        if status.mode == "plugin":
+            so.add_provider_for_devices(qnn_devices(), target.options_dict)
+        else:
+            # Naming the CPU EP explicitly conflicts with disabling the CPU fallback.
+            providers = [(QNN, target.options_dict)] + ([CPU] if target.allow_fallback else [])
+    elif target.provider == CPU:
+        providers = [CPU]
+    else:
+        if target.provider not in ort.get_available_providers():
+            raise TargetError(f"execution provider {target.provider} is not available in this onnxruntime",
+                              hint="available: " + ", ".join(ort.get_available_providers()))
+        providers = [(target.provider, target.options_dict), CPU]
+    start = time.perf_counter()
+    try:
+        with capture_stderr() as log:
+            session = ort.InferenceSession(source, sess_options=so, providers=providers)
+    except Exception as exc:  # ORT raises its own Fail/InvalidGraph/... types; map them to what the user can do
+        text = str(exc)
+        if "fallback to CPU EP has been explicitly disabled" in text:
+            refused = log.unsupported_nodes()
+            listed = ", ".join(f"{name} ({op})" for name, op in refused[:6])
+            more = f" and {len(refused) - 6} more" if len(refused) > 6 else ""
+            detail = f"; refused by {target.provider}: {listed}{more}" if refused else ""
+            raise PlacementError(f"{path}: the model cannot run fully on {target.name} and CPU fallback is "
+                                 f"disabled{detail}",
+                                 hint=f"run `onnpu placement {path} --target {target.name}` to see which nodes and "
+                                      "why, or allow fallback") from exc
+        if target.provider == QNN and ("QNN" in text or "Qnn" in text or "backend" in text.lower()):
+            raise TargetError(f"{path}: the QNN {target.options_dict.get('backend_type', '')} backend failed: "
+                              f"{_first_line(text)}", hint="run `onnpu doctor` to check the QNN installation") from exc
+        raise ModelError(f"{path}: onnxruntime cannot load the model: {_first_line(text)}",
+                         hint="check the model with `onnpu inspect`") from exc
+    elapsed = time.perf_counter() - start
+    if target.provider == QNN:
+        failure = next((line for line in log.lines
+                        if "SetupBackend failed" in line or "Unable to load backend" in line), None)
+        if failure:  # the EP then claims no node and everything would run on the CPU, silently
+            raise TargetError(f"{path}: the QNN backend failed to load: {failure.split('] ', 1)[-1][:300]}",
+                              hint="run `onnpu doctor`; check backend_path / backend_type")
+    return LoadedSession(session, target, path, proto, elapsed, qnn_mode, _assignment(session), log)
+
+
+def _first_line(text: str) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else text
+    return line.replace("[ONNXRuntimeError] : ", "")[:300]
+
+
+def exact_session_options() -> ort.SessionOptions:
+    """Session options of the exact reference (for tools that make their own CPU sessions)."""
+    so = ort.SessionOptions()
+    so.graph_optimization_level = OPTIMIZATION_LEVELS["disabled"]
+    so.log_severity_level = 3
+    return so
+
+
+def exact_cpu_session(model: str | Path | onnx.ModelProto, *, dims: Mapping[str, int] | None = None,
+                      threads: int | None = None) -> LoadedSession:
+    """The exact reference for quantized arithmetic: the CPU with graph optimisations disabled, so a QDQ
+    model computes DequantizeLinear → float op → QuantizeLinear as written. That is what the HTP computes to
+    within one step; the CPU EP's fused integer kernels are not (they saturate on x86 without VNNI)."""
+    return create_session(model, get_target("cpu"), dims=dims, threads=threads, optimization="disabled")

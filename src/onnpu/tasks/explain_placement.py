@@ -1,0 +1,165 @@
+"""``placement``: for every node, the provider that runs it and — for every node left on the CPU — why,
+and what to do about it. Reasons come from the QNN EP's own verbose log and from analysis of the graph."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import onnxruntime as ort
+
+from onnpu.errors import PlacementError, TargetError
+from onnpu.machine import htp_is_emulated
+from onnpu.model.inspection import quantization_style, tensor_infos
+from onnpu.runtime.placement import NodePlacement, PlacementSummary
+from onnpu.runtime.session import create_session
+from onnpu.runtime.targets import CPU, QNN, Target
+
+
+@dataclass
+class NodeReport:
+    name: str
+    op_type: str
+    provider: str | None
+    reason: str = ""
+    fix: str = ""
+    io_conversion: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "op_type": self.op_type, "provider": self.provider, "reason": self.reason,
+                "fix": self.fix, "io_conversion": self.io_conversion}
+
+
+@dataclass
+class PlacementReport:
+    model: str
+    target: Target
+    summary: PlacementSummary
+    nodes: list[NodeReport]
+    transitions: int
+    precision: str
+    recommendations: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def cpu_nodes(self) -> list[NodeReport]:
+        """Nodes that fell back from the target (I/O conversion by design excluded)."""
+        return [n for n in self.nodes if n.provider and n.provider != self.target.provider and not n.io_conversion]
+
+    @property
+    def by_op_type(self) -> dict[str, dict[str, int]]:
+        table: dict[str, Counter[str]] = {}
+        for n in self.nodes:
+            table.setdefault(n.op_type, Counter())[n.provider or "removed"] += 1
+        return {op: dict(c) for op, c in sorted(table.items())}
+
+    @property
+    def fully_on_target(self) -> bool:
+        return self.summary.fully_on_target
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.model, "target": self.target.describe(), **self.summary.to_dict(),
+                "transitions": self.transitions, "precision": self.precision, "by_op_type": self.by_op_type,
+                "recommendations": self.recommendations, "notes": self.notes,
+                "nodes": [n.to_dict() for n in self.nodes]}
+
+
+def _transitions(graph_nodes: list[Any], placed: list[NodePlacement]) -> int:
+    """Tensors that cross between providers (each crossing costs a copy and a sync)."""
+    producer = {}
+    for node, p in zip(graph_nodes, placed, strict=True):
+        for out in node.output:
+            producer[out] = p.provider
+    crossings = set()
+    for node, p in zip(graph_nodes, placed, strict=True):
+        for name in node.input:
+            src = producer.get(name)
+            if src and p.provider and src != p.provider:
+                crossings.add(name)
+    return len(crossings)
+
+
+def _explain(node: NodePlacement, qnn_reason: str | None, dynamic: dict[str, list[str]], model: str) -> tuple[str, str]:
+    if node.io_conversion:
+        return ("graph-input Quantize / graph-output Dequantize: the QNN EP leaves them to the CPU by design "
+                "(offload_graph_io_quantization=1)",
+                "counted as I/O conversion, not a fallback; `onnpu quantize --io uint8` removes them")
+    if dynamic:
+        dims = ", ".join(sorted({d for ds in dynamic.values() for d in ds}))
+        first = sorted({d for ds in dynamic.values() for d in ds})[0]
+        why = f"the model has dynamic dims ({dims}); the QNN EP takes only fixed shapes"
+        return ((qnn_reason + "; " if qnn_reason else "") + why,
+                f"fix them: `onnpu fix-shapes {model} --dim {first}=1 -o fixed.onnx`, or add --dim {first}=1")
+    if qnn_reason:
+        if "not supported by QNN EP" in qnn_reason:
+            return qnn_reason, f"{node.op_type} has no QNN implementation: replace it, or move it out of the model " \
+                               "(post-processing on the CPU)"
+        if "Failed to add node" in qnn_reason or "float" in qnn_reason.lower():
+            return qnn_reason, "the HTP cannot build this op in float: quantize the model (`onnpu quantize`)"
+        if node.op_type == "Dropout":
+            return qnn_reason, "strip Dropout (a no-op at inference) before quantizing"
+        return qnn_reason, "check the op's attributes and types against the QNN EP's supported list"
+    return "not claimed by the QNN EP (no reason logged)", "check `onnpu inspect` for unusual types or shapes"
+
+
+def _precision(style: str, target: Target) -> tuple[str, list[str]]:
+    if not target.is_qnn:
+        return "as the model (CPU)", []
+    if style == "QDQ":
+        return "integer (QDQ: 8/16-bit activations and weights)", []
+    emulated = htp_is_emulated()
+    opts = target.options_dict
+    fp16 = opts.get("enable_htp_fp16_precision") == "1"
+    where = "fp32 on this x86_64 HTP emulator" if emulated else ("fp16 (enable_htp_fp16_precision=1)" if fp16 else
+                                                                 "float: fp16 on HTP v69+ only with soc_model set")
+    return (f"float model: {where}; real HTP v68 (QCS6490) runs no float ops, v69+ runs them in fp16",
+            ["quantize for boards: `onnpu quantize MODEL -o model.qdq.onnx --calib DATA` (or `onnpu prepare`)"])
+
+
+def explain_placement(model: str | Path, target: Target, *, dims: Mapping[str, int] | None = None) -> PlacementReport:
+    """Explain where each node of ``model`` runs on ``target``, from sessions with a verbose log."""
+    level = 0 if target.is_qnn else 3
+    notes: list[str] = []
+    loaded = None
+    if target.provider != CPU:
+        # First as the NPU runs a model it can take whole: with CPU fallback disabled even the graph-input Q
+        # and graph-output DQ run on the NPU. Only if that fails, the fallback session says what went where.
+        strict = Target(target.name, target.provider, target.options, allow_fallback=False)
+        try:
+            loaded = create_session(model, strict, dims=dims, log_level=level)
+        except PlacementError:
+            loaded = None
+        else:
+            if any(n.op_type in ("QuantizeLinear", "DequantizeLinear") and n.io_conversion
+                   for n in (loaded.placement.nodes if loaded.placement else [])):
+                notes.append("with CPU fallback allowed, onnxruntime runs the graph-input Quantize and "
+                             "graph-output Dequantize on the CPU (offload_graph_io_quantization=1)")
+    if loaded is None:
+        allowed = Target(target.name, target.provider, target.options, allow_fallback=True)
+        loaded = create_session(model, allowed, dims=dims, log_level=level)
+    summary = loaded.placement
+    if summary is None:
+        raise TargetError(f"onnxruntime {ort.__version__} cannot record which provider runs each node",
+                          hint="placement needs onnxruntime ≥ 1.24 (session.record_ep_graph_assignment_info)")
+    inputs, _ = tensor_infos(loaded.proto)
+    dynamic = {t.name: [d for d in t.dynamic_dims if d not in (dims or {})] for t in inputs}
+    dynamic = {k: v for k, v in dynamic.items() if v}
+    reasons = loaded.log.refusal_reasons() if target.is_qnn and loaded.log else {}
+    nodes = []
+    for node in summary.nodes:
+        report = NodeReport(node.name, node.op_type, node.provider, io_conversion=node.io_conversion)
+        if node.provider is None:
+            report.reason = "removed by graph optimisation (folded or fused into another node)"
+        elif node.provider != target.provider:
+            report.reason, report.fix = _explain(node, reasons.get(node.name), dynamic, str(model))
+        nodes.append(report)
+    style = quantization_style(Counter(n.op_type for n in loaded.graph.node))
+    precision, recommendations = _precision(style, target)
+    if dynamic and target.provider == QNN:
+        first = sorted({d for ds in dynamic.values() for d in ds})[0]
+        recommendations.insert(0, f"fix the dynamic dims: --dim {first}=1 (session) or `onnpu fix-shapes` (file)")
+    return PlacementReport(str(model), target, summary, nodes, _transitions(list(loaded.graph.node), summary.nodes),
+                           precision, recommendations, notes)

@@ -1,0 +1,73 @@
+"""``run``: feed a model real or generated inputs on a target and report what ran where."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from onnpu.errors import InputDataError
+from onnpu.model.inspection import tensor_infos
+from onnpu.runtime.context_cache import open_session
+from onnpu.runtime.feeds import prepare_feeds, random_inputs
+from onnpu.runtime.placement import PlacementSummary
+from onnpu.runtime.session import LoadedSession
+from onnpu.runtime.targets import Target
+
+
+@dataclass
+class RunResult:
+    model: str
+    target: Target
+    outputs: dict[str, np.ndarray]
+    providers: list[str]
+    placement: PlacementSummary | None
+    session_seconds: float
+    latencies_ms: list[float] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model, "target": self.target.describe(), "providers": self.providers,
+            "placement": self.placement.to_dict() if self.placement else None,
+            "session_seconds": self.session_seconds, "latencies_ms": self.latencies_ms,
+            "outputs": {k: {"shape": list(v.shape), "dtype": str(v.dtype),
+                            "min": float(v.min()) if v.size else None, "max": float(v.max()) if v.size else None,
+                            "mean": float(v.astype(np.float64).mean()) if v.size else None}
+                        for k, v in self.outputs.items()},
+            "notes": self.notes,
+        }
+
+
+def run_model(model: str | Path, target: Target, *, inputs: Mapping[str, np.ndarray] | None = None,
+              seed: int = 0, dims: Mapping[str, int] | None = None, iterations: int = 1,
+              session: LoadedSession | None = None, cache: bool = False) -> RunResult:
+    """Run ``model`` once (or ``iterations`` times, for timing) on ``target``.
+
+    Without ``inputs`` the inputs are random (seeded). Float data for a quantized input is quantized with
+    the model's own parameters. The result names the providers that really ran nodes. ``cache`` loads the
+    compiled NPU context from the cache (building it on first use).
+    """
+    loaded = session or open_session(model, target, dims=dims, cache=cache)
+    infos, _ = tensor_infos(loaded.proto)
+    arrays = dict(inputs) if inputs is not None else random_inputs(infos, seed, dims)
+    feeds, notes = prepare_feeds(infos, arrays, str(model), dims)
+    names = [o.name for o in loaded.session.get_outputs()]
+    latencies = []
+    values: list[Any] = []
+    for _ in range(max(1, iterations)):
+        start = time.perf_counter()
+        try:
+            values = loaded.run(feeds)
+        except Exception as exc:  # ORT raises InvalidArgument/Fail for data the graph rejects
+            raise InputDataError(f"{model}: onnxruntime rejected the inputs: {str(exc).splitlines()[0][:300]}",
+                                 hint="check input shapes and dtypes with `onnpu inspect`") from exc
+        latencies.append((time.perf_counter() - start) * 1000)
+    if inputs is None:
+        notes.insert(0, f"random inputs, seed {seed}")
+    return RunResult(str(model), target, dict(zip(names, values, strict=False)), loaded.providers, loaded.placement,
+                     loaded.create_seconds, latencies, notes)
