@@ -13,7 +13,7 @@ import onnxruntime as ort
 
 from onnpu.errors import ModelError, PlacementError, TargetError
 from onnpu.model.files import validate_model_file
-from onnpu.runtime.native_log import CapturedLog, capture_stderr
+from onnpu.runtime.native_log import CapturedLog, capture_native
 from onnpu.runtime.placement import AssignedSubgraph, PlacementSummary, summarize
 from onnpu.runtime.qnn import ensure_qnn, qnn_devices
 from onnpu.runtime.targets import CPU, QNN, Target, get_target
@@ -137,7 +137,7 @@ def create_session(model: str | Path | onnx.ModelProto, target: Target, *, dims:
         providers = [(target.provider, target.options_dict), CPU]
     start = time.perf_counter()
     try:
-        with capture_stderr() as log:
+        with capture_native() as log:
             session = ort.InferenceSession(source, sess_options=so, providers=providers)
     except Exception as exc:  # ORT raises its own Fail/InvalidGraph/... types; map them to what the user can do
         text = str(exc)
