@@ -3,7 +3,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 import models
@@ -11,7 +10,6 @@ from onnpu import InputDataError, classify, get_target
 from onnpu.cli import main
 from onnpu.vision.labels import load_labels
 from onnpu.vision.preprocess import PreprocessConfig
-from onnpu.vision.scores import is_probability, softmax
 
 CFG = PreprocessConfig(resize="crop", crop_ratio=1.0, scaling="imagenet")
 
@@ -44,12 +42,6 @@ def test_uint8_io_classifier_on_npu(twins: tuple[Path, Path], photos: dict[str, 
     npu = classify(images, twins[1], get_target("npu", allow_fallback=False), preprocess=CFG)
     assert npu.providers == ["QNNExecutionProvider"]
     assert [i.top[0].index for i in npu.images] == [i.top[0].index for i in ref.images]
-
-
-def test_softmax_detection() -> None:
-    logits = np.array([2.0, -1.0, 0.5])
-    assert not is_probability(logits)
-    assert is_probability(softmax(logits))
 
 
 def test_labels(tmp_path: Path) -> None:
