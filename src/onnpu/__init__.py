@@ -16,6 +16,7 @@ _EXPORTS: dict[str, str] = {
     # errors
     "OnnpuError": "onnpu.errors", "ModelError": "onnpu.errors", "TargetError": "onnpu.errors",
     "ProviderOptionError": "onnpu.errors", "PlacementError": "onnpu.errors", "ShapeError": "onnpu.errors",
+    "RunError": "onnpu.errors",
     "QuantizationError": "onnpu.errors", "InputDataError": "onnpu.errors", "OutputError": "onnpu.errors",
     "DownloadError": "onnpu.errors",
     # models
@@ -47,10 +48,10 @@ __all__ = [
     "BenchResult", "ClassifyResult", "CompareResult", "DoctorReport", "DownloadError", "InputDataError",
     "LoadedSession", "ModelError", "ModelInfo", "OnnpuError", "OutputError", "PlacementError", "PlacementReport",
     "PlacementSummary", "PrepareResult", "PreprocessConfig", "ProfileResult", "ProviderOptionError", "QuantParams",
-    "QuantizationError", "QuantizeConfig", "QuantizeResult", "RunResult", "ShapeError", "Target", "TargetError",
-    "TensorInfo", "__version__", "benchmark", "classify", "classify_folder", "compare", "create_session", "demo",
-    "dequantize", "doctor", "explain_placement", "fix_shapes", "get_target", "inspect_model", "prepare", "profile",
-    "qnn_status", "quantize", "quantize_array", "run_model",
+    "QuantizationError", "QuantizeConfig", "QuantizeResult", "RunError", "RunResult", "ShapeError", "Target",
+    "TargetError", "TensorInfo", "__version__", "benchmark", "classify", "classify_folder", "compare",
+    "create_session", "demo", "dequantize", "doctor", "explain_placement", "fix_shapes", "get_target",
+    "inspect_model", "prepare", "profile", "qnn_status", "quantize", "quantize_array", "run_model",
 ]
 
 
@@ -77,6 +78,7 @@ if TYPE_CHECKING:
         PlacementError,
         ProviderOptionError,
         QuantizationError,
+        RunError,
         ShapeError,
         TargetError,
     )

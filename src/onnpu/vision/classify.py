@@ -18,7 +18,7 @@ from onnpu.model.inspection import tensor_infos
 from onnpu.runtime.context_cache import open_session
 from onnpu.runtime.placement import PlacementSummary
 from onnpu.runtime.session import LoadedSession
-from onnpu.runtime.targets import Target
+from onnpu.runtime.targets import Target, require_inference
 from onnpu.vision.labels import load_labels
 from onnpu.vision.preprocess import PreprocessConfig, preprocess_for, preprocess_image
 from onnpu.vision.scores import score_reader
@@ -79,6 +79,7 @@ def classify(images: Sequence[str | Path], model: str | Path, target: Target, *,
     the median of ``repeat`` timed runs."""
     if not images:
         raise InputDataError("no images given", hint="pass one or more image files")
+    require_inference(target, "classify")
     loaded = session or open_session(model, target, dims=dims, cache=cache)
     inputs, outputs = tensor_infos(loaded.proto)
     if len(inputs) != 1:

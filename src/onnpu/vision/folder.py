@@ -23,7 +23,7 @@ from onnpu.machine import peak_rss_mb
 from onnpu.metrics import top_k
 from onnpu.model.inspection import TensorInfo, tensor_infos
 from onnpu.runtime.context_cache import open_session
-from onnpu.runtime.targets import Target
+from onnpu.runtime.targets import Target, require_inference
 from onnpu.storage import sha256_file
 from onnpu.vision.images import IMAGE_SUFFIXES, load_image
 from onnpu.vision.labels import load_labels
@@ -127,6 +127,7 @@ def classify_folder(sources: Sequence[str | Path], model: str | Path, target: Ta
                     on_result: Callable[[str, list[tuple[int, str, float]] | None, str | None], None] | None = None,
                     progress: Progress | None = None) -> FolderSummary:
     """Classify every image under ``sources``; results stream to ``output`` (and ``on_result``)."""
+    require_inference(target, "classify")
     images, others = collect_images(sources)
     # ONNX Runtime's intra-op threads spin while they wait; here the decode threads need those cores
     loaded = open_session(model, target, threads=threads, cache=cache,
