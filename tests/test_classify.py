@@ -114,4 +114,4 @@ def test_default_model_classifies_photos_on_npu(zoo_model, photos: dict[str, Pat
     assert grace.top[0].index == 652
     assert 281 <= cat.top[0].index <= 285
     assert result.placement is not None and result.placement.fully_on_target
-    assert result.placement.partitions == 1
+    assert result.placement.partitions == 1 and result.placement.on_target == result.placement.total == 285
