@@ -13,6 +13,7 @@ import onnxruntime as ort
 
 from onnpu.errors import ModelError, PlacementError, TargetError
 from onnpu.model.files import validate_model_file
+from onnpu.runtime.failures import explain_failure
 from onnpu.runtime.native_log import CapturedLog, capture_stderr
 from onnpu.runtime.placement import AssignedSubgraph, PlacementSummary, summarize
 from onnpu.runtime.qnn import ensure_qnn, qnn_devices
@@ -53,7 +54,8 @@ class LoadedSession:
     def placement(self) -> PlacementSummary | None:
         if self.subgraphs is None:
             return None
-        return summarize(self.graph, self.subgraphs, self.target.provider)
+        return summarize(self.graph, self.subgraphs, self.target.provider,
+                         self.target.hardware if self.target.is_qnn else "")
 
     def run(self, feeds: Mapping[str, Any], outputs: list[str] | None = None) -> list[Any]:
         return self.session.run(outputs, dict(feeds))
@@ -101,7 +103,7 @@ IN_MEMORY = Path("<in-memory model>")
 
 
 def create_session(model: str | Path | onnx.ModelProto, target: Target, *, dims: Mapping[str, int] | None = None,
-                   threads: int | None = None, log_level: int = 3,
+                   threads: int | None = None, log_level: int | None = None,
                    config: Mapping[str, str] | None = None, optimization: str = "all",
                    profile_prefix: str | None = None) -> LoadedSession:
     """Create a session for ``model`` (a file, or a model in memory) on ``target``.
@@ -110,7 +112,11 @@ def create_session(model: str | Path | onnx.ModelProto, target: Target, *, dims:
     With ``target.allow_fallback`` false, a model that cannot run fully on the target raises PlacementError.
     ``optimization="disabled"`` keeps the graph as written (an exact CPU reference for QDQ arithmetic).
     ``profile_prefix`` turns on ONNX Runtime's JSON profiler (``session.end_profiling()`` returns the file).
+    ``log_level`` is ONNX Runtime's (0 verbose … 3 errors); the log is captured, never shown. NPU sessions keep
+    warnings (2), which name the nodes the QNN backend refuses.
     """
+    if log_level is None:
+        log_level = 2 if target.provider == QNN else 3
     if isinstance(model, onnx.ModelProto):
         path, proto, source = IN_MEMORY, model, model.SerializeToString()
     else:
@@ -141,6 +147,9 @@ def create_session(model: str | Path | onnx.ModelProto, target: Target, *, dims:
             session = ort.InferenceSession(source, sess_options=so, providers=providers)
     except Exception as exc:  # ORT raises its own Fail/InvalidGraph/... types; map them to what the user can do
         text = str(exc)
+        known = explain_failure(text, log, target, proto, str(path)) if target.provider == QNN else None
+        if known is not None:
+            raise known from exc
         if "fallback to CPU EP has been explicitly disabled" in text:
             refused = log.unsupported_nodes()
             listed = ", ".join(f"{name} ({op})" for name, op in refused[:6])
