@@ -15,6 +15,7 @@ from onnpu.cli import (
     cmd_cache,
     cmd_classify,
     cmd_compare,
+    cmd_compile,
     cmd_demo,
     cmd_doctor,
     cmd_fix_shapes,
@@ -29,7 +30,7 @@ from onnpu.cli import (
 from onnpu.errors import OnnpuError
 
 COMMANDS = (cmd_doctor, cmd_inspect, cmd_fix_shapes, cmd_quantize, cmd_prepare, cmd_placement, cmd_profile, cmd_run,
-            cmd_classify, cmd_bench, cmd_compare, cmd_cache, cmd_zoo, cmd_demo)
+            cmd_classify, cmd_bench, cmd_compare, cmd_compile, cmd_cache, cmd_zoo, cmd_demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

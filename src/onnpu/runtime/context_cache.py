@@ -22,6 +22,7 @@ import onnxruntime as ort
 from onnpu.errors import OnnpuError
 from onnpu.model.files import external_data_files, validate_model_file
 from onnpu.paths import cache_dir
+from onnpu.runtime.compiled import model_for_target
 from onnpu.runtime.placement import AssignedSubgraph
 from onnpu.runtime.qnn import qnn_status
 from onnpu.runtime.session import LoadedSession, create_session
@@ -169,7 +170,11 @@ def clear() -> int:
 def open_session(model: str | Path, target: Target, *, dims: Mapping[str, int] | None = None,
                  threads: int | None = None, cache: bool = True,
                  config: Mapping[str, str] | None = None) -> LoadedSession:
-    """The session the verbs use: through the context cache on a QNN target (unless ``cache`` is off)."""
+    """The session the verbs use: through the context cache on a QNN target (unless ``cache`` is off). A
+    compiled model (or an ``onnpu compile`` folder) is checked against the target and loaded as it is."""
+    model, compiled = model_for_target(model, target) if target.is_qnn else (Path(model), None)
+    if compiled is not None:
+        return create_session(model, target, dims=dims, threads=threads, config=config)
     if cache and target.is_qnn:
         return cached_session(model, target, dims=dims, threads=threads, config=config)[0]
     return create_session(model, target, dims=dims, threads=threads, config=config)

@@ -71,7 +71,7 @@ OPTIMIZATION_LEVELS = {
 }
 
 
-def _session_options(target: Target, dims: Mapping[str, int] | None, threads: int | None,
+def session_options(target: Target, dims: Mapping[str, int] | None, threads: int | None,
                      log_level: int, config: Mapping[str, str] | None, optimization: str,
                      profile_prefix: str | None = None) -> ort.SessionOptions:
     so = ort.SessionOptions()
@@ -102,6 +102,28 @@ def _assignment(session: ort.InferenceSession) -> list[AssignedSubgraph] | None:
 IN_MEMORY = Path("<in-memory model>")
 
 
+def attach_provider(so: ort.SessionOptions, target: Target, *, for_compile: bool = False
+                    ) -> tuple[list[Any] | None, str | None]:
+    """Put ``target``'s provider into ``so`` (the QNN plugin is added to the options themselves), or return
+    the ``providers=`` list an InferenceSession takes. Also returns how QNN was found (plugin / builtin)."""
+    if target.provider == QNN:
+        status = ensure_qnn()
+        if status.mode == "plugin":
+            so.add_provider_for_devices(qnn_devices(), target.options_dict)
+            return None, status.mode
+        if for_compile:
+            so.add_provider(QNN, target.options_dict)
+            return None, status.mode
+        # Naming the CPU EP explicitly conflicts with disabling the CPU fallback.
+        return [(QNN, target.options_dict)] + ([CPU] if target.allow_fallback else []), status.mode
+    if target.provider == CPU:
+        return [CPU], None
+    if target.provider not in ort.get_available_providers():
+        raise TargetError(f"execution provider {target.provider} is not available in this onnxruntime",
+                          hint="available: " + ", ".join(ort.get_available_providers()))
+    return [(target.provider, target.options_dict), CPU], None
+
+
 def create_session(model: str | Path | onnx.ModelProto, target: Target, *, dims: Mapping[str, int] | None = None,
                    threads: int | None = None, log_level: int | None = None,
                    config: Mapping[str, str] | None = None, optimization: str = "all",
@@ -123,24 +145,8 @@ def create_session(model: str | Path | onnx.ModelProto, target: Target, *, dims:
         path = Path(model)
         proto = validate_model_file(path)
         source = str(path)
-    so = _session_options(target, dims, threads, log_level, config, optimization, profile_prefix)
-    providers: list[Any] | None = None
-    qnn_mode = None
-    if target.provider == QNN:
-        status = ensure_qnn()
-        qnn_mode = status.mode
-        if status.mode == "plugin":
-            so.add_provider_for_devices(qnn_devices(), target.options_dict)
-        else:
-            # Naming the CPU EP explicitly conflicts with disabling the CPU fallback.
-            providers = [(QNN, target.options_dict)] + ([CPU] if target.allow_fallback else [])
-    elif target.provider == CPU:
-        providers = [CPU]
-    else:
-        if target.provider not in ort.get_available_providers():
-            raise TargetError(f"execution provider {target.provider} is not available in this onnxruntime",
-                              hint="available: " + ", ".join(ort.get_available_providers()))
-        providers = [(target.provider, target.options_dict), CPU]
+    so = session_options(target, dims, threads, log_level, config, optimization, profile_prefix)
+    providers, qnn_mode = attach_provider(so, target)
     start = time.perf_counter()
     try:
         with capture_stderr() as log:
