@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from onnpu import __version__
+from onnpu._version import __version__
 from onnpu.cli import (
     cmd_bench,
     cmd_cache,

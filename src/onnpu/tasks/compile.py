@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from onnpu import __version__
+from onnpu._version import __version__
 from onnpu.errors import OutputError
 from onnpu.machine import htp_is_emulated
 from onnpu.model.files import validate_model_file
