@@ -15,6 +15,8 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from onnpu.model.qparams import constant_tensors, qdq_params
+
 # ops whose quantized form needs the full group (verified on v68: GlobalAveragePool, AveragePool, ReduceMean)
 POOLS = ("GlobalAveragePool", "AveragePool", "ReduceMean", "GlobalMaxPool", "MaxPool")
 SHAPE_ONLY = ("Flatten", "Reshape", "Squeeze", "Unsqueeze", "Identity")
@@ -66,7 +68,7 @@ def complete_qdq_groups(model: onnx.ModelProto) -> tuple[onnx.ModelProto, list[G
     result = onnx.ModelProto()
     result.CopyFrom(model)
     graph = result.graph
-    inits = {t.name: t for t in graph.initializer}
+    inits = constant_tensors(result)
     producers = {o: n for n in graph.node for o in n.output}
     consumers = _consumers(graph)
     outputs = {o.name for o in graph.output}
@@ -80,21 +82,19 @@ def complete_qdq_groups(model: onnx.ModelProto) -> tuple[onnx.ModelProto, list[G
         if found is None:
             continue
         q, via = found
-        if len(q.input) < 2 or q.input[1] not in inits or (len(q.input) > 2 and q.input[2] not in inits):
+        out_params = qdq_params(q, inits)
+        in_params = qdq_params(source, inits)
+        if out_params is None or not out_params.per_tensor or (len(q.input) > 2 and q.input[2] not in inits):
             continue
-        scale = numpy_helper.to_array(inits[q.input[1]])
-        if scale.size != 1:
-            continue
-        zp = numpy_helper.to_array(inits[q.input[2]]) if len(q.input) > 2 else np.zeros((), np.uint8)
-        in_zp = inits.get(source.input[2]) if len(source.input) > 2 else None
-        in_dtype = numpy_helper.to_array(in_zp).dtype if in_zp is not None else np.dtype(np.uint8)
+        scale = np.asarray(out_params.scale[0], np.float32)
+        zp = np.asarray(out_params.zero_point[0], dtype=np.dtype(out_params.dtype))
+        in_dtype = np.dtype(in_params.dtype) if in_params else np.dtype(np.uint8)
         if zp.dtype != in_dtype and {zp.dtype.itemsize, in_dtype.itemsize} == {1}:
             shift = 128 if in_dtype == np.uint8 else -128  # the same real range in the input's 8-bit type
-            zp = (zp.astype(np.int32) + shift).astype(in_dtype)
+            zp = np.asarray(int(zp) + shift, dtype=in_dtype)
         stem = f"{node.name or node.output[0]}_onnpu_group"
         s_name, z_name = f"{stem}_scale", f"{stem}_zero_point"
-        graph.initializer.extend([numpy_helper.from_array(scale.reshape(()).astype(np.float32), s_name),
-                                  numpy_helper.from_array(np.asarray(zp).reshape(()), z_name)])
+        graph.initializer.extend([numpy_helper.from_array(scale, s_name), numpy_helper.from_array(zp, z_name)])
         quantized, restored = f"{stem}_q", f"{stem}_dq"
         new_q = helper.make_node("QuantizeLinear", [node.output[0], s_name, z_name], [quantized], name=f"{stem}_q")
         new_dq = helper.make_node("DequantizeLinear", [quantized, s_name, z_name], [restored], name=f"{stem}_dq")
@@ -104,7 +104,7 @@ def complete_qdq_groups(model: onnx.ModelProto) -> tuple[onnx.ModelProto, list[G
                     user.input[i] = restored
         insert_after[node.output[0]] = [new_q, new_dq]
         fixes.append(GroupFix(node.name or node.output[0], node.op_type, tuple(v.name or v.op_type for v in via),
-                              float(scale.reshape(())), int(np.asarray(zp).reshape(()))))
+                              float(scale), int(zp)))
     if fixes:
         ordered: list[onnx.NodeProto] = []
         for node in graph.node:
