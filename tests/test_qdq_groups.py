@@ -15,8 +15,10 @@ from onnpu.runtime.session import exact_cpu_session
 def pooled(pool: str, out_type: int = TensorProto.UINT8, out_zp: int = 3, extra_reader: bool = False,
            direct_q: bool = False) -> onnx.ModelProto:
     """u8 input → DQ → pool → Flatten → Q(out_type) → DQ → output."""
-    inits = [helper.make_tensor("s", TensorProto.FLOAT, [], [0.05]), helper.make_tensor("z", TensorProto.UINT8, [], [7]),
-             helper.make_tensor("so", TensorProto.FLOAT, [], [0.011]), helper.make_tensor("zo", out_type, [], [out_zp])]
+    inits = [helper.make_tensor("s", TensorProto.FLOAT, [], [0.05]),
+             helper.make_tensor("z", TensorProto.UINT8, [], [7]),
+             helper.make_tensor("so", TensorProto.FLOAT, [], [0.011]),
+             helper.make_tensor("zo", out_type, [], [out_zp])]
     attrs = {"kernel_shape": [2, 2]} if pool in ("AveragePool", "MaxPool") else {}
     if pool == "ReduceMean":
         inits.append(helper.make_tensor("axes", TensorProto.INT64, [2], [2, 3]))
