@@ -188,3 +188,24 @@ def aihub_style_classifier(folder: Path) -> Path:
     model.graph.node.remove(dq)
     onnx.checker.check_model(model)
     return save(model, folder / "aihub_classifier.onnx")
+
+
+def qdq_add_int8_constant() -> onnx.ModelProto:
+    """QDQ Add of an activation (uint8) and a constant with int8 weights: HTP v68 leaves the Add on the CPU, v73
+    runs it (measured on the emulator)."""
+    rng = np.random.default_rng(9)
+    inits = [helper.make_tensor("s_x", TensorProto.FLOAT, [], [1 / 255]),
+             helper.make_tensor("z_x", TensorProto.UINT8, [], [0]),
+             numpy_helper.from_array(rng.integers(-100, 100, (1, 3, 1, 1)).astype(np.int8), "c_q"),
+             helper.make_tensor("s_c", TensorProto.FLOAT, [], [0.01]),
+             helper.make_tensor("z_c", TensorProto.INT8, [], [0]),
+             helper.make_tensor("s_y", TensorProto.FLOAT, [], [0.01]),
+             helper.make_tensor("z_y", TensorProto.UINT8, [], [100])]
+    nodes = [helper.make_node("QuantizeLinear", ["x", "s_x", "z_x"], ["xq"], name="x_q"),
+             helper.make_node("DequantizeLinear", ["xq", "s_x", "z_x"], ["xd"], name="x_dq"),
+             helper.make_node("DequantizeLinear", ["c_q", "s_c", "z_c"], ["c"], name="c_dq"),
+             helper.make_node("Add", ["xd", "c"], ["a"], name="add"),
+             helper.make_node("QuantizeLinear", ["a", "s_y", "z_y"], ["aq"], name="a_q"),
+             helper.make_node("DequantizeLinear", ["aq", "s_y", "z_y"], ["y"], name="a_dq")]
+    return _model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 8, 8])], inits, "qdq_add_int8_constant")

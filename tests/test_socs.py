@@ -183,3 +183,15 @@ def test_context_cache_keeps_one_entry_per_soc(tmp_path: Path) -> None:
     _, other = context_cache.cached_session(src, get_target("npu", soc="qcs8550"))
     _, again = context_cache.cached_session(src, get_target("npu", soc="qcs6490"))
     assert (state, other, again) == ("built", "built", "hit")
+
+
+@pytest.mark.npu
+def test_a_fallback_on_one_htp_only_is_named_with_the_htp(tmp_path: Path) -> None:
+    """A QDQ Add with an int8 constant: QCS6490's v68 leaves it on the CPU, QCS8550's v73 runs it."""
+    from onnpu.tasks.explain_placement import explain_placement
+
+    src = models.save(models.qdq_add_int8_constant(), tmp_path / "add.onnx")
+    on_v68 = explain_placement(src, get_target("npu"))
+    add = next(n for n in on_v68.cpu_nodes if n.name == "add")
+    assert "(on QCS6490 HTP v68" in add.reason and "--soc qcs8550" in add.fix
+    assert explain_placement(src, get_target("npu", soc="qcs8550")).fully_on_target

@@ -84,7 +84,8 @@ def _transitions(graph_nodes: list[Any], placed: list[NodePlacement]) -> int:
     return len(crossings)
 
 
-def _explain(node: NodePlacement, qnn_reason: str | None, dynamic: dict[str, list[str]], model: str) -> tuple[str, str]:
+def _explain(node: NodePlacement, qnn_reason: str | None, dynamic: dict[str, list[str]], model: str,
+             quantized: bool = False) -> tuple[str, str]:
     if node.io_conversion:
         return ("graph-input Quantize / graph-output Dequantize: the QNN EP leaves them to the CPU by design "
                 "(offload_graph_io_quantization=1)",
@@ -99,6 +100,10 @@ def _explain(node: NodePlacement, qnn_reason: str | None, dynamic: dict[str, lis
         if "not supported by QNN EP" in qnn_reason:
             return qnn_reason, f"{node.op_type} has no QNN implementation: replace it, or move it out of the model " \
                                "(post-processing on the CPU)"
+        if quantized and "Failed to add node" in qnn_reason:
+            return qnn_reason, ("this HTP cannot build the op with this quantization: see whether a newer HTP takes "
+                                f"it (`onnpu placement {model} --soc qcs8550`), or change how its inputs are "
+                                "quantized (e.g. uint8 constants, 16-bit activations)")
         if "Failed to add node" in qnn_reason or "float" in qnn_reason.lower():
             return qnn_reason, "the HTP cannot build this op in float: quantize the model (`onnpu quantize`)"
         if node.op_type == "Dropout":
@@ -177,13 +182,16 @@ def explain_placement(model: str | Path, target: Target, *, dims: Mapping[str, i
     dynamic = {t.name: [d for d in t.dynamic_dims if d not in (dims or {})] for t in inputs}
     dynamic = {k: v for k, v in dynamic.items() if v}
     reasons = loaded.log.refusal_reasons() if target.is_qnn and loaded.log else {}
+    quantized = quantization_style(Counter(n.op_type for n in loaded.graph.node)) == "QDQ"
     nodes = []
     for node in summary.nodes:
         report = NodeReport(node.name, node.op_type, node.provider, io_conversion=node.io_conversion)
         if node.provider is None:
             report.reason = "removed by graph optimisation (folded or fused into another node)"
         elif node.provider != target.provider:
-            report.reason, report.fix = _explain(node, reasons.get(node.name), dynamic, str(model))
+            reason = reasons.get(node.name)
+            report.reason, report.fix = _explain(node, f"{reason} (on {target.hardware})" if reason else None,
+                                                 dynamic, str(model), quantized)
         nodes.append(report)
     style = quantization_style(Counter(n.op_type for n in loaded.graph.node))
     precision, recommendations = _precision(style, target)
