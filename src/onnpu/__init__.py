@@ -7,9 +7,10 @@ Every verb is one function importable from here. Names are resolved on first use
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
 from onnpu._version import __version__
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
@@ -56,7 +57,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'onnpu' has no attribute {name!r}")

@@ -22,7 +22,6 @@ import onnxruntime as ort
 from onnpu.errors import OnnpuError
 from onnpu.model.files import external_data_files, validate_model_file
 from onnpu.paths import cache_dir
-from onnpu.runtime.compiled import model_for_target
 from onnpu.runtime.placement import AssignedSubgraph
 from onnpu.runtime.qnn import qnn_status
 from onnpu.runtime.session import LoadedSession, create_session
@@ -172,7 +171,11 @@ def open_session(model: str | Path, target: Target, *, dims: Mapping[str, int] |
                  config: Mapping[str, str] | None = None) -> LoadedSession:
     """The session the verbs use: through the context cache on a QNN target (unless ``cache`` is off). A
     compiled model (or an ``onnpu compile`` folder) is checked against the target and loaded as it is."""
-    model, compiled = model_for_target(model, target) if target.is_qnn else (Path(model), None)
+    compiled = None
+    if target.is_qnn:
+        from onnpu.runtime.compiled import model_for_target  # compiled models exist only for the NPU
+
+        model, compiled = model_for_target(model, target)
     if compiled is not None:
         return create_session(model, target, dims=dims, threads=threads, config=config)
     if cache and target.is_qnn:

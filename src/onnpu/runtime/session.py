@@ -13,7 +13,6 @@ import onnxruntime as ort
 
 from onnpu.errors import ModelError, PlacementError, TargetError
 from onnpu.model.files import validate_model_file
-from onnpu.runtime.failures import explain_failure
 from onnpu.runtime.native_log import CapturedLog, capture_stderr
 from onnpu.runtime.placement import AssignedSubgraph, PlacementSummary, summarize
 from onnpu.runtime.qnn import ensure_qnn, qnn_devices
@@ -153,7 +152,11 @@ def create_session(model: str | Path | onnx.ModelProto, target: Target, *, dims:
             session = ort.InferenceSession(source, sess_options=so, providers=providers)
     except Exception as exc:  # ORT raises its own Fail/InvalidGraph/... types; map them to what the user can do
         text = str(exc)
-        known = explain_failure(text, log, target, proto, str(path)) if target.provider == QNN else None
+        known = None
+        if target.provider == QNN:
+            from onnpu.runtime.failures import explain_failure  # only when a session fails
+
+            known = explain_failure(text, log, target, proto, str(path))
         if known is not None:
             raise known from exc
         if "fallback to CPU EP has been explicitly disabled" in text:

@@ -19,7 +19,6 @@ import os
 import platform
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +85,8 @@ def _key(text: str) -> str:
 @cache
 def qnn_soc_models() -> dict[int, Soc]:
     """Every ``soc_model`` id this QNN accepts, named as the compiled binary names it."""
+    from importlib import resources
+
     text = resources.files("onnpu.data").joinpath("qnn_soc_models.json").read_text(encoding="utf-8")
     return {r["soc_model"]: Soc(r["name"], r["soc_model"], r["htp_arch"], float(r["vtcm_mb"]))
             for r in json.loads(text)["soc_models"]}

@@ -3,6 +3,7 @@ before softmax, and softmax only when the output is not already a probability ve
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -52,7 +53,7 @@ class ClassifyResult:
 
     @property
     def median_latency_ms(self) -> float:
-        return float(np.median([i.latency_ms for i in self.images])) if self.images else float("nan")
+        return statistics.median(i.latency_ms for i in self.images) if self.images else float("nan")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -103,7 +104,7 @@ def classify(images: Sequence[str | Path], model: str | Path, target: Target, *,
             start = time.perf_counter()
             raw = loaded.run(feeds, [out_info.name])[0]
             times.append((time.perf_counter() - start) * 1000)
-        latency = float(np.median(times))
+        latency = statistics.median(times)
         scores, applied, dequantized = scores_from_output(np.asarray(raw), out_info, softmax_mode)
         if label_names is None:
             label_names = load_labels(labels, scores.shape[-1])
