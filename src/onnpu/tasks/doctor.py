@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import platform
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -17,10 +16,12 @@ import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
 from onnpu.errors import OnnpuError
+from onnpu.model.files import write_model
 from onnpu.runtime.qnn import package_version, qnn_status
 from onnpu.runtime.session import create_session, exact_cpu_session
 from onnpu.runtime.socs import on_board
 from onnpu.runtime.targets import Target, get_target
+from onnpu.storage import scratch_dir
 from onnpu.tasks.board_doctor import Check, board_checks
 from onnpu.tasks.run import run_model
 
@@ -100,9 +101,9 @@ def selftest_model() -> onnx.ModelProto:
 
 
 def run_selftest(target: Target | None = None) -> SelfTest:
-    with tempfile.TemporaryDirectory(prefix="onnpu-doctor-") as tmp:
+    with scratch_dir("onnpu-doctor-") as tmp:
         path = Path(tmp) / "selftest_qdq.onnx"
-        onnx.save(selftest_model(), path)
+        write_model(selftest_model(), path)
         x = {"x": np.random.default_rng(0).random((1, 3, 16, 16), dtype=np.float32)}
         try:
             npu = create_session(path, (target or get_target("npu")).with_fallback(False))

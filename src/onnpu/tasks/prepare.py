@@ -4,7 +4,6 @@ verify on the NPU with CPU fallback disabled, report quality and placement."""
 
 from __future__ import annotations
 
-import tempfile
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from onnpu.runtime.feeds import random_inputs, run_feeds
 from onnpu.runtime.placement import PlacementSummary
 from onnpu.runtime.session import create_session, exact_cpu_session
 from onnpu.runtime.targets import Target, get_target
+from onnpu.storage import scratch_dir
 from onnpu.tasks.explain_placement import explain_placement
 from onnpu.tasks.run import run_model
 from onnpu.vision.preprocess import PreprocessConfig
@@ -129,7 +129,7 @@ def prepare(model: str | Path, out: str | Path, calib: str | Path | None = None,
     notes: list[str] = []
     fixed: FixShapesResult | None = None
     result: QuantizeResult | None = None
-    with tempfile.TemporaryDirectory(prefix="onnpu-prepare-") as tmp:
+    with scratch_dir("onnpu-prepare-") as tmp:
         source = src
         if dynamic or dims or shapes:
             if dynamic and not dims and not shapes:
