@@ -23,6 +23,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
 
+from bench_compile import compile_section  # noqa: E402
 from bench_quality import quality_section  # noqa: E402
 from bench_speed import latency_section, overhead_section, sessions_section, startup_section  # noqa: E402
 from folder_bench import folder_section  # noqa: E402
@@ -45,6 +46,7 @@ SECTIONS: dict[str, Callable[[ZooModel, bool], list[str]]] = {
     "overhead": lambda model, quick: overhead_section(model, _tiny(), quick),
     "sessions": sessions_section,
     "latency": latency_section,
+    "compile": compile_section,
     "quality": quality_section,
     "folder": lambda model, quick: folder_section(model.float_model, quick),
 }

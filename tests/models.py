@@ -163,3 +163,49 @@ def single_conv() -> onnx.ModelProto:
              helper.make_node("Relu", ["c"], ["y"], name="relu")]
     return _model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 16, 16])],
                   [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8, 16, 16])], [w, b], "single_conv")
+
+
+def aihub_style_classifier(folder: Path) -> Path:
+    """A w8a8 classifier shaped like Qualcomm AI Hub's: uint8 input and logits, QDQ Conv, then
+    GlobalAveragePool → Flatten → QuantizeLinear with no Q/DQ right after the pool (the pool is outside a
+    complete QDQ group). Built by quantizing ``classifier()`` (nearest rounding, random calibration) and
+    removing the Q/DQ pair after the pool."""
+    from onnpu.quantize.config import QuantizeConfig
+    from onnpu.quantize.pipeline import quantize
+
+    float_path = save(classifier(), folder / "classifier.onnx")
+    qdq = folder / "classifier.qdq.onnx"
+    quantize(float_path, qdq, "random", config=QuantizeConfig(rounding="nearest"), io="uint8", force=True)
+    model = onnx.load(str(qdq))
+    pool = next(n for n in model.graph.node if n.op_type == "GlobalAveragePool")
+    q = next(n for n in model.graph.node if n.op_type == "QuantizeLinear" and n.input[0] == pool.output[0])
+    dq = next(n for n in model.graph.node if n.op_type == "DequantizeLinear" and n.input[0] == q.output[0])
+    for node in model.graph.node:
+        for i, name in enumerate(node.input):
+            if name == dq.output[0]:
+                node.input[i] = pool.output[0]
+    model.graph.node.remove(q)
+    model.graph.node.remove(dq)
+    onnx.checker.check_model(model)
+    return save(model, folder / "aihub_classifier.onnx")
+
+
+def qdq_add_int8_constant() -> onnx.ModelProto:
+    """QDQ Add of an activation (uint8) and a constant with int8 weights: HTP v68 leaves the Add on the CPU, v73
+    runs it (measured on the emulator)."""
+    rng = np.random.default_rng(9)
+    inits = [helper.make_tensor("s_x", TensorProto.FLOAT, [], [1 / 255]),
+             helper.make_tensor("z_x", TensorProto.UINT8, [], [0]),
+             numpy_helper.from_array(rng.integers(-100, 100, (1, 3, 1, 1)).astype(np.int8), "c_q"),
+             helper.make_tensor("s_c", TensorProto.FLOAT, [], [0.01]),
+             helper.make_tensor("z_c", TensorProto.INT8, [], [0]),
+             helper.make_tensor("s_y", TensorProto.FLOAT, [], [0.01]),
+             helper.make_tensor("z_y", TensorProto.UINT8, [], [100])]
+    nodes = [helper.make_node("QuantizeLinear", ["x", "s_x", "z_x"], ["xq"], name="x_q"),
+             helper.make_node("DequantizeLinear", ["xq", "s_x", "z_x"], ["xd"], name="x_dq"),
+             helper.make_node("DequantizeLinear", ["c_q", "s_c", "z_c"], ["c"], name="c_dq"),
+             helper.make_node("Add", ["xd", "c"], ["a"], name="add"),
+             helper.make_node("QuantizeLinear", ["a", "s_y", "z_y"], ["aq"], name="a_q"),
+             helper.make_node("DequantizeLinear", ["aq", "s_y", "z_y"], ["y"], name="a_dq")]
+    return _model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 8, 8])], inits, "qdq_add_int8_constant")

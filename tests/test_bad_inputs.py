@@ -1,5 +1,6 @@
 """The bad-input catalogue: every case is one `error:` line (plus a `hint:`), a non-zero exit, no
-traceback, and no input file modified. The README's table lists the same cases and messages."""
+traceback, no input file modified and nothing written outside the cache (every file under the test's folder
+hashed before and after). The README's table lists the same cases and messages."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import hostile
 import models
+from loopback import Server
 from onnpu.cli import main
 from onnpu.model.files import write_model
 
@@ -78,6 +81,45 @@ def case_short_external_data(tmp: Path) -> list[str]:
     data = tmp / "ext.onnx.data"
     data.write_bytes(data.read_bytes()[:100])
     return ["inspect", str(tmp / "ext.onnx")]
+
+
+def _outside_data(tmp: Path, location: str) -> Path:
+    """A model in ``tmp/m/`` whose weights sit in ``tmp/elsewhere/secret.data``, named by ``location``."""
+    model = hostile.with_external_data(tmp / "m", batch="N")
+    (tmp / "elsewhere").mkdir()
+    (tmp / "m" / "model.onnx.data").rename(tmp / "elsewhere" / "secret.data")
+    return hostile.rewrite(model, location=location)
+
+
+def case_absolute_location(tmp: Path) -> list[str]:
+    return ["inspect", str(_outside_data(tmp, str(tmp / "elsewhere" / "secret.data")))]
+
+
+def case_dotdot_location(tmp: Path) -> list[str]:
+    return ["run", str(_outside_data(tmp, "../elsewhere/secret.data")), "--dim", "N=1"]
+
+
+def case_link_outside(tmp: Path) -> list[str]:
+    model = _outside_data(tmp, "weights.data")
+    (tmp / "m" / "weights.data").symlink_to(tmp / "elsewhere" / "secret.data")
+    return ["fix-shapes", str(model), "-o", str(tmp / "fixed.onnx"), "--dim", "N=1"]
+
+
+def case_offset_past_the_end(tmp: Path) -> list[str]:
+    model = hostile.rewrite(hostile.with_external_data(tmp), offset=1 << 40, tensor="w2")
+    return ["quantize", str(model), "-o", str(tmp / "q.onnx"), "--calib", "random"]
+
+
+def case_length_beyond_the_file(tmp: Path) -> list[str]:
+    model = hostile.with_external_data(tmp)
+    hostile.rewrite(model, tensor="w2", offset=(tmp / "model.onnx.data").stat().st_size - 8)
+    return ["prepare", str(model), "-o", str(tmp / "p.onnx"), "--calib", "random"]
+
+
+def case_location_is_a_folder(tmp: Path) -> list[str]:
+    model = hostile.rewrite(hostile.with_external_data(tmp), location="weights")
+    (tmp / "weights").mkdir()
+    return ["placement", str(model)]
 
 
 def case_wrong_input_name(tmp: Path) -> list[str]:
@@ -163,6 +205,13 @@ CASES: dict[str, tuple[Setup, str, int]] = {
     "0-byte model": (case_empty_onnx, "the file is empty (0 bytes)", 1),
     "missing external data": (case_missing_external_data, "external-data file 'ext.onnx.data' is missing", 1),
     "short external data": (case_short_external_data, "external-data file ext.onnx.data is too short", 1),
+    "absolute external-data location": (case_absolute_location, "names external data '/", 1),
+    "external data outside the folder (..)": (case_dotdot_location, "'../elsewhere/secret.data', a path outside "
+                                              "the model's folder", 1),
+    "external data linked from outside": (case_link_outside, "'weights.data', a link to ", 1),
+    "offset past the end of the data": (case_offset_past_the_end, "model.onnx.data is too short", 1),
+    "length beyond the data file": (case_length_beyond_the_file, "model.onnx.data is too short", 1),
+    "external-data location is a folder": (case_location_is_a_folder, "'weights', which is a folder, not a file", 1),
     "wrong input name": (case_wrong_input_name, "no input named 'image'", 1),
     "wrong input shape": (case_wrong_input_shape, "has shape [1, 3, 8, 8], the model expects [1, 3, 16, 16]", 1),
     "wrong input dtype": (case_wrong_input_dtype, "has dtype int64, the model expects float32", 1),
@@ -186,17 +235,47 @@ def _hashes(folder: Path) -> dict[str, str]:
     return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*") if p.is_file()}
 
 
+def _one_error(code: int, expected_code: int, stderr: str, message: str) -> list[str]:
+    err = [line for line in stderr.splitlines() if line.strip()]
+    assert code == expected_code, err
+    assert err[0].startswith("error: ") and message in err[0], err
+    assert len(err) <= 2 and (len(err) == 1 or err[1].startswith("hint: ")), err
+    return err
+
+
 @pytest.mark.parametrize("name", list(CASES))
 def test_bad_input(name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     setup, message, code = CASES[name]
     argv = setup(tmp_path)
     before = _hashes(tmp_path)
-    assert main(argv) == code
-    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
-    assert err[0].startswith("error: ") and message in err[0], err
-    assert len(err) <= 2 and (len(err) == 1 or err[1].startswith("hint: ")), err
-    assert _hashes(tmp_path) == before, "an input file was modified"
+    _one_error(main(argv), code, capsys.readouterr().err, message)
+    assert _hashes(tmp_path) == before, "an input file was modified, or a file written outside the cache"
     assert not [p for p in tmp_path.rglob(".*.tmp")], "a temporary file was left behind"
+
+
+@pytest.mark.parametrize("location", ["ABSOLUTE", "../../../../x.data"])
+def test_hostile_model_over_http(location: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """A model fetched by URL whose external data names an absolute path or climbs out with ``..``: refused
+    before any request for the data, and nothing written anywhere (the data file is served at every URL
+    the location could turn into, so a client that followed it would write it)."""
+    cache = tmp_path / "a" / "b" / "cache"  # ../../../../x.data from the model's cache folder: tmp_path/a/b
+    monkeypatch.setenv("ONNPU_CACHE_DIR", str(cache))
+    (tmp_path / "victim").mkdir()
+    if location == "ABSOLUTE":
+        location = str(tmp_path / "victim" / "x.data")
+    model = hostile.rewrite(hostile.with_external_data(tmp_path / "src"), location=location)
+    data = (tmp_path / "src" / "model.onnx.data").read_bytes()
+    served = {"m/model.onnx": model.read_bytes(), "x.data": data, location.lstrip("/"): data}
+    before = _hashes(tmp_path)
+    with Server(served) as server:
+        err = _one_error(main(["inspect", f"{server.url}/m/model.onnx"]), 1, capsys.readouterr().err,
+                         f"tensor 'w1' names external data {location!r}")
+        assert "/m/model.onnx: " in err[0] and "outside the model's folder" in err[0]
+        assert server.requests == [("/m/model.onnx", None)], "a request was made for the hostile location"
+    after = {p: h for p, h in _hashes(tmp_path).items() if not p.startswith(str(cache))}
+    assert after == before, "a file was written outside the download cache"
+    assert not (tmp_path / "victim" / "x.data").exists()
 
 
 def test_qnn_missing(tmp_path: Path) -> None:

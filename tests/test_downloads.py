@@ -4,71 +4,23 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 import models
+from loopback import CHANGED, PAYLOAD, Server
 from onnpu import DownloadError
 from onnpu.cli import main
 from onnpu.model.downloads import DownloadPolicy, fetch, fetch_model, list_downloads
 from onnpu.model.files import write_model
 
 FAST = DownloadPolicy(timeout=0.5, retries=1, backoff=0.01)
-PAYLOAD = bytes(range(256)) * 400  # 100 kB
-
-
-class Server:
-    def __init__(self, files: dict[str, bytes]) -> None:
-        self.files = files
-        self.requests: list[tuple[str, str | None]] = []
-        self.flaky_served = False
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                server.requests.append((self.path, self.headers.get("Range")))
-                name = self.path.lstrip("/")
-                if name == "slow.bin":
-                    time.sleep(1.5)
-                if name not in server.files and name not in ("flaky.bin", "truncated.bin", "slow.bin"):
-                    self.send_error(404)
-                    return
-                body = server.files.get(name, PAYLOAD)
-                start = 0
-                ranged = self.headers.get("Range")
-                if ranged and name != "truncated.bin":
-                    start = int(ranged.split("=")[1].split("-")[0])
-                    self.send_response(206)
-                    self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
-                else:
-                    self.send_response(200)
-                self.send_header("Content-Length", str(len(body) - start))
-                self.end_headers()
-                if name == "truncated.bin" or (name == "flaky.bin" and not server.flaky_served):
-                    server.flaky_served = True
-                    self.wfile.write(body[start:start + len(body) // 3])  # the connection drops mid-body
-                    return
-                self.wfile.write(body[start:])
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self) -> Server:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @pytest.fixture
@@ -93,6 +45,58 @@ def test_interrupted_transfer_resumes(server: Server) -> None:
     assert path.read_bytes() == PAYLOAD
     assert server.requests[0] == ("/flaky.bin", None)
     assert server.requests[1][1] == f"bytes={len(PAYLOAD) // 3}-"  # resumed, not restarted
+    assert server.if_range[1] == '"' + hashlib.sha256(PAYLOAD).hexdigest()[:16] + '"'  # only if unchanged
+
+
+def test_file_changed_on_the_server_is_not_spliced(server: Server) -> None:
+    """The part from the old file is not continued with the new file's bytes: If-Range makes the server send
+    the whole new file, which replaces the part."""
+    server.files["changing.bin"] = PAYLOAD
+    path = fetch(f"{server.url}/changing.bin", policy=FAST)
+    assert server.requests[1][1] == f"bytes={len(PAYLOAD) // 3}-" and server.if_range[1] is not None
+    assert path.read_bytes() == CHANGED
+    assert hashlib.sha256(CHANGED).hexdigest() in str(path)
+
+
+def test_no_validator_means_no_resume(server: Server) -> None:
+    """Without an ETag or Last-Modified nothing proves the server's file unchanged: start over."""
+    server.validators = False
+    path = fetch(f"{server.url}/flaky.bin", policy=FAST)
+    assert path.read_bytes() == PAYLOAD
+    assert [r[1] for r in server.requests] == [None, None]
+
+
+def test_threads_fetching_one_url_download_it_once(server: Server) -> None:
+    server.files["big.bin"] = PAYLOAD * 8
+    server.delay = 0.01  # ~0.5 s per transfer: the threads really overlap
+    url = f"{server.url}/big.bin"
+    with ThreadPoolExecutor(4) as pool:
+        paths = list(pool.map(lambda _: fetch(url), range(4)))
+    assert len(set(paths)) == 1 and paths[0].read_bytes() == PAYLOAD * 8
+    assert server.requests == [("/big.bin", None)]
+    assert not list((paths[0].parents[2] / "partial").glob("*.part"))
+
+
+def test_concurrent_downloads_keep_every_index_entry(server: Server) -> None:
+    """The index is read, changed and written under its lock: no entry is lost to a concurrent writer."""
+    for k in range(8):
+        server.files[f"f{k}.bin"] = bytes([k]) * 5000
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda k: fetch(f"{server.url}/f{k}.bin"), range(8)))
+    assert sorted(u.rsplit("/", 1)[1] for u in list_downloads()) == [f"f{k}.bin" for k in range(8)]
+
+
+def test_processes_fetching_one_url_download_it_once(server: Server, tmp_path: Path) -> None:
+    server.files["big.bin"] = PAYLOAD * 8
+    server.delay = 0.02
+    url = f"{server.url}/big.bin"
+    code = ("import sys; from onnpu.model.downloads import fetch; "
+            f"print(fetch({url!r}), flush=True)")
+    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=120)[0].strip().splitlines()[-1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0]
+    assert outs[0] == outs[1] and Path(outs[0]).read_bytes() == PAYLOAD * 8
+    assert server.requests == [("/big.bin", None)]
 
 
 def test_wrong_checksum_is_refused_and_discarded(server: Server) -> None:
@@ -135,3 +139,23 @@ def test_cli_inspect_url_and_cache_list(server: Server, capsys: pytest.CaptureFi
     assert {d["url"].rsplit("/", 1)[1] for d in listed} == {"model.onnx", "model.onnx.data"}
     assert main(["inspect", f"{server.url}/missing.onnx"]) == 1
     assert "HTTP 404" in capsys.readouterr().err
+
+
+def test_two_models_with_one_graph_keep_their_own_weights(server: Server, tmp_path: Path) -> None:
+    """Same model bytes (graph + offsets), different weights: each URL gets a folder of its own."""
+    (tmp_path / "b").mkdir()
+    other = write_model(models.float_conv(hidden=64), tmp_path / "b" / "model.onnx", external_data=True)
+    assert other.read_bytes() == server.files["model.onnx"]  # the graph (and the offsets) are the same
+    data_b = bytes(reversed((tmp_path / "b" / "model.onnx.data").read_bytes()))
+    server.files.update({"b/model.onnx": other.read_bytes(), "b/model.onnx.data": data_b})
+    a = fetch_model(f"{server.url}/model.onnx")
+    b = fetch_model(f"{server.url}/b/model.onnx")
+    assert a.parent != b.parent
+    assert (b.parent / "model.onnx.data").read_bytes() == data_b
+    assert (a.parent / "model.onnx.data").read_bytes() == server.files["model.onnx.data"]
+
+
+def test_a_url_naming_a_parent_folder_lands_inside_the_cache(server: Server, tmp_path: Path) -> None:
+    server.files["x/%2e%2e"] = PAYLOAD
+    path = fetch(f"{server.url}/x/%2e%2e")
+    assert path.name == "download" and path.is_relative_to(tmp_path / "cache" / "downloads" / "sha256")

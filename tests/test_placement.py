@@ -15,17 +15,21 @@ from onnpu.tasks.explain_placement import explain_placement
 
 pytestmark = pytest.mark.npu
 
+# Float models need an HTP that computes float (v69+, fp16): QCS8550 (v73). The default SoC, QCS6490 (v68),
+# computes no float at all: tests/test_socs.py covers that.
+FLOAT_SOC = "qcs8550"
+
 
 def test_float_only_op_on_cpu_with_qnn_reason_then_npu_after_quantize(tmp_path: Path,
                                                                       capsys: pytest.CaptureFixture[str]) -> None:
     src = models.save(models.float_only_op(), tmp_path / "asin.onnx")
-    report = explain_placement(src, get_target("npu"))
+    report = explain_placement(src, get_target("npu", soc=FLOAT_SOC))
     [asin] = report.cpu_nodes
     assert (asin.name, asin.op_type, asin.provider) == ("asin", "Asin", "CPUExecutionProvider")
     assert "Failed to add node" in asin.reason  # the QNN EP's own words
     assert "quantize" in asin.fix
     assert report.transitions == 1
-    assert main(["placement", str(src), "--require-full"]) == 2
+    assert main(["placement", str(src), "--require-full", "--soc", FLOAT_SOC]) == 2
     assert "Failed to add node" in capsys.readouterr().out
     quantize(src, tmp_path / "asin.qdq.onnx", "random")
     after = explain_placement(tmp_path / "asin.qdq.onnx", get_target("npu"))
@@ -36,31 +40,30 @@ def test_float_only_op_on_cpu_with_qnn_reason_then_npu_after_quantize(tmp_path: 
 
 def test_dynamic_batch_names_the_dim_and_the_fix(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     src = models.save(models.float_conv(batch="N"), tmp_path / "dyn.onnx")
-    report = explain_placement(src, get_target("npu"))
+    report = explain_placement(src, get_target("npu", soc=FLOAT_SOC))
     assert report.summary.on_target == 0 and len(report.cpu_nodes) == 3
     for node in report.cpu_nodes:
         assert "dynamic dims (N)" in node.reason
         assert "fix-shapes" in node.fix and "--dim N=1" in node.fix
-    fixed = explain_placement(src, get_target("npu"), dims={"N": 1})
+    fixed = explain_placement(src, get_target("npu", soc=FLOAT_SOC), dims={"N": 1})
     assert fixed.fully_on_target and fixed.summary.partitions == 1
     assert fixed.summary.on_target == fixed.summary.total == 3
-    assert main(["placement", str(src), "--dim", "N=1", "--json"]) == 0
+    assert main(["placement", str(src), "--dim", "N=1", "--json", "--soc", FLOAT_SOC]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["fully_on_target"] is True and data["on_target"] == 3
 
 
 def test_float_model_precision_and_recommendation(tmp_path: Path) -> None:
     src = models.save(models.float_conv(), tmp_path / "float.onnx")
-    report = explain_placement(src, get_target("npu"))
+    report = explain_placement(src, get_target("npu", soc=FLOAT_SOC))
     assert report.fully_on_target and report.summary.on_target == report.summary.total == 3
-    assert "fp32 on this x86_64 HTP emulator" in report.precision
-    assert "v68" in report.precision and "fp16" in report.precision
-    assert any("quantize" in r for r in report.recommendations)
+    assert "QCS8550's HTP v73 runs float ops in fp16" in report.precision
+    assert any("quantize" in r and "--soc qcs8550" in r for r in report.recommendations)
 
 
 def test_op_with_no_qnn_implementation(tmp_path: Path) -> None:
     src = models.save(models.never_on_htp(), tmp_path / "erf.onnx")
-    [erf] = explain_placement(src, get_target("npu")).cpu_nodes
+    [erf] = explain_placement(src, get_target("npu", soc=FLOAT_SOC)).cpu_nodes
     assert "not supported by QNN EP" in erf.reason and "no QNN implementation" in erf.fix
 
 

@@ -71,7 +71,8 @@ def test_cli_errors(conv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[st
 
 @pytest.mark.npu
 def test_cli_npu_reports_placement(conv: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["run", str(conv), "--target", "npu", "--no-fallback", "--random"]) == 0
+    # a float model: it needs an HTP that computes float (QCS8550, v73; QCS6490's v68 computes none)
+    assert main(["run", str(conv), "--target", "npu", "--no-fallback", "--random", "--soc", "qcs8550"]) == 0
     out = capsys.readouterr().out
     assert "3 of 3 nodes on the NPU" in out
 
@@ -79,6 +80,6 @@ def test_cli_npu_reports_placement(conv: Path, capsys: pytest.CaptureFixture[str
 @pytest.mark.npu
 def test_cli_no_fallback_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = models.save(models.unsupported_op(), tmp_path / "unique.onnx")
-    assert main(["run", str(path), "--target", "npu", "--no-fallback"]) == 2
+    assert main(["run", str(path), "--target", "npu", "--no-fallback", "--soc", "qcs8550"]) == 2
     err = capsys.readouterr().err
     assert "cannot run fully on npu" in err and "unique (Unique)" in err

@@ -10,7 +10,9 @@ def test_aliases_resolve_to_providers() -> None:
     assert get_target("cpu").provider == "CPUExecutionProvider"
     npu = get_target("npu")
     assert npu.provider == "QNNExecutionProvider"
-    assert npu.options_dict == {"backend_type": "htp"}
+    # the SoC defaults to QCS6490 (HTP v68, the most restrictive Dragonwing NPU): its soc_model is passed
+    assert npu.options_dict == {"backend_type": "htp", "soc_model": "93"}
+    assert npu.soc is not None and npu.soc.name == "QCS6490" and npu.soc.htp_arch == 68
     assert get_target("CPUExecutionProvider").name == "cpu"
     assert get_target("qnn", allow_fallback=False).allow_fallback is False
 
@@ -28,11 +30,16 @@ def test_unknown_target_names_the_value() -> None:
     ({"soc_model": "abc"}, "invalid value 'abc'"),
     ({"backend_path": "libQnnHtp.so", "backend_type": "htp"}, "'backend_path' and 'backend_type' conflict"),
     ({"profiling_level": "detailed"}, "needs 'profiling_file_path'"),
-    ({"enable_htp_fp16_precision": "1"}, "needs 'soc_model'"),
 ])
 def test_bad_qnn_options_are_rejected_before_any_session(options: dict[str, str], message: str) -> None:
     with pytest.raises(ProviderOptionError, match=message):
         validate_qnn_options(options)
+
+
+def test_fp16_needs_a_soc() -> None:
+    with pytest.raises(ProviderOptionError, match="needs a SoC"):
+        get_target("npu", {"enable_htp_fp16_precision": "1", "htp_arch": "73"})
+    assert get_target("npu", {"enable_htp_fp16_precision": "1"}, soc="qcs8550").options_dict["soc_model"] == "66"
 
 
 def test_close_option_names_are_suggested() -> None:

@@ -7,9 +7,10 @@ Every verb is one function importable from here. Names are resolved on first use
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from onnpu._version import __version__
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
@@ -41,21 +42,23 @@ _EXPORTS: dict[str, str] = {
     "run_model": "onnpu.tasks.run", "RunResult": "onnpu.tasks.run", "prepare": "onnpu.tasks.prepare",
     "PrepareResult": "onnpu.tasks.prepare", "explain_placement": "onnpu.tasks.explain_placement",
     "PlacementReport": "onnpu.tasks.explain_placement", "doctor": "onnpu.tasks.doctor",
-    "DoctorReport": "onnpu.tasks.doctor", "demo": "onnpu.tasks.demo",
+    "DoctorReport": "onnpu.tasks.doctor", "demo": "onnpu.tasks.demo", "compile_for_socs": "onnpu.tasks.compile",
+    "CompileResult": "onnpu.tasks.compile",
 }
 
 __all__ = [
-    "BenchResult", "ClassifyResult", "CompareResult", "DoctorReport", "DownloadError", "InputDataError",
-    "LoadedSession", "ModelError", "ModelInfo", "OnnpuError", "OutputError", "PlacementError", "PlacementReport",
-    "PlacementSummary", "PrepareResult", "PreprocessConfig", "ProfileResult", "ProviderOptionError", "QuantParams",
-    "QuantizationError", "QuantizeConfig", "QuantizeResult", "RunError", "RunResult", "ShapeError", "Target",
-    "TargetError", "TensorInfo", "__version__", "benchmark", "classify", "classify_folder", "compare",
-    "create_session", "demo", "dequantize", "doctor", "explain_placement", "fix_shapes", "get_target",
-    "inspect_model", "prepare", "profile", "qnn_status", "quantize", "quantize_array", "run_model",
+    "BenchResult", "ClassifyResult", "CompareResult", "CompileResult", "DoctorReport", "DownloadError",
+    "InputDataError", "LoadedSession", "ModelError", "ModelInfo", "OnnpuError", "OutputError", "PlacementError",
+    "PlacementReport", "PlacementSummary", "PrepareResult", "PreprocessConfig", "ProfileResult",
+    "ProviderOptionError", "QuantParams", "QuantizationError", "QuantizeConfig", "QuantizeResult", "RunError",
+    "RunResult", "ShapeError", "Target", "TargetError", "TensorInfo", "__version__", "benchmark", "classify",
+    "classify_folder", "compare", "compile_for_socs", "create_session", "demo", "dequantize", "doctor",
+    "explain_placement", "fix_shapes", "get_target", "inspect_model", "prepare", "profile", "qnn_status", "quantize",
+    "quantize_array", "run_model",
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'onnpu' has no attribute {name!r}")
@@ -94,6 +97,7 @@ if TYPE_CHECKING:
     from onnpu.runtime.qnn import qnn_status
     from onnpu.runtime.session import LoadedSession, create_session
     from onnpu.runtime.targets import Target, get_target
+    from onnpu.tasks.compile import CompileResult, compile_for_socs
     from onnpu.tasks.demo import demo
     from onnpu.tasks.doctor import DoctorReport, doctor
     from onnpu.tasks.explain_placement import PlacementReport, explain_placement

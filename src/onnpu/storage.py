@@ -3,7 +3,8 @@
 A file is written to a temporary file in its destination folder, flushed to disk (fsync), then renamed over
 the destination, so a reader sees the old file or the new one, never a half-written one. Folders (cache
 entries, built models) are assembled in a staging folder beside their destination and renamed into place.
-New files get the user's umask (``tempfile`` would make them 0600). Hashing and locks live here too."""
+New files get the user's umask (``tempfile`` would make them 0600). Shared caches are guarded by ``locked``
+(``filelock``: one lock per entry, safe across processes and across threads). Hashing lives here too."""
 
 from __future__ import annotations
 
@@ -17,11 +18,25 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from filelock import FileLock
+from filelock import Timeout as LockTimeout
+
+__all__ = ["LockTimeout", "atomic_output", "atomic_write", "commit", "copy_file", "default_mode",
+           "discard_dir", "locked", "new_temp", "probe_writable", "publish_dir", "scratch_dir", "sha256_file",
+           "staging_dir", "sweep_leftovers", "temporary_beside"]
+
 _UMASK_LOCK = threading.Lock()
 
 
 def _umask() -> int:
-    with _UMASK_LOCK:  # os.umask can only be read by setting it
+    try:  # Linux says it without changing it (setting it would race with other threads creating files)
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    with _UMASK_LOCK:  # elsewhere os.umask can only be read by setting it
         mask = os.umask(0o022)
         os.umask(mask)
     return mask
@@ -98,19 +113,32 @@ def atomic_write(path: str | Path, data: bytes | str) -> Path:
 @contextlib.contextmanager
 def staging_dir(final: str | Path) -> Iterator[Path]:
     """A fresh folder beside ``final`` to assemble a whole entry in; when the block succeeds it replaces
-    ``final`` (a stale entry is removed first), when it fails it is removed."""
+    ``final`` (a stale entry is removed first), when it fails it is removed. Callers that share ``final``
+    with other processes hold its lock (``locked``) around the block."""
     dest = Path(final)
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".staging", dir=dest.parent))
     try:
         yield staging
-        os.chmod(staging, 0o777 & ~_umask())
-        for item in staging.iterdir():
-            if item.is_file():
-                os.chmod(item, default_mode())
+        _apply_umask(staging)
+        for root, _, files in os.walk(staging):
+            for name in files:
+                with open(Path(root) / name, "rb+") as f:
+                    os.fsync(f.fileno())
         publish_dir(staging, dest)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _apply_umask(folder: Path) -> None:
+    """Folders made by ``mkdtemp`` and files by ``mkstemp`` are private (0700 / 0600): give them the
+    permissions ``mkdir`` / ``open`` would have."""
+    os.chmod(folder, 0o777 & ~_umask())
+    for root, dirs, files in os.walk(folder):
+        for name in dirs:
+            os.chmod(Path(root) / name, 0o777 & ~_umask())
+        for name in files:
+            os.chmod(Path(root) / name, default_mode())
 
 
 def publish_dir(staging: Path, dest: Path) -> None:
@@ -123,6 +151,70 @@ def publish_dir(staging: Path, dest: Path) -> None:
     else:
         os.replace(staging, dest)
     fsync_dir(dest.parent)
+
+
+def discard_dir(folder: str | Path) -> None:
+    """Remove a folder so that nobody sees it half-deleted: renamed away first, then deleted."""
+    path = Path(folder)
+    if not path.exists():
+        return
+    gone = path.with_name(f".{path.name}.old.{os.getpid()}.{threading.get_ident()}")
+    os.replace(path, gone)
+    shutil.rmtree(gone, ignore_errors=True)
+
+
+def sweep_leftovers(dest: str | Path) -> None:
+    """Remove what a killed process left beside ``dest`` (staging folders, renamed-away entries, temporary
+    files). Only safe while holding ``dest``'s lock: then nobody else is assembling ``dest``."""
+    path = Path(dest)
+    if not path.parent.is_dir():
+        return
+    for item in path.parent.glob(f".{glob_escape(path.name)}.*"):
+        if item.name.endswith((".staging", ".tmp")) or ".old." in item.name:
+            if item.is_dir() and not item.is_symlink():
+                shutil.rmtree(item, ignore_errors=True)
+            else:
+                item.unlink(missing_ok=True)
+
+
+def glob_escape(name: str) -> str:
+    """``name`` with glob metacharacters made literal."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
+
+
+@contextlib.contextmanager
+def locked(lock_file: str | Path, timeout: float = -1) -> Iterator[None]:
+    """Hold an exclusive lock on ``lock_file`` (created if needed) for the block: across processes
+    (``flock``) and across threads of this process (every call takes its own lock; filelock's locks are
+    per thread). The lock file stays in place, so every waiter locks the same file; it is never deleted.
+    ``timeout`` < 0 waits as long as it takes (a dead holder's lock is released by the kernel)."""
+    path = Path(lock_file)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(path, timeout=timeout):
+        yield
+
+
+def copy_file(src: str | Path, dest: str | Path) -> Path:
+    """Copy ``src`` to ``dest`` atomically (temporary file beside ``dest``, fsync, rename)."""
+    with temporary_beside(dest) as tmp:
+        shutil.copyfile(src, tmp)
+    return Path(dest)
+
+
+def probe_writable(folder: str | Path) -> None:
+    """Raise ``OSError`` when no file can be created in ``folder`` (``os.access`` says yes to root even in
+    read-only places: this really creates and removes a temporary file)."""
+    fd, name = tempfile.mkstemp(prefix=".onnpu-", suffix=".probe", dir=folder)
+    os.close(fd)
+    os.unlink(name)
+
+
+@contextlib.contextmanager
+def scratch_dir(prefix: str) -> Iterator[Path]:
+    """A private working folder (in the system's temporary folder) removed when the block ends, also when
+    it ends by an error or Ctrl-C. For intermediate files no user ever reads."""
+    with tempfile.TemporaryDirectory(prefix=prefix, ignore_cleanup_errors=True) as tmp:
+        yield Path(tmp)
 
 
 def sha256_file(path: str | Path, into: Any | None = None) -> str:

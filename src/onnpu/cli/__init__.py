@@ -10,12 +10,13 @@ import os
 import sys
 from collections.abc import Sequence
 
-from onnpu import __version__
+from onnpu._version import __version__
 from onnpu.cli import (
     cmd_bench,
     cmd_cache,
     cmd_classify,
     cmd_compare,
+    cmd_compile,
     cmd_demo,
     cmd_doctor,
     cmd_fix_shapes,
@@ -30,7 +31,7 @@ from onnpu.cli import (
 from onnpu.errors import OnnpuError
 
 COMMANDS = (cmd_doctor, cmd_inspect, cmd_fix_shapes, cmd_quantize, cmd_prepare, cmd_placement, cmd_profile, cmd_run,
-            cmd_classify, cmd_bench, cmd_compare, cmd_cache, cmd_zoo, cmd_demo)
+            cmd_classify, cmd_bench, cmd_compare, cmd_compile, cmd_cache, cmd_zoo, cmd_demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from onnpu.errors import InputDataError, ShapeError, TargetError
 from onnpu.quantize.config import ACTIVATION_TYPES, DEFAULT_QUANTIZE, METHODS, WEIGHT_TYPES, QuantizeConfig
 from onnpu.runtime.qnn_options import parse_option
+from onnpu.runtime.socs import SOCS
 from onnpu.runtime.targets import Target, get_target
 from onnpu.vision.presets import SCALING
 
@@ -28,6 +29,7 @@ def add_target_args(parser: argparse.ArgumentParser, default: str | None = "cpu"
     parser.add_argument(*names, dest="target", default=default, help=f"{what} (default: {default})")
     parser.add_argument("--ep-option", action="append", default=[], metavar="KEY=VALUE",
                         help="provider option, repeatable (validated against the QNN EP's documented options)")
+    add_soc_arg(parser)
     if fallback:
         parser.add_argument("--no-fallback", action="store_true",
                             help="fail instead of running nodes the target cannot run on the CPU")
@@ -40,6 +42,14 @@ def add_target_args(parser: argparse.ArgumentParser, default: str | None = "cpu"
         parser.set_defaults(no_cache=True)
     if dims:
         _add_dim_arg(parser)
+
+
+def add_soc_arg(parser: argparse.ArgumentParser, *, many: bool = False) -> None:
+    names = ", ".join(s.name.lower() for s in SOCS[:8])
+    parser.add_argument("--soc", metavar="NAMES" if many else "NAME",
+                        help=("comma-separated SoCs to compile for" if many else "the SoC whose NPU to run or "
+                              "emulate") + f" ({names}, ...; `onnpu doctor --socs` lists them). Default: "
+                        "ONNPU_SOC, the config file, the board itself, else qcs6490 (HTP v68, the most restrictive)")
 
 
 def _add_dim_arg(parser: argparse.ArgumentParser) -> None:
@@ -64,7 +74,8 @@ def _options(args: argparse.Namespace) -> dict[str, str]:
 
 
 def target_from(args: argparse.Namespace, name: str | None = None) -> Target:
-    return get_target(name or args.target, _options(args), allow_fallback=not args.no_fallback)
+    return get_target(name or args.target, _options(args), allow_fallback=not args.no_fallback,
+                      soc=getattr(args, "soc", None))
 
 
 def targets_from(args: argparse.Namespace, default: str, count: int | None = None) -> list[Target]:
@@ -75,8 +86,9 @@ def targets_from(args: argparse.Namespace, default: str, count: int | None = Non
     if count is not None and len(names) != count:
         raise TargetError(f"{args.target!r} must name {count} targets", hint="e.g. --targets cpu,npu")
     options = _options(args)
-    return [get_target(n, options if n.lower() != "cpu" else None, allow_fallback=not args.no_fallback)
-            for n in names]
+    soc = getattr(args, "soc", None)
+    return [get_target(n, options if n.lower() != "cpu" else None, allow_fallback=not args.no_fallback,
+                       soc=soc if n.lower() != "cpu" else None) for n in names]
 
 
 # --- shapes -----------------------------------------------------------------------------------------------
@@ -149,8 +161,10 @@ def preprocess_from(args: argparse.Namespace) -> PreprocessConfig | None:
 
 # --- quantization -------------------------------------------------------------------------------------------
 
-def add_quantize_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--calib", required=True, help="folder of images, .npz of input arrays, or `random`")
+def add_quantize_args(p: argparse.ArgumentParser, *, calib_required: bool = True) -> None:
+    p.add_argument("--calib", required=calib_required,
+                   help="folder of images, .npz of input arrays, or `random`"
+                   + ("" if calib_required else " (needed for a float model)"))
     p.add_argument("--activations", choices=tuple(ACTIVATION_TYPES), default="u8", help="activation type (u8)")
     p.add_argument("--weights", choices=tuple(WEIGHT_TYPES), default="i8", help="weight type (i8)")
     p.add_argument("--per-channel", action=argparse.BooleanOptionalAction, default=True,

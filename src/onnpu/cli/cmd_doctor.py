@@ -4,24 +4,49 @@ from __future__ import annotations
 
 import argparse
 
-from onnpu.cli.args import add_json_arg
+from onnpu.cli.args import add_json_arg, add_soc_arg
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("doctor", help="check onnxruntime / QNN versions and run a live NPU self-test")
+    p = sub.add_parser("doctor", help="check onnxruntime / QNN, the board's NPU setup, and run a live NPU self-test")
     p.add_argument("--no-selftest", action="store_true", help="skip the live NPU self-test")
+    add_soc_arg(p)
+    p.add_argument("--socs", action="store_true", help="list the SoCs onnpu knows (soc_model, HTP, Linux soc_id)")
     add_json_arg(p)
     p.set_defaults(handler=run)
+
+
+def _socs(as_json: bool) -> int:
+    from rich.table import Table
+
+    from onnpu.cli.console import out, print_json
+    from onnpu.runtime.socs import DEFAULT_SOC, SOCS
+
+    if as_json:
+        print_json([s.to_dict() | {"note": s.note, "default": s.name == DEFAULT_SOC} for s in SOCS])
+        return 0
+    table = Table(title="SoCs (QNN soc_model and HTP arch as compiled by this QNN; Linux /sys/devices/soc0/soc_id)",
+                  title_justify="left")
+    for col in ("SoC", "soc_model", "HTP", "VTCM MB", "Linux soc_id", "boards", "note"):
+        table.add_column(col, overflow="fold")
+    for s in SOCS:
+        table.add_row(s.name + (" (default)" if s.name == DEFAULT_SOC else ""), str(s.soc_model), f"v{s.htp_arch}",
+                      f"{s.vtcm_mb:g}", ", ".join(map(str, s.linux_soc_ids)), ", ".join(s.boards), s.note)
+    out().print(table)
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from onnpu.cli.console import out, print_json
+    from onnpu.cli.console import escape, out, print_json
     from onnpu.tasks.doctor import doctor
 
-    report = doctor(selftest=not args.no_selftest)
-    exit_code = 0 if report.ok or (args.no_selftest and report.compatible) else 1
+    if args.socs:
+        return _socs(args.json)
+    report = doctor(selftest=not args.no_selftest, soc=args.soc)
+    board_ok = all(c.passed for c in report.board)
+    exit_code = 0 if report.ok or (args.no_selftest and report.compatible and board_ok) else 1
     if args.json:
         print_json(report.to_dict())
         return exit_code
@@ -39,9 +64,17 @@ def run(args: argparse.Namespace) -> int:
     backends = ", ".join(f"{k} {'yes' if v else 'no'}" for k, v in report.qnn_backends.items())
     table.add_row("QNN backends", backends or "-")
     table.add_row("HTP", report.htp)
+    if report.soc:
+        table.add_row("SoC", f"{report.soc['name']} (HTP v{report.soc['htp_arch']}, soc_model "
+                             f"{report.soc['soc_model']}) — {report.soc['source']}")
     for problem in report.problems:
         table.add_row("[red]problem[/]", problem)
     out().print(table)
+    for check in report.board:
+        verdict = "[green]PASS[/]" if check.passed else "[red]FAIL[/]"
+        out().print(f"{verdict} {escape(check.name)}: {escape(check.detail)}", soft_wrap=True)
+        if check.fix and not check.passed:
+            out().print(f"     fix: {escape(check.fix)}", soft_wrap=True)
     st = report.selftest
     if st is not None:
         verdict = "[bold green]PASS[/]" if st.passed else "[bold red]FAIL[/]"

@@ -18,13 +18,14 @@ from onnpu.cli.args import (
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("prepare", help="fix shapes, quantize and verify on the NPU (fallback disabled), one step")
-    p.add_argument("model", help="float ONNX model (dynamic shapes allowed with --dim/--input)")
+    p = sub.add_parser("prepare", help="fix shapes, quantize, fit the SoC's HTP and verify on its NPU (no "
+                       "fallback), one step")
+    p.add_argument("model", help="ONNX model: float (dynamic shapes allowed with --dim/--input) or already quantized")
     p.add_argument("-o", "--output", required=True, help="where to write the NPU-ready model")
     add_shape_args(p)
     add_target_args(p, "npu", fallback=False, cache=False, dims=False)
     p.add_argument("--no-verify", action="store_true", help="skip the NPU verification")
-    add_quantize_args(p)
+    add_quantize_args(p, calib_required=False)
     add_json_arg(p)
     p.set_defaults(handler=run)
 
@@ -48,7 +49,13 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if result.shapes:
         out().print("shapes: " + escape("; ".join(result.shapes.changes)))
-    render_quality(result.quantization)
+    if result.quantization:
+        render_quality(result.quantization)
+    for note in result.notes:
+        out().print(f"note: {escape(note)}", soft_wrap=True)
+    for rewrite in result.rewrites:
+        out().print(f"rewrite: {escape(rewrite)}; outputs unchanged on the exact CPU arithmetic "
+                    f"(max |diff| {result.rewrite_max_abs_diff:.3g})", soft_wrap=True)
     if result.npu:
         out().print(f"[green]NPU check ({result.npu.target}, CPU fallback disabled): "
                     f"{result.npu.placement.headline()}[/]", soft_wrap=True)

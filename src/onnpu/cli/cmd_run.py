@@ -51,6 +51,8 @@ def _save_npz(out: Path, arrays: dict[str, np.ndarray]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import statistics
+
     import numpy as np
     from rich.table import Table
 
@@ -89,8 +91,8 @@ def run(args: argparse.Namespace) -> int:
         table.add_row(escape(name), escape(str(list(value.shape))), str(value.dtype), f"{v.min():.6g}",
                       f"{v.max():.6g}", f"{v.mean():.6g}")
     out().print(table)
-    lat = np.array(result.latencies_ms)
-    out().print(f"session {result.session_seconds * 1000:.0f} ms; run median {np.median(lat):.2f} ms over "
+    lat = result.latencies_ms
+    out().print(f"session {result.session_seconds * 1000:.0f} ms; run median {statistics.median(lat):.2f} ms over "
                 f"{len(lat)} iteration{'s' if len(lat) != 1 else ''}"
                 + (f"; outputs saved to {args.output}" if args.output else ""))
     return 0

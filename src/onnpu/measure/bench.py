@@ -15,6 +15,7 @@ import numpy as np
 from onnpu.machine import machine_info, peak_rss_mb, rss_mb
 from onnpu.metrics import OutputQuality, compare_outputs
 from onnpu.model.inspection import tensor_infos
+from onnpu.runtime.compiled import model_for_target
 from onnpu.runtime.context_cache import cached_session
 from onnpu.runtime.feeds import align_by_position, float_outputs, float_view, pair_outputs, prepare_feeds, random_inputs
 from onnpu.runtime.session import LoadedSession, create_session
@@ -102,9 +103,15 @@ class BenchResult:
 def _open(model: Path, target: Target, dims: Mapping[str, int] | None, threads: int | None,
           cache: bool) -> tuple[LoadedSession, float, float | None, str]:
     """Session creation cold (no cache) and, on a QNN target, from the context cache (built first if
-    missing). Returns the session to measure with, cold seconds, cached seconds, cache state."""
+    missing). A compiled model (or compile folder) is loaded as it is: its load time is the cold time.
+    Returns the session to measure with, cold seconds, cached seconds, cache state."""
+    compiled = None
+    if target.is_qnn:
+        model, compiled = model_for_target(model, target)
     cold = create_session(model, target, dims=dims, threads=threads)
     cold_s = cold.create_seconds
+    if compiled is not None:
+        return cold, cold_s, None, "compiled model"
     if not (cache and target.is_qnn):
         return cold, cold_s, None, "off"
     del cold

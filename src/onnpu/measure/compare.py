@@ -29,6 +29,11 @@ class CompareResult:
                 "input_source": self.input_source, "outputs": [o.to_dict() for o in self.outputs]}
 
 
+def _label(model: str | Path, target: Target) -> str:
+    """``model.onnx @ npu (QCS6490 HTP v68, emulated)``: which SoC an NPU number is for, always said."""
+    return f"{Path(model).name} @ {target.name}" + (f" ({target.hardware})" if target.is_qnn else "")
+
+
 def compare(reference: tuple[str | Path, Target], candidate: tuple[str | Path, Target], *,
             inputs: str | Path = "random", count: int = 8, preprocess: PreprocessConfig | None = None,
             dims: Mapping[str, int] | None = None, seed: int = 0, cache: bool = True) -> CompareResult:
@@ -47,5 +52,5 @@ def compare(reference: tuple[str | Path, Target], candidate: tuple[str | Path, T
     a = run_feeds(ref, feeds, model=str(ref_model), dims=dims)
     b = run_feeds(cand, feeds, model=str(cand_model), dims=dims)
     qualities = [compare_outputs(label, a[x], b[y]) for label, x, y in pair_outputs(a, b)]
-    return CompareResult(f"{Path(ref_model).name} @ {ref_target.name}", f"{Path(cand_model).name} @ {cand_target.name}",
+    return CompareResult(_label(ref_model, ref_target), _label(cand_model, cand_target),
                          len(feeds), str(inputs), qualities)

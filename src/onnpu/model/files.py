@@ -1,54 +1,28 @@
 """Reading and writing ONNX files at the edges: one clear error for every way a file can be wrong, external
-data kept beside the model, atomic writes (data first, model last), the user's input never overwritten."""
+data confined to the model's folder and checked before it is read (``external_data``), atomic writes (data
+first, model last), the user's input never overwritten."""
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import onnx
 from google.protobuf.message import DecodeError
-from onnx.external_data_helper import ExternalDataInfo, uses_external_data
 
 from onnpu.errors import ModelError, OutputError
-from onnpu.storage import commit, new_temp
+from onnpu.model import external_data as _external
+from onnpu.model.external_data import check_external_data, external_data_files, external_tensors
+from onnpu.storage import commit, new_temp, probe_writable
+
+__all__ = ["check_external_data", "check_output", "external_data_files", "external_tensors", "metadata",
+           "read_model", "set_metadata", "validate_model_file", "write_model"]
 
 EXTERNAL_DATA_THRESHOLD = 1024
 PROTOBUF_LIMIT = 2_000_000_000
 
 
-def external_tensors(model: onnx.ModelProto) -> list[onnx.TensorProto]:
-    """Tensors (initializers and Constant-node values) whose data lives in an external file."""
-    tensors = list(model.graph.initializer)
-    for node in model.graph.node:
-        for attr in node.attribute:
-            if attr.type == onnx.AttributeProto.TENSOR:
-                tensors.append(attr.t)
-    return [t for t in tensors if uses_external_data(t)]
-
-
-def external_data_files(model: onnx.ModelProto) -> list[str]:
-    """Relative paths of the external-data files a model refers to (model loaded without its data)."""
-    return sorted({ExternalDataInfo(t).location for t in external_tensors(model)})
-
-
-def check_external_data(model: onnx.ModelProto, path: Path) -> None:
-    """Every external-data file exists and is long enough for every tensor that points into it."""
-    for tensor in external_tensors(model):
-        info = ExternalDataInfo(tensor)
-        data = path.parent / info.location
-        if not data.is_file():
-            raise ModelError(f"{path}: external-data file {info.location!r} is missing (expected at {data})",
-                             hint=f"keep {info.location} in the same folder as {path.name}")
-        need = (info.offset or 0) + (info.length or 0)
-        if info.length and data.stat().st_size < need:
-            raise ModelError(f"{path}: external-data file {data.name} is too short "
-                             f"({data.stat().st_size} bytes, tensor {tensor.name!r} needs {need})",
-                             hint=f"the file is truncated: copy {data.name} again")
-
-
-def read_model(path: str | Path, *, load_external_data: bool = True) -> onnx.ModelProto:
-    """Load an ONNX model with a one-line error for every way the file can be wrong."""
+def parse_model_file(path: str | Path) -> onnx.ModelProto:
+    """The model's protobuf, without its external data (which is neither checked nor read here)."""
     p = Path(path)
     if not p.exists():
         raise ModelError(f"{p}: no such file", hint="check the path of the model")
@@ -66,10 +40,35 @@ def read_model(path: str | Path, *, load_external_data: bool = True) -> onnx.Mod
     if not model.graph.node and not model.graph.output:
         raise ModelError(f"{p}: not a valid ONNX model (no graph inside)",
                          hint="export or download the model again")
-    check_external_data(model, p)
-    if load_external_data and external_tensors(model):
-        onnx.load_external_data_for_model(model, str(p.parent))
     return model
+
+
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_ino, info.st_mtime_ns, info.st_size
+
+
+def read_model(path: str | Path, *, load_external_data: bool = True) -> onnx.ModelProto:
+    """Load an ONNX model with a one-line error for every way the file can be wrong. External data is
+    always checked (confined to the model's folder, long enough); with ``load_external_data`` it is read.
+    When the data does not fit because the model file was replaced meanwhile, the new model is read."""
+    p = Path(path)
+    for attempt in range(3):
+        before = _identity(p)
+        model = parse_model_file(p)
+        try:
+            if load_external_data:
+                _external.load_external_data(model, p)
+            else:
+                check_external_data(model, p)
+            return model
+        except ModelError:
+            if attempt == 2 or _identity(p) == before:
+                raise
+    raise AssertionError("unreachable")
 
 
 def validate_model_file(path: str | Path) -> onnx.ModelProto:
@@ -107,12 +106,25 @@ def check_output(out: str | Path, *, inputs: tuple[str | Path, ...] = (), force:
     if not parent.is_dir():
         raise OutputError(f"{target}: the output folder {parent} does not exist", hint="create it first")
     try:
-        with tempfile.NamedTemporaryFile(prefix=f".{target.name}.", suffix=".probe", dir=parent):
-            pass
+        probe_writable(parent)
     except OSError as exc:  # read-only or protected folder (os.access says yes to root)
         raise OutputError(f"{target}: cannot write in {parent} ({exc.strerror})",
                           hint="choose a writable folder with -o") from exc
     return target, parent
+
+
+def _data_names(target: Path) -> tuple[str, list[str]]:
+    """The name for the new data file of ``target``, and the data files of the model being replaced that
+    are garbage once the new model is in place. A model that replaces one whose data is ``<name>.data``
+    gets ``<name>.1.data`` (and the next one ``<name>.data`` again): the old model keeps reading its own,
+    complete data until the new model replaces it, whoever reads it meanwhile and whenever the writer dies."""
+    primary, alternate = f"{target.name}.data", f"{target.name}.1.data"
+    try:
+        old = set(external_data_files(parse_model_file(target))) if target.is_file() else set()
+    except ModelError:
+        old = set()
+    name = alternate if primary in old else primary
+    return name, [n for n in (primary, alternate) if n in old and n != name]
 
 
 def write_model(model: onnx.ModelProto, out: str | Path, *, inputs: tuple[str | Path, ...] = (),
@@ -122,20 +134,22 @@ def write_model(model: onnx.ModelProto, out: str | Path, *, inputs: tuple[str | 
 
     ``inputs`` are the user's files: writing over one of them is refused unless ``force``. External data is
     used when asked, or automatically when the model would not fit in one protobuf. The data file is
-    published before the model that refers to it; ``model`` itself is left untouched.
+    complete and in place before the model that refers to it, under a name the replaced model does not
+    use (``_data_names``); ``model`` itself is left untouched.
     """
     target, parent = check_output(out, inputs=inputs, force=force)
     if external_data is None:
         external_data = model.ByteSize() > PROTOBUF_LIMIT if not external_tensors(model) else True
-    data_name = target.name + ".data"
     try:
         tmp = new_temp(target)
     except OSError as exc:
         raise OutputError(f"{target}: cannot write in {parent} ({exc.strerror})",
                           hint="choose a writable folder with -o") from exc
     tmp_data = parent / f"{tmp.name}.data"
+    stale: list[str] = []
     try:
         if external_data:
+            data_name, stale = _data_names(target)
             work = onnx.ModelProto()
             work.CopyFrom(model)  # onnx strips the tensors it moves out: never the caller's model
             # onnx writes the data under the location it is given: a temporary name, pointed at the final
@@ -151,6 +165,7 @@ def write_model(model: onnx.ModelProto, out: str | Path, *, inputs: tuple[str | 
                 commit(tmp_data, parent / data_name)
         else:
             onnx.save_model(model, str(tmp))
+            _, stale = _data_names(target)
         commit(tmp, target)
     except OSError as exc:
         raise OutputError(f"{target}: cannot write the model ({exc.strerror or exc})",
@@ -159,4 +174,6 @@ def write_model(model: onnx.ModelProto, out: str | Path, *, inputs: tuple[str | 
         for leftover in (tmp, tmp_data):
             if leftover.exists():
                 leftover.unlink()
+    for name in stale:  # the replaced model's own data, now read by nobody who opens the path
+        (parent / name).unlink(missing_ok=True)
     return target

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import math
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,11 +12,13 @@ import numpy as np
 import onnx
 
 from onnpu.metrics import OutputQuality
+from onnpu.model.files import write_model
 from onnpu.quantize.calibration import CalibrationData
 from onnpu.quantize.config import QuantizeConfig
 from onnpu.quantize.evaluate import evaluate
 from onnpu.quantize.recipe import FeedReader, quantize_qdq_model
 from onnpu.runtime.session import exact_session_options
+from onnpu.storage import scratch_dir
 
 SCHEDULE = (0.05, 0.1, 0.2, 0.4, 1.0)  # cumulative share of the ranked activations raised per round
 SENSITIVITY_SAMPLES = 4
@@ -51,11 +52,11 @@ def sensitivity(float_model: onnx.ModelProto, quant_model: onnx.ModelProto,
         modify_model_output_intermediate_tensors,
     )
 
-    with tempfile.TemporaryDirectory(prefix="onnpu-sensitivity-") as tmp:
+    with scratch_dir("onnpu-sensitivity-") as tmp:
         paths = {}
         for name, model in (("float", float_model), ("qdq", quant_model)):
             plain, augmented = Path(tmp) / f"{name}.onnx", Path(tmp) / f"{name}.aug.onnx"
-            onnx.save(model, str(plain))
+            write_model(model, plain, force=True)
             modify_model_output_intermediate_tensors(str(plain), str(augmented))
             paths[name] = str(augmented)
         so = exact_session_options()

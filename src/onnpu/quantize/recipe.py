@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import logging
-import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -12,9 +11,10 @@ import numpy as np
 import onnx
 
 from onnpu.errors import QuantizationError
-from onnpu.model.files import metadata, set_metadata
+from onnpu.model.files import metadata, set_metadata, write_model
 from onnpu.model.transforms import constants_to_initializers, ensure_opset
 from onnpu.quantize.config import ACTIVATION_TYPES, DEFAULT_QUANTIZE, METHODS, WEIGHT_TYPES, QuantizeConfig
+from onnpu.storage import scratch_dir
 
 
 class FeedReader:
@@ -82,9 +82,9 @@ def quantize_qdq_model(model: onnx.ModelProto, calibration: Sequence[Mapping[str
     # qnn_preprocess_model fails on models that carry metadata_props (onnxruntime 1.32): strip them for
     # quantization and put them back on the result.
     del original.metadata_props[:]
-    with tempfile.TemporaryDirectory(prefix="onnpu-quant-") as tmp:
+    with scratch_dir("onnpu-quant-") as tmp:
         stripped = Path(tmp) / "float.onnx"
-        onnx.save_model(original, str(stripped), save_as_external_data=original.ByteSize() > 2_000_000_000)
+        write_model(original, stripped, force=True)  # external data when over the protobuf limit
         del original
         pre = Path(tmp) / "preprocessed.onnx"
         try:

@@ -1,34 +1,37 @@
 """The compiled QNN context (EP context model), cached under the user cache dir.
 
 Key: the model's bytes (and its external data), the provider options, the session's fixed dims and
-fallback setting, and the onnxruntime / onnxruntime-qnn / QNN SDK versions and machine. A cache whose
-recorded key does not match, whose file is missing, or that fails to load is removed and rebuilt — never
-loaded blindly (a context compiled for another SoC or QNN version fails to load or misbehaves)."""
+fallback setting, and the onnxruntime / onnxruntime-qnn / QNN SDK versions and machine. An entry is only
+replaced when it is really stale or broken: its recorded key fields do not match, a file is missing or has
+another size than recorded, or the EP refuses the context while a fresh compile of the same model succeeds.
+An error that a fresh compile repeats (a bad option, a model the NPU cannot take) leaves the entry alone.
+Each entry is locked while it is checked, loaded or built: two processes (or threads) opening the same model
+at once compile it once, and the other loads the result."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import platform
-import shutil
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import onnx
 import onnxruntime as ort
 
 from onnpu.errors import OnnpuError
 from onnpu.model.files import external_data_files, validate_model_file
-from onnpu.paths import cache_dir
+from onnpu.paths import cache_dir, lock_file
 from onnpu.runtime.placement import AssignedSubgraph
 from onnpu.runtime.qnn import qnn_status
 from onnpu.runtime.session import LoadedSession, create_session
 from onnpu.runtime.targets import Target
-from onnpu.storage import atomic_write, sha256_file, staging_dir
+from onnpu.storage import atomic_write, discard_dir, locked, sha256_file, staging_dir, sweep_leftovers
 
-CACHE_FORMAT = 2  # bump when what a cache entry holds changes
+CACHE_FORMAT = 3  # bump when what a cache entry holds changes
 CTX_NAME = "model_ctx.onnx"
 META_NAME = "cache.json"
 # Options that do not change the compiled graph
@@ -55,6 +58,12 @@ def contexts_dir() -> Path:
 
 
 def cache_key(model: Path, target: Target, dims: Mapping[str, int] | None) -> tuple[str, dict[str, Any]]:
+    return _key(model, target, dims)[:2]
+
+
+def _key(model: Path, target: Target, dims: Mapping[str, int] | None) -> tuple[str, dict[str, Any], onnx.ModelProto]:
+    """The key, its fields, and the model's graph (checked: external data confined and long enough)."""
+    proto = validate_model_file(model)
     status = qnn_status()
     fields = {
         "format": CACHE_FORMAT,
@@ -68,10 +77,9 @@ def cache_key(model: Path, target: Target, dims: Mapping[str, int] | None) -> tu
     }
     h = hashlib.sha256(json.dumps(fields, sort_keys=True).encode())
     sha256_file(model, into=h)
-    proto = validate_model_file(model)
     for name in external_data_files(proto):
         sha256_file(model.parent / name, into=h)
-    return h.hexdigest()[:32], fields
+    return h.hexdigest()[:32], fields, proto
 
 
 def _subgraphs_to_json(subgraphs: list[AssignedSubgraph] | None) -> list[dict[str, Any]] | None:
@@ -104,9 +112,39 @@ def _compile(folder: Path, src: Path, target: Target, fields: dict[str, Any], *,
         if not (staging / CTX_NAME).is_file():
             raise _NothingCompiled(loaded)
         meta = {"fields": fields, "model": str(src.resolve()), "created": time.time(),
-                "files": sorted(p.name for p in staging.iterdir()),
+                "files": {p.name: p.stat().st_size for p in sorted(staging.iterdir())},
                 "subgraphs": _subgraphs_to_json(loaded.subgraphs)}
         atomic_write(staging / META_NAME, json.dumps(meta, indent=1))
+    return loaded
+
+
+def _entry_problem(folder: Path, fields: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+    """Why the entry in ``folder`` cannot be used (stale or broken), or None; and its metadata."""
+    try:
+        meta = json.loads((folder / META_NAME).read_text())
+        files = meta["files"]
+        if not isinstance(files, dict):
+            return "an older cache format", {}
+    except (OSError, ValueError, KeyError, TypeError):
+        return "unreadable metadata", {}
+    if meta.get("fields") != fields:
+        return "recorded for other versions or options", meta
+    for name, size in files.items():
+        path = folder / name
+        if not path.is_file():
+            return f"{name} is missing", meta
+        if path.stat().st_size != size:
+            return f"{name} has {path.stat().st_size} bytes, {size} were written", meta
+    return None, meta
+
+
+def _load(folder: Path, meta: dict[str, Any], src: Path, proto: onnx.ModelProto, target: Target, *,
+          dims: Mapping[str, int] | None, threads: int | None, config: Mapping[str, str] | None) -> LoadedSession:
+    start = time.perf_counter()
+    loaded = create_session(folder / CTX_NAME, target, dims=dims, threads=threads, config=config)
+    loaded.create_seconds = time.perf_counter() - start
+    loaded.proto, loaded.model_path = proto, src
+    loaded.subgraphs = _subgraphs_from_json(meta.get("subgraphs"))
     return loaded
 
 
@@ -115,61 +153,76 @@ def cached_session(model: str | Path, target: Target, *, dims: Mapping[str, int]
     """A session for ``model`` on a QNN target through the context cache.
 
     Returns the session and what happened: ``hit`` (loaded the cached context), ``built`` (compiled and
-    cached it) or ``rebuilt`` (a stale or broken cache was replaced). Placement is the one recorded when
-    the context was compiled (the context model itself shows a single EPContext node).
+    cached it), ``rebuilt`` (a stale or broken entry was replaced) or ``off`` (nothing ran on the NPU, so
+    there was no context to keep). Placement is the one recorded when the context was compiled (the
+    context model itself shows a single EPContext node).
     """
     src = Path(model)
-    key, fields = cache_key(src, target, dims)
+    key, fields, proto = _key(src, target, dims)
     folder = contexts_dir() / key
-    ctx, meta_path = folder / CTX_NAME, folder / META_NAME
-    state = "built"
-    if folder.exists():
-        try:
-            meta = json.loads(meta_path.read_text())
-            if meta.get("fields") != fields or not all((folder / f).is_file() for f in meta.get("files", [CTX_NAME])):
-                raise ValueError("stale")
-            start = time.perf_counter()
-            loaded = create_session(ctx, target, dims=dims, threads=threads, config=config)
-            loaded.create_seconds = time.perf_counter() - start
-            original = validate_model_file(src)
-            loaded.proto, loaded.model_path = original, src
-            loaded.subgraphs = _subgraphs_from_json(meta.get("subgraphs"))
-            return loaded, "hit"
-        except (ValueError, OSError, KeyError, OnnpuError):
-            shutil.rmtree(folder, ignore_errors=True)
+    with locked(lock_file("contexts", key)):
+        sweep_leftovers(folder)  # what a killed process left: nobody else is building this entry now
+        state = "built"
+        if folder.exists():
+            problem, meta = _entry_problem(folder, fields)
+            if problem is None:
+                try:
+                    return _load(folder, meta, src, proto, target, dims=dims, threads=threads, config=config), "hit"
+                except OnnpuError:  # the EP refused the context, or something unrelated went wrong: a fresh
+                    pass            # compile tells which (it replaces the entry only if it succeeds)
+            else:
+                discard_dir(folder)
             state = "rebuilt"
-    try:
-        loaded = _compile(folder, src, target, fields, dims=dims, threads=threads, config=config)
-    except _NothingCompiled as nothing:  # the EP wrote no context (nothing ran on the NPU): nothing cached
-        return nothing.session, "off"
-    return loaded, state
+        try:
+            loaded = _compile(folder, src, target, fields, dims=dims, threads=threads, config=config)
+        except _NothingCompiled as nothing:  # the EP wrote no context (nothing ran on the NPU): nothing cached
+            discard_dir(folder)
+            return nothing.session, "off"
+        return loaded, state
 
 
 def list_entries() -> list[CacheEntry]:
     entries = []
-    for folder in sorted(contexts_dir().glob("*")) if contexts_dir().is_dir() else []:
+    for folder in sorted(contexts_dir().iterdir()) if contexts_dir().is_dir() else []:
+        if folder.name.startswith("."):  # a staging folder, or one being removed
+            continue
         try:
             meta = json.loads((folder / META_NAME).read_text())
+            size = sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
         except (OSError, ValueError):
             continue
-        size = sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
         entries.append(CacheEntry(folder.name, folder, meta.get("model", "?"), meta["fields"].get("options", {}),
                                   float(meta.get("created", 0)), size))
     return entries
 
 
 def clear() -> int:
-    """Remove every cached context; returns how many were removed."""
-    entries = list_entries()
-    if contexts_dir().is_dir():
-        shutil.rmtree(contexts_dir())
-    return len(entries)
+    """Remove every cached context (each under its lock); returns how many were removed."""
+    removed = 0
+    folder = contexts_dir()
+    for item in sorted(folder.iterdir()) if folder.is_dir() else []:
+        key = item.name.lstrip(".").split(".")[0]
+        with locked(lock_file("contexts", key)):
+            if item.name == key and item.is_dir():
+                discard_dir(item)
+                removed += 1
+            else:  # leftovers of a killed process
+                sweep_leftovers(folder / key)
+    return removed
 
 
 def open_session(model: str | Path, target: Target, *, dims: Mapping[str, int] | None = None,
                  threads: int | None = None, cache: bool = True,
                  config: Mapping[str, str] | None = None) -> LoadedSession:
-    """The session the verbs use: through the context cache on a QNN target (unless ``cache`` is off)."""
+    """The session the verbs use: through the context cache on a QNN target (unless ``cache`` is off). A
+    compiled model (or an ``onnpu compile`` folder) is checked against the target and loaded as it is."""
+    compiled = None
+    if target.is_qnn:
+        from onnpu.runtime.compiled import model_for_target  # compiled models exist only for the NPU
+
+        model, compiled = model_for_target(model, target)
+    if compiled is not None:
+        return create_session(model, target, dims=dims, threads=threads, config=config)
     if cache and target.is_qnn:
         return cached_session(model, target, dims=dims, threads=threads, config=config)[0]
     return create_session(model, target, dims=dims, threads=threads, config=config)

@@ -3,7 +3,6 @@ the ``onnxruntime-qnn`` plugin (registered once), its backend libraries and HTP 
 
 from __future__ import annotations
 
-import importlib.metadata
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -132,6 +131,8 @@ def qnn_devices() -> list[Any]:
 
 
 def package_version(name: str) -> str | None:
+    import importlib.metadata
+
     try:
         return importlib.metadata.version(name)
     except importlib.metadata.PackageNotFoundError:

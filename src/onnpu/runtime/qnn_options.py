@@ -69,9 +69,6 @@ QNN_OPTIONS: dict[str, tuple[Check, str]] = {
     "extended_udma": BOOL,
 }
 
-# Known SoC models (QNN ``soc_model`` ids) by name, for readable reports.
-SOC_NAMES: dict[str, str] = {"35": "QCS6490 (v68)", "43": "SM8550 (v73)", "57": "SM8650 (v75)", "69": "SM8750 (v79)"}
-
 
 def parse_option(text: str) -> tuple[str, str]:
     """Parse ``key=value`` as given to ``--ep-option``."""
@@ -104,10 +101,6 @@ def validate_qnn_options(options: Mapping[str, str]) -> dict[str, str]:
     if level != "off" and "profiling_file_path" not in checked:
         raise ProviderOptionError(f"QNN option profiling_level={level} needs 'profiling_file_path'",
                                   hint="add --ep-option profiling_file_path=qnn_profile.csv")
-    for key in ("enable_htp_fp16_precision", "htp_bf16_enable"):
-        if checked.get(key) == "1" and "soc_model" not in checked:
-            raise ProviderOptionError(f"QNN option {key}=1 needs 'soc_model'",
-                                      hint="add --ep-option soc_model=<id> for your SoC (e.g. 43 for SM8550)")
     if "backend_path" not in checked:
         checked.setdefault("backend_type", "htp")
     return checked

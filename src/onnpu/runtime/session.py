@@ -54,7 +54,8 @@ class LoadedSession:
     def placement(self) -> PlacementSummary | None:
         if self.subgraphs is None:
             return None
-        return summarize(self.graph, self.subgraphs, self.target.provider, self.target.device)
+        return summarize(self.graph, self.subgraphs, self.target.provider,
+                         self.target.hardware if self.target.is_qnn else "", self.target.device)
 
     def run(self, feeds: Mapping[str, Any], outputs: list[str] | None = None) -> list[Any]:
         try:
@@ -73,7 +74,7 @@ OPTIMIZATION_LEVELS = {
 }
 
 
-def _session_options(target: Target, dims: Mapping[str, int] | None, threads: int | None,
+def session_options(target: Target, dims: Mapping[str, int] | None, threads: int | None,
                      log_level: int, config: Mapping[str, str] | None, optimization: str,
                      profile_prefix: str | None = None) -> ort.SessionOptions:
     so = ort.SessionOptions()
@@ -104,8 +105,30 @@ def _assignment(session: ort.InferenceSession) -> list[AssignedSubgraph] | None:
 IN_MEMORY = Path("<in-memory model>")
 
 
+def attach_provider(so: ort.SessionOptions, target: Target, *, for_compile: bool = False
+                    ) -> tuple[list[Any] | None, str | None]:
+    """Put ``target``'s provider into ``so`` (the QNN plugin is added to the options themselves), or return
+    the ``providers=`` list an InferenceSession takes. Also returns how QNN was found (plugin / builtin)."""
+    if target.provider == QNN:
+        status = ensure_qnn()
+        if status.mode == "plugin":
+            so.add_provider_for_devices(qnn_devices(), target.options_dict)
+            return None, status.mode
+        if for_compile:
+            so.add_provider(QNN, target.options_dict)
+            return None, status.mode
+        # Naming the CPU EP explicitly conflicts with disabling the CPU fallback.
+        return [(QNN, target.options_dict)] + ([CPU] if target.allow_fallback else []), status.mode
+    if target.provider == CPU:
+        return [CPU], None
+    if target.provider not in ort.get_available_providers():
+        raise TargetError(f"execution provider {target.provider} is not available in this onnxruntime",
+                          hint="available: " + ", ".join(ort.get_available_providers()))
+    return [(target.provider, target.options_dict), CPU], None
+
+
 def create_session(model: str | Path | onnx.ModelProto, target: Target, *, dims: Mapping[str, int] | None = None,
-                   threads: int | None = None, log_level: int = 3,
+                   threads: int | None = None, log_level: int | None = None,
                    config: Mapping[str, str] | None = None, optimization: str = "all",
                    profile_prefix: str | None = None) -> LoadedSession:
     """Create a session for ``model`` (a file, or a model in memory) on ``target``.
@@ -114,31 +137,19 @@ def create_session(model: str | Path | onnx.ModelProto, target: Target, *, dims:
     With ``target.allow_fallback`` false, a model that cannot run fully on the target raises PlacementError.
     ``optimization="disabled"`` keeps the graph as written (an exact CPU reference for QDQ arithmetic).
     ``profile_prefix`` turns on ONNX Runtime's JSON profiler (``session.end_profiling()`` returns the file).
+    ``log_level`` is ONNX Runtime's (0 verbose … 3 errors); the log is captured, never shown. NPU sessions keep
+    warnings (2), which name the nodes the QNN backend refuses.
     """
+    if log_level is None:
+        log_level = 2 if target.provider == QNN else 3
     if isinstance(model, onnx.ModelProto):
         path, proto, source = IN_MEMORY, model, model.SerializeToString()
     else:
         path = Path(model)
         proto = validate_model_file(path)
         source = str(path)
-    so = _session_options(target, dims, threads, log_level, config, optimization, profile_prefix)
-    providers: list[Any] | None = None
-    qnn_mode = None
-    if target.provider == QNN:
-        status = ensure_qnn()
-        qnn_mode = status.mode
-        if status.mode == "plugin":
-            so.add_provider_for_devices(qnn_devices(), target.options_dict)
-        else:
-            # Naming the CPU EP explicitly conflicts with disabling the CPU fallback.
-            providers = [(QNN, target.options_dict)] + ([CPU] if target.allow_fallback else [])
-    elif target.provider == CPU:
-        providers = [CPU]
-    else:
-        if target.provider not in ort.get_available_providers():
-            raise TargetError(f"execution provider {target.provider} is not available in this onnxruntime",
-                              hint="available: " + ", ".join(ort.get_available_providers()))
-        providers = [(target.provider, target.options_dict), CPU]
+    so = session_options(target, dims, threads, log_level, config, optimization, profile_prefix)
+    providers, qnn_mode = attach_provider(so, target)
     start = time.perf_counter()
     try:
         with capture_native() as log:
@@ -146,6 +157,13 @@ def create_session(model: str | Path | onnx.ModelProto, target: Target, *, dims:
     except Exception as exc:  # ORT raises its own Fail/InvalidGraph/... types; map them to what the user can do
         text = str(exc)
         _check_backend_loaded(path, target, log)  # a backend that failed to load is that, fallback or not
+        known = None
+        if target.provider == QNN:
+            from onnpu.runtime.failures import explain_failure  # only when a session fails
+
+            known = explain_failure(text, log, target, proto, str(path))
+        if known is not None:
+            raise known from exc
         if "fallback to CPU EP has been explicitly disabled" in text:
             refused = log.unsupported_nodes()
             listed = ", ".join(f"{name} ({op})" for name, op in refused[:6])

@@ -1,21 +1,26 @@
-"""Hardware targets as data: a provider, its validated options, and whether nodes may fall back to the CPU."""
+"""Hardware targets as data: a provider, its validated options, whether nodes may fall back to the CPU, and
+for the NPU the SoC whose HTP it runs (on a board) or emulates (on a workstation)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from onnpu.errors import ProviderOptionError, TargetError
+from onnpu.machine import htp_is_emulated
 from onnpu.runtime.qnn_options import validate_qnn_options
+from onnpu.runtime.socs import Soc, choose_soc, soc_for_model
 
 QNN = "QNNExecutionProvider"
 CPU = "CPUExecutionProvider"
 
 ALIASES: dict[str, str] = {"cpu": CPU, "npu": QNN, "qnn": QNN, "htp": QNN}
+QNN_BACKENDS = {"htp": "QNN HTP", "cpu": "QNN CPU", "gpu": "QNN GPU", "saver": "QNN saver", "ir": "QNN IR"}
 
 # --- which QNN backend a target uses, named for what it is: only the HTP is the NPU -----------------------
-QNN_DEVICES = {"htp": "NPU", "cpu": "QNN CPU", "gpu": "QNN GPU", "saver": "QNN saver", "ir": "QNN IR"}
-QNN_BACKEND_TARGETS = {f"qnn-{b}": b for b in QNN_DEVICES if b != "htp"}  # --target qnn-cpu, ...
+QNN_BACKEND_TARGETS = {f"qnn-{b}": b for b in QNN_BACKENDS if b != "htp"}  # --target qnn-cpu, ...
 
 
 def qnn_backend(options: Mapping[str, str]) -> str:
@@ -26,7 +31,7 @@ def qnn_backend(options: Mapping[str, str]) -> str:
     if not path:
         return "htp"
     stem = path.replace("\\", "/").rsplit("/", 1)[-1].lower()
-    return next((b for b in QNN_DEVICES if f"qnn{b}" in stem), "custom")
+    return next((b for b in QNN_BACKENDS if f"qnn{b}" in stem), "htp")
 
 
 def require_inference(target: Target, verb: str) -> None:
@@ -41,12 +46,15 @@ def require_inference(target: Target, verb: str) -> None:
 @dataclass(frozen=True)
 class Target:
     """Where a model runs: one ONNX Runtime execution provider, its options, and whether nodes it cannot
-    run may fall back to the CPU."""
+    run may fall back to the CPU. ``soc`` is the SoC an HTP target compiles for (its ``soc_model`` is in the
+    options); ``soc_source`` says where that choice came from."""
 
     name: str
     provider: str
     options: tuple[tuple[str, str], ...] = ()
     allow_fallback: bool = True
+    soc: Soc | None = None
+    soc_source: str = ""
 
     @property
     def is_qnn(self) -> bool:
@@ -58,24 +66,83 @@ class Target:
 
     @property
     def backend(self) -> str | None:
-        """The QNN backend (``htp``, ``cpu``, ``gpu``, ``saver``, ``ir``, ``custom``); None for other providers."""
-        return qnn_backend(self.options_dict) if self.is_qnn else None
+        """The QNN backend (``htp``, ``cpu``, ``gpu``, ``saver``, ...), or None for other providers."""
+        if not self.is_qnn:
+            return None
+        return qnn_backend(self.options_dict)
 
     @property
     def device(self) -> str:
         """Where the target's nodes run, in words: ``NPU`` only for the QNN HTP backend."""
-        if self.is_qnn:
-            return QNN_DEVICES.get(self.backend or "", "QNN backend " + self.options_dict.get("backend_path", ""))
-        return {CPU: "CPU"}.get(self.provider, self.provider)
+        return "NPU" if self.is_htp else self.hardware
+
+    @property
+    def is_htp(self) -> bool:
+        return self.backend == "htp"
+
+    @property
+    def hardware(self) -> str:
+        """What the target runs on, in words: ``QCS6490 HTP v68 (emulated)``, ``CPU``, ``QNN GPU``."""
+        if not self.is_qnn:
+            return {CPU: "CPU"}.get(self.provider, self.provider)
+        if not self.is_htp:
+            return QNN_BACKENDS.get(self.backend or "", f"QNN {self.backend}")
+        where = "emulated" if htp_is_emulated() else "hardware"
+        if self.soc is not None:
+            return f"{self.soc.name} HTP v{self.soc.htp_arch}, {where}"
+        arch = self.options_dict.get("htp_arch")
+        return f"HTP v{arch}, {where}, no SoC named" if arch else f"HTP, {where}, the QNN default"
+
+    def with_fallback(self, allow: bool) -> Target:
+        return dataclasses.replace(self, allow_fallback=allow)
 
     def describe(self) -> str:
         opts = ", ".join(f"{k}={v}" for k, v in self.options)
         fallback = "" if self.allow_fallback else ", no CPU fallback"
-        return f"{self.name} ({self.provider}{': ' + opts if opts else ''}{fallback})"
+        where = f" on {self.hardware}" if self.is_qnn else ""
+        return f"{self.name}{where} ({self.provider}{': ' + opts if opts else ''}{fallback})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "provider": self.provider, "options": self.options_dict,
+                "allow_fallback": self.allow_fallback, "hardware": self.hardware, "backend": self.backend,
+                "soc": self.soc.to_dict() | {"source": self.soc_source} if self.soc else None,
+                "htp_emulated": htp_is_emulated() if self.is_htp else None}
 
 
-def get_target(name: str, options: Mapping[str, str] | None = None, *, allow_fallback: bool = True) -> Target:
-    """Resolve ``cpu``, ``npu`` (QNN HTP) or any ONNX Runtime provider name to a validated Target."""
+def _with_soc(opts: dict[str, str], soc: str | None, purpose: str) -> tuple[dict[str, str], Soc | None, str]:
+    """Options with the ``soc_model`` of the chosen SoC, the SoC, and where it came from."""
+    if opts.get("backend_type", "htp") != "htp" or "backend_path" in opts:
+        if soc:
+            raise ProviderOptionError(f"--soc {soc} applies to the HTP backend only",
+                                      hint="drop --soc, or the backend_type/backend_path option")
+        return opts, None, ""
+    if "soc_model" in opts:
+        chosen = soc_for_model(int(opts["soc_model"]))
+        if soc and choose_soc(soc, purpose=purpose).soc.soc_model != chosen.soc_model:
+            raise ProviderOptionError(f"--soc {soc} and --ep-option soc_model={opts['soc_model']} "
+                                      f"({chosen.name}) conflict", hint="give only one of them")
+        source = "--ep-option soc_model"
+    elif "htp_arch" in opts and not soc:
+        return opts, None, ""  # an arch without a SoC: compiled for that generation, no soc_model
+    else:
+        choice = choose_soc(soc, purpose=purpose)
+        chosen, source = choice.soc, choice.source
+        opts = {**opts, "soc_model": str(chosen.soc_model)}
+    if "htp_arch" in opts and int(opts["htp_arch"]) not in (0, chosen.htp_arch):
+        raise ProviderOptionError(f"--ep-option htp_arch={opts['htp_arch']} conflicts with {chosen.label}",
+                                  hint="drop htp_arch: the SoC fixes the HTP arch (QNN would silently "
+                                       "compile for the SoC's)")
+    return opts, chosen, source
+
+
+def get_target(name: str, options: Mapping[str, str] | None = None, *, allow_fallback: bool = True,
+               soc: str | None = None, purpose: str = "run") -> Target:
+    """Resolve ``cpu``, ``npu`` (QNN HTP) or any ONNX Runtime provider name to a validated Target.
+
+    For the HTP, ``soc`` names the SoC (``qcs6490``, ``qcs8550``, ...); without it the SoC comes from
+    ``ONNPU_SOC``, the user config file, the board onnpu runs on, else QCS6490 (HTP v68, the most restrictive
+    Dragonwing NPU). ``purpose="compile"`` allows a SoC other than the board's own.
+    """
     key = name.strip()
     opts = dict(options or {})
     provider = ALIASES.get(key.lower())
@@ -92,13 +159,22 @@ def get_target(name: str, options: Mapping[str, str] | None = None, *, allow_fal
             raise TargetError(f"unknown target {name!r}",
                               hint=f"use cpu, npu (QNN HTP), or a provider this onnxruntime has: {available}")
         provider = matches[0]
+    chosen: Soc | None = None
+    source = ""
     if provider == QNN:
         opts = validate_qnn_options(opts)
+        opts, chosen, source = _with_soc(opts, soc, purpose)
+        for key in ("enable_htp_fp16_precision", "htp_bf16_enable"):
+            if opts.get(key) == "1" and "soc_model" not in opts:
+                raise ProviderOptionError(f"QNN option {key}=1 needs a SoC ('soc_model')",
+                                          hint="name it with --soc (e.g. --soc qcs8550) instead of htp_arch")
+    elif soc:
+        raise ProviderOptionError(f"--soc {soc} applies to the npu target only", hint="use --target npu, or drop --soc")
     elif provider == CPU and opts:
         raise ProviderOptionError(f"the cpu target takes no provider options (got {', '.join(opts)})",
                                   hint="drop --ep-option, or use --target npu for QNN options")
     short = {CPU: "cpu", QNN: "npu"}.get(provider, key)
     if provider == QNN and qnn_backend(opts) != "htp":
         backend = qnn_backend(opts)
-        short = f"qnn-{backend}" if backend in QNN_DEVICES else "qnn"  # not "npu": it does not run on the NPU
-    return Target(short, provider, tuple(sorted(opts.items())), allow_fallback)
+        short = f"qnn-{backend}" if backend in QNN_BACKENDS else "qnn"  # not "npu": it does not run on the NPU
+    return Target(short, provider, tuple(sorted(opts.items())), allow_fallback, chosen, source)

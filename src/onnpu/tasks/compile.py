@@ -1,0 +1,176 @@
+"""``compile``: one compiled model (EP context) per SoC, each loaded on the NPU and checked against the exact
+CPU QDQ arithmetic in output quantization steps; or one multi-SoC model, checked by the SoC records in its
+binary (the HTP emulator cannot load those). A manifest lists every file with its SoC, HTP arch, versions
+and SHA-256; ``run``, ``classify`` and ``bench`` given the folder pick the file for their SoC."""
+
+from __future__ import annotations
+
+import json
+import platform
+import shutil
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from onnpu._version import __version__
+from onnpu.errors import OutputError
+from onnpu.machine import htp_is_emulated
+from onnpu.model.files import validate_model_file
+from onnpu.model.inspection import tensor_infos
+from onnpu.runtime.compiled import MANIFEST, compile_model, context_info
+from onnpu.runtime.feeds import float_view, random_inputs, run_feeds
+from onnpu.runtime.qnn import qnn_status
+from onnpu.runtime.session import create_session, exact_cpu_session
+from onnpu.runtime.socs import Soc, choose_soc
+from onnpu.runtime.targets import QNN, Target, get_target
+from onnpu.storage import atomic_write, commit, sha256_file
+
+
+@dataclass
+class CompiledEntry:
+    soc: str
+    soc_models: list[int]
+    htp_arch: list[int]
+    file: str
+    files: dict[str, str]  # every file of the entry → SHA-256
+    size_bytes: int
+    compile_seconds: float
+    records: list[dict[str, Any]]
+    compat: str | None
+    check: str  # how it was verified
+    load_seconds: float | None = None
+    max_steps: dict[str, float | None] = field(default_factory=dict)  # per output: max |NPU − CPU| / its step
+    max_abs_diff: dict[str, float] = field(default_factory=dict)
+    placement: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class CompileResult:
+    source: str
+    output_dir: str
+    manifest: str
+    entries: list[CompiledEntry]
+    versions: dict[str, str | None]
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema": "onnpu.compile/1", "source": self.source, "output_dir": self.output_dir,
+                "manifest": self.manifest, "versions": self.versions,
+                "entries": [e.to_dict() for e in self.entries], "notes": self.notes}
+
+
+def _steps(source: Path) -> dict[str, float]:
+    """Output name → its quantization step (per-tensor scale), for outputs that have one."""
+    return {o.name: o.quant.scale[0] for o in tensor_infos(validate_model_file(source))[1]
+            if o.quant is not None and o.quant.per_tensor}
+
+
+def _verify(entry: CompiledEntry, path: Path, target: Target, source: Path,
+            feeds: list[dict[str, np.ndarray]]) -> None:
+    """Load the compiled model on the NPU (timed) and compare with the exact CPU arithmetic of the source."""
+    start = time.perf_counter()
+    loaded = create_session(path, target)
+    entry.load_seconds = time.perf_counter() - start
+    entry.placement = loaded.placement.headline() if loaded.placement else None
+    if not feeds:
+        return
+    npu = run_feeds(loaded, feeds, model=str(path))
+    cpu = run_feeds(exact_cpu_session(source), feeds, model=str(source))
+    steps = _steps(source)
+    for name, values in cpu.items():
+        diff = max(float(np.max(np.abs(a.astype(np.float64) - b.astype(np.float64))))
+                   for a, b in zip(values, npu[name], strict=True))
+        entry.max_abs_diff[name] = diff
+        # float32 outputs of the same step differ by whole steps, up to float rounding
+        entry.max_steps[name] = round(diff / steps[name], 3) if name in steps else None
+
+
+def _publish(staging: Path, folder: Path) -> None:
+    for item in sorted(staging.iterdir()):
+        commit(item, folder / item.name)
+
+
+def compile_for_socs(model: str | Path, out_dir: str | Path, socs: Sequence[str] = (), *, multi_soc: bool = False,
+                     embed: bool = True, inputs: int = 2, seed: int = 0, allow_fallback: bool = False,
+                     options: Mapping[str, str] | None = None, dims: Mapping[str, int] | None = None
+                     ) -> CompileResult:
+    """Compile ``model`` for each SoC in ``socs`` (default: the SoC onnpu would run on) into ``out_dir``."""
+    src = Path(model)
+    validate_model_file(src)
+    folder = Path(out_dir)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{folder}: cannot create the output folder ({exc.strerror})",
+                          hint="choose a writable folder with -o") from exc
+    chosen: list[Soc] = [choose_soc(s, purpose="compile").soc for s in socs] or [choose_soc().soc]
+    chosen = list({s.soc_model: s for s in chosen}.values())
+    infos = [float_view(i) for i in tensor_infos(validate_model_file(src))[0]]
+    feeds = [random_inputs(infos, seed + k, dims) for k in range(max(0, inputs))]
+    status = qnn_status()
+    board = None if htp_is_emulated() else choose_soc().detected
+    entries: list[CompiledEntry] = []
+    notes: list[str] = []
+    stem = src.name.removesuffix(".onnx")
+    staging = Path(tempfile.mkdtemp(prefix=".onnpu-compile-", dir=folder))
+    try:
+        plan: list[tuple[str, list[Soc]]] = [(s.name.lower(), [s]) for s in chosen]
+        if multi_soc:
+            plan = [("multi", chosen)]
+        for label, group in plan:
+            target = get_target("npu", options, allow_fallback=allow_fallback, soc=group[0].name, purpose="compile")
+            if len(group) > 1:  # QNN takes comma-separated soc_model lists for one multi-SoC context
+                opts = {**target.options_dict, "soc_model": ",".join(str(s.soc_model) for s in group)}
+                target = Target("npu", QNN, tuple(sorted(opts.items())), allow_fallback)
+            out = staging / f"{stem}.{label}.onnx"
+            seconds = compile_model(src, target, out, embed=embed, dims=dims)
+            info = context_info(out)
+            files = [out.name, *info.binaries]
+            entry = CompiledEntry(" + ".join(s.name for s in group), [s.soc_model for s in group],
+                                  [s.htp_arch for s in group], out.name,
+                                  {f: sha256_file(staging / f) for f in files},
+                                  sum((staging / f).stat().st_size for f in files), seconds,
+                                  [{"soc": n, "htp_arch": a} for n, a in info.records], info.compat, "")
+            expected = {(s.name, s.htp_arch) for s in group}
+            found = set(info.records)
+            if len(group) > 1:
+                entry.check = ("records only: one per SoC in the binary (a multi-SoC context cannot be run "
+                               "here)") if expected <= found else \
+                    f"records do not match: expected {sorted(expected)}, found {sorted(found)}"
+            elif htp_is_emulated() or (board is not None and board.soc_model == group[0].soc_model):
+                _verify(entry, out, target, src, feeds)
+                where = "the HTP emulator" if htp_is_emulated() else "this board's NPU"
+                entry.check = f"run on {where} vs the exact CPU arithmetic ({len(feeds)} inputs)" if feeds else \
+                    f"loaded on {where} (no inputs run)"
+            else:
+                entry.check = "not run: compiled for another SoC than this board's"
+            entries.append(entry)
+        _publish(staging, folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    versions = {"onnpu": __version__, "onnxruntime": _ort_version(), "onnxruntime_qnn": status.plugin_version,
+                "qnn_sdk": status.qnn_sdk_version, "machine": platform.machine()}
+    manifest = {"schema": "onnpu.compile/1", "created": time.time(),
+                "source": {"path": str(src.resolve()), "sha256": sha256_file(src)}, "versions": versions,
+                "entries": [{"soc": e.soc, "soc_models": e.soc_models, "htp_arch": e.htp_arch, "file": e.file,
+                             "files": e.files, "compat": e.compat, "records": e.records, "check": e.check,
+                             "max_steps": e.max_steps} for e in entries]}
+    atomic_write(folder / MANIFEST, json.dumps(manifest, indent=1))
+    if any((v or 0) > 1 + 1e-6 for e in entries for v in e.max_steps.values()):
+        notes.append("an output is more than one quantization step from the exact CPU arithmetic: see max_steps")
+    return CompileResult(str(src), str(folder), str(folder / MANIFEST), entries, versions, notes)
+
+
+def _ort_version() -> str:
+    import onnxruntime as ort
+
+    return str(ort.__version__)
+
