@@ -36,7 +36,7 @@ def test_target_names_say_which_qnn_backend() -> None:
     for backend, device in (("cpu", "QNN CPU"), ("gpu", "QNN GPU"), ("saver", "QNN saver")):
         target = get_target("npu", {"backend_type": backend})
         assert (target.name, target.device, target.backend) == (f"qnn-{backend}", device, backend)
-        assert target.describe().startswith(f"qnn-{backend} (") and "npu" not in target.describe()
+        assert target.describe().startswith(f"qnn-{backend} on {device} (") and "npu" not in target.describe()
         assert get_target(f"qnn-{backend}").options_dict == {"backend_type": backend}
     assert get_target("npu", {"backend_path": "/opt/qnn/lib/libQnnCpu.so"}).device == "QNN CPU"
     assert get_target("npu", {"backend_path": "/opt/qnn/lib/libQnnHtp.so"}).name == "npu"

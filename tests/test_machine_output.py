@@ -18,6 +18,7 @@ import models
 from onnpu.cli import build_parser
 
 pytestmark = pytest.mark.npu
+FLOAT_SOC = "qcs8550"  # the u8-I/O classifier has float ops inside: an HTP v73 runs them (v68, the default, does not)
 
 
 def onnpu(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -59,10 +60,11 @@ def json_commands(f: dict[str, Path]) -> dict[str, list[str]]:
         "profile": ["profile", str(f["qdq"]), *npu, "--iterations", "2", "--out", str(f["root"] / "prof"),
                     "--json"],
         "run": ["run", str(f["qdq"]), *npu, "--no-cache", "--json"],
-        "classify": ["classify", str(f["photo"]), "--model", str(f["u8"]), *npu, "--json"],
+        "classify": ["classify", str(f["photo"]), "--model", str(f["u8"]), *npu, "--soc", FLOAT_SOC, "--json"],
         "bench": ["bench", str(f["qdq"]), "--target", "cpu,npu", "-n", "2", "--json"],
         "compare": ["compare", str(f["qdq"]), "--targets", "cpu,npu", "--count", "2", "--json"],
         "cache": ["cache", "list", "--json"],
+        "compile": ["compile", str(f["qdq"]), "-o", str(f["root"] / "compiled"), "--soc", "qcs6490", "--json"],
     }
 
 
@@ -75,7 +77,7 @@ def test_every_json_verb_is_covered(files: dict[str, Path]) -> None:
 
 
 @pytest.mark.parametrize("verb", ["doctor", "inspect", "fix-shapes", "quantize", "prepare", "placement", "profile",
-                                  "run", "classify", "bench", "compare", "cache"])
+                                  "run", "classify", "bench", "compare", "cache", "compile"])
 def test_json_stdout_parses(verb: str, files: dict[str, Path]) -> None:
     done = onnpu(*json_commands(files)[verb])
     assert done.returncode == 0, done.stderr[-2000:]
@@ -101,7 +103,7 @@ def test_folder_results_csv_jsonl_and_json_summary_parse(files: dict[str, Path])
     root = files["root"]
     for name in ("r.csv", "r.jsonl"):
         done = onnpu("classify", str(files["folder"]), "--model", str(files["u8"]), "--target", "npu",
-                     "-o", str(root / name), "--json")
+                     "--soc", FLOAT_SOC, "-o", str(root / name), "--json")
         assert done.returncode == 0, done.stderr[-2000:]
         summary = json.loads(done.stdout)
         assert summary["classified"] == 2 and summary["failed"] == 0

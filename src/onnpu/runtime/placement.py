@@ -77,7 +77,8 @@ class PlacementSummary:
         if self.failure is not None:
             return f"the model does not compile for {self.hardware or where}: {self.failure}"
         kept = sum(1 for n in self.nodes if n.provider is not None)
-        text = f"{self.on_target} of {kept} nodes on the {where} ({self.hardware or self.target_provider})"
+        detail = self.hardware if self.hardware and self.hardware != where else self.target_provider
+        text = f"{self.on_target} of {kept} nodes on the {where} ({detail})"
         if self.target_provider != CPU:
             text += f", {self.partitions} partition{'s' if self.partitions != 1 else ''}"
         io = sum(1 for n in self.nodes if n.io_conversion and n.provider != self.target_provider)
