@@ -58,7 +58,7 @@ def test_cpu_and_npu_side_by_side_with_cache(tmp_path: Path, capsys: pytest.Capt
         assert npu["stats"][key] > 0
     assert npu["cache"] in ("built", "rebuilt") and npu["session_cached_s"] > 0
     # fallback allowed (bench's default): the graph-input Q runs on the CPU by design, every other node on the NPU
-    assert npu["placement"] == ("7 of 8 nodes on the NPU (QNNExecutionProvider), 1 partition; "
+    assert npu["placement"] == (f"7 of 8 nodes on the NPU ({get_target('npu').hardware}), 1 partition; "
                                 "1 I/O (de)quantization node on the CPU by design")
     assert data["drift"][0]["reference"].endswith("@ cpu")
     assert sorted(p.name for p in (tmp_path / "rep").iterdir()) == ["latency.png", "report.html", "report.json",
@@ -78,7 +78,8 @@ def test_context_cache_keyed_by_options_and_invalidated(tmp_path: Path, capsys: 
     hit, state = context_cache.cached_session(src, get_target("npu"))
     assert state == "hit"
     assert hit.placement is not None and hit.placement.total == 8  # the placement recorded at compile time
-    np.testing.assert_array_equal(first.run(x)[0], hit.run(x)[0])
+    first_out = first.run(x)[0]
+    np.testing.assert_array_equal(first_out, hit.run(x)[0])
     _, state = context_cache.cached_session(src, get_target("npu", {"htp_arch": "73"}))
     assert state == "built"  # other provider options: not reused
     assert len(context_cache.list_entries()) == 2
@@ -100,7 +101,7 @@ def test_context_cache_keyed_by_options_and_invalidated(tmp_path: Path, capsys: 
     fresh, state = context_cache.cached_session(src, get_target("npu"))
     assert state == "built"
     exact = create_session(src, get_target("cpu"), optimization="disabled").run(x)[0]
-    assert not np.array_equal(fresh.run(x)[0], first.run(x)[0])  # not the old model's context
+    assert not np.array_equal(fresh.run(x)[0], first_out)  # not the old model's context
     np.testing.assert_allclose(fresh.run(x)[0], exact, atol=0.02 + 1e-6)  # within one output step
     again, state = context_cache.cached_session(src, get_target("npu"))
     assert state == "hit"

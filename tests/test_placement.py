@@ -76,7 +76,7 @@ def test_io_conversion_is_not_a_fallback(tmp_path: Path) -> None:
     # with fallback allowed (as `run` does by default) the input Q moves to the CPU, and is not a fallback
     result = run_model(src, get_target("npu"))
     assert result.placement is not None and result.placement.fully_on_target
-    assert result.placement.headline() == ("7 of 8 nodes on the NPU (QNNExecutionProvider), 1 partition; "
+    assert result.placement.headline() == (f"7 of 8 nodes on the NPU ({get_target('npu').hardware}), 1 partition; "
                                            "1 I/O (de)quantization node on the CPU by design")
     io = [n for n in result.placement.nodes if n.provider == "CPUExecutionProvider"]
     assert [n.name for n in io] == ["x_quant"] and io[0].io_conversion

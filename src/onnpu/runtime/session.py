@@ -209,7 +209,10 @@ _NODE_FAILED = re.compile(r"running (\S+) node\. Name:'([^']*)' Status Message: 
 def ort_error_text(exc: BaseException) -> tuple[str, str | None]:
     """An onnxruntime error in words, and the name of the node that failed (None when no node is named):
     ``node 'reshape' (Reshape) failed: The input tensor cannot be reshaped ...``."""
-    text = str(exc).replace("[ONNXRuntimeError] : ", "")
+    raw = str(exc)
+    if "[ONNXRuntimeError]" in raw:  # onnxruntime's own message, not a warning printed before it
+        raw = raw[raw.index("[ONNXRuntimeError]"):]
+    text = raw.replace("[ONNXRuntimeError] : ", "")
     node = _NODE_FAILED.search(text)
     if not node:
         return _first_line(text), None
