@@ -227,7 +227,7 @@ CASES: dict[str, tuple[Setup, str, int]] = {
     "output path = input path": (case_output_is_input, "output would overwrite the input model", 1),
     "unknown target": (case_unknown_target, "unknown target 'tpu'", 1),
     "unknown provider option": (case_unknown_provider_option, "unknown QNN provider option 'htp_perf'", 1),
-    "HTP backend failing": (case_htp_backend_failing, "the QNN backend failed to load", 1),
+    "HTP backend failing": (case_htp_backend_failing, "the QNN HTP backend failed to load", 1),
 }
 
 

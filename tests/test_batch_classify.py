@@ -53,6 +53,58 @@ def test_streams_csv_and_resumes(folder: Path, tmp_path: Path) -> None:
     assert [r["image"] for r in csv.DictReader(out.read_text().splitlines())] == [r["image"] for r in rows]
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_resume_repairs_a_cut_line_and_retries_failures(folder: Path, tmp_path: Path, suffix: str) -> None:
+    model = models.save(models.classifier(), tmp_path / "cls.onnx")
+    out = tmp_path / f"results{suffix}"
+    first = classify_folder([folder], model, get_target("cpu"), output=out, preprocess=CFG, top=3)
+    assert (first.classified, first.failed) == (9, 1)
+    complete = out.read_bytes()
+    lines = complete.splitlines(keepends=True)
+    broken = next(i for i, line in enumerate(lines) if b"broken.jpg" in line)
+    # the interruption cut the file in the middle of a row (the last kept row, after the failed one)
+    cut_at = max(broken + 2, 5)
+    out.write_bytes(b"".join(lines[:cut_at]) + lines[cut_at][:17])
+    (folder / "b" / "broken.jpg").write_bytes((folder / "a").glob("*.jpg").__next__().read_bytes())  # fixed now
+    again = classify_folder([folder], model, get_target("cpu"), output=out, preprocess=CFG, top=3, resume=True)
+    header = 1 if suffix == ".csv" else 0
+    kept = cut_at - header - 1  # complete rows, less the failed one
+    assert again.resumed == kept and (again.classified, again.failed) == (10 - kept, 0)
+    if suffix == ".csv":
+        rows = list(csv.DictReader(out.read_text().splitlines()))
+    else:
+        rows = [json.loads(line) for line in out.read_text().splitlines()]  # every line parses
+    images = [r["image"] for r in rows]
+    assert sorted(images) == sorted(set(images)) and len(images) == 10  # one row per image, none cut
+    assert all((r["status"] == "ok") if suffix == ".csv" else ("top" in r) for r in rows)
+
+
+def test_resume_refuses_a_file_written_with_other_settings(folder: Path, tmp_path: Path) -> None:
+    from onnpu.errors import OutputError
+    from onnpu.vision.results import record_path
+
+    model = models.save(models.classifier(), tmp_path / "cls.onnx")
+    other = models.save(models.classifier(size=24), tmp_path / "other.onnx")
+    out = tmp_path / "r.csv"
+    classify_folder([folder / "a"], model, get_target("cpu"), output=out, preprocess=CFG, top=3)
+    before = out.read_bytes()
+    cases = [({"model": other}, r"another model \(.*cls.onnx then, .*other.onnx now\)"),
+             ({"top": 5}, r"top-k \(3 then, 5 now\)"),
+             ({"preprocess": PreprocessConfig(resize="resize", scaling="imagenet")}, "preprocessing"),
+             ({"draft": False}, r"JPEG draft decoding \(True then, False now\)")]
+    for change, message in cases:
+        kwargs = {"model": model, "top": 3, "preprocess": CFG, **change}
+        with pytest.raises(OutputError, match=message):
+            classify_folder([folder / "a"], kwargs.pop("model"), get_target("cpu"), output=out, resume=True,
+                            **kwargs)
+        assert out.read_bytes() == before
+    models.save(models.classifier(classes=10, size=32, batch=1), model)  # same bytes: still resumable
+    classify_folder([folder / "a"], model, get_target("cpu"), output=out, preprocess=CFG, top=3, resume=True)
+    record_path(out).unlink()
+    with pytest.raises(OutputError, match="nothing records which model and settings wrote it"):
+        classify_folder([folder / "a"], model, get_target("cpu"), output=out, preprocess=CFG, top=3, resume=True)
+
+
 def test_pipelined_results_match_one_by_one(folder: Path, tmp_path: Path) -> None:
     from onnpu import classify
 

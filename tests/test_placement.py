@@ -34,6 +34,7 @@ def test_float_only_op_on_cpu_with_qnn_reason_then_npu_after_quantize(tmp_path: 
     quantize(src, tmp_path / "asin.qdq.onnx", "random")
     after = explain_placement(tmp_path / "asin.qdq.onnx", get_target("npu"))
     assert after.cpu_nodes == [] and after.fully_on_target
+    assert after.summary.on_target == after.summary.total  # strict session: all of them, I/O Q/DQ included
     assert main(["placement", str(tmp_path / "asin.qdq.onnx"), "--require-full"]) == 0
 
 
@@ -46,6 +47,7 @@ def test_dynamic_batch_names_the_dim_and_the_fix(tmp_path: Path, capsys: pytest.
         assert "fix-shapes" in node.fix and "--dim N=1" in node.fix
     fixed = explain_placement(src, get_target("npu", soc=FLOAT_SOC), dims={"N": 1})
     assert fixed.fully_on_target and fixed.summary.partitions == 1
+    assert fixed.summary.on_target == fixed.summary.total == 3
     assert main(["placement", str(src), "--dim", "N=1", "--json", "--soc", FLOAT_SOC]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["fully_on_target"] is True and data["on_target"] == 3
@@ -54,7 +56,7 @@ def test_dynamic_batch_names_the_dim_and_the_fix(tmp_path: Path, capsys: pytest.
 def test_float_model_precision_and_recommendation(tmp_path: Path) -> None:
     src = models.save(models.float_conv(), tmp_path / "float.onnx")
     report = explain_placement(src, get_target("npu", soc=FLOAT_SOC))
-    assert report.fully_on_target
+    assert report.fully_on_target and report.summary.on_target == report.summary.total == 3
     assert "QCS8550's HTP v73 runs float ops in fp16" in report.precision
     assert any("quantize" in r and "--soc qcs8550" in r for r in report.recommendations)
 
@@ -74,6 +76,8 @@ def test_io_conversion_is_not_a_fallback(tmp_path: Path) -> None:
     # with fallback allowed (as `run` does by default) the input Q moves to the CPU, and is not a fallback
     result = run_model(src, get_target("npu"))
     assert result.placement is not None and result.placement.fully_on_target
+    assert result.placement.headline() == (f"7 of 8 nodes on the NPU ({get_target('npu').hardware}), 1 partition; "
+                                           "1 I/O (de)quantization node on the CPU by design")
     io = [n for n in result.placement.nodes if n.provider == "CPUExecutionProvider"]
     assert [n.name for n in io] == ["x_quant"] and io[0].io_conversion
 

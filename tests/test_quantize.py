@@ -45,7 +45,9 @@ def test_image_folder_calibration_reports_classifier_agreement(tmp_path: Path, p
     assert result.heldout_count == 3 and result.calibration_count == 9  # one photo's crops held out together
     q = result.quality[0]
     assert q.top1_agreement is not None and q.top5_overlap is not None
-    assert q.top1_agreement >= 2 / 3
+    # measured: 100 % / 100 %, 42.0 dB (nearest rounding: 40.6 dB); a lost class or dB is a regression
+    assert q.top1_agreement == 1.0 and q.top5_overlap == 1.0
+    assert q.sqnr_db > 40
 
 
 def test_npz_calibration(tmp_path: Path) -> None:
@@ -105,7 +107,9 @@ def test_mixed_precision_raises_sensitive_activations(tmp_path: Path) -> None:
                       config=nearest)
     assert result.steps and result.sixteen_bit
     # on this model weight rounding dominates: raising every activation gains little, and onnpu says so
-    assert result.steps[-1].sqnr_db >= plain.worst_sqnr - 0.5
+    # measured: 43.79 dB plain, rounds 43.79 → 44.80 dB: raising precision may gain little, never lose
+    sqnrs = [s.sqnr_db for s in result.steps]
+    assert sqnrs == sorted(sqnrs) and sqnrs[-1] > plain.worst_sqnr
     assert len(result.steps[-1].raised) == len(set(result.sixteen_bit))
     assert any("not reached" in n for n in result.notes)
     assert result.plain_bytes is not None and result.quantized_bytes > result.plain_bytes
@@ -140,3 +144,4 @@ def test_quantized_model_runs_fully_on_npu(tmp_path: Path) -> None:
     quantize(src, tmp_path / "q.onnx", "random")
     result = run_model(tmp_path / "q.onnx", get_target("npu", allow_fallback=False))
     assert result.placement is not None and result.placement.fully_on_target
+    assert result.placement.on_target == result.placement.total  # strict: every node, I/O Q/DQ included

@@ -91,4 +91,4 @@ def test_cli_rounding_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
                  "--rounding", "optimized", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["rounding"]["method"] == "gptq" and len(data["rounding"]["layers"]) == 2
-    assert data["nearest_quality"][0]["sqnr_db"] <= data["quality"][0]["sqnr_db"] + 0.5
+    assert data["quality"][0]["sqnr_db"] > data["nearest_quality"][0]["sqnr_db"]  # optimized never loses

@@ -17,6 +17,7 @@ _EXPORTS: dict[str, str] = {
     # errors
     "OnnpuError": "onnpu.errors", "ModelError": "onnpu.errors", "TargetError": "onnpu.errors",
     "ProviderOptionError": "onnpu.errors", "PlacementError": "onnpu.errors", "ShapeError": "onnpu.errors",
+    "RunError": "onnpu.errors",
     "QuantizationError": "onnpu.errors", "InputDataError": "onnpu.errors", "OutputError": "onnpu.errors",
     "DownloadError": "onnpu.errors",
     # models
@@ -49,11 +50,11 @@ __all__ = [
     "BenchResult", "ClassifyResult", "CompareResult", "CompileResult", "DoctorReport", "DownloadError",
     "InputDataError", "LoadedSession", "ModelError", "ModelInfo", "OnnpuError", "OutputError", "PlacementError",
     "PlacementReport", "PlacementSummary", "PrepareResult", "PreprocessConfig", "ProfileResult",
-    "ProviderOptionError", "QuantParams", "QuantizationError", "QuantizeConfig", "QuantizeResult", "RunResult",
-    "ShapeError", "Target", "TargetError", "TensorInfo", "__version__", "benchmark", "classify", "classify_folder",
-    "compare", "compile_for_socs", "create_session", "demo", "dequantize", "doctor", "explain_placement",
-    "fix_shapes", "get_target", "inspect_model", "prepare", "profile", "qnn_status", "quantize", "quantize_array",
-    "run_model",
+    "ProviderOptionError", "QuantParams", "QuantizationError", "QuantizeConfig", "QuantizeResult", "RunError",
+    "RunResult", "ShapeError", "Target", "TargetError", "TensorInfo", "__version__", "benchmark", "classify",
+    "classify_folder", "compare", "compile_for_socs", "create_session", "demo", "dequantize", "doctor",
+    "explain_placement", "fix_shapes", "get_target", "inspect_model", "prepare", "profile", "qnn_status", "quantize",
+    "quantize_array", "run_model",
 ]
 
 
@@ -80,6 +81,7 @@ if TYPE_CHECKING:
         PlacementError,
         ProviderOptionError,
         QuantizationError,
+        RunError,
         ShapeError,
         TargetError,
     )

@@ -1,5 +1,3 @@
-import sys
+from onnpu.cli import main_entry
 
-from onnpu.cli import main
-
-sys.exit(main())
+main_entry()

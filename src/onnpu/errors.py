@@ -35,6 +35,10 @@ class PlacementError(TargetError):
     exit_code = 2
 
 
+class RunError(OnnpuError):
+    """A model failed while it ran (a node's kernel or the backend), with inputs that fit it."""
+
+
 class ShapeError(OnnpuError):
     """Shapes cannot be fixed as asked, or dynamic dimensions remain."""
 

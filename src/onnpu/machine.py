@@ -1,4 +1,5 @@
-"""Facts about the machine onnpu runs on: architecture, whether the HTP is the x86_64 emulator, memory."""
+"""Facts about the machine onnpu runs on: architecture, CPU features, whether the HTP is the x86_64 emulator,
+memory."""
 
 from __future__ import annotations
 
@@ -12,6 +13,32 @@ X86_64 = ("x86_64", "amd64")
 
 def is_x86_64() -> bool:
     return platform.machine().lower() in X86_64
+
+
+VNNI_FLAGS = frozenset({"avx512_vnni", "avx_vnni"})  # x86 int8 dot products (AVX-512 VNNI, AVX-VNNI)
+
+
+def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> frozenset[str] | None:
+    """The CPU's feature flags as the Linux kernel reports them (``flags`` on x86, ``Features`` on Arm);
+    None where they cannot be read (another OS, no /proc)."""
+    try:
+        with open(cpuinfo, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                key, sep, value = line.partition(":")
+                if sep and key.strip().lower() in ("flags", "features"):
+                    return frozenset(value.split())
+    except OSError:
+        return None
+    return None
+
+
+def has_vnni(flags: frozenset[str] | None = None) -> bool | None:
+    """Whether this x86 CPU has VNNI int8 dot-product instructions (which ONNX Runtime's int8 kernels use
+    instead of saturating 16-bit sums); None when unknown or not an x86 CPU."""
+    if not is_x86_64():
+        return None
+    found = cpu_flags() if flags is None else flags
+    return None if found is None else bool(found & VNNI_FLAGS)
 
 
 def htp_is_emulated() -> bool:

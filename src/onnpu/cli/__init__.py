@@ -5,6 +5,7 @@ boundary, and renders the result. Verb modules import the library only when thei
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -37,28 +38,62 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="onnpu", description="ONNX models on Qualcomm NPUs (QNN HTP), with proof "
                                      "of what runs where, how fast and how accurately.")
     parser.add_argument("--version", action="version", version=f"onnpu {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help=VERBOSE_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in COMMANDS:
         module.register(sub)
+    for verb in sub.choices.values():  # `onnpu doctor -v` as well as `onnpu -v doctor`
+        verb.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help=VERBOSE_HELP)
     return parser
 
 
+VERBOSE_HELP = "show what native libraries (ONNX Runtime, QNN) print, and onnpu's log, on stderr"
+
+
+def _log_to_stderr(verbose: int) -> logging.Handler | None:
+    if not verbose:
+        return None
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+    logger = logging.getLogger("onnpu")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    return handler
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Parse, run one verb, render. While the verb runs, file descriptors 1 and 2 belong to native code
+    (the QNN libraries print to fd 1): onnpu writes its own output through private duplicates of the real
+    stdout and stderr, so ``--json``, CSV and JSONL outputs hold nothing else; ``-v`` shows the native
+    output on stderr."""
+    from onnpu.runtime.native_log import native_output_redirected
+
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        return int(args.handler(args))
-    except OnnpuError as exc:
-        from onnpu.cli.console import fail
+    verbose = int(getattr(args, "verbose", 0) or 0)
+    with native_output_redirected(show=bool(verbose)):
+        handler = _log_to_stderr(verbose)
+        try:
+            return int(args.handler(args))
+        except OnnpuError as exc:
+            from onnpu.cli.console import fail
 
-        return fail(exc)
-    except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
+            return fail(exc)
+        except KeyboardInterrupt:
+            return 130
+        except BrokenPipeError:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 1
+        finally:
+            if handler is not None:
+                logging.getLogger("onnpu").removeHandler(handler)
 
 
 def main_entry() -> None:
-    """Console-script entry point."""
-    sys.exit(main())
+    """Console-script entry point. After the verb, fd 1 stays away from native code until the process ends
+    (libraries unloading at exit print nothing into onnpu's output)."""
+    from onnpu.runtime.native_log import silence_stdout_fd
+
+    code = main()
+    silence_stdout_fd("-v" in sys.argv[1:] or "--verbose" in sys.argv[1:])
+    sys.exit(code)

@@ -29,8 +29,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--top", type=int, default=5, help="how many classes to show (default 5)")
     add_preprocess_args(p)
     soft = p.add_mutually_exclusive_group()
-    soft.add_argument("--softmax", dest="softmax", action="store_true", default=None, help="always apply softmax")
+    soft.add_argument("--softmax", dest="softmax", action="store_true", default=None,
+                      help="always apply softmax (default: decided from the graph, once per model)")
     soft.add_argument("--no-softmax", dest="softmax", action="store_false", help="never apply softmax")
+    p.add_argument("--output-name", metavar="NAME",
+                   help="the model output holding the class scores (default: the one that is a class vector)")
     g = p.add_argument_group("folders (pipelined: decoding overlaps inference)")
     g.add_argument("-o", "--output", help="stream results to a .csv or .jsonl file")
     g.add_argument("--resume", action="store_true", help="skip images already in --output")
@@ -63,7 +66,7 @@ def render(result: ClassifyResult, top: int) -> None:
             table.add_row(str(rank), str(p.index), escape(p.label), f"{p.score:.4f}")
         out().print(table)
     out().print(f"session {result.session_seconds * 1000:.0f} ms; median latency {result.median_latency_ms:.2f} ms "
-                f"(warm-up excluded); softmax {'applied' if result.softmax_applied else 'not applied'}")
+                "(warm-up excluded)")
 
 
 def _default_model() -> str:
@@ -109,7 +112,8 @@ def _run_folder(args: argparse.Namespace) -> int:
                                   batch=args.batch, workers=args.workers, threads=args.threads,
                                   draft=not args.no_draft, preprocess=preprocess_from(args),
                                   labels=local_file(args.labels), softmax_mode=args.softmax,
-                                  cache=not args.no_cache, on_result=line, progress=progress)
+                                  output_name=args.output_name, cache=not args.no_cache, on_result=line,
+                                  progress=progress)
     if args.json:
         print_json(summary.to_dict())
         return 0 if summary.classified or not summary.total else 1
@@ -118,7 +122,7 @@ def _run_folder(args: argparse.Namespace) -> int:
     out().print(f"{summary.classified} classified, {summary.failed} unreadable, {summary.skipped_non_images} "
                 f"non-images skipped, {summary.resumed} already done; {summary.images_per_s:.1f} images/s "
                 f"({summary.workers} decode threads, batch {summary.batch}, JPEG draft "
-                f"{'on' if summary.draft else 'off'}); {escape(summary.placement)}"
+                f"{'on' if summary.draft else 'off'}); {escape(summary.scores)}; {escape(summary.placement)}"
                 + (f"; results in {escape(summary.output)}" if summary.output else ""), soft_wrap=True)
     return 0 if summary.classified or not summary.total else 1
 
@@ -135,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
     model = local_model(args.model, args) or _default_model()
     result = classify(images, model, target, labels=local_file(args.labels), top=args.top,
                       preprocess=preprocess_from(args), softmax_mode=args.softmax, dims=parse_dims(args.dim),
-                      cache=not args.no_cache)
+                      output=args.output_name, cache=not args.no_cache)
     if args.json:
         print_json(result.to_dict())
     else:

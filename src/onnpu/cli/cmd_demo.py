@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
 
     from onnpu.cli.console import out, print_json
     from onnpu.cli.render import print_placement
-    from onnpu.machine import htp_is_emulated
+    from onnpu.machine import has_vnni, is_x86_64
     from onnpu.tasks.demo import demo
 
     result = demo(args.image, top=args.top, log=(lambda m: None) if args.json else
@@ -48,10 +48,13 @@ def run(args: argparse.Namespace) -> int:
         print_placement(run_.result.target, run_.result.providers, run_.result.placement)
     float_top, npu_top = result.runs[0].result.images[0].top[0], result.runs[-1].result.images[0].top[0]
     cpu_q = result.runs[1].result.images[0].top[0]
-    if cpu_q.index != float_top.index and htp_is_emulated():
-        out().print("note: the CPU column for the quantized model uses ONNX Runtime's fused int8 kernels, which "
-                    "saturate on x86 CPUs without VNNI (U8S8 with full-range int8 weights); the NPU computes "
-                    "the QDQ arithmetic as written (see README, measured facts)", soft_wrap=True)
+    if cpu_q.index != float_top.index:
+        vnni = has_vnni()  # the saturation explanation only where the CPU really lacks VNNI
+        why = {False: ", which saturate on this x86 CPU without VNNI (U8S8 with full-range int8 weights)",
+               None: " (whether this CPU has VNNI is unknown)" if is_x86_64() else "", True: ""}[vnni]
+        out().print(f"note: the CPU quantized column runs ONNX Runtime's fused int8 kernels{why}; they do not compute "
+                    "the QDQ arithmetic as written, the NPU does (onnpu measures quality on the exact QDQ "
+                    "arithmetic: see README, measured facts)", soft_wrap=True)
     if result.npu_matches_float:
         out().print(f"[bold green]NPU top-1 matches the float model: {npu_top.index} {npu_top.label}[/]")
     else:

@@ -28,7 +28,7 @@ def render(report: PlacementReport, everything: bool) -> None:
 
     style = "green" if report.fully_on_target else "yellow"
     out().print(f"[bold]{report.model}[/] on {report.target.describe()}")
-    out().print(f"[{style}]{report.summary.headline()}[/]; {report.transitions} CPU↔NPU transition"
+    out().print(f"[{style}]{report.summary.headline()}[/]; {report.transitions} CPU↔{report.target.device} transition"
                 f"{'s' if report.transitions != 1 else ''}", soft_wrap=True)
     out().print(f"precision: {report.precision}", soft_wrap=True)
     ops = Table(title="op types", title_justify="left")

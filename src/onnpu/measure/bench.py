@@ -19,7 +19,7 @@ from onnpu.runtime.compiled import model_for_target
 from onnpu.runtime.context_cache import cached_session
 from onnpu.runtime.feeds import align_by_position, float_outputs, float_view, pair_outputs, prepare_feeds, random_inputs
 from onnpu.runtime.session import LoadedSession, create_session
-from onnpu.runtime.targets import Target, get_target
+from onnpu.runtime.targets import Target, get_target, require_inference
 
 
 @dataclass
@@ -127,6 +127,8 @@ def benchmark(runs: Sequence[tuple[str | Path, Target]], *, iterations: int = 10
               reference: str | Path | None = None, dims: Mapping[str, int] | None = None,
               threads: int | None = None, cache: bool = True) -> BenchResult:
     """Measure every (model, target) pair on the same inputs, interleaved round by round."""
+    for _, target in runs:
+        require_inference(target, "bench")
     start_all = time.perf_counter()
     opened = []
     for model, target in runs:

@@ -12,7 +12,7 @@ from onnpu.model.inspection import tensor_infos
 from onnpu.quantize.calibration import load_calibration
 from onnpu.runtime.context_cache import open_session
 from onnpu.runtime.feeds import float_view, pair_outputs, run_feeds
-from onnpu.runtime.targets import Target
+from onnpu.runtime.targets import Target, require_inference
 from onnpu.vision.preprocess import PreprocessConfig, preprocess_for
 
 
@@ -40,6 +40,8 @@ def compare(reference: tuple[str | Path, Target], candidate: tuple[str | Path, T
     """Run both on the same inputs (images, an .npz, or ``random``) and compare every output they share."""
     ref_model, ref_target = reference
     cand_model, cand_target = candidate
+    require_inference(ref_target, "compare")
+    require_inference(cand_target, "compare")
     ref = open_session(ref_model, ref_target, dims=dims, cache=cache)
     cand = open_session(cand_model, cand_target, dims=dims, cache=cache)
     infos = [float_view(i) for i in tensor_infos(ref.proto)[0]]

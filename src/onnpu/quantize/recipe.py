@@ -45,6 +45,26 @@ class FeedReader:
         return (dict(f) for f in self._feeds)
 
 
+def _failure(stage: str, exc: Exception) -> QuantizationError:
+    """The quantizer's failure with its real cause, and a hint that fits that cause."""
+    from onnpu.runtime.session import ort_error_text
+
+    detail, node = ort_error_text(exc)
+    kind = type(exc).__name__
+    if node and type(exc).__module__.startswith("onnxruntime"):  # a node failed while the model ran: calibrating
+        stage = "calibration (running the float model on the calibration inputs)"
+    text = f"{kind}: {detail}" if kind not in ("Fail", "RuntimeException", "InvalidArgument") else detail
+    if stage.startswith("calibration"):
+        hint = ("the float model fails on these inputs: check that it runs (`onnpu run MODEL --target cpu`) and "
+                "that --calib data matches its input")
+    elif any(w in detail.lower() for w in ("dynamic", "symbolic", "unknown dim", "dim_param")):
+        hint = "fix the model's shapes first (`onnpu fix-shapes`)"
+    else:
+        hint = ("check the model's ops and opset with `onnpu inspect`"
+                + (f"; the failing node is {node!r}" if node else ""))
+    return QuantizationError(f"quantization failed in {stage}: {text[:300]}", hint=hint)
+
+
 def quantize_qdq_model(model: onnx.ModelProto, calibration: Sequence[Mapping[str, np.ndarray]],
                        config: QuantizeConfig = DEFAULT_QUANTIZE, *, sixteen_bit: Sequence[str] = (),
                        progress: Callable[[int], None] | None = None) -> onnx.ModelProto:
@@ -67,13 +87,17 @@ def quantize_qdq_model(model: onnx.ModelProto, calibration: Sequence[Mapping[str
         write_model(original, stripped, force=True)  # external data when over the protobuf limit
         del original
         pre = Path(tmp) / "preprocessed.onnx"
-        changed = qnn_preprocess_model(str(stripped), str(pre))
+        try:
+            changed = qnn_preprocess_model(str(stripped), str(pre))
+        except Exception as exc:
+            raise _failure("ONNX Runtime's QNN preprocessing (qnn_preprocess_model)", exc) from exc
         source = pre if changed else stripped
         overrides = {name: [{"quant_type": QuantType.QUInt16}] for name in sixteen_bit}
         root = logging.getLogger()
         level = root.level
         root.setLevel(logging.ERROR)  # ORT's quantizer logs advice on the root logger
         try:
+            stage = "configuration (get_qnn_qdq_config)"
             qconfig = get_qnn_qdq_config(
                 str(source), FeedReader(calibration, progress),
                 calibrate_method=getattr(CalibrationMethod, METHODS[config.method]),
@@ -83,12 +107,12 @@ def quantize_qdq_model(model: onnx.ModelProto, calibration: Sequence[Mapping[str
                 init_overrides=overrides or None,
             )
             staged = Path(tmp) / "quantized.onnx"
+            stage = "calibration and quantization (onnxruntime.quantization.quantize)"
             quantize(str(source), str(staged), qconfig)
         except QuantizationError:
             raise
         except Exception as exc:  # ORT's quantizer raises plain exceptions for graphs it cannot handle
-            raise QuantizationError(f"quantization failed: {str(exc).splitlines()[0][:300]}",
-                                    hint="fix dynamic shapes first (`onnpu fix-shapes`)") from exc
+            raise _failure(stage, exc) from exc
         finally:
             root.setLevel(level)
         result = onnx.load(str(staged))

@@ -18,7 +18,7 @@ import onnxruntime as ort
 from onnpu.errors import ModelError, TargetError
 from onnpu.model.files import validate_model_file
 from onnpu.runtime.failures import explain_failure
-from onnpu.runtime.native_log import capture_stderr
+from onnpu.runtime.native_log import capture_native
 from onnpu.runtime.qnn import qnn_status
 from onnpu.runtime.session import attach_provider, session_options
 from onnpu.runtime.targets import Target
@@ -91,7 +91,7 @@ def compile_model(model: str | Path, target: Target, out: Path, *, embed: bool =
     attach_provider(so, target, for_compile=True)
     start = time.perf_counter()
     try:
-        with capture_stderr() as log:
+        with capture_native() as log:
             compiler = ort.ModelCompiler(so, str(src), embed_compiled_data_into_model=embed,
                                          flags=ort.OrtCompileApiFlags.ERROR_IF_NO_NODES_COMPILED)
             compiler.compile_to_file(str(out))

@@ -1,18 +1,34 @@
-"""Capture what native libraries (ONNX Runtime, QNN) write to the process's stderr, at the
-file-descriptor level, so that their messages can be parsed instead of lost or shown raw; and read the QNN
-EP's reasons for refusing nodes out of what was captured."""
+"""What native libraries (ONNX Runtime, QNN) write to the process's file descriptors 1 and 2, kept out of
+onnpu's own output: captured at the file-descriptor level, parsed where it carries information (the QNN EP's
+reasons for refusing nodes) and sent to the log (logger ``onnpu.native``; ``onnpu -v`` shows it on stderr).
+
+Two mechanisms, one for each scope:
+
+- ``capture_native()`` around one native call (session creation): fd 1 and fd 2 go to temporary files
+  for the duration; the text is parsed and logged afterwards. The library uses it, so that
+  ``onnpu.create_session`` never writes into a program's stdout.
+- ``native_output_redirected()`` for the life of a command: fd 1 (and fd 2) point at a sink for the whole
+  process, while Python's ``sys.stdout`` / ``sys.stderr`` write to private duplicates of the real ones. The
+  CLI uses it, so that what the QNN libraries print while models run and sessions are released never lands
+  in ``--json``, CSV or JSONL output. It costs nothing per inference (a per-call redirection would).
+
+This module imports only the standard library: the CLI uses it before anything heavy is loaded.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import io
+import logging
 import os
 import re
 import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TextIO
 
-from onnpu.runtime.placement import original_name
+LOG = logging.getLogger("onnpu.native")
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _UNSUPPORTED = re.compile(r"\{ name: ([^,]*), type: ([^ ]+) \}")
@@ -23,8 +39,12 @@ _REASON = re.compile(r"REASON : (.*)$")
 
 @dataclass
 class CapturedLog:
+    """What native code wrote during a captured call: ``text`` / ``lines`` from fd 2 (ONNX Runtime's log,
+    parsed below), ``stdout`` from fd 1 (QNN's messages, e.g. ``# LIBNATIVE: ...``)."""
+
     text: str = ""
     lines: list[str] = field(default_factory=list)
+    stdout: str = ""
 
     def unsupported_nodes(self) -> list[tuple[str, str]]:
         """(name, op type) of the nodes the QNN EP listed as unsupported."""
@@ -36,9 +56,18 @@ class CapturedLog:
                         found.append((name, op))
         return found
 
+    def first(self, *needles: str) -> str | None:
+        """The first captured line (fd 2, then fd 1) containing any of ``needles``."""
+        for line in [*self.lines, *self.stdout.splitlines()]:
+            if any(n in line for n in needles):
+                return line
+        return None
+
     def refusal_reasons(self) -> dict[str, str]:
         """Model node name → the QNN EP's reason for refusing it (``LogNodeSupport`` lines of the verbose
         log, session log level 0)."""
+        from onnpu.runtime.placement import original_name
+
         reasons: dict[str, str] = {}
         pending: list[str] = []
         in_failed = False
@@ -60,20 +89,120 @@ class CapturedLog:
         return reasons
 
 
+def _flush_c_stdio() -> None:
+    """Flush the C library's stdio buffers, so that text native code printed with ``printf`` lands in the
+    file descriptor it was meant for before that descriptor is pointed elsewhere."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError, TypeError):  # no C library handle on this platform (Windows)
+        pass
+
+
+def _flush(stream: TextIO | None) -> None:
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        if stream is not None:
+            stream.flush()
+
+
+def _log_text(source: str, text: str) -> None:
+    if text.strip() and LOG.isEnabledFor(logging.DEBUG):
+        for line in text.splitlines():
+            if line.strip():
+                LOG.debug("%s: %s", source, line)
+
+
 @contextlib.contextmanager
-def capture_stderr() -> Iterator[CapturedLog]:
-    """Redirect fd 2 to a temporary file for the duration; the captured text is available afterwards."""
+def capture_native() -> Iterator[CapturedLog]:
+    """Redirect fd 1 and fd 2 to temporary files for the duration; the captured text is available
+    afterwards, and logged to ``onnpu.native``."""
     log = CapturedLog()
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile(mode="w+b") as tmp:
-        os.dup2(tmp.fileno(), 2)
+    _flush(sys.stdout)
+    _flush(sys.stderr)
+    _flush_c_stdio()
+    saved_out, saved_err = os.dup(1), os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as out_tmp, tempfile.TemporaryFile(mode="w+b") as err_tmp:
+        os.dup2(out_tmp.fileno(), 1)
+        os.dup2(err_tmp.fileno(), 2)
         try:
             yield log
         finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            tmp.seek(0)
-            log.text = _ANSI.sub("", tmp.read().decode("utf-8", "replace"))
+            _flush(sys.stdout)
+            _flush(sys.stderr)
+            _flush_c_stdio()
+            os.dup2(saved_out, 1)
+            os.dup2(saved_err, 2)
+            os.close(saved_out)
+            os.close(saved_err)
+            err_tmp.seek(0)
+            out_tmp.seek(0)
+            log.text = _ANSI.sub("", err_tmp.read().decode("utf-8", "replace"))
             log.lines = log.text.splitlines()
+            log.stdout = _ANSI.sub("", out_tmp.read().decode("utf-8", "replace"))
+            _log_text("stdout", log.stdout)
+            _log_text("stderr", log.text)
+
+
+def _private_stream(fd: int, like: TextIO) -> TextIO:
+    """A text stream writing to ``fd`` with the encoding and buffering of ``like``."""
+    line_buffering = bool(getattr(like, "line_buffering", False))
+    raw = io.FileIO(fd, "w", closefd=False)
+    return io.TextIOWrapper(io.BufferedWriter(raw), encoding=getattr(like, "encoding", None) or "utf-8",
+                            errors=getattr(like, "errors", None) or "strict", line_buffering=line_buffering,
+                            write_through=line_buffering)
+
+
+def _uses_fd(stream: TextIO | None, fd: int) -> bool:
+    try:
+        return stream is not None and stream.fileno() == fd
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        return False
+
+
+@contextlib.contextmanager
+def native_output_redirected(show: bool = False) -> Iterator[None]:
+    """For the duration, fd 1 and fd 2 belong to native code: they point at the null device (``show``:
+    fd 1 at the real stderr, fd 2 left as is), while ``sys.stdout`` / ``sys.stderr`` write to private
+    duplicates of the real stdout / stderr. A stream that is not file descriptor 1 or 2 (a test's capture,
+    a redirected ``sys.stdout``) is left alone. Restored on exit."""
+    saved: list[tuple[int, int, str, TextIO | None]] = []  # (fd, private duplicate, sys attribute, old stream)
+    sink = os.open(os.devnull, os.O_WRONLY)
+    try:
+        for fd, name in ((1, "stdout"), (2, "stderr")):
+            if fd == 2 and show:
+                continue
+            stream = getattr(sys, name)
+            _flush(stream)
+            try:
+                private = os.dup(fd)
+            except OSError:  # the descriptor is closed: nothing to protect
+                continue
+            saved.append((fd, private, name, stream))
+            if _uses_fd(stream, fd) and stream is not None:
+                setattr(sys, name, _private_stream(private, stream))
+        _flush_c_stdio()
+        for fd, _, _, _ in saved:
+            os.dup2(2 if (show and fd == 1) else sink, fd)
+        yield
+    finally:
+        _flush_c_stdio()
+        for fd, private, name, stream in reversed(saved):
+            current = getattr(sys, name)
+            if current is not stream:
+                _flush(current)
+                setattr(sys, name, stream)
+            os.dup2(private, fd)
+            os.close(private)
+        os.close(sink)
+
+
+def silence_stdout_fd(show: bool = False) -> None:
+    """Point fd 1 at the null device (``show``: at stderr) for the rest of the process, after onnpu's own
+    output is flushed: what native libraries print while the interpreter shuts down lands nowhere else."""
+    _flush(sys.stdout)
+    _flush_c_stdio()
+    target = os.open(os.devnull, os.O_WRONLY) if not show else os.dup(2)
+    with contextlib.suppress(OSError):
+        os.dup2(target, 1)
+    os.close(target)

@@ -48,6 +48,7 @@ class PlacementSummary:
     subgraphs: list[AssignedSubgraph] = field(default_factory=list)
     hardware: str = ""  # e.g. "QCS6490 HTP v68 (emulated)"
     failure: str | None = None  # the session could not be created: why (no node was placed)
+    where: str | None = None  # the target's device in words ("NPU", "QNN CPU", ...); None: from the provider
 
     @property
     def total(self) -> int:
@@ -72,11 +73,12 @@ class PlacementSummary:
         return self.failure is None and not self.fallback_nodes and self.on_target > 0
 
     def headline(self) -> str:
-        where = PROVIDER_SHORT.get(self.target_provider, self.target_provider)
+        where = self.where or PROVIDER_SHORT.get(self.target_provider, self.target_provider)
         if self.failure is not None:
             return f"the model does not compile for {self.hardware or where}: {self.failure}"
         kept = sum(1 for n in self.nodes if n.provider is not None)
-        text = f"{self.on_target} of {kept} nodes on the {where} ({self.hardware or self.target_provider})"
+        detail = self.hardware if self.hardware and self.hardware != where else self.target_provider
+        text = f"{self.on_target} of {kept} nodes on the {where} ({detail})"
         if self.target_provider != CPU:
             text += f", {self.partitions} partition{'s' if self.partitions != 1 else ''}"
         io = sum(1 for n in self.nodes if n.io_conversion and n.provider != self.target_provider)
@@ -91,6 +93,7 @@ class PlacementSummary:
 
     def to_dict(self) -> dict[str, Any]:
         return {"target_provider": self.target_provider, "hardware": self.hardware, "failure": self.failure,
+                "device": self.where or PROVIDER_SHORT.get(self.target_provider, self.target_provider),
                 "total_nodes": self.total,
                 "on_target": self.on_target, "by_provider": self.by_provider, "partitions": self.partitions,
                 "fully_on_target": self.fully_on_target, "headline": self.headline(),
@@ -105,7 +108,7 @@ def _io_conversion(node: onnx.NodeProto, graph_inputs: set[str], graph_outputs: 
 
 
 def summarize(graph: onnx.GraphProto, subgraphs: list[AssignedSubgraph], target_provider: str,
-              hardware: str = "") -> PlacementSummary:
+              hardware: str = "", where: str | None = None) -> PlacementSummary:
     """Map ONNX Runtime's assignment (which names nodes after its own rewrites, e.g. ``conv_token_3``)
     back onto the nodes of the original graph."""
     entries: dict[str, list[tuple[str, str]]] = defaultdict(list)  # base name -> [(provider, op)]
@@ -132,4 +135,4 @@ def summarize(graph: onnx.GraphProto, subgraphs: list[AssignedSubgraph], target_
         placed.append(NodePlacement(node.name or f"<{node.op_type}>", node.op_type, provider,
                                     _io_conversion(node, inputs, outputs)))
     partitions = sum(1 for s in subgraphs if s.provider == target_provider)
-    return PlacementSummary(target_provider, placed, partitions, list(subgraphs), hardware)
+    return PlacementSummary(target_provider, placed, partitions, list(subgraphs), hardware, where=where)

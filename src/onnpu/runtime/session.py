@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -11,9 +12,9 @@ from typing import Any
 import onnx
 import onnxruntime as ort
 
-from onnpu.errors import ModelError, PlacementError, TargetError
+from onnpu.errors import InputDataError, ModelError, OnnpuError, PlacementError, RunError, TargetError
 from onnpu.model.files import validate_model_file
-from onnpu.runtime.native_log import CapturedLog, capture_stderr
+from onnpu.runtime.native_log import CapturedLog, capture_native
 from onnpu.runtime.placement import AssignedSubgraph, PlacementSummary, summarize
 from onnpu.runtime.qnn import ensure_qnn, qnn_devices
 from onnpu.runtime.targets import CPU, QNN, Target, get_target
@@ -54,10 +55,13 @@ class LoadedSession:
         if self.subgraphs is None:
             return None
         return summarize(self.graph, self.subgraphs, self.target.provider,
-                         self.target.hardware if self.target.is_qnn else "")
+                         self.target.hardware if self.target.is_qnn else "", self.target.device)
 
     def run(self, feeds: Mapping[str, Any], outputs: list[str] | None = None) -> list[Any]:
-        return self.session.run(outputs, dict(feeds))
+        try:
+            return self.session.run(outputs, dict(feeds))
+        except Exception as exc:  # no cost until something fails (zero-cost try)
+            raise run_failure(self, exc) from exc
 
 
 OPTIMIZATION_LEVELS = {
@@ -148,10 +152,11 @@ def create_session(model: str | Path | onnx.ModelProto, target: Target, *, dims:
     providers, qnn_mode = attach_provider(so, target)
     start = time.perf_counter()
     try:
-        with capture_stderr() as log:
+        with capture_native() as log:
             session = ort.InferenceSession(source, sess_options=so, providers=providers)
     except Exception as exc:  # ORT raises its own Fail/InvalidGraph/... types; map them to what the user can do
         text = str(exc)
+        _check_backend_loaded(path, target, log)  # a backend that failed to load is that, fallback or not
         known = None
         if target.provider == QNN:
             from onnpu.runtime.failures import explain_failure  # only when a session fails
@@ -169,18 +174,74 @@ def create_session(model: str | Path | onnx.ModelProto, target: Target, *, dims:
                                  hint=f"run `onnpu placement {path} --target {target.name}` to see which nodes and "
                                       "why, or allow fallback") from exc
         if target.provider == QNN and ("QNN" in text or "Qnn" in text or "backend" in text.lower()):
-            raise TargetError(f"{path}: the QNN {target.options_dict.get('backend_type', '')} backend failed: "
-                              f"{_first_line(text)}", hint="run `onnpu doctor` to check the QNN installation") from exc
+            raise TargetError(f"{path}: the {_backend_label(target)} backend failed: {_first_line(text)}",
+                              hint="run `onnpu doctor` to check the QNN installation") from exc
         raise ModelError(f"{path}: onnxruntime cannot load the model: {_first_line(text)}",
                          hint="check the model with `onnpu inspect`") from exc
     elapsed = time.perf_counter() - start
-    if target.provider == QNN:
-        failure = next((line for line in log.lines
-                        if "SetupBackend failed" in line or "Unable to load backend" in line), None)
-        if failure:  # the EP then claims no node and everything would run on the CPU, silently
-            raise TargetError(f"{path}: the QNN backend failed to load: {failure.split('] ', 1)[-1][:300]}",
-                              hint="run `onnpu doctor`; check backend_path / backend_type")
+    _check_backend_loaded(path, target, log)  # else the EP claims no node and all would run on the CPU, silently
     return LoadedSession(session, target, path, proto, elapsed, qnn_mode, _assignment(session), log)
+
+
+BACKEND_FAILURES = ("SetupBackend failed", "Unable to load backend", "Failed to initialize backend")
+
+
+def _backend_label(target: Target) -> str:
+    backend = target.backend or ""
+    return "QNN " + (backend.upper() if backend in ("htp", "cpu", "gpu", "ir") else backend or "")
+
+
+def _check_backend_loaded(path: Path, target: Target, log: CapturedLog) -> None:
+    """Raise when the QNN EP's log says its backend library did not load or initialise."""
+    if target.provider != QNN:
+        return
+    failure = log.first(*BACKEND_FAILURES)
+    if failure:
+        where = "" if target.backend == "htp" else f" (not the NPU: backend_type={target.backend})"
+        raise TargetError(f"{path}: the {_backend_label(target)} backend{where} failed to load: "
+                          f"{failure.split('] ', 1)[-1][:300]}",
+                          hint="run `onnpu doctor`; check backend_path / backend_type")
+
+
+_NODE_FAILED = re.compile(r"running (\S+) node\. Name:'([^']*)' Status Message: (.*)", re.S)
+
+
+def ort_error_text(exc: BaseException) -> tuple[str, str | None]:
+    """An onnxruntime error in words, and the name of the node that failed (None when no node is named):
+    ``node 'reshape' (Reshape) failed: The input tensor cannot be reshaped ...``."""
+    raw = str(exc)
+    if "[ONNXRuntimeError]" in raw:  # onnxruntime's own message, not a warning printed before it
+        raw = raw[raw.index("[ONNXRuntimeError]"):]
+    text = raw.replace("[ONNXRuntimeError] : ", "")
+    node = _NODE_FAILED.search(text)
+    if not node:
+        return _first_line(text), None
+    op, name, status = node.groups()
+    status = status.split("was false.", 1)[-1].strip().splitlines()[0] if status.strip() else "no message"
+    return f"node {name!r} ({op}) failed: {status}", name
+
+
+def run_failure(loaded: LoadedSession, exc: Exception) -> OnnpuError:
+    """What went wrong in a run, in words: the inputs only when onnxruntime says the inputs were the cause
+    (INVALID_ARGUMENT about an input); otherwise the model or the backend failed while running."""
+    text = str(exc).replace("[ONNXRuntimeError] : ", "")
+    if type(exc).__name__ == "InvalidArgument" and re.search(r"\binputs?\b", text.splitlines()[0] if text else ""):
+        detail = " ".join(text.split("INVALID_ARGUMENT : ", 1)[-1].split())
+        return InputDataError(f"{loaded.model_path}: onnxruntime rejected the inputs: {detail[:300]}",
+                              hint="check input shapes and dtypes with `onnpu inspect`")
+    where = loaded.target.device
+    detail, name = ort_error_text(exc)
+    if name:
+        ran_on = next((n.provider for n in (loaded.placement.nodes if loaded.placement else []) if n.name == name),
+                      None)
+        if ran_on and ran_on != loaded.target.provider:
+            where = f"{where} (that node ran on {ran_on})"
+    hint = ("the inputs fit the model; check the node's attributes and constants (`onnpu inspect`)"
+            if loaded.target.provider == CPU else
+            "the inputs fit the model; run it with `--target cpu` to tell a problem of the model from one of the "
+            f"{loaded.target.device} backend")
+    return RunError(f"{loaded.model_path}: the model failed while running on the {where}: {detail[:300]}",
+                    hint=hint)
 
 
 def _first_line(text: str) -> str:

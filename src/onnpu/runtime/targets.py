@@ -19,6 +19,29 @@ CPU = "CPUExecutionProvider"
 ALIASES: dict[str, str] = {"cpu": CPU, "npu": QNN, "qnn": QNN, "htp": QNN}
 QNN_BACKENDS = {"htp": "QNN HTP", "cpu": "QNN CPU", "gpu": "QNN GPU", "saver": "QNN saver", "ir": "QNN IR"}
 
+# --- which QNN backend a target uses, named for what it is: only the HTP is the NPU -----------------------
+QNN_BACKEND_TARGETS = {f"qnn-{b}": b for b in QNN_BACKENDS if b != "htp"}  # --target qnn-cpu, ...
+
+
+def qnn_backend(options: Mapping[str, str]) -> str:
+    """``backend_type``, else the backend a ``backend_path`` library names (``libQnnCpu.so`` → cpu), else htp."""
+    if options.get("backend_type"):
+        return options["backend_type"]
+    path = options.get("backend_path")
+    if not path:
+        return "htp"
+    stem = path.replace("\\", "/").rsplit("/", 1)[-1].lower()
+    return next((b for b in QNN_BACKENDS if f"qnn{b}" in stem), "htp")
+
+
+def require_inference(target: Target, verb: str) -> None:
+    """Refuse a target that computes nothing: the QNN saver backend records the QNN API calls (into
+    ``./saver_output``) and returns no real outputs."""
+    if target.backend == "saver":
+        raise TargetError(f"{verb} needs a backend that computes: the QNN saver backend (backend_type=saver) "
+                          "only records the QNN calls into ./saver_output and returns no real outputs",
+                          hint="use --target npu (the HTP) to run the model")
+
 
 @dataclass(frozen=True)
 class Target:
@@ -46,11 +69,12 @@ class Target:
         """The QNN backend (``htp``, ``cpu``, ``gpu``, ``saver``, ...), or None for other providers."""
         if not self.is_qnn:
             return None
-        opts = self.options_dict
-        if "backend_type" in opts:
-            return opts["backend_type"]
-        path = opts.get("backend_path", "").lower()
-        return next((b for b in QNN_BACKENDS if f"qnn{b}" in path), "htp")
+        return qnn_backend(self.options_dict)
+
+    @property
+    def device(self) -> str:
+        """Where the target's nodes run, in words: ``NPU`` only for the QNN HTP backend."""
+        return "NPU" if self.is_htp else self.hardware
 
     @property
     def is_htp(self) -> bool:
@@ -120,7 +144,11 @@ def get_target(name: str, options: Mapping[str, str] | None = None, *, allow_fal
     Dragonwing NPU). ``purpose="compile"`` allows a SoC other than the board's own.
     """
     key = name.strip()
+    opts = dict(options or {})
     provider = ALIASES.get(key.lower())
+    if key.lower() in QNN_BACKEND_TARGETS:
+        provider = QNN
+        opts.setdefault("backend_type", QNN_BACKEND_TARGETS[key.lower()])
     if provider is None:
         import onnxruntime as ort
 
@@ -131,7 +159,6 @@ def get_target(name: str, options: Mapping[str, str] | None = None, *, allow_fal
             raise TargetError(f"unknown target {name!r}",
                               hint=f"use cpu, npu (QNN HTP), or a provider this onnxruntime has: {available}")
         provider = matches[0]
-    opts = dict(options or {})
     chosen: Soc | None = None
     source = ""
     if provider == QNN:
@@ -147,4 +174,7 @@ def get_target(name: str, options: Mapping[str, str] | None = None, *, allow_fal
         raise ProviderOptionError(f"the cpu target takes no provider options (got {', '.join(opts)})",
                                   hint="drop --ep-option, or use --target npu for QNN options")
     short = {CPU: "cpu", QNN: "npu"}.get(provider, key)
+    if provider == QNN and qnn_backend(opts) != "htp":
+        backend = qnn_backend(opts)
+        short = f"qnn-{backend}" if backend in QNN_BACKENDS else "qnn"  # not "npu": it does not run on the NPU
     return Target(short, provider, tuple(sorted(opts.items())), allow_fallback, chosen, source)

@@ -115,6 +115,8 @@ def _explain(node: NodePlacement, qnn_reason: str | None, dynamic: dict[str, lis
 def _precision(style: str, target: Target) -> tuple[str, list[str]]:
     if not target.is_qnn:
         return "as the model (CPU)", []
+    if target.backend != "htp":
+        return f"as the {target.device} backend computes it (backend_type={target.backend}: not the NPU)", []
     if style == "QDQ":
         return "integer (QDQ: 8/16-bit activations and weights)", []
     if not target.is_htp:

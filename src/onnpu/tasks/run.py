@@ -10,13 +10,12 @@ from typing import Any
 
 import numpy as np
 
-from onnpu.errors import InputDataError
 from onnpu.model.inspection import tensor_infos
 from onnpu.runtime.context_cache import open_session
 from onnpu.runtime.feeds import prepare_feeds, random_inputs
 from onnpu.runtime.placement import PlacementSummary
 from onnpu.runtime.session import LoadedSession
-from onnpu.runtime.targets import Target
+from onnpu.runtime.targets import Target, require_inference
 
 
 @dataclass
@@ -52,6 +51,7 @@ def run_model(model: str | Path, target: Target, *, inputs: Mapping[str, np.ndar
     the model's own parameters. The result names the providers that really ran nodes. ``cache`` loads the
     compiled NPU context from the cache (building it on first use).
     """
+    require_inference(target, "run")
     loaded = session or open_session(model, target, dims=dims, cache=cache)
     infos, _ = tensor_infos(loaded.proto)
     arrays = dict(inputs) if inputs is not None else random_inputs(infos, seed, dims)
@@ -61,11 +61,7 @@ def run_model(model: str | Path, target: Target, *, inputs: Mapping[str, np.ndar
     values: list[Any] = []
     for _ in range(max(1, iterations)):
         start = time.perf_counter()
-        try:
-            values = loaded.run(feeds)
-        except Exception as exc:  # ORT raises InvalidArgument/Fail for data the graph rejects
-            raise InputDataError(f"{model}: onnxruntime rejected the inputs: {str(exc).splitlines()[0][:300]}",
-                                 hint="check input shapes and dtypes with `onnpu inspect`") from exc
+        values = loaded.run(feeds)  # raises InputDataError only when the inputs were the cause, else RunError
         latencies.append((time.perf_counter() - start) * 1000)
     if inputs is None:
         notes.insert(0, f"random inputs, seed {seed}")

@@ -1,5 +1,6 @@
 """``classify``: top-k classes of images, with the model's own input quantization, outputs dequantized
-before softmax, and softmax only when the output is not already a probability vector."""
+before softmax, and softmax only for an output the graph does not already make probabilities
+(``onnpu.vision.scores``)."""
 
 from __future__ import annotations
 
@@ -18,10 +19,10 @@ from onnpu.model.inspection import tensor_infos
 from onnpu.runtime.context_cache import open_session
 from onnpu.runtime.placement import PlacementSummary
 from onnpu.runtime.session import LoadedSession
-from onnpu.runtime.targets import Target
+from onnpu.runtime.targets import Target, require_inference
 from onnpu.vision.labels import load_labels
 from onnpu.vision.preprocess import PreprocessConfig, preprocess_for, preprocess_image
-from onnpu.vision.scores import scores_from_output
+from onnpu.vision.scores import score_reader
 
 
 @dataclass
@@ -49,6 +50,8 @@ class ClassifyResult:
     preprocess: PreprocessConfig
     softmax_applied: bool
     output_dequantized: bool
+    output: str = ""
+    scores: str = ""  # what the output holds: probabilities, log-probabilities or logits (from the graph)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -61,7 +64,8 @@ class ClassifyResult:
             "placement": self.placement.to_dict() if self.placement else None,
             "session_seconds": self.session_seconds, "median_latency_ms": self.median_latency_ms,
             "preprocess": self.preprocess.to_dict(), "softmax_applied": self.softmax_applied,
-            "output_dequantized": self.output_dequantized, "notes": self.notes,
+            "output_dequantized": self.output_dequantized, "output": self.output, "scores": self.scores,
+            "notes": self.notes,
             "images": [{"image": r.image, "latency_ms": r.latency_ms,
                         "top": [{"index": p.index, "label": p.label, "score": p.score} for p in r.top]}
                        for r in self.images],
@@ -76,43 +80,46 @@ def classify(images: Sequence[str | Path], model: str | Path, target: Target, *,
     the median of ``repeat`` timed runs."""
     if not images:
         raise InputDataError("no images given", hint="pass one or more image files")
+    require_inference(target, "classify")
     loaded = session or open_session(model, target, dims=dims, cache=cache)
     inputs, outputs = tensor_infos(loaded.proto)
     if len(inputs) != 1:
         raise InputDataError(f"{model}: classify needs a model with one image input (it has {len(inputs)})",
                              hint="use `onnpu run` for multi-input models")
     info = inputs[0]
-    out_info = next((o for o in outputs if o.name == output), None) if output else outputs[0]
-    if out_info is None:
-        raise InputDataError(f"{model}: no output named {output!r}",
-                             hint="outputs: " + ", ".join(o.name for o in outputs))
+    reader = score_reader(loaded.proto, outputs, output=output, use_softmax=softmax_mode, model=str(model))
     config = preprocess_for(loaded.proto, preprocess)
     notes = []
     if info.quant is not None and not np.issubdtype(info.numpy_dtype, np.floating):
         notes.append(f"input quantized with the model's scale {info.quant.scale[0]:.6g}, zero point "
                      f"{info.quant.zero_point[0]} ({info.quant.source})")
+    if reader.dequantizes and reader.output.quant is not None:
+        notes.append(f"output dequantized with its scale {reader.output.quant.scale[0]:.6g}, zero point "
+                     f"{reader.output.quant.zero_point[0]} before scoring")
+    notes.append(reader.describe())
+    fixed_batch = info.shape[0] if info.shape and isinstance(info.shape[0], int) else 1
+    if fixed_batch > 1:
+        notes.append(f"the model's batch is fixed at {fixed_batch}: each image is repeated to fill it")
     results: list[ImageResult] = []
     label_names: list[str] | None = None
-    applied = dequantized = False
     for idx, image in enumerate(images):
-        tensor = preprocess_image(image, info, config)
+        tensor = preprocess_image(image, info, config)  # a batch of one
+        if fixed_batch > 1:
+            tensor = np.repeat(tensor, fixed_batch, axis=0)
         feeds = {info.name: tensor}
         if idx == 0:
-            loaded.run(feeds, [out_info.name])  # warm-up
+            loaded.run(feeds, [reader.output.name])  # warm-up
         times = []
         for _ in range(max(1, repeat)):
             start = time.perf_counter()
-            raw = loaded.run(feeds, [out_info.name])[0]
+            raw = loaded.run(feeds, [reader.output.name])[0]
             times.append((time.perf_counter() - start) * 1000)
         latency = statistics.median(times)
-        scores, applied, dequantized = scores_from_output(np.asarray(raw), out_info, softmax_mode)
+        scores = reader.rows(np.asarray(raw))[0]
         if label_names is None:
             label_names = load_labels(labels, scores.shape[-1])
         order = top_k(scores, top)
         results.append(ImageResult(str(image), [Prediction(int(i), label_names[i], float(scores[i])) for i in order],
                                    latency))
-    if dequantized:
-        notes.append(f"output dequantized with its scale {out_info.quant.scale[0]:.6g}, zero point "  # type: ignore[union-attr]
-                     f"{out_info.quant.zero_point[0]} before softmax")  # type: ignore[union-attr]
     return ClassifyResult(str(model), target, loaded.providers, loaded.placement, loaded.create_seconds, results,
-                          config, applied, dequantized, notes)
+                          config, reader.apply_softmax, reader.dequantizes, reader.output.name, reader.kind, notes)

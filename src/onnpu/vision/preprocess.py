@@ -76,9 +76,10 @@ DRAFT_OVERSAMPLE = 2  # keep ≥ 2x the pixels the resize needs, so it still ant
 
 def draft_request(size: tuple[int, int], target: tuple[int, int], config: PreprocessConfig) -> tuple[int, int]:
     """The decoded size to ask a JPEG for: it can decode at 1/2, 1/4 or 1/8 scale (Pillow ``draft``), which
-    saves most of the cost of a camera-size photo. Twice the pixels preprocessing needs per side: with
-    exactly the needed size, 3 of 20 low-confidence camera photos changed their top-1 on EfficientNet-Lite0;
-    with 2x, none did. Orientation-proof: the longer target side is required along both axes."""
+    saves most of the cost of a camera-size photo. Twice the pixels preprocessing needs per side keeps the
+    resize antialiased; it is still not full decoding (BENCHMARKS.md: on 500 camera JPEGs 10 top-1 of
+    EfficientNet-Lite0 differ from full decoding; `--no-draft` turns it off). Orientation-proof: the longer
+    target side is required along both axes."""
     w, h = size
     side = max(target) * DRAFT_OVERSAMPLE
     scale = side / config.crop_ratio / min(w, h) if config.resize == "crop" else max(side / w, side / h)

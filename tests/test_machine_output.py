@@ -1,0 +1,124 @@
+"""stdout belongs to onnpu: every verb that has ``--json`` runs as a program would run it (a subprocess, on the
+NPU path where it has one) and its stdout parses with ``json.loads``; CSV and JSONL outputs parse too. The QNN
+libraries print to file descriptor 1 (``# LIBNATIVE: ...`` on this machine): none of it may show."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import models
+from onnpu.cli import build_parser
+
+pytestmark = pytest.mark.npu
+FLOAT_SOC = "qcs8550"  # the u8-I/O classifier has float ops inside: an HTP v73 runs them (v68, the default, does not)
+
+
+def onnpu(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "onnpu", *args], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, **(env or {})})
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory, photos: dict[str, Path]) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("machine-output")
+    folder = root / "photos"
+    folder.mkdir()
+    for name in ("grace_hopper", "chelsea"):
+        (folder / f"{name}{photos[name].suffix}").write_bytes(photos[name].read_bytes())
+    return {
+        "qdq": models.save(models.qdq_conv(), root / "qdq.onnx"),
+        "float": models.save(models.float_conv(), root / "float.onnx"),
+        "dynamic": models.save(models.float_conv(batch="N"), root / "dyn.onnx"),
+        "u8": models.save(models.classifier(uint8_io=True), root / "u8.onnx"),
+        "photo": photos["grace_hopper"],
+        "folder": folder,
+        "root": root,
+    }
+
+
+def json_commands(f: dict[str, Path]) -> dict[str, list[str]]:
+    """One NPU-path invocation of every verb that has --json (zoo and demo: see the zoo test below)."""
+    npu = ["--target", "npu"]
+    return {
+        "doctor": ["doctor", "--json"],
+        "inspect": ["inspect", str(f["qdq"]), "--json"],
+        "fix-shapes": ["fix-shapes", str(f["dynamic"]), "-o", str(f["root"] / "fixed.onnx"), "--dim", "N=1",
+                       "--force", "--json"],
+        "quantize": ["quantize", str(f["float"]), "-o", str(f["root"] / "q.onnx"), "--calib", "random",
+                     "--rounding", "nearest", "--force", "--json"],
+        "prepare": ["prepare", str(f["dynamic"]), "-o", str(f["root"] / "prepared.onnx"), "--dim", "N=1",
+                    "--calib", "random", "--rounding", "nearest", "--force", "--json"],
+        "placement": ["placement", str(f["qdq"]), *npu, "--json"],
+        "profile": ["profile", str(f["qdq"]), *npu, "--iterations", "2", "--out", str(f["root"] / "prof"),
+                    "--json"],
+        "run": ["run", str(f["qdq"]), *npu, "--no-cache", "--json"],
+        "classify": ["classify", str(f["photo"]), "--model", str(f["u8"]), *npu, "--soc", FLOAT_SOC, "--json"],
+        "bench": ["bench", str(f["qdq"]), "--target", "cpu,npu", "-n", "2", "--json"],
+        "compare": ["compare", str(f["qdq"]), "--targets", "cpu,npu", "--count", "2", "--json"],
+        "cache": ["cache", "list", "--json"],
+        "compile": ["compile", str(f["qdq"]), "-o", str(f["root"] / "compiled"), "--soc", "qcs6490", "--json"],
+    }
+
+
+def test_every_json_verb_is_covered(files: dict[str, Path]) -> None:
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, __import__("argparse")._SubParsersAction))
+    with_json = {name for name, p in sub.choices.items() if any("--json" in a.option_strings for a in p._actions)}
+    covered = set(json_commands(files)) | {"zoo", "demo"}
+    assert with_json - covered == set(), "add these verbs to json_commands()"
+
+
+@pytest.mark.parametrize("verb", ["doctor", "inspect", "fix-shapes", "quantize", "prepare", "placement", "profile",
+                                  "run", "classify", "bench", "compare", "cache", "compile"])
+def test_json_stdout_parses(verb: str, files: dict[str, Path]) -> None:
+    done = onnpu(*json_commands(files)[verb])
+    assert done.returncode == 0, done.stderr[-2000:]
+    json.loads(done.stdout)  # the whole of stdout, nothing before or after
+    assert "LIBNATIVE" not in done.stdout + done.stderr
+
+
+def test_verbose_shows_native_output_on_stderr_only(files: dict[str, Path]) -> None:
+    done = onnpu("-v", "placement", str(files["qdq"]), "--target", "npu", "--json")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout)["fully_on_target"] is True
+    assert "LIBNATIVE" in done.stderr  # what the QNN libraries printed, shown where it belongs
+
+
+def test_bench_csv_parses(files: dict[str, Path]) -> None:
+    done = onnpu("bench", str(files["qdq"]), "--target", "npu", "-n", "2", "--csv")
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = list(csv.DictReader(io.StringIO(done.stdout)))
+    assert len(rows) == 1 and rows[0]["label"] == "qdq.onnx @ npu" and float(rows[0]["p50"]) > 0
+
+
+def test_folder_results_csv_jsonl_and_json_summary_parse(files: dict[str, Path]) -> None:
+    root = files["root"]
+    for name in ("r.csv", "r.jsonl"):
+        done = onnpu("classify", str(files["folder"]), "--model", str(files["u8"]), "--target", "npu",
+                     "--soc", FLOAT_SOC, "-o", str(root / name), "--json")
+        assert done.returncode == 0, done.stderr[-2000:]
+        summary = json.loads(done.stdout)
+        assert summary["classified"] == 2 and summary["failed"] == 0
+    rows = list(csv.DictReader((root / "r.csv").read_text().splitlines()))
+    assert [r["status"] for r in rows] == ["ok", "ok"]
+    records = [json.loads(line) for line in (root / "r.jsonl").read_text().splitlines()]
+    assert len(records) == 2 and all(len(r["top"]) == 5 for r in records)
+
+
+@pytest.mark.zoo
+def test_zoo_and_demo_json_parse(zoo_model) -> None:  # type: ignore[no-untyped-def]
+    env = {"ONNPU_CACHE_DIR": os.environ["ONNPU_CACHE_DIR"]}
+    for args in (["zoo", "path", "--json"], ["demo", "--json"]):
+        done = onnpu(*args, env=env)
+        assert done.returncode == 0, done.stderr[-2000:]
+        data = json.loads(done.stdout)
+        assert data
+    assert data["npu_top1_matches_float"] is True
