@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx
 
 from onnpu.errors import OutputError
-from onnpu.model.graphs import CONTROL_FLOW, walk
+from onnpu.model.files import read_model, validate_model_file
+from onnpu.model.graphs import CONTROL_FLOW, needs_unique_names, walk, with_unique_names
 from onnpu.model.inspection import tensor_infos
 from onnpu.runtime.feeds import prepare_feeds, random_inputs
 from onnpu.runtime.placement import original_name
@@ -151,7 +153,10 @@ def profile(model: str | Path, target: Target, *, iterations: int = 5, out_dir: 
     if target.is_qnn:
         options = {**target.options_dict, "profiling_level": "detailed", "profiling_file_path": str(qnn_csv)}
         target = get_target(target.name, options, allow_fallback=target.allow_fallback)
-    loaded = create_session(src, target, dims=dims, profile_prefix=str(folder / "ort_profile"))
+    model_source: Path | onnx.ModelProto = src
+    if needs_unique_names(validate_model_file(src)):  # the profiler names nodes only by name
+        model_source = with_unique_names(read_model(src))
+    loaded = create_session(model_source, target, dims=dims, profile_prefix=str(folder / "ort_profile"), label=src)
     inputs, _ = tensor_infos(loaded.proto)
     feeds, _ = prepare_feeds(inputs, random_inputs(inputs, seed, dims), str(src), dims)
     loaded.run(feeds)  # warm-up

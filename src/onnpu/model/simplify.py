@@ -138,6 +138,61 @@ def bake_inputs(model: onnx.ModelProto, values: Mapping[str, Any], source: str =
     return result, changes
 
 
+_T = onnx.TensorProto
+_INTS: dict[int, tuple[bool, int]] = {
+    _T.INT8: (True, 8), _T.INT16: (True, 16), _T.INT32: (True, 32), _T.INT64: (True, 64),
+    _T.UINT8: (False, 8), _T.UINT16: (False, 16), _T.UINT32: (False, 32), _T.UINT64: (False, 64)}
+_FLOAT_BITS: dict[int, int] = {_T.FLOAT16: 11, _T.BFLOAT16: 8, _T.FLOAT: 24, _T.DOUBLE: 53}  # significand bits
+
+
+def _lossless(src: int, via: int) -> bool:
+    """Every value of type ``src`` is exactly representable in ``via`` (so Cast src→via→src is the identity)."""
+    if src == via or src == _T.BOOL:
+        return src == via or via in _INTS or via in _FLOAT_BITS
+    if src in _FLOAT_BITS and via in _FLOAT_BITS:
+        return (src, via) in ((_T.FLOAT16, _T.FLOAT), (_T.FLOAT16, _T.DOUBLE), (_T.BFLOAT16, _T.FLOAT),
+                              (_T.BFLOAT16, _T.DOUBLE), (_T.FLOAT, _T.DOUBLE))
+    if src in _INTS and via in _INTS:
+        (s_signed, s_bits), (v_signed, v_bits) = _INTS[src], _INTS[via]
+        return v_bits > s_bits and (s_signed == v_signed or (not s_signed and v_signed))
+    if src in _INTS and via in _FLOAT_BITS:
+        signed, bits = _INTS[src]
+        return bits - (1 if signed else 0) <= _FLOAT_BITS[via]
+    return False
+
+
+def drop_cast_round_trips(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
+    """A copy in which ``Cast(Cast(x, to=B), to=A)`` with ``x`` of type A and B able to hold every A value becomes
+    ``Identity(x)`` (which the simplifier then removes); exact by construction. OnnxSlim removes casts to the same
+    type but keeps such round trips (float → double → float, int32 → int64 → int32, as exporters write them)."""
+    result = onnx.ModelProto()
+    result.CopyFrom(model)
+    try:
+        typed = onnx.shape_inference.infer_shapes(result, strict_mode=False)
+    except Exception:  # types are only needed to prove a round trip lossless: without them nothing changes
+        return result, 0
+    types = {v.name: v.type.tensor_type.elem_type for v in (*typed.graph.value_info, *typed.graph.input,
+                                                             *typed.graph.output)}
+    types.update({t.name: t.data_type for t in typed.graph.initializer})
+    producers = {o: n for n in result.graph.node for o in n.output}
+    dropped = 0
+    for node in result.graph.node:
+        if node.op_type != "Cast" or node.domain not in STANDARD_DOMAINS or not node.input:
+            continue
+        first = producers.get(node.input[0])
+        if first is None or first.op_type != "Cast" or not first.input:
+            continue
+        original = types.get(first.input[0])
+        to_b = helper.get_attribute_value(next(a for a in first.attribute if a.name == "to"))
+        to_a = helper.get_attribute_value(next(a for a in node.attribute if a.name == "to"))
+        if original and original == to_a and _lossless(original, to_b):
+            node.op_type = "Identity"
+            node.input[0] = first.input[0]
+            del node.attribute[:]
+            dropped += 1
+    return result, dropped
+
+
 def _domains(model: onnx.ModelProto) -> set[str]:
     return {g.node.domain for g in walk(model.graph)}
 
@@ -160,8 +215,7 @@ def simplify_model(model: onnx.ModelProto, *, source: str = "model", skip_fusion
     inputs or outputs, non-standard ops, a model the ONNX checker refuses that it accepted before)."""
     import onnxslim
 
-    work = onnx.ModelProto()
-    work.CopyFrom(model)
+    work, _ = drop_cast_round_trips(model)
     checked_before = _check(model)
     try:
         with contextlib.redirect_stdout(io.StringIO()):
