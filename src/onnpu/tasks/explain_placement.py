@@ -22,6 +22,7 @@ from onnpu.runtime.failures import RefusalError
 from onnpu.runtime.placement import NodePlacement, PlacementSummary
 from onnpu.runtime.session import create_session
 from onnpu.runtime.targets import CPU, QNN, Target
+from onnpu.tasks.compile_failure import is_graph_failure, locate_compile_failure
 
 
 @dataclass
@@ -160,25 +161,44 @@ def _precision(style: str, target: Target) -> tuple[str, list[str]]:
             + (" (emulated here at fp16 accuracy)" if htp_is_emulated() else ""), fix)
 
 
-def _refused_report(model: str | Path, proto: onnx.ModelProto, target: Target, error: RefusalError
-                    ) -> PlacementReport:
-    """The placement of a model whose session cannot be created on this HTP: the refused nodes, why, the fix."""
-    refused = {r.name: r for r in error.refused}
+def _failure_report(model: str | Path, proto: onnx.ModelProto, target: Target, failure: str,
+                    refused: dict[str, tuple[str, str]], hint: str, notes: list[str]) -> PlacementReport:
+    """The placement of a model whose session cannot be created on this HTP: the nodes to blame, why, the fix."""
     placed, nodes = [], []
     for i, item in enumerate(walk(proto.graph)):
         node = item.node
         name = node.name or f"<{node.op_type} #{i}>"
         placed.append(NodePlacement(name, node.op_type, None, scope=item.location, parent=item.parent))
-        r = refused.get(name)
-        nodes.append(NodeReport(name, node.op_type, None, r.reason if r else "", (error.hint or "") if r else "",
-                                scope=item.location))
-    summary = PlacementSummary(target.provider, placed, 0, [], target.hardware,
-                               f"{len(error.refused)} node{'s' if len(error.refused) != 1 else ''} refused")
+        reason, fix = refused.get(name, ("", ""))
+        nodes.append(NodeReport(name, node.op_type, None, reason, fix, scope=item.location))
+    summary = PlacementSummary(target.provider, placed, 0, [], target.hardware, failure)
     style = quantization_style(Counter(n.op_type for n in proto.graph.node))
     precision, recommendations = _precision(style, target)
-    notes = [str(error)]
-    return PlacementReport(str(model), target, summary, nodes, 0, precision, [error.hint or "", *recommendations],
-                           notes)
+    return PlacementReport(str(model), target, summary, nodes, 0, precision, [hint, *recommendations], notes)
+
+
+def _refused_report(model: str | Path, proto: onnx.ModelProto, target: Target, error: RefusalError
+                    ) -> PlacementReport:
+    count = len(error.refused)
+    return _failure_report(model, proto, target, f"{count} node{'s' if count != 1 else ''} refused",
+                           {r.name: (r.reason, error.hint or "") for r in error.refused}, error.hint or "",
+                           [str(error)])
+
+
+def _graph_failure_report(model: str | Path, proto: onnx.ModelProto, target: Target, error: TargetError
+                          ) -> PlacementReport:
+    """QNN could not build the graph and named no node: find the first node from which it fails."""
+    found = locate_compile_failure(proto, target)
+    if found is None:
+        raise error
+    newer = "a newer HTP (e.g. --soc qcs8550, v73)" if target.soc and target.soc.htp_arch < 73 else "another SoC"
+    fix = (f"QNN builds the graph up to the node before it: try {newer}, or keep this "
+           f"{found.quantized_op or found.op_type} out of the model (or in 16-bit: --target-sqnr)")
+    reason = f"QNN cannot build the graph from this node on for {target.hardware}: {found.error}"
+    return _failure_report(model, proto, target,
+                           f"QNN cannot build the graph: from {found.describe()} on ({found.error})",
+                           {found.node: (reason, fix)}, fix,
+                           [str(error), f"found by compiling the model's first nodes alone ({found.probes} tries)"])
 
 
 def _control_flow_reports(proto: onnx.ModelProto, summary: PlacementSummary, nodes: list[NodeReport],
@@ -233,6 +253,10 @@ def explain_placement(model: str | Path, target: Target, *, dims: Mapping[str, i
             return _refused_report(model, proto, target, exc)
         except PlacementError:
             loaded = None
+        except TargetError as exc:
+            if not (target.is_qnn and is_graph_failure(exc)):
+                raise
+            return _graph_failure_report(model, proto, target, exc)
         else:
             if any(n.op_type in ("QuantizeLinear", "DequantizeLinear") and n.io_conversion
                    for n in (loaded.placement.nodes if loaded.placement else [])):
@@ -243,6 +267,10 @@ def explain_placement(model: str | Path, target: Target, *, dims: Mapping[str, i
             loaded = create_session(source, target.with_fallback(True), dims=dims, log_level=level, label=model)
         except RefusalError as exc:
             return _refused_report(model, proto, target, exc)
+        except TargetError as exc:
+            if not (target.is_qnn and is_graph_failure(exc)):
+                raise
+            return _graph_failure_report(model, proto, target, exc)
     summary = loaded.placement
     if summary is None:
         raise TargetError(f"onnxruntime {ort.__version__} cannot record which provider runs each node",

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import onnx
 
-from onnpu.errors import PlacementError, QuantizationError, ShapeError
+from onnpu.errors import PlacementError, QuantizationError, ShapeError, TargetError
 from onnpu.model.files import check_output, external_data_files, read_model, write_model
 from onnpu.model.graphs import integer_input_ranges
 from onnpu.model.inspection import TensorInfo, quantization_style, tensor_infos
@@ -30,6 +30,7 @@ from onnpu.runtime.feeds import random_inputs, run_feeds
 from onnpu.runtime.placement import PlacementSummary
 from onnpu.runtime.session import create_session, exact_cpu_session
 from onnpu.runtime.targets import Target, get_target
+from onnpu.tasks.compile_failure import is_graph_failure
 from onnpu.tasks.explain_placement import PlacementReport, explain_placement
 from onnpu.tasks.simplify import SimplifyResult
 from onnpu.tasks.simplify import simplify as simplify_model_file
@@ -40,13 +41,17 @@ DRIFT_FLAG_STEPS = 2.0  # an output further than this from the exact CPU QDQ ari
 
 @dataclass
 class OutputDrift:
-    """How far the NPU's output is from the exact CPU QDQ arithmetic, in the output's quantization steps."""
+    """How far the NPU's output is from the exact CPU QDQ arithmetic, in the output's quantization steps. The
+    largest difference alone can mislead: behind a steep function (a sigmoid over coarse logits) one step in its
+    input moves a few values by a hundred steps while the rest agree, so the share beyond the flag is kept too."""
 
     name: str
     max_abs_diff: float
     step: float | None  # the output's quantization step (scale; per-axis: the largest); None: float, no Q/DQ
     steps: float | None  # max |NPU − CPU| / step; integer outputs without Q/DQ: the raw integer difference
     kind: str  # "quantized", "integer" or "float"
+    mean_steps: float | None = None
+    share_beyond: float | None = None  # share of the values more than DRIFT_FLAG_STEPS steps apart
 
     @property
     def flagged(self) -> bool:
@@ -58,11 +63,14 @@ class OutputDrift:
         unit = "integer" if self.kind == "integer" else "step"
         plural = "s" if round(self.steps, 2) != 1 else ""
         raw = f" (max |diff| {self.max_abs_diff:.4g}, step {self.step:.4g})" if self.kind == "quantized" else ""
-        return f"{self.name}: {self.steps:.2f} {unit}{plural}{raw}"
+        spread = f", {self.share_beyond:.2%} of values beyond {DRIFT_FLAG_STEPS:g}" if self.flagged and \
+            self.share_beyond is not None else ""
+        return f"{self.name}: {self.steps:.2f} {unit}{plural}{raw}{spread}"
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "max_abs_diff": self.max_abs_diff, "step": self.step, "steps": self.steps,
-                "kind": self.kind, "flagged": self.flagged}
+                "kind": self.kind, "flagged": self.flagged, "mean_steps": self.mean_steps,
+                "share_beyond_flag": self.share_beyond}
 
 
 @dataclass
@@ -116,15 +124,20 @@ def _drift(name: str, npu: list[np.ndarray], cpu: list[np.ndarray], info: Tensor
     if quant is not None:
         scale = np.asarray(quant.scale, dtype=np.float64)
         if quant.per_tensor or quant.axis is None:
-            steps = raw / float(scale[0])
+            in_steps = [d / float(scale[0]) for d in diffs]
         else:
-            steps = max(float(np.max(d / scale.reshape([-1 if i == quant.axis % d.ndim else 1
-                                                        for i in range(d.ndim)]))) for d in diffs if d.size)
-        # float32 outputs of the same step differ by whole steps, up to float rounding
-        return OutputDrift(name, raw, float(np.max(scale)), round(steps, 3), "quantized")
-    if info is not None and not np.issubdtype(info.numpy_dtype, np.floating):
-        return OutputDrift(name, raw, 1.0, raw, "integer")
-    return OutputDrift(name, raw, None, None, "float")
+            in_steps = [d / scale.reshape([-1 if i == quant.axis % d.ndim else 1 for i in range(d.ndim)])
+                        for d in diffs]
+        kind, step = "quantized", float(np.max(scale))
+    elif info is not None and not np.issubdtype(info.numpy_dtype, np.floating):
+        in_steps, kind, step = diffs, "integer", 1.0
+    else:
+        return OutputDrift(name, raw, None, None, "float")
+    values = np.concatenate([s.ravel() for s in in_steps]) if in_steps else np.zeros(1)
+    # float32 outputs of the same step differ by whole steps, up to float rounding
+    return OutputDrift(name, raw, step, round(float(values.max(initial=0.0)), 3), kind,
+                       round(float(values.mean()), 4) if values.size else 0.0,
+                       float(np.mean(values > DRIFT_FLAG_STEPS + 1e-6)) if values.size else 0.0)
 
 
 def _refused_listing(report: PlacementReport) -> tuple[int, str]:
@@ -142,8 +155,13 @@ def verify_on_npu(model: Path, feeds: Sequence[Mapping[str, np.ndarray]], target
     strict = target.with_fallback(False)
     try:
         session = create_session(model, strict)
-    except PlacementError as exc:
+    except (PlacementError, TargetError) as exc:
+        if not isinstance(exc, PlacementError) and not is_graph_failure(exc):
+            raise
         report = explain_placement(model, target)
+        if report.summary.failure and not isinstance(exc, PlacementError):
+            raise PlacementError(f"{model}: does not compile for {target.hardware}: {report.summary.failure}",
+                                 hint=f"the model was written; {report.recommendations[0]}") from exc
         count, listing = _refused_listing(report)
         raise PlacementError(f"{model}: does not run fully on {target.name}: {count} of "
                              f"{report.summary.total} nodes stay on the CPU — {listing}",
@@ -276,9 +294,13 @@ def prepare(model: str | Path, out: str | Path, calib: str | Path | None = None,
     _apply_rewrites(dst, verify_feeds[0], prepared)
     if verify:
         prepared.npu = verify_on_npu(dst, verify_feeds, target or get_target("npu"), inputs_source=feeds_source)
-        for drift in prepared.npu.flagged:
+        flagged = prepared.npu.flagged
+        if flagged:
+            listed = ", ".join(f"{d.name} (max {d.steps:.0f} steps, {d.share_beyond:.2%} of its values beyond "
+                               f"{DRIFT_FLAG_STEPS:g}, mean {d.mean_steps:.2f})" for d in flagged)
             prepared.notes.append(
-                f"output {drift.name} is {drift.steps:.2f} quantization steps from the exact CPU QDQ arithmetic "
-                f"(beyond {DRIFT_FLAG_STEPS:g}): per-layer differences of one step add up through the network; "
-                "compare on your own inputs with `onnpu compare` to see what it costs")
+                f"output{'s' if len(flagged) > 1 else ''} beyond {DRIFT_FLAG_STEPS:g} quantization steps from the "
+                f"exact CPU QDQ arithmetic: {listed}. Per-layer differences of one step add up through a network, "
+                "and a steep function (a sigmoid over coarse logits) magnifies a few values; `onnpu compare` on your "
+                "own inputs shows what it costs")
     return prepared
