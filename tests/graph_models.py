@@ -143,3 +143,18 @@ def tiny_detector(path: Path) -> Path:
     """Exported by ``torch.onnx.export`` with dynamic batch/height/width (in a process of its own: torch is heavy)."""
     subprocess.run([sys.executable, "-c", TINY_DETECTOR, str(path)], check=True, capture_output=True)
     return path
+
+
+def conv_lstm(hidden: int = 16, features: int = 8) -> onnx.ModelProto:
+    """Conv1d → LSTM → Relu. Quantized, QNN builds it for HTP v73 but cannot finalize it for v68 (QCS6490):
+    ``QNN_COMMON_ERROR_MEM_ALLOC`` from the LSTM on, naming no node (measured; Silero VAD fails the same way)."""
+    rng = np.random.default_rng(0)
+    inits = [numpy_helper.from_array(rng.normal(0, 0.3, (1, 4 * hidden, features)).astype(np.float32), "W"),
+             numpy_helper.from_array(rng.normal(0, 0.3, (1, 4 * hidden, hidden)).astype(np.float32), "R"),
+             numpy_helper.from_array(rng.normal(0, 0.3, (features, 4, 1)).astype(np.float32), "w0")]
+    nodes = [helper.make_node("Conv", ["x", "w0"], ["c"], name="conv"),
+             helper.make_node("Transpose", ["c"], ["t"], perm=[2, 0, 1], name="to_sequence"),
+             helper.make_node("LSTM", ["t", "W", "R"], ["y", "yh"], hidden_size=hidden, name="lstm"),
+             helper.make_node("Relu", ["yh"], ["out"], name="relu")]
+    return _model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 10])],
+                  [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 1, hidden])], inits, "conv_lstm")

@@ -6,10 +6,12 @@ from pathlib import Path
 
 import pytest
 
+import graph_models
 import models
-from onnpu import PlacementError, ShapeError, inspect_model
+from onnpu import PlacementError, ShapeError, get_target, inspect_model
 from onnpu.cli import main
 from onnpu.quantize.config import QuantizeConfig
+from onnpu.tasks.explain_placement import explain_placement
 from onnpu.tasks.prepare import prepare
 
 pytestmark = pytest.mark.npu
@@ -59,8 +61,6 @@ def test_ppocr_detector_fixed_quantized_and_on_npu(tmp_path: Path) -> None:
 def test_torch_exported_detector_needs_simplify_to_reach_the_npu(tmp_path: Path) -> None:
     """The issue's case in small: a head that computes anchors and strides from Shape/Gather/Concat/Constant nodes.
     Quantized as exported, the shape constants get Q/DQ the HTP cannot take; simplified first, all of it runs."""
-    import graph_models
-
     src = graph_models.tiny_detector(tmp_path / "det.onnx")
     config = QuantizeConfig(rounding="nearest")
     with pytest.raises(PlacementError, match=r"DequantizeLinear\): Cannot get shape") as info:
@@ -81,8 +81,6 @@ def test_torch_exported_detector_needs_simplify_to_reach_the_npu(tmp_path: Path)
 
 def test_if_on_an_input_folded_by_prepare_and_drift_in_steps(tmp_path: Path,
                                                              capsys: pytest.CaptureFixture[str]) -> None:
-    import graph_models
-
     src = models.save(graph_models.if_on_input(), tmp_path / "if.onnx")
     args = ["prepare", str(src), "-o", str(tmp_path / "if.qdq.onnx"), "--calib", "random", "--rounding", "nearest"]
     assert main([*args, "--input-value", "mode=1", "--json", "--io", "uint8"]) == 0
@@ -102,10 +100,26 @@ def test_if_on_an_input_folded_by_prepare_and_drift_in_steps(tmp_path: Path,
 
 
 def test_integer_token_inputs_calibrate_and_verify(tmp_path: Path) -> None:
-    import graph_models
-
     src = models.save(graph_models.embedding(), tmp_path / "emb.onnx")
     result = prepare(src, tmp_path / "emb.qdq.onnx", "random", config=QuantizeConfig(rounding="nearest"))
     assert result.quantization is not None and result.quantization.calibration_count > 0
     assert result.npu is not None and result.npu.placement.fully_on_target
     assert all(o.steps is not None and o.steps <= 2 for o in result.npu.outputs)
+
+
+def test_a_graph_qnn_cannot_build_is_blamed_on_its_first_failing_node(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """QNN names no node when it cannot finalize a graph; onnpu finds the node by compiling the first nodes alone."""
+    src = models.save(graph_models.conv_lstm(), tmp_path / "lstm.onnx")
+    out = tmp_path / "lstm.qdq.onnx"
+    with pytest.raises(PlacementError, match=r"does not compile for QCS6490 HTP v68.*from lstm \(LSTM\) on .*"
+                                             r"QNN_COMMON_ERROR_MEM_ALLOC") as info:
+        prepare(src, out, "random", config=QuantizeConfig(rounding="nearest"))
+    assert "--soc qcs8550" in (info.value.hint or "")
+    report = explain_placement(out, get_target("npu"))
+    [lstm] = [n for n in report.nodes if n.reason]
+    assert lstm.name == "lstm" and "Failed to finalize QNN graph" in lstm.reason
+    assert any("compiling the model's first nodes alone" in n for n in report.notes)
+    assert main(["placement", str(out), "--require-full"]) == 2
+    assert "from lstm (LSTM) on" in capsys.readouterr().out
+    assert explain_placement(out, get_target("npu", soc="qcs8550")).fully_on_target

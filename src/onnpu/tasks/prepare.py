@@ -163,8 +163,10 @@ def verify_on_npu(model: Path, feeds: Sequence[Mapping[str, np.ndarray]], target
             raise PlacementError(f"{model}: does not compile for {target.hardware}: {report.summary.failure}",
                                  hint=f"the model was written; {report.recommendations[0]}") from exc
         count, listing = _refused_listing(report)
-        raise PlacementError(f"{model}: does not run fully on {target.name}: {count} of "
-                             f"{report.summary.total} nodes stay on the CPU — {listing}",
+        where = f"does not compile for {target.hardware}: {count} of {report.summary.total} nodes refused" \
+            if report.summary.failure else \
+            f"does not run fully on {target.name}: {count} of {report.summary.total} nodes stay on the CPU"
+        raise PlacementError(f"{model}: {where} — {listing}",
                              hint=f"the model was written; see `onnpu placement {model} --target {target.name}`"
                              ) from exc
     start = time.perf_counter()
