@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from onnpu.tasks.prepare import prepare
 from onnpu.vision.preprocess import PreprocessConfig
 
 pytestmark = [pytest.mark.corpus, pytest.mark.npu]
+STARTED = time.time()
 RECORDS = corpus.records()
 NO_REASON = "not claimed by the QNN EP (no reason logged)"
 
@@ -143,6 +145,8 @@ def test_corpus_table_covers_every_model() -> None:
     """Runs after the models (file order): the table the README shows has a row for each."""
     results = corpus.load_results()
     assert [r["name"] for r in results] == [r["name"] for r in RECORDS]
+    stale = [p.stem for p in corpus.ARTIFACTS.glob("*.json") if p.stat().st_mtime < STARTED]
+    assert not stale, f"results not written by this run (a model test failed or did not run): {stale}"
     text = corpus.table(results)
     (corpus.ARTIFACTS.parent / "corpus.md").write_text(text)
     assert text.count("\n") == len(RECORDS) + 2
