@@ -123,3 +123,20 @@ def test_a_graph_qnn_cannot_build_is_blamed_on_its_first_failing_node(tmp_path: 
     assert main(["placement", str(out), "--require-full"]) == 2
     assert "from lstm (LSTM) on" in capsys.readouterr().out
     assert explain_placement(out, get_target("npu", soc="qcs8550")).fully_on_target
+
+
+def test_a_failed_simplification_is_noted_and_the_model_quantized_as_it_is(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import onnpu.tasks.simplify as task
+    from onnpu import SimplifyError
+
+    def broken(model, **kwargs):  # type: ignore[no-untyped-def]
+        raise SimplifyError("m.onnx: simplification broke the model: the outputs changed", hint="report the model")
+
+    monkeypatch.setattr(task, "simplify_model", broken)
+    src = models.save(models.float_conv(batch="N"), tmp_path / "dyn.onnx")
+    result = prepare(src, tmp_path / "q.onnx", "random", dims={"N": 1}, config=QuantizeConfig(rounding="nearest"))
+    assert result.simplified is None and result.shapes is not None
+    assert result.shapes.changes == ["dim N = 1", "x: [N, 3, 16, 16] → [1, 3, 16, 16]"]
+    assert any(n.startswith("not simplified, quantized as it is: ") and "report the model" in n for n in result.notes)
+    assert result.npu is not None and result.npu.placement.fully_on_target

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import onnx
 
-from onnpu.errors import PlacementError, QuantizationError, ShapeError, TargetError
+from onnpu.errors import PlacementError, QuantizationError, ShapeError, SimplifyError, TargetError
 from onnpu.model.files import check_output, external_data_files, read_model, write_model
 from onnpu.model.graphs import integer_input_ranges
 from onnpu.model.inspection import TensorInfo, quantization_style, tensor_infos
@@ -263,10 +263,17 @@ def prepare(model: str | Path, out: str | Path, calib: str | Path | None = None,
         source = src
         if style == "float" and simplify:
             source = Path(tmp) / "simplified.onnx"
-            simplified = simplify_model_file(src, source, dims=dims, shapes=shapes, values=values, seed=seed)
-            fixed = _shapes_result(src, source, simplified.baked + simplified.shape_changes) \
-                if (dynamic or dims or shapes or values) else None
-        elif dynamic or dims or shapes or values:
+            try:
+                simplified = simplify_model_file(src, source, dims=dims, shapes=shapes, values=values, seed=seed)
+            except SimplifyError as exc:  # an optional step: quantize the model as it is, and say why
+                hint = (exc.hint or "").split("; or skip")[0]
+                notes.append(f"not simplified, quantized as it is: {exc.message.removeprefix(f'{src}: ')}"
+                             + (f" ({hint})" if hint and not hint.startswith("skip") else ""))
+                source = src
+            else:
+                fixed = _shapes_result(src, source, simplified.baked + simplified.shape_changes) \
+                    if (dynamic or dims or shapes or values) else None
+        if source == src and (dynamic or dims or shapes or values):
             source = Path(tmp) / "fixed.onnx"
             fixed = _bake_and_fix(src, source, dims, shapes, values)
         if style == "float":
