@@ -25,6 +25,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 
 from bench_compile import compile_section  # noqa: E402
 from bench_quality import quality_section  # noqa: E402
+from bench_simplify import simplify_section  # noqa: E402
 from bench_speed import latency_section, overhead_section, sessions_section, startup_section  # noqa: E402
 from folder_bench import folder_section  # noqa: E402
 
@@ -49,6 +50,7 @@ SECTIONS: dict[str, Callable[[ZooModel, bool], list[str]]] = {
     "compile": compile_section,
     "quality": quality_section,
     "folder": lambda model, quick: folder_section(model.float_model, quick),
+    "simplify": simplify_section,
 }
 
 

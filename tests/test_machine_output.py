@@ -65,6 +65,8 @@ def json_commands(f: dict[str, Path]) -> dict[str, list[str]]:
         "compare": ["compare", str(f["qdq"]), "--targets", "cpu,npu", "--count", "2", "--json"],
         "cache": ["cache", "list", "--json"],
         "compile": ["compile", str(f["qdq"]), "-o", str(f["root"] / "compiled"), "--soc", "qcs6490", "--json"],
+        "simplify": ["simplify", str(f["dynamic"]), "-o", str(f["root"] / "simple.onnx"), "--dim", "N=1", "--force",
+                     "--json"],
     }
 
 
@@ -77,7 +79,7 @@ def test_every_json_verb_is_covered(files: dict[str, Path]) -> None:
 
 
 @pytest.mark.parametrize("verb", ["doctor", "inspect", "fix-shapes", "quantize", "prepare", "placement", "profile",
-                                  "run", "classify", "bench", "compare", "cache", "compile"])
+                                  "run", "classify", "bench", "compare", "cache", "compile", "simplify"])
 def test_json_stdout_parses(verb: str, files: dict[str, Path]) -> None:
     done = onnpu(*json_commands(files)[verb])
     assert done.returncode == 0, done.stderr[-2000:]

@@ -1,14 +1,17 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import pytest
 
+import graph_models
 import models
-from onnpu import PlacementError, ShapeError, inspect_model
+from onnpu import PlacementError, ShapeError, get_target, inspect_model
 from onnpu.cli import main
 from onnpu.quantize.config import QuantizeConfig
+from onnpu.tasks.explain_placement import explain_placement
 from onnpu.tasks.prepare import prepare
 
 pytestmark = pytest.mark.npu
@@ -52,3 +55,88 @@ def test_ppocr_detector_fixed_quantized_and_on_npu(tmp_path: Path) -> None:
     assert result.shapes.outputs == {"sigmoid_0.tmp_0": [1, 1, 640, 640]}
     assert result.npu is not None and result.npu.placement.fully_on_target
     assert result.npu.placement.partitions == 1
+
+
+@pytest.mark.zoo
+def test_torch_exported_detector_needs_simplify_to_reach_the_npu(tmp_path: Path) -> None:
+    """The issue's case in small: a head that computes anchors and strides from Shape/Gather/Concat/Constant nodes.
+    Quantized as exported, the shape constants get Q/DQ the HTP cannot take; simplified first, all of it runs."""
+    src = graph_models.tiny_detector(tmp_path / "det.onnx")
+    config = QuantizeConfig(rounding="nearest")
+    with pytest.raises(PlacementError, match=r"DequantizeLinear\): Cannot get shape") as info:
+        prepare(src, tmp_path / "raw.qdq.onnx", "random", shapes={"images": [1, 3, 64, 64]}, simplify=False,
+                config=config, limit=6)
+    assert " 0 of " not in str(info.value)
+    result = prepare(src, tmp_path / "det.qdq.onnx", "random", shapes={"images": [1, 3, 64, 64]}, config=config,
+                     limit=6)
+    assert result.simplified is not None
+    stats = result.simplified.stats
+    assert stats.removed["Shape"] >= 10 and stats.removed["Constant"] >= 40 and stats.nodes_after < 30
+    assert result.simplified.max_abs_error is not None and result.simplified.max_abs_error < 1e-3
+    assert result.npu is not None and result.npu.placement.fully_on_target
+    [drift] = result.npu.outputs
+    assert drift.name == "output0" and drift.kind == "quantized" and drift.step and drift.step > 0
+    assert drift.steps is not None and drift.steps == pytest.approx(drift.max_abs_diff / drift.step, abs=1e-3)
+
+
+def test_if_on_an_input_folded_by_prepare_and_drift_in_steps(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    src = models.save(graph_models.if_on_input(), tmp_path / "if.onnx")
+    args = ["prepare", str(src), "-o", str(tmp_path / "if.qdq.onnx"), "--calib", "random", "--rounding", "nearest"]
+    assert main([*args, "--input-value", "mode=1", "--json", "--io", "uint8"]) == 0
+    text = capsys.readouterr().out
+    data = json.loads(text[text.index("{"):])  # the QNN library may print a line of its own first (issue #13)
+    assert data["simplify"]["control_flow_before"] == 2 and data["simplify"]["control_flow_after"] == 0
+    assert data["shapes"]["changes"] == ["input mode = 1 (now a constant)"]
+    npu = data["npu"]
+    assert npu["placement"]["fully_on_target"] and npu["flag_steps"] == 2
+    [out] = npu["outputs"]
+    assert out["name"] == "y" and out["kind"] == "quantized" and out["steps"] <= 2 and not out["flagged"]
+    assert npu["inputs_source"].startswith("held-out input")
+    # without the value the If keeps the whole network on the CPU, and the error says how to fold it
+    assert main([*args, "--force"]) == 2
+    err = capsys.readouterr().err
+    assert "mode_if (If)" in err
+
+
+def test_integer_token_inputs_calibrate_and_verify(tmp_path: Path) -> None:
+    src = models.save(graph_models.embedding(), tmp_path / "emb.onnx")
+    result = prepare(src, tmp_path / "emb.qdq.onnx", "random", config=QuantizeConfig(rounding="nearest"))
+    assert result.quantization is not None and result.quantization.calibration_count > 0
+    assert result.npu is not None and result.npu.placement.fully_on_target
+    assert all(o.steps is not None and o.steps <= 2 for o in result.npu.outputs)
+
+
+def test_a_graph_qnn_cannot_build_is_blamed_on_its_first_failing_node(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """QNN names no node when it cannot finalize a graph; onnpu finds the node by compiling the first nodes alone."""
+    src = models.save(graph_models.conv_lstm(), tmp_path / "lstm.onnx")
+    out = tmp_path / "lstm.qdq.onnx"
+    with pytest.raises(PlacementError, match=r"does not compile for QCS6490 HTP v68.*from lstm \(LSTM\) on .*"
+                                             r"QNN_COMMON_ERROR_MEM_ALLOC") as info:
+        prepare(src, out, "random", config=QuantizeConfig(rounding="nearest"))
+    assert "--soc qcs8550" in (info.value.hint or "")
+    report = explain_placement(out, get_target("npu"))
+    [lstm] = [n for n in report.nodes if n.reason]
+    assert lstm.name == "lstm" and "Failed to finalize QNN graph" in lstm.reason
+    assert any("compiling the model's first nodes alone" in n for n in report.notes)
+    assert main(["placement", str(out), "--require-full"]) == 2
+    assert "from lstm (LSTM) on" in capsys.readouterr().out
+    assert explain_placement(out, get_target("npu", soc="qcs8550")).fully_on_target
+
+
+def test_a_failed_simplification_is_noted_and_the_model_quantized_as_it_is(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import onnpu.tasks.simplify as task
+    from onnpu import SimplifyError
+
+    def broken(model, **kwargs):  # type: ignore[no-untyped-def]
+        raise SimplifyError("m.onnx: simplification broke the model: the outputs changed", hint="report the model")
+
+    monkeypatch.setattr(task, "simplify_model", broken)
+    src = models.save(models.float_conv(batch="N"), tmp_path / "dyn.onnx")
+    result = prepare(src, tmp_path / "q.onnx", "random", dims={"N": 1}, config=QuantizeConfig(rounding="nearest"))
+    assert result.simplified is None and result.shapes is not None
+    assert result.shapes.changes == ["dim N = 1", "x: [N, 3, 16, 16] → [1, 3, 16, 16]"]
+    assert any(n.startswith("not simplified, quantized as it is: ") and "report the model" in n for n in result.notes)
+    assert result.npu is not None and result.npu.placement.fully_on_target

@@ -19,7 +19,7 @@ _EXPORTS: dict[str, str] = {
     "ProviderOptionError": "onnpu.errors", "PlacementError": "onnpu.errors", "ShapeError": "onnpu.errors",
     "RunError": "onnpu.errors",
     "QuantizationError": "onnpu.errors", "InputDataError": "onnpu.errors", "OutputError": "onnpu.errors",
-    "DownloadError": "onnpu.errors",
+    "DownloadError": "onnpu.errors", "SimplifyError": "onnpu.errors",
     # models
     "inspect_model": "onnpu.model.inspection", "ModelInfo": "onnpu.model.inspection",
     "TensorInfo": "onnpu.model.inspection", "fix_shapes": "onnpu.model.shapes",
@@ -41,6 +41,7 @@ _EXPORTS: dict[str, str] = {
     # end-to-end verbs
     "run_model": "onnpu.tasks.run", "RunResult": "onnpu.tasks.run", "prepare": "onnpu.tasks.prepare",
     "PrepareResult": "onnpu.tasks.prepare", "explain_placement": "onnpu.tasks.explain_placement",
+    "simplify": "onnpu.tasks.simplify", "SimplifyResult": "onnpu.tasks.simplify",
     "PlacementReport": "onnpu.tasks.explain_placement", "doctor": "onnpu.tasks.doctor",
     "DoctorReport": "onnpu.tasks.doctor", "demo": "onnpu.tasks.demo", "compile_for_socs": "onnpu.tasks.compile",
     "CompileResult": "onnpu.tasks.compile",
@@ -51,10 +52,10 @@ __all__ = [
     "InputDataError", "LoadedSession", "ModelError", "ModelInfo", "OnnpuError", "OutputError", "PlacementError",
     "PlacementReport", "PlacementSummary", "PrepareResult", "PreprocessConfig", "ProfileResult",
     "ProviderOptionError", "QuantParams", "QuantizationError", "QuantizeConfig", "QuantizeResult", "RunError",
-    "RunResult", "ShapeError", "Target", "TargetError", "TensorInfo", "__version__", "benchmark", "classify",
-    "classify_folder", "compare", "compile_for_socs", "create_session", "demo", "dequantize", "doctor",
-    "explain_placement", "fix_shapes", "get_target", "inspect_model", "prepare", "profile", "qnn_status", "quantize",
-    "quantize_array", "run_model",
+    "RunResult", "ShapeError", "SimplifyError", "SimplifyResult", "Target", "TargetError", "TensorInfo",
+    "__version__", "benchmark", "classify", "classify_folder", "compare", "compile_for_socs", "create_session",
+    "demo", "dequantize", "doctor", "explain_placement", "fix_shapes", "get_target", "inspect_model", "prepare",
+    "profile", "qnn_status", "quantize", "quantize_array", "run_model", "simplify",
 ]
 
 
@@ -83,6 +84,7 @@ if TYPE_CHECKING:
         QuantizationError,
         RunError,
         ShapeError,
+        SimplifyError,
         TargetError,
     )
     from onnpu.measure.bench import BenchResult, benchmark
@@ -103,6 +105,7 @@ if TYPE_CHECKING:
     from onnpu.tasks.explain_placement import PlacementReport, explain_placement
     from onnpu.tasks.prepare import PrepareResult, prepare
     from onnpu.tasks.run import RunResult, run_model
+    from onnpu.tasks.simplify import SimplifyResult, simplify
     from onnpu.vision.classify import ClassifyResult, classify
     from onnpu.vision.folder import classify_folder
     from onnpu.vision.preprocess import PreprocessConfig

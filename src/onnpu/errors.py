@@ -57,3 +57,7 @@ class OutputError(OnnpuError):
 
 class DownloadError(OnnpuError):
     """A remote file could not be fetched or did not match its checksum."""
+
+
+class SimplifyError(OnnpuError):
+    """Simplification failed, or would change the model's outputs beyond float rounding."""

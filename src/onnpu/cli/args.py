@@ -100,6 +100,25 @@ def add_shape_args(parser: argparse.ArgumentParser) -> None:
                         help="fix a whole input shape, e.g. x=1,3,640,640 (repeatable)")
 
 
+def add_value_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--input-value", action="append", default=[], metavar="NAME=VALUE",
+                        help="make an input a constant, e.g. a sample rate: --input-value sr=16000 (repeatable); an "
+                             "If whose condition then becomes constant is replaced by its branch")
+
+
+def input_values(items: list[str]) -> dict[str, list[float]]:
+    """``NAME=VALUE`` items as given to ``--input-value``."""
+    from onnpu.model.simplify import parse_value_spec
+
+    values: dict[str, list[float]] = {}
+    for item in items:
+        name, numbers = parse_value_spec(item)
+        if name in values and values[name] != numbers:
+            raise ShapeError(f"--input-value {name} given twice", hint="give each input once")
+        values[name] = numbers
+    return values
+
+
 def shape_specs(items: list[str]) -> dict[str, list[int]]:
     """``NAME=D0,D1,...`` items as given to ``--input``."""
     from onnpu.model.shapes import parse_shape_spec

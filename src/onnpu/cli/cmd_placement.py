@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from onnpu.cli.args import add_json_arg, add_target_args, parse_dims, target_from
 
 if TYPE_CHECKING:
-    from onnpu.tasks.explain_placement import PlacementReport
+    from onnpu.tasks.explain_placement import NodeReport, PlacementReport
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,6 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def render(report: PlacementReport, everything: bool) -> None:
+    from collections import Counter
+
     from rich.table import Table
 
     from onnpu.cli.console import escape, out
@@ -40,6 +42,12 @@ def render(report: PlacementReport, everything: bool) -> None:
         ops.add_row(op, *[str(counts.get(p, "")) for p in providers])
     out().print(ops)
     shown = report.nodes if everything else [n for n in report.nodes if n.provider != report.target.provider]
+    collapsed: dict[str, list[NodeReport]] = {}
+    if not everything:  # nodes inside a control-flow body share its reason and fix: one line per body
+        for n in shown:
+            if n.scope:
+                collapsed.setdefault(n.scope.split("/")[0], []).append(n)
+        shown = [n for n in shown if not n.scope]
     if shown:
         table = Table(title="nodes" if everything else "nodes not on the target", title_justify="left")
         for col in ("node", "op", "provider", "reason", "fix"):
@@ -47,6 +55,14 @@ def render(report: PlacementReport, everything: bool) -> None:
         for n in shown:
             table.add_row(escape(n.name), n.op_type, (n.provider or "removed").replace("ExecutionProvider", ""),
                           escape(n.reason), escape(n.fix))
+            inner = [b for b in collapsed.get(n.name, []) if b.provider]
+            if inner:
+                kinds = Counter(b.op_type for b in inner)
+                listed = ", ".join(f"{op} ×{c}" for op, c in kinds.most_common(6))
+                table.add_row(f"  ↳ {len(inner)} nodes inside {escape(n.name)}", escape(listed),
+                              ", ".join(sorted({(b.provider or "").replace("ExecutionProvider", "") for b in inner})),
+                              f"inside {escape(n.name)}: the QNN EP takes no node of a control-flow body that "
+                              "stays on the CPU", "as above (--all lists each node)")
         out().print(table)
     for note in report.notes:
         out().print(f"note: {escape(note)}", soft_wrap=True)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from onnpu.cli.args import (
     add_json_arg,
     add_quantize_args,
     add_shape_args,
     add_target_args,
+    add_value_arg,
+    input_values,
     parse_dims,
     preprocess_from,
     quantize_config_from,
@@ -16,15 +19,23 @@ from onnpu.cli.args import (
     target_from,
 )
 
+if TYPE_CHECKING:
+    from onnpu.tasks.prepare import NpuCheck
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("prepare", help="fix shapes, quantize, fit the SoC's HTP and verify on its NPU (no "
-                       "fallback), one step")
+    p = sub.add_parser("prepare", help="fix shapes, simplify, quantize, fit the SoC's HTP and verify on its NPU "
+                       "(no fallback), one step")
     p.add_argument("model", help="ONNX model: float (dynamic shapes allowed with --dim/--input) or already quantized")
     p.add_argument("-o", "--output", required=True, help="where to write the NPU-ready model")
     add_shape_args(p)
+    add_value_arg(p)
+    p.add_argument("--no-simplify", action="store_true", help="quantize the model as it is, without simplifying it "
+                   "first (constant folding, shape computations, resolved Ifs)")
     add_target_args(p, "npu", fallback=False, cache=False, dims=False)
     p.add_argument("--no-verify", action="store_true", help="skip the NPU verification")
+    p.add_argument("--verify-inputs", type=int, default=1,
+                   help="held-out inputs the NPU is checked on against the exact CPU arithmetic (default 1)")
     add_quantize_args(p, calib_required=False)
     add_json_arg(p)
     p.set_defaults(handler=run)
@@ -40,26 +51,52 @@ def run(args: argparse.Namespace) -> int:
     args.model = local_model(args.model)
     with progress_bar(not args.json) as progress:
         result = prepare(args.model, args.output, args.calib, dims=parse_dims(args.dim),
-                         shapes=shape_specs(args.input), config=quantize_config_from(args), io=args.io,
+                         shapes=shape_specs(args.input), values=input_values(args.input_value),
+                         simplify=not args.no_simplify, config=quantize_config_from(args), io=args.io,
                          preprocess=preprocess_from(args), holdout=args.holdout, limit=args.limit, seed=args.seed,
                          target_sqnr=args.target_sqnr, target=target_from(args), verify=not args.no_verify,
-                         force=args.force, progress=progress)
+                         verify_inputs=args.verify_inputs, force=args.force, progress=progress)
     if args.json:
         print_json(result.to_dict())
         return 0
     if result.shapes:
-        out().print("shapes: " + escape("; ".join(result.shapes.changes)))
+        out().print("shapes: " + escape("; ".join(result.shapes.changes)), soft_wrap=True)
+    if result.simplified:
+        s = result.simplified
+        check = f"; outputs unchanged: max |diff| {s.max_abs_error:.3g} on {s.inputs_checked} random inputs" \
+            if s.max_abs_error is not None else ""
+        out().print(f"simplified ({s.stats.library}): {escape(s.stats.describe())}{check}", soft_wrap=True)
     if result.quantization:
         render_quality(result.quantization)
-    for note in result.notes:
-        out().print(f"note: {escape(note)}", soft_wrap=True)
     for rewrite in result.rewrites:
         out().print(f"rewrite: {escape(rewrite)}; outputs unchanged on the exact CPU arithmetic "
                     f"(max |diff| {result.rewrite_max_abs_diff:.3g})", soft_wrap=True)
     if result.npu:
-        out().print(f"[green]NPU check ({result.npu.target}, CPU fallback disabled): "
-                    f"{result.npu.placement.headline()}[/]", soft_wrap=True)
-        out().print(f"  session {result.npu.session_seconds:.2f} s, run {result.npu.run_ms:.1f} ms, "
-                    f"max |NPU − exact CPU QDQ| = {result.npu.max_abs_diff_vs_cpu_exact:.4g}")
+        render_npu_check(result.npu)
+    for note in result.notes:
+        out().print(f"note: {escape(note)}", soft_wrap=True)
     out().print(f"[green]wrote {result.output}[/]")
     return 0
+
+
+def render_npu_check(npu: NpuCheck) -> None:
+    from rich.table import Table
+
+    from onnpu.cli.console import escape, out
+    from onnpu.tasks.prepare import DRIFT_FLAG_STEPS
+
+    out().print(f"[green]NPU check ({npu.target}, CPU fallback disabled): {npu.placement.headline()}[/]",
+                soft_wrap=True)
+    out().print(f"  session {npu.session_seconds:.2f} s, run {npu.run_ms:.1f} ms; NPU vs exact CPU QDQ arithmetic on "
+                f"{escape(npu.inputs_source)}, per output in quantization steps:", soft_wrap=True)
+    table = Table()
+    for col in ("output", "max |NPU − CPU|", "step", "max steps", "mean steps", f"beyond {DRIFT_FLAG_STEPS:g}", ""):
+        table.add_column(col, justify="left" if col in ("output", "") else "right")
+    for o in npu.outputs:
+        steps = "-" if o.steps is None else f"{o.steps:.2f}" + (" (integer)" if o.kind == "integer" else "")
+        flag = f"[yellow]beyond {DRIFT_FLAG_STEPS:g} steps[/]" if o.flagged else "ok" if o.steps is not None else \
+            "float output"
+        table.add_row(escape(o.name), f"{o.max_abs_diff:.4g}", "-" if o.step is None else f"{o.step:.4g}", steps,
+                      "-" if o.mean_steps is None else f"{o.mean_steps:.3f}",
+                      "-" if o.share_beyond is None else f"{o.share_beyond:.2%}", flag)
+    out().print(table)

@@ -34,7 +34,8 @@ def render(result: ProfileResult, top: int) -> None:
     for col in ("#", "node", "op", "provider", "time ms", "cycles", "share"):
         table.add_column(col, justify="right" if col in ("#", "time ms", "cycles", "share") else "left")
     for i, r in enumerate(result.top(top), 1):
-        table.add_row(str(i), escape(r.name), r.op_type, r.provider.replace("ExecutionProvider", ""),
+        where = f" [dim](in {escape(r.scope)})[/]" if r.scope else ""
+        table.add_row(str(i), escape(r.name) + where, r.op_type, r.provider.replace("ExecutionProvider", ""),
                       f"{r.time_us / 1000:.3f}", "-" if r.cycles is None else f"{r.cycles:,.0f}", f"{r.share:.1%}")
     out().print(table)
     ops = ", ".join(f"{op} {us / 1000:.2f} ms" for op, us in list(result.by_op_type().items())[:8])

@@ -1,6 +1,7 @@
 """``profile``: what each op costs. ONNX Runtime's profiler times the nodes it runs itself; inside a QNN
 partition (one event for ORT) the QNN EP's ``detailed`` profile gives cycles per op. Both are parsed into
-one table; the raw files stay next to the report."""
+one table; the raw files stay next to the report. Nodes inside If/Loop/Scan bodies are rows of their own, with
+their scope; the control-flow node's row keeps only its own time (its event includes its body's)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx
 
 from onnpu.errors import OutputError
+from onnpu.model.files import read_model, validate_model_file
+from onnpu.model.graphs import CONTROL_FLOW, needs_unique_names, walk, with_unique_names
 from onnpu.model.inspection import tensor_infos
 from onnpu.runtime.feeds import prepare_feeds, random_inputs
 from onnpu.runtime.placement import original_name
@@ -35,6 +39,7 @@ class OpCost:
     time_us: float  # mean per inference; for NPU ops: the op's share of cycles × measured accelerator time
     cycles: float | None = None
     share: float = 0.0
+    scope: str = ""  # inside a control-flow body: e.g. "If_0/then_branch"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -120,6 +125,20 @@ def _parse_ort_json(path: Path, skip_runs: int) -> dict[tuple[str, str, str], fl
     return {k: float(np.mean([r.get(k, 0.0) for r in runs])) for k in keys}
 
 
+def _own_time(rows: list[OpCost], notes: list[str]) -> None:
+    """A control-flow node's event spans its body's nodes, which have rows of their own: keep its own time."""
+    for row in rows:
+        if row.op_type not in CONTROL_FLOW:
+            continue
+        prefix = f"{row.scope}/{row.name}/" if row.scope else f"{row.name}/"
+        inner = [r for r in rows if r is not row and f"{r.scope}/".startswith(prefix)]
+        if inner:
+            body = sum(r.time_us for r in inner)
+            row.time_us = max(0.0, row.time_us - body)
+            notes.append(f"{row.op_type} {row.name}: {len(inner)} rows inside its bodies ({body:.0f} µs); its own row "
+                         f"keeps the rest ({row.time_us:.0f} µs)")
+
+
 def profile(model: str | Path, target: Target, *, iterations: int = 5, out_dir: str | Path | None = None,
             dims: Mapping[str, int] | None = None, seed: int = 0) -> ProfileResult:
     """Run ``iterations`` timed inferences (after one warm-up) with profiling on, and parse the costs."""
@@ -134,7 +153,10 @@ def profile(model: str | Path, target: Target, *, iterations: int = 5, out_dir: 
     if target.is_qnn:
         options = {**target.options_dict, "profiling_level": "detailed", "profiling_file_path": str(qnn_csv)}
         target = get_target(target.name, options, allow_fallback=target.allow_fallback)
-    loaded = create_session(src, target, dims=dims, profile_prefix=str(folder / "ort_profile"))
+    model_source: Path | onnx.ModelProto = src
+    if needs_unique_names(validate_model_file(src)):  # the profiler names nodes only by name
+        model_source = with_unique_names(read_model(src))
+    loaded = create_session(model_source, target, dims=dims, profile_prefix=str(folder / "ort_profile"), label=src)
     inputs, _ = tensor_infos(loaded.proto)
     feeds, _ = prepare_feeds(inputs, random_inputs(inputs, seed, dims), str(src), dims)
     loaded.run(feeds)  # warm-up
@@ -144,7 +166,9 @@ def profile(model: str | Path, target: Target, *, iterations: int = 5, out_dir: 
         loaded.run(feeds)
         wall.append((time.perf_counter() - start) * 1000)
     ort_json = Path(loaded.session.end_profiling())
-    op_types = {n.name: n.op_type for n in loaded.graph.node}
+    every = list(walk(loaded.graph))
+    op_types = {g.node.name: g.node.op_type for g in every}
+    scopes = {g.node.name: g.location for g in every if g.node.name}
     description = target.describe()
     del loaded
     gc.collect()  # the QNN EP writes its profile when the session is released
@@ -153,8 +177,10 @@ def profile(model: str | Path, target: Target, *, iterations: int = 5, out_dir: 
     for (name, op, provider), us in _parse_ort_json(ort_json, skip_runs=1).items():
         if provider == QNN:
             continue  # a whole QNN partition: broken down from the QNN profile below
-        rows.append(OpCost(name, op, provider, us))
+        base = name if name in scopes else name.rsplit("/", 1)[0]  # fused nodes: "<node>/<FusionName>"
+        rows.append(OpCost(name, op, provider, us, scope=scopes.get(base, "")))
     result = ProfileResult(str(src), description, len(wall), wall, rows, raw)
+    _own_time(rows, result.notes)
     if target.is_qnn and qnn_csv.exists():
         raw.append(str(qnn_csv))
         raw += [str(p) for p in folder.glob("qnn_profile*.log")]

@@ -94,6 +94,22 @@ def infer_shapes(model: onnx.ModelProto) -> onnx.ModelProto:
     return inferred
 
 
+def _unname_conflicting_dims(graph: onnx.GraphProto, name: str, shape: Sequence[int]) -> None:
+    """A dim name that one input uses for dims given different sizes (paddle2onnx writes ``?`` for both height and
+    width) is not one dimension: those dims are made unnamed, so fixing one does not fix the other."""
+    value = next((v for v in graph.input if v.name == name), None)
+    if value is None or len(value.type.tensor_type.shape.dim) != len(shape):
+        return
+    dims = list(value.type.tensor_type.shape.dim)
+    sizes: dict[str, set[int]] = {}
+    for dim, size in zip(dims, shape, strict=True):
+        if dim.HasField("dim_param"):
+            sizes.setdefault(dim.dim_param, set()).add(int(size))
+    for dim in dims:
+        if dim.HasField("dim_param") and len(sizes[dim.dim_param]) > 1:
+            dim.Clear()
+
+
 def fix_shapes_model(model: onnx.ModelProto, dims: Mapping[str, int] | None = None,
                      shapes: Mapping[str, Sequence[int]] | None = None, source: str = "model"
                      ) -> tuple[onnx.ModelProto, list[str]]:
@@ -112,6 +128,7 @@ def fix_shapes_model(model: onnx.ModelProto, dims: Mapping[str, int] | None = No
         utils.make_dim_param_fixed(result.graph, name, int(value))
         changes.append(f"dim {name} = {value}")
     for name, shape in shapes.items():
+        _unname_conflicting_dims(result.graph, name, shape)
         try:
             utils.make_input_shape_fixed(result.graph, name, list(shape))
         except ValueError as exc:

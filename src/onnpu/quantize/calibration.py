@@ -40,6 +40,13 @@ def _split(groups: list[str], holdout: float, seed: int) -> tuple[list[int], lis
     return [i for i, g in enumerate(groups) if g not in held], [i for i, g in enumerate(groups) if g in held]
 
 
+def _calibration_dtype(info: TensorInfo) -> np.dtype:
+    """Float for float and quantized inputs (data for a quantized input is given in float); else the input's own
+    integer or bool type (token ids, masks)."""
+    dtype = info.numpy_dtype
+    return np.dtype(np.float32) if info.quant is not None or np.issubdtype(dtype, np.floating) else dtype
+
+
 def _from_npz(path: Path, infos: list[TensorInfo]) -> tuple[list[Feeds], list[str]]:
     with np.load(path, allow_pickle=False) as data:
         missing = [i.name for i in infos if i.name not in data.files]
@@ -68,20 +75,23 @@ def _from_npz(path: Path, infos: list[TensorInfo]) -> tuple[list[Feeds], list[st
             a = arrays[info.name]
             if a.ndim == len(info.shape):
                 b = info.shape[0] if isinstance(info.shape[0], int) else 1
-                sample[info.name] = np.ascontiguousarray(a[k * b:(k + 1) * b]).astype(np.float32)
+                sample[info.name] = np.ascontiguousarray(a[k * b:(k + 1) * b]).astype(_calibration_dtype(info))
             else:
-                sample[info.name] = np.ascontiguousarray(a[k]).astype(np.float32)
+                sample[info.name] = np.ascontiguousarray(a[k]).astype(_calibration_dtype(info))
         feeds.append(sample)
     return feeds, [f"{path.name}[{k}]" for k in range(n)]
 
 
 def load_calibration(source: str | Path, infos: list[TensorInfo], *, preprocess: PreprocessConfig | None = None,
                      holdout: float = 0.2, limit: int | None = None, seed: int = 0, random_count: int = 16,
-                     dims: Mapping[str, int] | None = None) -> CalibrationData:
-    """Inputs for calibration and a disjoint held-out set (split by file for images)."""
+                     dims: Mapping[str, int] | None = None, ranges: Mapping[str, tuple[int, int]] | None = None
+                     ) -> CalibrationData:
+    """Inputs for calibration and a disjoint held-out set (split by file for images). ``random`` integer inputs
+    take values in ``ranges`` (e.g. the rows of the table they index) where given."""
     text = str(source)
     if text == "random":
-        feeds = [random_inputs([float_view(i) for i in infos], seed + k, dims) for k in range(random_count)]
+        views = [float_view(i) if _calibration_dtype(i) == np.float32 else i for i in infos]
+        feeds = [random_inputs(views, seed + k, dims, ranges=ranges) for k in range(random_count)]
         names = [f"random[{k}]" for k in range(random_count)]
     else:
         path = Path(text)

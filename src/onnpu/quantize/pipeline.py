@@ -15,6 +15,7 @@ import onnx
 from onnpu.errors import QuantizationError
 from onnpu.metrics import OutputQuality
 from onnpu.model.files import check_output, external_data_files, read_model, set_metadata, write_model
+from onnpu.model.graphs import integer_input_ranges
 from onnpu.model.inspection import tensor_infos
 from onnpu.model.transforms import constants_to_initializers, quantized_io
 from onnpu.quantize.calibration import CalibrationData, load_calibration
@@ -91,7 +92,8 @@ def quantize(model: str | Path, out: str | Path, calib: str | Path | Calibration
                                      "or use `onnpu prepare`")
     pre = preprocess_for(float_model, preprocess)
     data = calib if isinstance(calib, CalibrationData) else \
-        load_calibration(calib, inputs, preprocess=pre, holdout=holdout, limit=limit, seed=seed)
+        load_calibration(calib, inputs, preprocess=pre, holdout=holdout, limit=limit, seed=seed,
+                         ranges=integer_input_ranges(float_model))
 
     def calib_progress(done: int) -> None:
         if progress:

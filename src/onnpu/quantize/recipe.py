@@ -108,7 +108,8 @@ def quantize_qdq_model(model: onnx.ModelProto, calibration: Sequence[Mapping[str
             )
             staged = Path(tmp) / "quantized.onnx"
             stage = "calibration and quantization (onnxruntime.quantization.quantize)"
-            quantize(str(source), str(staged), qconfig)
+            with np.errstate(divide="ignore", invalid="ignore"):  # an infinite range is reported below, by name
+                quantize(str(source), str(staged), qconfig)
         except QuantizationError:
             raise
         except Exception as exc:  # ORT's quantizer raises plain exceptions for graphs it cannot handle
@@ -116,6 +117,29 @@ def quantize_qdq_model(model: onnx.ModelProto, calibration: Sequence[Mapping[str
         finally:
             root.setLevel(level)
         result = onnx.load(str(staged))
+    _check_scales(result)
     set_metadata(result, kept_metadata)
     return result
+
+
+def _check_scales(model: onnx.ModelProto) -> None:
+    """Every QuantizeLinear scale must be finite and positive: a tensor that reached ±inf or NaN during
+    calibration (a masked fill with -inf, a division by zero) gets an infinite scale, and the HTP then refuses
+    the graph (``graphAddNode() failed ... Quantize``) — say so here, naming the tensors."""
+    from onnx import numpy_helper
+
+    inits = {t.name: t for t in model.graph.initializer}
+    bad = []
+    for node in model.graph.node:
+        if node.op_type == "QuantizeLinear" and len(node.input) > 1 and node.input[1] in inits:
+            scale = numpy_helper.to_array(inits[node.input[1]])
+            if not np.all(np.isfinite(scale)) or np.any(scale <= 0):
+                bad.append(node.input[0])
+    if bad:
+        listed = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+        raise QuantizationError(f"calibration gave {len(bad)} tensor{'s' if len(bad) != 1 else ''} an infinite or "
+                                f"empty range ({listed}): the model writes ±inf or NaN there on these inputs (e.g. a "
+                                "masked fill with -inf where the mask is off)",
+                                hint="calibrate on inputs that do not trigger it (e.g. attention masks without "
+                                     "padding), or replace the -inf fill in the model by a finite value")
 

@@ -57,8 +57,11 @@ def _resolved_shape(info: TensorInfo, dims: Mapping[str, int] | None) -> list[in
     return shape
 
 
-def random_inputs(infos: list[TensorInfo], seed: int, dims: Mapping[str, int] | None = None) -> dict[str, np.ndarray]:
-    """Seeded inputs: floats uniform in [0, 1) (quantized later if the input is), integers over their range."""
+def random_inputs(infos: list[TensorInfo], seed: int, dims: Mapping[str, int] | None = None, *,
+                  ranges: Mapping[str, tuple[int, int]] | None = None) -> dict[str, np.ndarray]:
+    """Seeded inputs: floats uniform in [0, 1) (quantized later if the input is); integers in ``ranges[name]``
+    (half-open: e.g. the rows of the table an input indexes, ``onnpu.model.graphs.integer_input_ranges``), else
+    0..255."""
     rng = np.random.default_rng(seed)
     out: dict[str, np.ndarray] = {}
     for info in infos:
@@ -70,6 +73,9 @@ def random_inputs(infos: list[TensorInfo], seed: int, dims: Mapping[str, int] | 
             out[info.name] = rng.random(shape, dtype=np.float32)  # quantized with the model's parameters
         elif dtype == np.bool_:
             out[info.name] = rng.integers(0, 2, shape).astype(bool)
+        elif ranges and info.name in ranges:
+            low, high = ranges[info.name]
+            out[info.name] = rng.integers(low, max(high, low + 1), shape).astype(dtype)
         else:
             info_i = np.iinfo(dtype)
             out[info.name] = rng.integers(max(info_i.min, 0), min(info_i.max, 255), shape, endpoint=True).astype(dtype)

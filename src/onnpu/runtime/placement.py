@@ -1,4 +1,5 @@
-"""Which provider ran each node of a model, from ONNX Runtime's own record of the assignment."""
+"""Which provider ran each node of a model, from ONNX Runtime's own record of the assignment — nodes inside
+``If``/``Loop``/``Scan`` bodies included (ONNX Runtime lists them flat, by their names in the file)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 import onnx
 
+from onnpu.model.graphs import walk
 from onnpu.runtime.targets import CPU, QNN
 
 _TOKEN = re.compile(r"_token_\d+$")
@@ -35,6 +37,8 @@ class NodePlacement:
     op_type: str
     provider: str | None  # None: removed by graph optimisation (folded or fused away)
     io_conversion: bool = False
+    scope: str = ""  # "" at the top level, else e.g. "If_0/then_branch" (nested: "If_0/then_branch/If_3/...")
+    parent: str | None = None  # the innermost If/Loop/Scan node holding it
 
 
 @dataclass
@@ -72,6 +76,11 @@ class PlacementSummary:
     def fully_on_target(self) -> bool:
         return self.failure is None and not self.fallback_nodes and self.on_target > 0
 
+    @property
+    def inside_control_flow(self) -> list[NodePlacement]:
+        """Nodes inside If/Loop/Scan bodies that ran (were not folded away)."""
+        return [n for n in self.nodes if n.scope and n.provider is not None]
+
     def headline(self) -> str:
         where = self.where or PROVIDER_SHORT.get(self.target_provider, self.target_provider)
         if self.failure is not None:
@@ -84,8 +93,14 @@ class PlacementSummary:
         io = sum(1 for n in self.nodes if n.io_conversion and n.provider != self.target_provider)
         if io:
             text += f"; {io} I/O (de)quantization node{'s' if io != 1 else ''} on the CPU by design"
+        inside = self.inside_control_flow
         if self.fallback_nodes:
             text += f"; {len(self.fallback_nodes)} fell back to the CPU"
+            inside_cpu = sum(1 for n in inside if n.provider != self.target_provider)
+            if inside_cpu:
+                text += f" ({inside_cpu} inside If/Loop/Scan bodies)"
+        elif inside:
+            text += f"; {len(inside)} of them inside If/Loop/Scan bodies"
         removed = self.total - kept
         if removed:
             text += f"; {removed} removed by graph optimisation"
@@ -97,7 +112,8 @@ class PlacementSummary:
                 "total_nodes": self.total,
                 "on_target": self.on_target, "by_provider": self.by_provider, "partitions": self.partitions,
                 "fully_on_target": self.fully_on_target, "headline": self.headline(),
-                "fallback_nodes": [{"name": n.name, "op_type": n.op_type, "provider": n.provider}
+                "inside_control_flow": len(self.inside_control_flow),
+                "fallback_nodes": [{"name": n.name, "op_type": n.op_type, "provider": n.provider, "scope": n.scope}
                                    for n in self.fallback_nodes]}
 
 
@@ -110,9 +126,10 @@ def _io_conversion(node: onnx.NodeProto, graph_inputs: set[str], graph_outputs: 
 def summarize(graph: onnx.GraphProto, subgraphs: list[AssignedSubgraph], target_provider: str,
               hardware: str = "", where: str | None = None) -> PlacementSummary:
     """Map ONNX Runtime's assignment (which names nodes after its own rewrites, e.g. ``conv_token_3``)
-    back onto the nodes of the original graph."""
+    back onto the nodes of the original graph, and of the bodies of its control-flow nodes."""
     entries: dict[str, list[tuple[str, str]]] = defaultdict(list)  # base name -> [(provider, op)]
-    original_names = {n.name for n in graph.node if n.name}
+    every = list(walk(graph))
+    original_names = {g.node.name for g in every if g.node.name}
     pool: dict[str, list[str]] = defaultdict(list)  # op type -> providers of entries not named after a node
     for sub in subgraphs:
         for name, op in sub.nodes:
@@ -124,7 +141,8 @@ def summarize(graph: onnx.GraphProto, subgraphs: list[AssignedSubgraph], target_
     inputs = {v.name for v in graph.input}
     outputs = {v.name for v in graph.output}
     placed: list[NodePlacement] = []
-    for node in graph.node:
+    for item in every:
+        node = item.node
         provider = None
         candidates = entries.get(node.name, []) if node.name else []
         same_op = [p for p, op in candidates if op == node.op_type]
@@ -133,6 +151,7 @@ def summarize(graph: onnx.GraphProto, subgraphs: list[AssignedSubgraph], target_
         elif pool.get(node.op_type):
             provider = pool[node.op_type].pop(0)
         placed.append(NodePlacement(node.name or f"<{node.op_type}>", node.op_type, provider,
-                                    _io_conversion(node, inputs, outputs)))
+                                    not item.scope and _io_conversion(node, inputs, outputs), item.location,
+                                    item.parent))
     partitions = sum(1 for s in subgraphs if s.provider == target_provider)
     return PlacementSummary(target_provider, placed, partitions, list(subgraphs), hardware, where=where)

@@ -130,7 +130,7 @@ def attach_provider(so: ort.SessionOptions, target: Target, *, for_compile: bool
 def create_session(model: str | Path | onnx.ModelProto, target: Target, *, dims: Mapping[str, int] | None = None,
                    threads: int | None = None, log_level: int | None = None,
                    config: Mapping[str, str] | None = None, optimization: str = "all",
-                   profile_prefix: str | None = None) -> LoadedSession:
+                   profile_prefix: str | None = None, label: str | Path | None = None) -> LoadedSession:
     """Create a session for ``model`` (a file, or a model in memory) on ``target``.
 
     ``dims`` fixes symbolic dimensions for this session only (a dynamic model otherwise lands on the CPU).
@@ -138,12 +138,13 @@ def create_session(model: str | Path | onnx.ModelProto, target: Target, *, dims:
     ``optimization="disabled"`` keeps the graph as written (an exact CPU reference for QDQ arithmetic).
     ``profile_prefix`` turns on ONNX Runtime's JSON profiler (``session.end_profiling()`` returns the file).
     ``log_level`` is ONNX Runtime's (0 verbose … 3 errors); the log is captured, never shown. NPU sessions keep
-    warnings (2), which name the nodes the QNN backend refuses.
+    warnings (2), which name the nodes the QNN backend refuses. ``label`` names a model given in memory in
+    messages (e.g. the file it was read from).
     """
     if log_level is None:
         log_level = 2 if target.provider == QNN else 3
     if isinstance(model, onnx.ModelProto):
-        path, proto, source = IN_MEMORY, model, model.SerializeToString()
+        path, proto, source = Path(label) if label else IN_MEMORY, model, model.SerializeToString()
     else:
         path = Path(model)
         proto = validate_model_file(path)

@@ -1,9 +1,11 @@
-"""``prepare``: any model to a verified NPU-ready model for a SoC in one command — fix shapes, quantize a float
-model (an already quantized one is kept), rewrite what the SoC's HTP cannot take as written (verified exact),
-verify on the NPU with CPU fallback disabled, report quality and placement."""
+"""``prepare``: any model to a verified NPU-ready model for a SoC in one command — fix shapes (given input values
+baked in), simplify a float model (verified unchanged), quantize it (an already quantized one is kept), rewrite
+what the SoC's HTP cannot take as written (verified exact), verify on the NPU with CPU fallback disabled (drift
+per output in quantization steps), report quality and placement."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -13,11 +15,14 @@ from typing import Any
 import numpy as np
 import onnx
 
-from onnpu.errors import PlacementError, QuantizationError, ShapeError
+from onnpu.errors import PlacementError, QuantizationError, ShapeError, SimplifyError, TargetError
 from onnpu.model.files import check_output, external_data_files, read_model, write_model
-from onnpu.model.inspection import quantization_style, tensor_infos
+from onnpu.model.graphs import integer_input_ranges
+from onnpu.model.inspection import TensorInfo, quantization_style, tensor_infos
 from onnpu.model.qdq_groups import complete_qdq_groups
-from onnpu.model.shapes import FixShapesResult, fix_shapes
+from onnpu.model.shapes import FixShapesResult, dynamic_dims, fix_shapes_model
+from onnpu.model.simplify import bake_inputs
+from onnpu.quantize.calibration import load_calibration
 from onnpu.quantize.config import DEFAULT_QUANTIZE, QuantizeConfig
 from onnpu.quantize.pipeline import Progress, QuantizeResult, quantize
 from onnpu.runtime.feeds import random_inputs, run_feeds
@@ -25,9 +30,47 @@ from onnpu.runtime.placement import PlacementSummary
 from onnpu.runtime.session import create_session, exact_cpu_session
 from onnpu.runtime.targets import Target, get_target
 from onnpu.storage import scratch_dir
-from onnpu.tasks.explain_placement import explain_placement
-from onnpu.tasks.run import run_model
-from onnpu.vision.preprocess import PreprocessConfig
+from onnpu.tasks.compile_failure import is_graph_failure
+from onnpu.tasks.explain_placement import PlacementReport, explain_placement
+from onnpu.tasks.simplify import SimplifyResult
+from onnpu.tasks.simplify import simplify as simplify_model_file
+from onnpu.vision.preprocess import PreprocessConfig, preprocess_for
+
+DRIFT_FLAG_STEPS = 2.0  # an output further than this from the exact CPU QDQ arithmetic is flagged
+
+
+@dataclass
+class OutputDrift:
+    """How far the NPU's output is from the exact CPU QDQ arithmetic, in the output's quantization steps. The
+    largest difference alone can mislead: behind a steep function (a sigmoid over coarse logits) one step in its
+    input moves a few values by a hundred steps while the rest agree, so the share beyond the flag is kept too."""
+
+    name: str
+    max_abs_diff: float
+    step: float | None  # the output's quantization step (scale; per-axis: the largest); None: float, no Q/DQ
+    steps: float | None  # max |NPU − CPU| / step; integer outputs without Q/DQ: the raw integer difference
+    kind: str  # "quantized", "integer" or "float"
+    mean_steps: float | None = None
+    share_beyond: float | None = None  # share of the values more than DRIFT_FLAG_STEPS steps apart
+
+    @property
+    def flagged(self) -> bool:
+        return self.steps is not None and self.steps > DRIFT_FLAG_STEPS + 1e-6
+
+    def describe(self) -> str:
+        if self.steps is None:
+            return f"{self.name}: max |diff| {self.max_abs_diff:.4g} (float output, no quantization step)"
+        unit = "integer" if self.kind == "integer" else "step"
+        plural = "s" if round(self.steps, 2) != 1 else ""
+        raw = f" (max |diff| {self.max_abs_diff:.4g}, step {self.step:.4g})" if self.kind == "quantized" else ""
+        spread = f", {self.share_beyond:.2%} of values beyond {DRIFT_FLAG_STEPS:g}" if self.flagged and \
+            self.share_beyond is not None else ""
+        return f"{self.name}: {self.steps:.2f} {unit}{plural}{raw}{spread}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "max_abs_diff": self.max_abs_diff, "step": self.step, "steps": self.steps,
+                "kind": self.kind, "flagged": self.flagged, "mean_steps": self.mean_steps,
+                "share_beyond_flag": self.share_beyond}
 
 
 @dataclass
@@ -37,10 +80,19 @@ class NpuCheck:
     run_ms: float
     max_abs_diff_vs_cpu_exact: float
     placement: PlacementSummary
+    outputs: list[OutputDrift] = field(default_factory=list)
+    inputs: int = 1
+    inputs_source: str = "random"
+
+    @property
+    def flagged(self) -> list[OutputDrift]:
+        return [o for o in self.outputs if o.flagged]
 
     def to_dict(self) -> dict[str, Any]:
         return {"target": self.target, "session_seconds": self.session_seconds, "run_ms": self.run_ms,
-                "max_abs_diff_vs_cpu_exact": self.max_abs_diff_vs_cpu_exact, "placement": self.placement.to_dict()}
+                "max_abs_diff_vs_cpu_exact": self.max_abs_diff_vs_cpu_exact, "placement": self.placement.to_dict(),
+                "outputs": [o.to_dict() for o in self.outputs], "flag_steps": DRIFT_FLAG_STEPS,
+                "inputs": self.inputs, "inputs_source": self.inputs_source}
 
 
 @dataclass
@@ -53,37 +105,80 @@ class PrepareResult:
     notes: list[str] = field(default_factory=list)
     rewrites: list[str] = field(default_factory=list)
     rewrite_max_abs_diff: float | None = None  # exact CPU outputs, before vs after the rewrites
+    simplified: SimplifyResult | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"source": self.source, "output": self.output,
                 "shapes": self.shapes.to_dict() if self.shapes else None,
+                "simplify": self.simplified.to_dict() if self.simplified else None,
                 "quantization": self.quantization.to_dict() if self.quantization else None,
                 "rewrites": self.rewrites, "rewrite_max_abs_diff": self.rewrite_max_abs_diff,
                 "npu": self.npu.to_dict() if self.npu else None, "notes": self.notes}
 
 
-def verify_on_npu(model: Path, feeds: Mapping[str, np.ndarray], target: Target) -> NpuCheck:
-    """Run once on ``target`` with CPU fallback disabled and compare with the exact CPU QDQ arithmetic.
-    Raises PlacementError naming the nodes the NPU refused."""
+def _drift(name: str, npu: list[np.ndarray], cpu: list[np.ndarray], info: TensorInfo | None) -> OutputDrift:
+    """Outputs in float (quantized ones dequantized with their own parameters) → the drift in steps."""
+    diffs = [np.abs(a.astype(np.float64) - b.astype(np.float64)) for a, b in zip(npu, cpu, strict=True)]
+    raw = max((float(np.max(d)) for d in diffs if d.size), default=0.0)
+    quant = info.quant if info else None
+    if quant is not None:
+        scale = np.asarray(quant.scale, dtype=np.float64)
+        if quant.per_tensor or quant.axis is None:
+            in_steps = [d / float(scale[0]) for d in diffs]
+        else:
+            in_steps = [d / scale.reshape([-1 if i == quant.axis % d.ndim else 1 for i in range(d.ndim)])
+                        for d in diffs]
+        kind, step = "quantized", float(np.max(scale))
+    elif info is not None and not np.issubdtype(info.numpy_dtype, np.floating):
+        in_steps, kind, step = diffs, "integer", 1.0
+    else:
+        return OutputDrift(name, raw, None, None, "float")
+    values = np.concatenate([s.ravel() for s in in_steps]) if in_steps else np.zeros(1)
+    # float32 outputs of the same step differ by whole steps, up to float rounding
+    return OutputDrift(name, raw, step, round(float(values.max(initial=0.0)), 3), kind,
+                       round(float(values.mean()), 4) if values.size else 0.0,
+                       float(np.mean(values > DRIFT_FLAG_STEPS + 1e-6)) if values.size else 0.0)
+
+
+def _refused_listing(report: PlacementReport) -> tuple[int, str]:
+    """The nodes that keep the model off the NPU: those that fell back, or those refused at compilation."""
+    nodes = report.cpu_nodes if not report.summary.failure else [n for n in report.nodes if n.reason]
+    lines = "; ".join(f"{n.name} ({n.op_type}): {n.reason}" for n in nodes[:6])
+    more = f" and {len(nodes) - 6} more" if len(nodes) > 6 else ""
+    return len(nodes), lines + more
+
+
+def verify_on_npu(model: Path, feeds: Sequence[Mapping[str, np.ndarray]], target: Target, *,
+                  inputs_source: str = "random") -> NpuCheck:
+    """Run on ``target`` with CPU fallback disabled and compare with the exact CPU QDQ arithmetic, per output in
+    quantization steps. Raises PlacementError naming the nodes the NPU refused."""
     strict = target.with_fallback(False)
     try:
         session = create_session(model, strict)
-    except PlacementError as exc:
+    except (PlacementError, TargetError) as exc:
+        if not isinstance(exc, PlacementError) and not is_graph_failure(exc):
+            raise
         report = explain_placement(model, target)
-        lines = "; ".join(f"{n.name} ({n.op_type}): {n.reason}" for n in report.cpu_nodes[:6])
-        more = f" and {len(report.cpu_nodes) - 6} more" if len(report.cpu_nodes) > 6 else ""
-        raise PlacementError(f"{model}: does not run fully on {target.name}: {len(report.cpu_nodes)} of "
-                             f"{report.summary.total} nodes stay on the CPU — {lines}{more}",
+        if report.summary.failure and not isinstance(exc, PlacementError):
+            raise PlacementError(f"{model}: does not compile for {target.hardware}: {report.summary.failure}",
+                                 hint=f"the model was written; {report.recommendations[0]}") from exc
+        count, listing = _refused_listing(report)
+        where = f"does not compile for {target.hardware}: {count} of {report.summary.total} nodes refused" \
+            if report.summary.failure else \
+            f"does not run fully on {target.name}: {count} of {report.summary.total} nodes stay on the CPU"
+        raise PlacementError(f"{model}: {where} — {listing}",
                              hint=f"the model was written; see `onnpu placement {model} --target {target.name}`"
                              ) from exc
-    result = run_model(model, strict, inputs=feeds, session=session)
-    reference = run_model(model, get_target("cpu"), inputs=feeds,
-                          session=exact_cpu_session(model))
-    diff = max(float(np.max(np.abs(result.outputs[k].astype(np.float64) - reference.outputs[k].astype(np.float64))))
-               for k in result.outputs)
-    placement = result.placement or explain_placement(model, target).summary
-    return NpuCheck(target.describe(), session.create_seconds, float(np.median(result.latencies_ms)), diff,
-                    placement)
+    start = time.perf_counter()
+    npu = run_feeds(session, feeds, model=str(model))
+    run_ms = (time.perf_counter() - start) * 1000 / max(1, len(feeds))
+    cpu = run_feeds(exact_cpu_session(model), feeds, model=str(model))
+    _, outputs = tensor_infos(session.proto)
+    infos = {o.name: o for o in outputs}
+    drift = [_drift(name, npu[name], cpu[name], infos.get(name)) for name in cpu]
+    placement = session.placement or explain_placement(model, target).summary
+    return NpuCheck(target.describe(), session.create_seconds, run_ms,
+                    max((d.max_abs_diff for d in drift), default=0.0), placement, drift, len(feeds), inputs_source)
 
 
 def _exact_outputs(model: Path | onnx.ModelProto, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -108,48 +203,113 @@ def _apply_rewrites(path: Path, feeds: Mapping[str, np.ndarray], prepared: Prepa
     prepared.rewrite_max_abs_diff = diff
 
 
+def _bake_and_fix(src: Path, dst: Path, dims: Mapping[str, int] | None, shapes: Mapping[str, Sequence[int]] | None,
+                  values: Mapping[str, Any] | None) -> FixShapesResult:
+    """Input values as constants and shapes fixed, without simplifying (quantized models, --no-simplify)."""
+    proto = read_model(src)
+    had_external = bool(external_data_files(read_model(src, load_external_data=False)))
+    work, changes = bake_inputs(proto, values or {}, str(src))
+    if dims or shapes:
+        work, fixed = fix_shapes_model(work, dims, shapes, str(src))
+        changes += fixed
+    write_model(work, dst, external_data=had_external or None)
+    return _shapes_result(src, dst, changes)
+
+
+def _shapes_result(src: Path, fixed: Path, changes: list[str]) -> FixShapesResult:
+    """What fixing did, with proof that nothing dynamic is left (ShapeError listing what is)."""
+    model = read_model(fixed, load_external_data=False)
+    remaining = dynamic_dims(model)
+    if remaining:
+        listed = "; ".join(f"{name}: {', '.join(d) or 'no shape'}" for name, d in remaining.items())
+        raise ShapeError(f"{src}: dynamic dims remain after fixing: {listed}",
+                         hint="fix them too (--dim NAME=VALUE / --input NAME=SHAPE)")
+    inputs, outputs = tensor_infos(model)
+    return FixShapesResult(str(src), None, changes, {t.name: t.shape for t in inputs},
+                           {t.name: t.shape for t in outputs}, remaining)
+
+
 def prepare(model: str | Path, out: str | Path, calib: str | Path | None = None, *,
             dims: Mapping[str, int] | None = None, shapes: Mapping[str, Sequence[int]] | None = None,
+            values: Mapping[str, Any] | None = None, simplify: bool = True,
             config: QuantizeConfig = DEFAULT_QUANTIZE, io: str = "float", preprocess: PreprocessConfig | None = None,
             holdout: float = 0.2, limit: int | None = None, seed: int = 0, target_sqnr: float | None = None,
-            target: Target | None = None, verify: bool = True, force: bool = False,
+            target: Target | None = None, verify: bool = True, verify_inputs: int = 1, force: bool = False,
             progress: Progress | None = None) -> PrepareResult:
-    """fix shapes → quantize (a float model) → complete QDQ groups for the HTP → verify on the NPU of
-    ``target``'s SoC (fallback disabled) → quality and placement."""
+    """fix shapes (``values`` baked in as constants) → simplify (a float model; verified unchanged) → quantize →
+    complete QDQ groups for the HTP → verify on the NPU of ``target``'s SoC (fallback disabled), drift per output
+    in quantization steps → quality and placement."""
     src = Path(model)
     dst = Path(out)
     check_output(dst, inputs=(src,), force=force)
     proto = read_model(src, load_external_data=False)
     inputs, _ = tensor_infos(proto)
-    dynamic = {t.name: t.dynamic_dims for t in inputs if t.is_dynamic}
+    dynamic = {t.name: t.dynamic_dims for t in inputs if t.is_dynamic and t.name not in (values or {})}
     style = quantization_style(Counter(n.op_type for n in proto.graph.node))
     if style == "float" and calib is None:
         raise QuantizationError(f"{src}: a float model needs calibration data to be quantized for the NPU",
                                 hint="add --calib DIR|inputs.npz|random")
+    if dynamic and not dims and not shapes:
+        listed = "; ".join(f"{k}: {', '.join(v)}" for k, v in dynamic.items())
+        raise ShapeError(f"{src}: inputs have dynamic dims ({listed}); the NPU needs fixed shapes",
+                         hint="give them with --dim NAME=VALUE or --input NAME=D0,D1,...")
     notes: list[str] = []
     fixed: FixShapesResult | None = None
+    simplified: SimplifyResult | None = None
     result: QuantizeResult | None = None
+    verify_feeds: list[dict[str, np.ndarray]] = []
+    feeds_source = "random"
     with scratch_dir("onnpu-prepare-") as tmp:
         source = src
-        if dynamic or dims or shapes:
-            if dynamic and not dims and not shapes:
-                listed = "; ".join(f"{k}: {', '.join(v)}" for k, v in dynamic.items())
-                raise ShapeError(f"{src}: inputs have dynamic dims ({listed}); the NPU needs fixed shapes",
-                                 hint="give them with --dim NAME=VALUE or --input NAME=D0,D1,...")
+        if style == "float" and simplify:
+            source = Path(tmp) / "simplified.onnx"
+            try:
+                simplified = simplify_model_file(src, source, dims=dims, shapes=shapes, values=values, seed=seed)
+            except SimplifyError as exc:  # an optional step: quantize the model as it is, and say why
+                hint = (exc.hint or "").split("; or skip")[0]
+                notes.append(f"not simplified, quantized as it is: {exc.message.removeprefix(f'{src}: ')}"
+                             + (f" ({hint})" if hint and not hint.startswith("skip") else ""))
+                source = src
+            else:
+                fixed = _shapes_result(src, source, simplified.baked + simplified.shape_changes) \
+                    if (dynamic or dims or shapes or values) else None
+        if source == src and (dynamic or dims or shapes or values):
             source = Path(tmp) / "fixed.onnx"
-            fixed = fix_shapes(src, source, dims=dims, shapes=shapes)
+            fixed = _bake_and_fix(src, source, dims, shapes, values)
         if style == "float":
             assert calib is not None
-            result = quantize(source, dst, calib, config=config, io=io, preprocess=preprocess, holdout=holdout,
-                              limit=limit, seed=seed, target_sqnr=target_sqnr, force=force, progress=progress)
+            float_model = read_model(source)
+            data = load_calibration(calib, tensor_infos(float_model)[0],
+                                    preprocess=preprocess_for(float_model, preprocess), holdout=holdout, limit=limit,
+                                    seed=seed, ranges=integer_input_ranges(float_model))
+            del float_model
+            result = quantize(source, dst, data, config=config, io=io, preprocess=preprocess, seed=seed,
+                              target_sqnr=target_sqnr, force=force, progress=progress)
             result.source = str(src)
+            verify_feeds = (data.heldout or data.calibration)[:max(1, verify_inputs)]
+            kind = "held-out" if data.heldout else "calibration"
+            feeds_source = f"{kind} input{'s' if len(verify_feeds) > 1 else ''} ({data.source})"
         else:
-            notes.append(f"the model is already quantized ({style}): kept as it is, not quantized again")
+            notes.append(f"the model is already quantized ({style}): kept as it is, not quantized again"
+                         + (" nor simplified (folding would dequantize its weights)" if simplify else ""))
             had_external = bool(external_data_files(read_model(source, load_external_data=False)))
             write_model(read_model(source), dst, inputs=(src,), force=force, external_data=had_external or None)
-    prepared = PrepareResult(str(src), str(dst), fixed, result, None, notes)
-    feeds = random_inputs(tensor_infos(read_model(dst, load_external_data=False))[0], seed)
-    _apply_rewrites(dst, feeds, prepared)
+    prepared = PrepareResult(str(src), str(dst), fixed, result, None, notes, simplified=simplified)
+    written = read_model(dst, load_external_data=False)
+    if not verify_feeds:
+        infos = tensor_infos(written)[0]
+        ranges = integer_input_ranges(written)
+        verify_feeds = [random_inputs(infos, seed + k, ranges=ranges) for k in range(max(1, verify_inputs))]
+    _apply_rewrites(dst, verify_feeds[0], prepared)
     if verify:
-        prepared.npu = verify_on_npu(dst, feeds, target or get_target("npu"))
+        prepared.npu = verify_on_npu(dst, verify_feeds, target or get_target("npu"), inputs_source=feeds_source)
+        flagged = prepared.npu.flagged
+        if flagged:
+            listed = ", ".join(f"{d.name} (max {d.steps:.0f} steps, {d.share_beyond:.2%} of its values beyond "
+                               f"{DRIFT_FLAG_STEPS:g}, mean {d.mean_steps:.2f})" for d in flagged)
+            prepared.notes.append(
+                f"output{'s' if len(flagged) > 1 else ''} beyond {DRIFT_FLAG_STEPS:g} quantization steps from the "
+                f"exact CPU QDQ arithmetic: {listed}. Per-layer differences of one step add up through a network, "
+                "and a steep function (a sigmoid over coarse logits) magnifies a few values; `onnpu compare` on your "
+                "own inputs shows what it costs")
     return prepared

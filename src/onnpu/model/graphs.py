@@ -1,0 +1,179 @@
+"""Walking a model's graphs, control-flow bodies included: every node with the scope it sits in (``If_0/then_branch``),
+unique node names (ONNX Runtime reports the nodes inside ``If``/``Loop``/``Scan`` bodies flat, by their names in the
+file), what an ``If``'s condition depends on, and the value range an integer input can take."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import onnx
+
+CONTROL_FLOW = ("If", "Loop", "Scan")
+SHAPE_ONLY = ("Shape", "Size")  # their outputs depend on shapes, not values
+
+
+@dataclass(frozen=True)
+class GraphNode:
+    """A node and where it sits: ``scope`` is () at the top level, else (parent node, attribute, ...) pairs."""
+
+    node: onnx.NodeProto
+    scope: tuple[str, ...] = ()
+    parent: str | None = None  # name of the innermost control-flow node holding it
+    graphs: tuple[onnx.GraphProto, ...] = field(default=(), compare=False, repr=False)  # outermost … its own
+
+    @property
+    def location(self) -> str:
+        return "/".join(self.scope)
+
+
+def node_label(node: onnx.NodeProto, index: int | None = None) -> str:
+    """A node's name, or a stand-in for an unnamed node."""
+    if node.name:
+        return node.name
+    return f"<{node.op_type}>" if index is None else f"<{node.op_type} #{index}>"
+
+
+def bodies(node: onnx.NodeProto) -> Iterator[tuple[str, onnx.GraphProto]]:
+    """The graphs a node holds (``then_branch``/``else_branch`` of If, ``body`` of Loop/Scan), by attribute."""
+    for attr in node.attribute:
+        if attr.type == onnx.AttributeProto.GRAPH:
+            yield attr.name, attr.g
+        elif attr.type == onnx.AttributeProto.GRAPHS:
+            for i, g in enumerate(attr.graphs):
+                yield f"{attr.name}[{i}]", g
+
+
+def walk(graph: onnx.GraphProto, scope: tuple[str, ...] = (), parent: str | None = None,
+         outer: tuple[onnx.GraphProto, ...] = ()) -> Iterator[GraphNode]:
+    """Every node of ``graph`` in order, each followed by the nodes of its bodies (depth first)."""
+    chain = (*outer, graph)
+    for i, node in enumerate(graph.node):
+        yield GraphNode(node, scope, parent, chain)
+        for attr, body in bodies(node):
+            label = node_label(node, i)
+            yield from walk(body, (*scope, label, attr), label, chain)
+
+
+def count_nodes(model: onnx.ModelProto) -> tuple[int, int]:
+    """(top-level nodes, nodes inside control-flow bodies)."""
+    top = len(model.graph.node)
+    return top, sum(1 for _ in walk(model.graph)) - top
+
+
+def op_histogram(model: onnx.ModelProto) -> Counter[str]:
+    return Counter(g.node.op_type for g in walk(model.graph))
+
+
+def has_control_flow(model: onnx.ModelProto) -> bool:
+    return any(g.node.op_type in CONTROL_FLOW for g in walk(model.graph))
+
+
+def needs_unique_names(model: onnx.ModelProto) -> bool:
+    """True when a node (in any graph) has no name or shares its name: ONNX Runtime's assignment record names
+    nodes only by name, so such nodes could not be told apart."""
+    names = Counter(g.node.name for g in walk(model.graph))
+    return "" in names or any(count > 1 for count in names.values())
+
+
+def with_unique_names(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A copy in which every unnamed or duplicated node name (in any graph) is replaced by a unique
+    ``<Op #k>``; named unique nodes keep their names."""
+    result = onnx.ModelProto()
+    result.CopyFrom(model)
+    seen: Counter[str] = Counter(g.node.name for g in walk(result.graph) if g.node.name)
+    used: set[str] = set()
+    counter = 0
+    for item in walk(result.graph):
+        node = item.node
+        if node.name and seen[node.name] == 1:
+            continue
+        if node.name and node.name not in used:
+            used.add(node.name)  # the first of several with one name keeps it
+            continue
+        while True:
+            candidate = f"<{node.op_type} #{counter}>"
+            counter += 1
+            if candidate not in seen and candidate not in used:
+                break
+        node.name = candidate
+        used.add(candidate)
+    return result
+
+
+def _producers(graph: onnx.GraphProto) -> dict[str, onnx.NodeProto]:
+    return {o: n for n in graph.node for o in n.output if o}
+
+
+def condition_inputs(model: onnx.ModelProto, item: GraphNode) -> tuple[list[str], bool]:
+    """For an ``If`` (a node from :func:`walk`): the graph inputs its condition depends on by value, and whether
+    it also depends on shapes (then fixing the shapes can make it constant). Initializers are constants."""
+    if item.node.op_type != "If" or not item.node.input or not item.graphs:
+        return [], False
+    scopes = list(item.graphs)
+    top_inputs = {i.name for i in model.graph.input} - {t.name for t in model.graph.initializer}
+    producers = [_producers(g) for g in scopes]
+    initializers = [{t.name for t in g.initializer} for g in scopes]
+    inputs: set[str] = set()
+    shapes = False
+    seen: set[tuple[str, int]] = set()
+    pending = [(item.node.input[0], len(scopes) - 1)]
+    while pending:
+        name, level = pending.pop()
+        if (name, level) in seen or not name:
+            continue
+        seen.add((name, level))
+        for depth in range(level, -1, -1):  # the name may come from an enclosing graph (outer scope)
+            producer = producers[depth].get(name)
+            if producer is not None:
+                if producer.op_type in SHAPE_ONLY:
+                    shapes = True
+                else:
+                    pending.extend((i, depth) for i in producer.input)
+                break
+            if name in initializers[depth]:
+                break
+            if depth == 0 and name in top_inputs:
+                inputs.add(name)
+    return sorted(inputs), shapes
+
+
+def integer_input_ranges(model: onnx.ModelProto) -> dict[str, tuple[int, int]]:
+    """For integer graph inputs that index a constant table (``Gather`` indices, an embedding lookup, reached
+    directly or through Cast/Unsqueeze/Reshape/Flatten/Squeeze): the valid half-open range [0, rows)."""
+    consts = {t.name: t for t in model.graph.initializer}
+    for n in model.graph.node:
+        if n.op_type == "Constant" and n.attribute and n.attribute[0].name == "value":
+            consts[n.output[0]] = n.attribute[0].t
+    integer = {onnx.TensorProto.INT64, onnx.TensorProto.INT32, onnx.TensorProto.INT16, onnx.TensorProto.INT8,
+               onnx.TensorProto.UINT8, onnx.TensorProto.UINT16, onnx.TensorProto.UINT32, onnx.TensorProto.UINT64}
+    passthrough = ("Cast", "Unsqueeze", "Reshape", "Flatten", "Squeeze", "Identity")
+    users: dict[str, list[onnx.NodeProto]] = {}
+    for n in model.graph.node:
+        for i in n.input:
+            users.setdefault(i, []).append(n)
+    ranges: dict[str, tuple[int, int]] = {}
+    for value in model.graph.input:
+        if value.name in consts or value.type.tensor_type.elem_type not in integer:
+            continue
+        bound: int | None = None
+        frontier, seen = [value.name], set()
+        while frontier:
+            name = frontier.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            for user in users.get(name, []):
+                if user.op_type in passthrough and user.input[0] == name:
+                    frontier.extend(user.output)
+                elif user.op_type == "Gather" and len(user.input) > 1 and user.input[1] == name \
+                        and user.input[0] in consts:
+                    dims = list(consts[user.input[0]].dims)
+                    axis = next((a.i for a in user.attribute if a.name == "axis"), 0)
+                    if dims:
+                        rows = int(dims[axis % len(dims)])
+                        bound = rows if bound is None else min(bound, rows)
+        if bound:
+            ranges[value.name] = (0, bound)
+    return ranges

@@ -1,0 +1,71 @@
+"""Placement and profile see inside If bodies: every node counted and attributed, the If's reason and its fix."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import graph_models
+import models
+from onnpu import get_target
+from onnpu.cli import main
+from onnpu.measure.profile import profile
+from onnpu.tasks.explain_placement import explain_placement
+
+FLOAT_SOC = "qcs8550"  # computes float (fp16); QCS6490 would refuse a float model before placing anything
+
+
+@pytest.mark.npu
+def test_placement_counts_and_explains_the_nodes_inside_an_if(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                                              ) -> None:
+    src = models.save(graph_models.if_on_input(), tmp_path / "if.onnx")
+    report = explain_placement(src, get_target("npu", soc=FLOAT_SOC))
+    summary = report.summary
+    # 2 top-level nodes and 10 inside the bodies, all counted; ONNX Runtime folds the inner If on the batch size
+    assert summary.total == 12 and summary.on_target == 1 and len(summary.inside_control_flow) == 5
+    assert summary.headline().startswith("1 of 7 nodes on the NPU")
+    assert "6 fell back to the CPU (5 inside If/Loop/Scan bodies)" in summary.headline()
+    [the_if] = [n for n in report.nodes if n.name == "mode_if"]
+    assert the_if.provider == "CPUExecutionProvider" and not the_if.scope
+    assert "the QNN EP takes no If here" in the_if.reason
+    assert "--input-value mode=VALUE" in the_if.fix and "onnpu simplify" in the_if.fix
+    inner = [n for n in report.nodes if n.scope.startswith("mode_if/") and n.provider]
+    assert inner and all(n.provider == "CPUExecutionProvider" for n in inner)
+    assert all("inside" in n.reason and "--input-value mode=VALUE" in n.fix for n in inner)
+    assert {n.scope for n in inner} >= {"mode_if/then_branch", "mode_if/else_branch"}
+    [relu] = [n for n in report.nodes if n.scope == "mode_if/then_branch/a_batch_if/then_branch"]
+    assert relu.op_type == "Relu" and relu.provider == "CPUExecutionProvider"
+    assert any(r.startswith("If mode_if keeps") for r in report.recommendations)
+    # unnamed body nodes were given unique names, so each is attributed once
+    names = [n.name for n in report.nodes]
+    assert len(names) == len(set(names))
+    capsys.readouterr()
+    assert main(["placement", str(src), "--soc", FLOAT_SOC, "--json"]) == 0
+    text = capsys.readouterr().out
+    data = json.loads(text[text.index("{"):])  # the QNN library may print a line of its own first (issue #13)
+    assert data["inside_control_flow"] == 5 and data["total_nodes"] == 12
+    assert {n["scope"] for n in data["nodes"]} >= {"", "mode_if/then_branch", "mode_if/else_branch"}
+    assert main(["placement", str(src), "--soc", FLOAT_SOC]) == 0
+    assert "↳ 5 nodes inside mode_if" in capsys.readouterr().out
+
+
+@pytest.mark.npu
+def test_folded_if_runs_whole_on_the_npu(tmp_path: Path) -> None:
+    src = models.save(graph_models.if_on_input(), tmp_path / "if.onnx")
+    assert main(["simplify", str(src), "-o", str(tmp_path / "a.onnx"), "--input-value", "mode=1"]) == 0
+    report = explain_placement(tmp_path / "a.onnx", get_target("npu", soc=FLOAT_SOC))
+    assert report.fully_on_target and not report.summary.inside_control_flow
+
+
+def test_profile_rows_inside_an_if_carry_their_scope_and_the_if_keeps_its_own_time(tmp_path: Path) -> None:
+    src = models.save(graph_models.if_on_input(), tmp_path / "if.onnx")
+    # on the CPU: the If's body runs (the input `mode` is random: 0..255, so the else branch)
+    result = profile(src, get_target("cpu"), iterations=3, out_dir=tmp_path / "p")
+    inside = [r for r in result.rows if r.scope]
+    assert inside and all(r.scope.startswith("mode_if/") for r in inside)
+    [the_if] = [r for r in result.rows if r.op_type == "If"]
+    assert any("mode_if" in n and "rows inside its bodies" in n for n in result.notes)
+    assert the_if.time_us >= 0
+    assert abs(sum(r.share for r in result.rows) - 1) < 1e-6
