@@ -19,6 +19,7 @@ from onnpu.cli import (
     cmd_doctor,
     cmd_fix_shapes,
     cmd_inspect,
+    cmd_layers,
     cmd_placement,
     cmd_prepare,
     cmd_profile,
@@ -29,7 +30,7 @@ from onnpu.cli import (
 from onnpu.errors import OnnpuError
 
 COMMANDS = (cmd_doctor, cmd_inspect, cmd_fix_shapes, cmd_quantize, cmd_prepare, cmd_placement, cmd_profile, cmd_run,
-            cmd_classify, cmd_bench, cmd_compare, cmd_cache, cmd_zoo, cmd_demo)
+            cmd_classify, cmd_bench, cmd_compare, cmd_layers, cmd_cache, cmd_zoo, cmd_demo)
 
 
 def build_parser() -> argparse.ArgumentParser:
