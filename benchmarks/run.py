@@ -23,6 +23,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
 
+from bench_layers import layers_section  # noqa: E402
 from bench_quality import quality_section  # noqa: E402
 from bench_speed import latency_section, overhead_section, sessions_section, startup_section  # noqa: E402
 from folder_bench import folder_section  # noqa: E402
@@ -47,6 +48,7 @@ SECTIONS: dict[str, Callable[[ZooModel, bool], list[str]]] = {
     "latency": latency_section,
     "quality": quality_section,
     "folder": lambda model, quick: folder_section(model.float_model, quick),
+    "layers": layers_section,
 }
 
 

@@ -35,13 +35,13 @@ def nearest_w8a8(zoo_model, tmp_path_factory: pytest.TempPathFactory):  # type: 
     from onnpu.model.files import read_model
     from onnpu.model.inspection import tensor_infos
     from onnpu.quantize.calibration import CalibrationData
-    from onnpu.vision.preprocess import image_to_array
-    from onnpu.zoo.build import PREPROCESS
+    from onnpu.vision.preprocess import image_to_array, preprocess_for
     from onnpu.zoo.photos import EVALUATION_PHOTOS, calibration_crops, write_crops
 
     folder = tmp_path_factory.mktemp("nearest")
-    info = tensor_infos(read_model(zoo_model.float_model, load_external_data=False))[0][0]
-    feeds = [{info.name: image_to_array(img, info, PREPROCESS)} for img in calibration_crops()]
+    proto = read_model(zoo_model.float_model, load_external_data=False)
+    info = tensor_infos(proto)[0][0]
+    feeds = [{info.name: image_to_array(img, info, preprocess_for(proto))} for img in calibration_crops()]
     calibration = CalibrationData("photo crops", feeds, [], [], [])
     out = folder / "efficientnet-lite0.w8a8-nearest.onnx"
     quantize(zoo_model.float_model, out, calibration, config=NEAREST, holdout=0)
@@ -101,6 +101,12 @@ def test_cli_json_table_and_bad_input(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "first layer below 60 dB: #0 x" in text and "make the most of the output noise" in text
     assert main(["layers", str(out), "--count", "2"]) == 1  # one model and no device: nothing to compare
     assert "needs the float model" in capsys.readouterr().err
+    other = models.save(models.float_conv(), tmp_path / "other.onnx")  # same input name, nothing else shared
+    assert main(["layers", str(other), str(out), "--count", "2"]) == 1
+    err = capsys.readouterr().err
+    assert "share no activation names" in err and "hint:" in err
+    assert main(["layers", str(src), str(out), "--inputs", str(tmp_path / "nowhere")]) == 1
+    assert "not a folder of images, an .npz file, or `random`" in capsys.readouterr().err
 
 
 @pytest.mark.zoo

@@ -30,8 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="report the first layer whose SQNR falls below this (default 20 dB)")
     p.add_argument("--top", type=int, default=10, help="how many of the worst layers to list (default 10)")
     p.add_argument("--all", action="store_true", help=f"print every layer (default: all up to {FULL_TABLE_ROWS})")
-    p.add_argument("--max-mb", type=float, default=256, metavar="MB",
-                   help="memory for the tensors of one run; bigger models run in chunks (default 256)")
+    p.add_argument("--max-mb", type=float, default=512, metavar="MB",
+                   help="memory for one input's tensors; bigger models run in chunks, slower (default 512)")
     p.add_argument("--report", metavar="DIR", help="write report.json, report.md, layers.png and report.html")
     add_preprocess_args(p)
     add_json_arg(p)

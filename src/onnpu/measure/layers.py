@@ -47,7 +47,7 @@ from onnpu.runtime.targets import CPU, Target
 from onnpu.vision.preprocess import PreprocessConfig, preprocess_for
 
 DEFAULT_THRESHOLD_DB = 20.0
-DEFAULT_MAX_MB = 256
+DEFAULT_MAX_MB = 512
 Progress = Callable[[str, int, int], None]
 EXTRA_OUTPUTS_NOTE = ("the device ran a copy of the model with every compared tensor as an extra output; extra "
                       "outputs can change how the HTP fuses the graph (a tensor that leaves the graph must be "
@@ -131,7 +131,8 @@ def compare_layers(reference: str | Path | None, quantized: str | Path, *, input
     qmodel = _load(qpath, dims)
     fmodel = _load(Path(reference), dims) if reference is not None else None
     plan = plan_layers(fmodel if fmodel is not None else qmodel, qmodel)
-    if not plan.tensors or (on_device and not any(t.integer for t in plan.tensors)):
+    inner = [t for t in plan.tensors if not t.is_input]
+    if not inner or (on_device and not any(t.integer for t in inner)):
         what = "no activation names" if fmodel is not None else "no quantized activations"
         raise OnnpuError(f"{qpath}: {reference or qpath} and {qpath} share {what}",
                          hint="give the float model and its QDQ copy made by `onnpu quantize` (or ONNX Runtime's "
