@@ -24,10 +24,14 @@ from onnpu.zoo import ZooModel
 from onnpu.zoo.photos import EVALUATION_PHOTOS, calibration_crops, write_crops
 
 
-def _layers(args: list[str]) -> dict[str, Any]:
-    out = subprocess.run([sys.executable, "-m", "onnpu", "layers", *args, "--json"], capture_output=True, text=True,
-                         check=True).stdout
-    return json.loads(out[out.index("{"):])
+def _layers(args: list[str], repeat: int = 2) -> dict[str, Any]:
+    """Best of ``repeat`` fresh processes (the machine is shared: the fastest run is the least disturbed)."""
+    runs = []
+    for _ in range(repeat):
+        out = subprocess.run([sys.executable, "-m", "onnpu", "layers", *args, "--json"], capture_output=True,
+                             text=True, check=True).stdout
+        runs.append(json.loads(out[out.index("{"):]))
+    return min(runs, key=lambda r: r["seconds"])
 
 
 def _nearest(model: ZooModel, folder: Path) -> Path:
@@ -64,9 +68,9 @@ def _row(name: str, data: dict[str, Any], budget: str) -> str:
 def layers_section(model: ZooModel, quick: bool) -> list[str]:
     count = 4 if quick else 16
     lines = ["## `onnpu layers`: time and peak memory", "",
-             "Each row is one `onnpu layers ... --json` process (peak RSS = its VmHWM). Tensors are compared as "
-             "each run returns them and only running sums are kept; `--max-mb` bounds the tensors of one run, "
-             "bigger models run in chunks (each chunk computes only the part of the graph it needs).", "",
+             "Each row is the faster of two `onnpu layers ... --json` processes (peak RSS = its VmHWM). Tensors "
+             "are compared as each run returns them and only running sums are kept; `--max-mb` bounds one input's "
+             "tensors, bigger models run in chunks (each chunk computes only the part of the graph it needs).", "",
              "| model | inputs | --max-mb | chunks | layers | seconds | peak RSS MB | final SQNR dB | "
              "NPU: first tensor > 1 step |", "|---|---|---|---|---|---|---|---|---|"]
     with tempfile.TemporaryDirectory() as tmp:
@@ -85,7 +89,7 @@ def layers_section(model: ZooModel, quick: bool) -> list[str]:
         findings = [_findings("EfficientNet-Lite0 W8A8 (nearest)", npu)]
         det = _detector(folder)
         if det is not None:
-            for budget in ("64", "256", f"{DEFAULT_MAX_MB:g}", "1024", "100000"):
+            for budget in ("256", f"{DEFAULT_MAX_MB:g}", "1024", "100000"):
                 data = _layers([str(det[0]), str(det[1]), "--count", "4", "--max-mb", budget])
                 lines.append(_row("PP-OCRv4 detector 1x3x640x640, `prepare --calib random`", data, budget))
             findings.append(_findings("PP-OCRv4 detector (random calibration)", data))

@@ -36,13 +36,14 @@ class Chunk:
 
 
 def _bytes(t: LayerTensor, device: bool, fallback: int) -> int:
-    """Bytes one input's copies of ``t`` take: reference, quantized (integer + the float before rounding),
-    the local run's input and output, the device's integer copy."""
+    """Bytes one input's copies of ``t`` take at once: the reference's (float32), the quantized model's
+    (integers, and the float before rounding), the local run's input and output (float32), and on a device
+    the whole model's and the op-alone integers. Comparisons work on float64 slabs of ~1 M elements."""
     n = t.elements if t.elements is not None else fallback
     itemsize = np.dtype(t.quant.dtype).itemsize if t.quant is not None else 4
-    per = 4 + itemsize + (4 if t.pre_quant or t.raw else 0) + 8 + 8  # float64 while compared
+    per = 4 + itemsize + (4 if t.pre_quant or t.raw else 0) + 4 + 4
     if device and t.quant is not None:
-        per += itemsize
+        per += 2 * itemsize
     return n * per
 
 

@@ -113,7 +113,7 @@ def htp_arch(target: Target, compiled: Path | None) -> str:
         if len(fields) > 5 and fields[4] not in ("", "0"):
             return f"v{fields[4]} (soc_model {fields[5]})"
     soc = options.get("soc_model")
-    return f"soc_model {soc}" if soc else "the QNN backend's default (no soc_model / htp_arch option)"
+    return f"soc_model {soc}" if soc else "backend default (no soc_model or htp_arch option)"
 
 
 def compiled_context(path: Path, target: Target, dims: Mapping[str, int] | None) -> Path | None:
