@@ -33,7 +33,13 @@ def files(tmp_path_factory: pytest.TempPathFactory, photos: dict[str, Path]) -> 
     folder.mkdir()
     for name in ("grace_hopper", "chelsea"):
         (folder / f"{name}{photos[name].suffix}").write_bytes(photos[name].read_bytes())
+    from onnpu.quantize.config import QuantizeConfig
+    from onnpu.quantize.pipeline import quantize
+
+    float_model = models.save(models.float_conv(), root / "float.onnx")
+    quantize(float_model, root / "float.qdq.onnx", "random", config=QuantizeConfig(rounding="nearest"))
     return {
+        "float.qdq": root / "float.qdq.onnx",
         "qdq": models.save(models.qdq_conv(), root / "qdq.onnx"),
         "float": models.save(models.float_conv(), root / "float.onnx"),
         "dynamic": models.save(models.float_conv(batch="N"), root / "dyn.onnx"),
@@ -65,6 +71,8 @@ def json_commands(f: dict[str, Path]) -> dict[str, list[str]]:
         "compare": ["compare", str(f["qdq"]), "--targets", "cpu,npu", "--count", "2", "--json"],
         "cache": ["cache", "list", "--json"],
         "compile": ["compile", str(f["qdq"]), "-o", str(f["root"] / "compiled"), "--soc", "qcs6490", "--json"],
+        "layers": ["layers", str(f["float"]), str(f["float.qdq"]), *npu, "--inputs", "random", "--count", "2",
+                   "--json"],
         "simplify": ["simplify", str(f["dynamic"]), "-o", str(f["root"] / "simple.onnx"), "--dim", "N=1", "--force",
                      "--json"],
     }
@@ -79,7 +87,8 @@ def test_every_json_verb_is_covered(files: dict[str, Path]) -> None:
 
 
 @pytest.mark.parametrize("verb", ["doctor", "inspect", "fix-shapes", "quantize", "prepare", "placement", "profile",
-                                  "run", "classify", "bench", "compare", "cache", "compile", "simplify"])
+                                  "run", "classify", "bench", "compare", "cache", "compile", "simplify",
+                                  "layers"])
 def test_json_stdout_parses(verb: str, files: dict[str, Path]) -> None:
     done = onnpu(*json_commands(files)[verb])
     assert done.returncode == 0, done.stderr[-2000:]

@@ -37,7 +37,8 @@ _EXPORTS: dict[str, str] = {
     # measurement
     "benchmark": "onnpu.measure.bench", "BenchResult": "onnpu.measure.bench", "compare": "onnpu.measure.compare",
     "CompareResult": "onnpu.measure.compare", "profile": "onnpu.measure.profile",
-    "ProfileResult": "onnpu.measure.profile",
+    "ProfileResult": "onnpu.measure.profile", "compare_layers": "onnpu.measure.layers",
+    "LayersResult": "onnpu.measure.layers_result",
     # end-to-end verbs
     "run_model": "onnpu.tasks.run", "RunResult": "onnpu.tasks.run", "prepare": "onnpu.tasks.prepare",
     "PrepareResult": "onnpu.tasks.prepare", "explain_placement": "onnpu.tasks.explain_placement",
@@ -49,13 +50,13 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = [
     "BenchResult", "ClassifyResult", "CompareResult", "CompileResult", "DoctorReport", "DownloadError",
-    "InputDataError", "LoadedSession", "ModelError", "ModelInfo", "OnnpuError", "OutputError", "PlacementError",
-    "PlacementReport", "PlacementSummary", "PrepareResult", "PreprocessConfig", "ProfileResult",
+    "InputDataError", "LayersResult", "LoadedSession", "ModelError", "ModelInfo", "OnnpuError", "OutputError",
+    "PlacementError", "PlacementReport", "PlacementSummary", "PrepareResult", "PreprocessConfig", "ProfileResult",
     "ProviderOptionError", "QuantParams", "QuantizationError", "QuantizeConfig", "QuantizeResult", "RunError",
     "RunResult", "ShapeError", "SimplifyError", "SimplifyResult", "Target", "TargetError", "TensorInfo",
-    "__version__", "benchmark", "classify", "classify_folder", "compare", "compile_for_socs", "create_session",
-    "demo", "dequantize", "doctor", "explain_placement", "fix_shapes", "get_target", "inspect_model", "prepare",
-    "profile", "qnn_status", "quantize", "quantize_array", "run_model", "simplify",
+    "__version__", "benchmark", "classify", "classify_folder", "compare", "compare_layers", "compile_for_socs",
+    "create_session", "demo", "dequantize", "doctor", "explain_placement", "fix_shapes", "get_target",
+    "inspect_model", "prepare", "profile", "qnn_status", "quantize", "quantize_array", "run_model", "simplify",
 ]
 
 
@@ -89,6 +90,8 @@ if TYPE_CHECKING:
     )
     from onnpu.measure.bench import BenchResult, benchmark
     from onnpu.measure.compare import CompareResult, compare
+    from onnpu.measure.layers import compare_layers
+    from onnpu.measure.layers_result import LayersResult
     from onnpu.measure.profile import ProfileResult, profile
     from onnpu.model.inspection import ModelInfo, TensorInfo, inspect_model
     from onnpu.model.qparams import QuantParams, dequantize, quantize_array
