@@ -131,3 +131,10 @@ def test_no_posix_only_import_at_module_level() -> None:
                 continue
             offenders += [f"{path.name}: {n}" for n in names if n in POSIX_ONLY]
     assert offenders == []
+
+
+def test_importing_the_zoo_builder_does_not_shadow_zoo_build() -> None:
+    import onnpu.zoo.builder  # noqa: F401
+    from onnpu import zoo
+
+    assert callable(zoo.build) and zoo.build.__module__ == "onnpu.zoo"

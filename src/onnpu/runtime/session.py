@@ -155,6 +155,9 @@ def create_session(model: str | Path | onnx.ModelProto, target: Target, *, dims:
     try:
         with capture_native() as log:
             session = ort.InferenceSession(source, sess_options=so, providers=providers)
+            # On an EP error at run time, onnxruntime's Python session would silently re-create itself on the CPU
+            # and retry: the recorded placement would then lie. A failed run is an error instead.
+            session.disable_fallback()
     except Exception as exc:  # ORT raises its own Fail/InvalidGraph/... types; map them to what the user can do
         text = str(exc)
         _check_backend_loaded(path, target, log)  # a backend that failed to load is that, fallback or not

@@ -43,7 +43,7 @@ BUILDERS: dict[str, Callable[[Path, Callable[[str], None]], dict[str, str]]] = {
 
 
 def _efficientnet_lite0(folder: Path, log: Callable[[str], None]) -> dict[str, str]:
-    from onnpu.zoo.build import build_efficientnet_lite0
+    from onnpu.zoo.builder import build_efficientnet_lite0
 
     return build_efficientnet_lite0(folder, log)
 
