@@ -11,16 +11,14 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+import models
+
 OPSET = 17
 
 
 def _model(nodes: list[onnx.NodeProto], inputs: list[onnx.ValueInfoProto], outputs: list[onnx.ValueInfoProto],
            inits: list[onnx.TensorProto], name: str) -> onnx.ModelProto:
-    graph = helper.make_graph(nodes, name, inputs, outputs, inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="onnpu-tests")
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    return model
+    return models._model(nodes, inputs, outputs, inits, name, opset=OPSET, ir_version=8)
 
 
 def _conv_weight(name: str, out: int, cin: int, k: int, seed: int) -> onnx.TensorProto:

@@ -14,10 +14,10 @@ OPSET = 21
 
 
 def _model(nodes: list[onnx.NodeProto], inputs: list[onnx.ValueInfoProto], outputs: list[onnx.ValueInfoProto],
-           inits: list[onnx.TensorProto], name: str) -> onnx.ModelProto:
+           inits: list[onnx.TensorProto], name: str, opset: int = OPSET, ir_version: int = 10) -> onnx.ModelProto:
     graph = helper.make_graph(nodes, name, inputs, outputs, inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="onnpu-tests")
-    model.ir_version = 10
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="onnpu-tests")
+    model.ir_version = ir_version
     onnx.checker.check_model(model)
     return model
 

@@ -224,3 +224,16 @@ def sha256_file(path: str | Path, into: Any | None = None) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return str(h.hexdigest())
+
+
+def output_dir(folder: str | Path, what: str = "output", flag: str = "-o") -> Path:
+    """Create the folder a verb writes into (parents too), or say in one line why it cannot be."""
+    from onnpu.errors import OutputError
+
+    out = Path(folder)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{out}: cannot create the {what} folder ({exc.strerror})",
+                          hint=f"choose a writable folder with {flag}") from exc
+    return out

@@ -10,11 +10,10 @@ import json
 import math
 from pathlib import Path
 
-from onnpu.errors import OutputError
 from onnpu.measure.layers_advice import CLIPPING, ROUNDING, WEIGHTS
 from onnpu.measure.layers_result import LayerRow, LayersResult
 from onnpu.measure.report import _img, _pyplot
-from onnpu.storage import atomic_write
+from onnpu.storage import atomic_write, output_dir
 
 CAUSE_COLOURS = {ROUNDING: "#3b7dd8", CLIPPING: "#d8843b", WEIGHTS: "#8e5bd8", None: "#b0b0b0"}
 
@@ -166,12 +165,7 @@ def _html_page(result: LayersResult, plot: bytes) -> str:
 
 
 def write_layers_report(result: LayersResult, folder: str | Path) -> list[Path]:
-    out = Path(folder)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"{out}: cannot create the report folder ({exc.strerror})",
-                          hint="choose a writable folder with --report") from exc
+    out = output_dir(folder, "report", "--report")
     plot = layers_plot(result)
     written = []
     for name, content in [("report.json", json.dumps(result.to_dict(), indent=2, allow_nan=False).encode()),

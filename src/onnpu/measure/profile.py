@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 import onnx
 
-from onnpu.errors import OutputError
 from onnpu.model.files import read_model, validate_model_file
 from onnpu.model.graphs import CONTROL_FLOW, needs_unique_names, walk, with_unique_names
 from onnpu.model.inspection import tensor_infos
@@ -27,6 +26,7 @@ from onnpu.runtime.feeds import prepare_feeds, random_inputs
 from onnpu.runtime.placement import original_name
 from onnpu.runtime.session import create_session
 from onnpu.runtime.targets import QNN, Target, get_target
+from onnpu.storage import output_dir
 
 _OPID = re.compile(r"(?::OpId_\d+)?\s*\(cycles\)$")
 
@@ -143,12 +143,7 @@ def profile(model: str | Path, target: Target, *, iterations: int = 5, out_dir: 
             dims: Mapping[str, int] | None = None, seed: int = 0) -> ProfileResult:
     """Run ``iterations`` timed inferences (after one warm-up) with profiling on, and parse the costs."""
     src = Path(model)
-    folder = Path(out_dir) if out_dir else Path(f"onnpu-profile-{src.stem}")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"{folder}: cannot create the profile folder ({exc.strerror})",
-                          hint="choose a writable folder with --out") from exc
+    folder = output_dir(out_dir or f"onnpu-profile-{src.stem}", "profile", "--out")
     qnn_csv = folder / "qnn_profile.csv"
     if target.is_qnn:
         options = {**target.options_dict, "profiling_level": "detailed", "profiling_file_path": str(qnn_csv)}

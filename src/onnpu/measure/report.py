@@ -9,10 +9,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from onnpu.errors import OnnpuError, OutputError
+from onnpu.errors import OnnpuError
 from onnpu.measure.bench import BenchResult
 from onnpu.measure.profile import ProfileResult
-from onnpu.storage import atomic_write
+from onnpu.storage import atomic_write, output_dir
 
 
 def _pyplot() -> Any:
@@ -123,12 +123,7 @@ def _html_page(result: BenchResult, plots: dict[str, bytes], profile: ProfileRes
 
 
 def write_report(result: BenchResult, folder: str | Path, profile: ProfileResult | None = None) -> list[Path]:
-    out = Path(folder)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"{out}: cannot create the report folder ({exc.strerror})",
-                          hint="choose a writable folder with --report") from exc
+    out = output_dir(folder, "report", "--report")
     plots = {"latency.png": _latency_plot(result)}
     if profile is not None:
         plots["ops.png"] = _ops_plot(profile)

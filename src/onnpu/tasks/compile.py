@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 
 from onnpu._version import __version__
-from onnpu.errors import OutputError
 from onnpu.machine import htp_is_emulated
 from onnpu.model.files import validate_model_file
 from onnpu.model.inspection import tensor_infos
@@ -28,7 +27,7 @@ from onnpu.runtime.qnn import qnn_status
 from onnpu.runtime.session import create_session, exact_cpu_session
 from onnpu.runtime.socs import Soc, choose_soc
 from onnpu.runtime.targets import QNN, Target, get_target
-from onnpu.storage import atomic_write, commit, sha256_file
+from onnpu.storage import atomic_write, commit, output_dir, sha256_file
 
 
 @dataclass
@@ -105,12 +104,7 @@ def compile_for_socs(model: str | Path, out_dir: str | Path, socs: Sequence[str]
     """Compile ``model`` for each SoC in ``socs`` (default: the SoC onnpu would run on) into ``out_dir``."""
     src = Path(model)
     validate_model_file(src)
-    folder = Path(out_dir)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"{folder}: cannot create the output folder ({exc.strerror})",
-                          hint="choose a writable folder with -o") from exc
+    folder = output_dir(out_dir)
     chosen: list[Soc] = [choose_soc(s, purpose="compile").soc for s in socs] or [choose_soc().soc]
     chosen = list({s.soc_model: s for s in chosen}.values())
     infos = [float_view(i) for i in tensor_infos(validate_model_file(src))[0]]
