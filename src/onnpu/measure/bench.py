@@ -17,7 +17,15 @@ from onnpu.metrics import OutputQuality, compare_outputs
 from onnpu.model.inspection import tensor_infos
 from onnpu.runtime.compiled import model_for_target
 from onnpu.runtime.context_cache import cached_session
-from onnpu.runtime.feeds import align_by_position, float_outputs, float_view, pair_outputs, prepare_feeds, random_inputs
+from onnpu.runtime.feeds import (
+    align_by_position,
+    float_outputs,
+    float_view,
+    pair_outputs,
+    prepare_feeds,
+    random_inputs,
+    run_feeds,
+)
 from onnpu.runtime.session import LoadedSession, create_session
 from onnpu.runtime.targets import Target, get_target, require_inference
 
@@ -105,20 +113,20 @@ def _open(model: Path, target: Target, dims: Mapping[str, int] | None, threads: 
     """Session creation cold (no cache) and, on a QNN target, from the context cache (built first if
     missing). A compiled model (or compile folder) is loaded as it is: its load time is the cold time.
     Returns the session to measure with, cold seconds, cached seconds, cache state."""
-    compiled = None
+    compiled = proto = None
     if target.is_qnn:
-        model, compiled = model_for_target(model, target)
-    cold = create_session(model, target, dims=dims, threads=threads)
+        model, proto, compiled = model_for_target(model, target)
+    cold = create_session(model, target, dims=dims, threads=threads, checked=proto)
     cold_s = cold.create_seconds
     if compiled is not None:
         return cold, cold_s, None, "compiled model"
     if not (cache and target.is_qnn):
         return cold, cold_s, None, "off"
     del cold
-    loaded, state = cached_session(model, target, dims=dims, threads=threads)
+    loaded, state = cached_session(model, target, dims=dims, threads=threads, checked=proto)
     if state != "hit":  # this bench compiled the cache: load it once more to time a real cache hit
         del loaded
-        loaded, _ = cached_session(model, target, dims=dims, threads=threads)
+        loaded, _ = cached_session(model, target, dims=dims, threads=threads, checked=proto)
     return loaded, cold_s, loaded.create_seconds, state
 
 
@@ -184,9 +192,7 @@ def _drift(reference: str | Path | None, opened: list[Any], outputs: list[dict[s
            data: Mapping[str, np.ndarray], dims: Mapping[str, int] | None) -> list[Drift]:
     if reference is not None:
         ref_session = create_session(reference, get_target("cpu"), dims=dims)
-        infos = tensor_infos(ref_session.proto)[0]
-        feed, _ = prepare_feeds(infos, align_by_position(data, [i.name for i in infos]), str(reference), dims)
-        ref_out = float_outputs(ref_session, ref_session.run(feed))
+        ref_out = {k: v[0] for k, v in run_feeds(ref_session, [data], model=str(reference), dims=dims).items()}
         ref_label = f"{Path(reference).name} @ cpu"
         others = list(range(len(opened)))
     else:

@@ -8,12 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from onnpu.metrics import OutputQuality, compare_outputs
-from onnpu.model.inspection import tensor_infos
-from onnpu.quantize.calibration import load_calibration
+from onnpu.quantize.calibration import model_inputs
 from onnpu.runtime.context_cache import open_session
-from onnpu.runtime.feeds import float_view, pair_outputs, run_feeds
+from onnpu.runtime.feeds import pair_outputs, run_feeds
 from onnpu.runtime.targets import Target, require_inference
-from onnpu.vision.preprocess import PreprocessConfig, preprocess_for
+from onnpu.vision.preprocess import PreprocessConfig
 
 
 @dataclass
@@ -44,11 +43,7 @@ def compare(reference: tuple[str | Path, Target], candidate: tuple[str | Path, T
     require_inference(cand_target, "compare")
     ref = open_session(ref_model, ref_target, dims=dims, cache=cache)
     cand = open_session(cand_model, cand_target, dims=dims, cache=cache)
-    infos = [float_view(i) for i in tensor_infos(ref.proto)[0]]
-    pre = preprocess_for(ref.proto, preprocess)
-    data = load_calibration(inputs, infos, preprocess=pre, holdout=0, limit=count, seed=seed, random_count=count,
-                            dims=dims)
-    feeds = data.calibration
+    feeds = model_inputs(inputs, ref.proto, count, preprocess=preprocess, seed=seed, dims=dims)
     a = run_feeds(ref, feeds, model=str(ref_model), dims=dims)
     b = run_feeds(cand, feeds, model=str(cand_model), dims=dims)
     qualities = [compare_outputs(label, a[x], b[y]) for label, x, y in pair_outputs(a, b)]

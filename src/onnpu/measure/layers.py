@@ -40,11 +40,10 @@ from onnpu.model.files import metadata, read_model
 from onnpu.model.inspection import tensor_infos
 from onnpu.model.qparams import QuantParams, io_quant_params
 from onnpu.model.shapes import infer_shapes
-from onnpu.quantize.calibration import load_calibration
+from onnpu.quantize.calibration import model_inputs
 from onnpu.runtime.context_cache import open_session
-from onnpu.runtime.feeds import float_view
 from onnpu.runtime.targets import CPU, Target
-from onnpu.vision.preprocess import PreprocessConfig, preprocess_for
+from onnpu.vision.preprocess import PreprocessConfig
 
 DEFAULT_THRESHOLD_DB = 20.0
 DEFAULT_MAX_MB = 512
@@ -138,9 +137,7 @@ def compare_layers(reference: str | Path | None, quantized: str | Path, *, input
                          hint="give the float model and its QDQ copy made by `onnpu quantize` (or ONNX Runtime's "
                               "quantizer), which keeps the float tensor names")
     base = fmodel if fmodel is not None else qmodel
-    infos = [float_view(i) for i in tensor_infos(base)[0]]
-    feeds = load_calibration(inputs, infos, preprocess=preprocess_for(base, preprocess), holdout=0, limit=count,
-                             seed=seed, random_count=count, dims=dims).calibration
+    feeds = model_inputs(inputs, base, count, preprocess=preprocess, seed=seed, dims=dims)
     parts = chunks(plan.tensors, int(max_mb * (1 << 20)), device=on_device)
     drift = {t.name: DriftStats() for t in plan.tensors} if fmodel is not None else {}
     check = _DeviceCheck(target) if on_device and target is not None else None
@@ -188,7 +185,7 @@ def _result(plan: LayerPlan, drift: dict[str, DriftStats], check: _DeviceCheck |
         result.by_op = by_op(rows)
         result.advice = advise(rows, result.top, str(reference), inputs, quantization_config(metadata(qmodel)),
                                result.final_sqnr_db)
-        explained = budget_explains(rows, drift, plan)
+        explained = budget_explains(drift, plan)
         if explained is not None:
             result.notes.append(f"the layers' estimated shares add up to {explained:.0%} of the measured output "
                                 "noise (100 % = noise from different layers adds up in power, as assumed)")

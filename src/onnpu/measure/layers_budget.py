@@ -83,7 +83,7 @@ def rows_from(plan: LayerPlan, stats: dict[str, DriftStats], device: dict[str, D
     return rows
 
 
-def budget_explains(rows: list[LayerRow], stats: dict[str, DriftStats], plan: LayerPlan) -> float | None:
+def budget_explains(stats: dict[str, DriftStats], plan: LayerPlan) -> float | None:
     """Σ of the layers' estimated output noise over the measured output noise (1.0 = the budget adds up)."""
     gains = output_gains(plan, stats)
     estimated = 0.0

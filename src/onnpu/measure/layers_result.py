@@ -137,10 +137,10 @@ class LayersResult:
             return self.rows[index].name if index is not None else None
 
         device = self.device.to_dict() if self.device else None
-        if device is not None:
-            device["first_departure"] = name(self.device.first_departure) if self.device else None
-            device["first_difference"] = name(self.device.first_difference) if self.device else None
-            device["first_op_departure"] = name(self.device.first_op_departure) if self.device else None
+        if device is not None and self.device is not None:
+            device["first_departure"] = name(self.device.first_departure)
+            device["first_difference"] = name(self.device.first_difference)
+            device["first_op_departure"] = name(self.device.first_op_departure)
         return {"schema": SCHEMA, "reference": self.reference, "quantized": self.quantized,
                 "input_source": self.input_source, "samples": self.samples, "threshold_db": self.threshold_db,
                 "final_sqnr_db": finite(self.final_sqnr_db), "first_below_threshold": name(self.first_below),
@@ -159,10 +159,10 @@ def lost_db(input_sqnr: float | None, own: float) -> float | None:
     return input_sqnr - own
 
 
-def rank(rows: list[LayerRow], top: int, key: str = "noise_share") -> list[int]:
-    """Rows making the largest share of the output noise (or of it by rounding alone), worst first."""
-    scored = [r for r in rows if (getattr(r, key) or 0.0) > 0]
-    scored.sort(key=lambda r: -(getattr(r, key) or 0.0))
+def rank(rows: list[LayerRow], top: int) -> list[int]:
+    """Rows making the largest share of the output noise, worst first."""
+    scored = [r for r in rows if (r.noise_share or 0.0) > 0]
+    scored.sort(key=lambda r: -(r.noise_share or 0.0))
     return [r.index for r in scored[:top]]
 
 

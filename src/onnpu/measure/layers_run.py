@@ -15,13 +15,13 @@ import onnxruntime as ort
 from onnpu.measure.layers_graph import LayerTensor
 from onnpu.measure.layers_parts import Chunk, device_alone_model, expose, local_model, prefix_model
 from onnpu.measure.layers_stats import DeviceStats, DriftStats
-from onnpu.model.files import metadata, read_model
+from onnpu.model.files import metadata, read_model, write_model
 from onnpu.model.inspection import TensorInfo, tensor_infos
 from onnpu.model.qparams import QuantParams, dequantize, quantize_array
 from onnpu.runtime.context_cache import open_session
 from onnpu.runtime.feeds import align_by_position, prepare_feeds
-from onnpu.runtime.session import LoadedSession, create_session, exact_cpu_session
-from onnpu.runtime.targets import Target, get_target
+from onnpu.runtime.session import LoadedSession, exact_cpu_session
+from onnpu.runtime.targets import Target
 
 
 def _shrink() -> ort.RunOptions:
@@ -70,7 +70,7 @@ def local_side(reference: onnx.ModelProto, chunk: Chunk, shared: set[str], dims:
     model, fed = local_model(reference, chunk.tensors, shared)
     if not model.graph.output:
         return None
-    session = create_session(model, get_target("cpu"), dims=dims, optimization="disabled")
+    session = exact_cpu_session(model, dims=dims)
     return Side(session, tensor_infos(model)[0], "local", dims, fed)
 
 
@@ -81,8 +81,7 @@ def device_side(model: onnx.ModelProto, names: Sequence[str], label: str, target
     before = expose(model, names)
     path = folder / "exposed.onnx"
     try:
-        onnx.save_model(model, str(path), save_as_external_data=model.ByteSize() > 1_900_000_000,
-                        location="exposed.onnx.data")
+        write_model(model, path)  # copies a model it moves into external data: ``model`` is shared
     finally:
         del model.graph.output[before:]
     return Side(open_session(path, target, dims=dims, cache=cache), tensor_infos(model)[0], label, dims), path
@@ -95,8 +94,7 @@ def device_alone_side(model: onnx.ModelProto, chunk: Chunk, every: Sequence[Laye
     if not alone.graph.output:
         return None
     path = folder / "alone.onnx"
-    onnx.save_model(alone, str(path), save_as_external_data=alone.ByteSize() > 1_900_000_000,
-                    location="alone.onnx.data")
+    write_model(alone, path)
     return Side(open_session(path, target, dims=dims, cache=cache), tensor_infos(alone)[0], "alone", dims, fed)
 
 

@@ -20,8 +20,8 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import quote, unquote, urljoin, urlparse
 
 from onnpu.errors import DownloadError
-from onnpu.model.external_data import check_locations
-from onnpu.model.files import parse_model_file, read_model
+from onnpu.model.external_data import check_external_data, check_locations
+from onnpu.model.files import parse_model_file
 from onnpu.paths import cache_dir, lock_file
 from onnpu.storage import LockTimeout, atomic_write, commit, copy_file, locked, sha256_file
 
@@ -247,13 +247,14 @@ def fetch_model(url: str, *, sha256: str | None = None, data_urls: tuple[str, ..
     A location that is absolute or leaves the model's folder is refused before any request is made."""
     folder = downloads_dir() / "models" / _url_key("\n".join((url, *data_urls)))
     first = fetch(url, sha256=sha256, policy=policy, progress=progress, folder=folder)
-    refs = check_locations(parse_model_file(first), url)
+    proto = parse_model_file(first)
+    refs = check_locations(proto, url)
     given = {_filename(u): u for u in data_urls}
     for location in sorted({ref.location for ref in refs}):
         relative = PurePosixPath(location.replace("\\", "/"))
         data_url = given.get(relative.name) or urljoin(url, quote(location))
         fetch(data_url, policy=policy, progress=progress, folder=folder / relative.parent, name=relative.name)
-    read_model(first, load_external_data=False)  # every data file there, inside the folder, long enough
+    check_external_data(proto, first)  # every data file there, inside the folder, long enough
     return first
 
 

@@ -15,7 +15,7 @@ from onnpu.model.external_data import check_external_data, external_data_files, 
 from onnpu.storage import commit, new_temp, probe_writable
 
 __all__ = ["check_external_data", "check_output", "external_data_files", "external_tensors", "metadata",
-           "read_model", "set_metadata", "validate_model_file", "write_model"]
+           "read_model", "read_model_and_layout", "set_metadata", "validate_model_file", "write_model"]
 
 EXTERNAL_DATA_THRESHOLD = 1024
 PROTOBUF_LIMIT = 2_000_000_000
@@ -55,16 +55,23 @@ def read_model(path: str | Path, *, load_external_data: bool = True) -> onnx.Mod
     """Load an ONNX model with a one-line error for every way the file can be wrong. External data is
     always checked (confined to the model's folder, long enough); with ``load_external_data`` it is read.
     When the data does not fit because the model file was replaced meanwhile, the new model is read."""
+    return read_model_and_layout(path, load_external_data=load_external_data)[0]
+
+
+def read_model_and_layout(path: str | Path, *, load_external_data: bool = True) -> tuple[onnx.ModelProto, bool]:
+    """``read_model``, and whether the model keeps its weights in external data (from the same parse: writers
+    keep the layout the user's model had)."""
     p = Path(path)
     for attempt in range(3):
         before = _identity(p)
         model = parse_model_file(p)
+        had_external = bool(external_tensors(model))
         try:
             if load_external_data:
                 _external.load_external_data(model, p)
             else:
                 check_external_data(model, p)
-            return model
+            return model, had_external
         except ModelError:
             if attempt == 2 or _identity(p) == before:
                 raise

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 import onnx
 
+from onnpu.model.qparams import constant_tensors
+
 CONTROL_FLOW = ("If", "Loop", "Scan")
 SHAPE_ONLY = ("Shape", "Size")  # their outputs depend on shapes, not values
 
@@ -66,10 +68,6 @@ def op_histogram(model: onnx.ModelProto) -> Counter[str]:
     return Counter(g.node.op_type for g in walk(model.graph))
 
 
-def has_control_flow(model: onnx.ModelProto) -> bool:
-    return any(g.node.op_type in CONTROL_FLOW for g in walk(model.graph))
-
-
 def needs_unique_names(model: onnx.ModelProto) -> bool:
     """True when a node (in any graph) has no name or shares its name: ONNX Runtime's assignment record names
     nodes only by name, so such nodes could not be told apart."""
@@ -104,6 +102,15 @@ def with_unique_names(model: onnx.ModelProto) -> onnx.ModelProto:
 
 def _producers(graph: onnx.GraphProto) -> dict[str, onnx.NodeProto]:
     return {o: n for n in graph.node for o in n.output if o}
+
+
+def consumers(graph: onnx.GraphProto) -> dict[str, list[onnx.NodeProto]]:
+    """Tensor name → the nodes of ``graph`` that read it."""
+    found: dict[str, list[onnx.NodeProto]] = {}
+    for node in graph.node:
+        for name in node.input:
+            found.setdefault(name, []).append(node)
+    return found
 
 
 def condition_inputs(model: onnx.ModelProto, item: GraphNode) -> tuple[list[str], bool]:
@@ -142,17 +149,11 @@ def condition_inputs(model: onnx.ModelProto, item: GraphNode) -> tuple[list[str]
 def integer_input_ranges(model: onnx.ModelProto) -> dict[str, tuple[int, int]]:
     """For integer graph inputs that index a constant table (``Gather`` indices, an embedding lookup, reached
     directly or through Cast/Unsqueeze/Reshape/Flatten/Squeeze): the valid half-open range [0, rows)."""
-    consts = {t.name: t for t in model.graph.initializer}
-    for n in model.graph.node:
-        if n.op_type == "Constant" and n.attribute and n.attribute[0].name == "value":
-            consts[n.output[0]] = n.attribute[0].t
+    consts = constant_tensors(model)
     integer = {onnx.TensorProto.INT64, onnx.TensorProto.INT32, onnx.TensorProto.INT16, onnx.TensorProto.INT8,
                onnx.TensorProto.UINT8, onnx.TensorProto.UINT16, onnx.TensorProto.UINT32, onnx.TensorProto.UINT64}
     passthrough = ("Cast", "Unsqueeze", "Reshape", "Flatten", "Squeeze", "Identity")
-    users: dict[str, list[onnx.NodeProto]] = {}
-    for n in model.graph.node:
-        for i in n.input:
-            users.setdefault(i, []).append(n)
+    users = consumers(model.graph)
     ranges: dict[str, tuple[int, int]] = {}
     for value in model.graph.input:
         if value.name in consts or value.type.tensor_type.elem_type not in integer:

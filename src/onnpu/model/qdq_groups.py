@@ -15,6 +15,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from onnpu.model.graphs import consumers
 from onnpu.model.qparams import constant_tensors, qdq_params
 
 # ops whose quantized form needs the full group (verified on v68: GlobalAveragePool, AveragePool, ReduceMean)
@@ -36,21 +37,13 @@ class GroupFix:
                 f"{self.scale:.6g}, zero point {self.zero_point}{through}")
 
 
-def _consumers(graph: onnx.GraphProto) -> dict[str, list[onnx.NodeProto]]:
-    found: dict[str, list[onnx.NodeProto]] = {}
-    for node in graph.node:
-        for name in node.input:
-            found.setdefault(name, []).append(node)
-    return found
-
-
-def _following_q(start: str, consumers: dict[str, list[onnx.NodeProto]], outputs: set[str]
+def _following_q(start: str, readers: dict[str, list[onnx.NodeProto]], outputs: set[str]
                  ) -> tuple[onnx.NodeProto, list[onnx.NodeProto]] | None:
     """The QuantizeLinear reached from tensor ``start`` through single-consumer shape-only ops."""
     via: list[onnx.NodeProto] = []
     tensor = start
     while True:
-        users = consumers.get(tensor, [])
+        users = readers.get(tensor, [])
         if len(users) != 1 or tensor in outputs:
             return None
         user = users[0]
@@ -70,7 +63,7 @@ def complete_qdq_groups(model: onnx.ModelProto) -> tuple[onnx.ModelProto, list[G
     graph = result.graph
     inits = constant_tensors(result)
     producers = {o: n for n in graph.node for o in n.output}
-    consumers = _consumers(graph)
+    readers = consumers(graph)
     outputs = {o.name for o in graph.output}
     fixes: list[GroupFix] = []
     insert_after: dict[str, list[onnx.NodeProto]] = {}
@@ -78,7 +71,7 @@ def complete_qdq_groups(model: onnx.ModelProto) -> tuple[onnx.ModelProto, list[G
         source = producers.get(node.input[0]) if node.input else None
         if node.op_type not in POOLS or source is None or source.op_type != "DequantizeLinear":
             continue
-        found = _following_q(node.output[0], consumers, outputs)
+        found = _following_q(node.output[0], readers, outputs)
         if found is None:
             continue
         q, via = found
@@ -98,7 +91,7 @@ def complete_qdq_groups(model: onnx.ModelProto) -> tuple[onnx.ModelProto, list[G
         quantized, restored = f"{stem}_q", f"{stem}_dq"
         new_q = helper.make_node("QuantizeLinear", [node.output[0], s_name, z_name], [quantized], name=f"{stem}_q")
         new_dq = helper.make_node("DequantizeLinear", [quantized, s_name, z_name], [restored], name=f"{stem}_dq")
-        for user in consumers.get(node.output[0], []):
+        for user in readers.get(node.output[0], []):
             for i, name in enumerate(user.input):
                 if name == node.output[0]:
                     user.input[i] = restored

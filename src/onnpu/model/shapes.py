@@ -12,7 +12,7 @@ import onnx
 
 from onnpu.errors import ShapeError
 from onnpu.model._ort_tools import ort_tool
-from onnpu.model.files import check_output, external_data_files, read_model, write_model
+from onnpu.model.files import check_output, read_model_and_layout, write_model
 from onnpu.model.inspection import graph_inputs, tensor_infos
 
 
@@ -152,8 +152,7 @@ def fix_shapes(model: str | Path, out: str | Path | None, *, dims: Mapping[str, 
     src = Path(model)
     if out is not None:
         check_output(out, inputs=(src,), force=force)
-    proto = read_model(src)
-    had_external = bool(external_data_files(read_model(src, load_external_data=False)))
+    proto, had_external = read_model_and_layout(src)
     fixed, changes = fix_shapes_model(proto, dims, shapes, str(src))
     remaining = dynamic_dims(fixed)
     if remaining and not allow_dynamic:

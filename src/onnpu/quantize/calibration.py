@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import onnx
 
 from onnpu.errors import InputDataError
-from onnpu.model.inspection import TensorInfo
+from onnpu.model.inspection import TensorInfo, tensor_infos
 from onnpu.runtime.feeds import float_view, random_inputs
 from onnpu.vision.images import IMAGE_SUFFIXES, load_image
-from onnpu.vision.preprocess import PreprocessConfig, image_to_array
+from onnpu.vision.preprocess import PreprocessConfig, image_to_array, preprocess_for
 
 Feeds = dict[str, np.ndarray]
 
@@ -122,3 +123,12 @@ def load_calibration(source: str | Path, infos: list[TensorInfo], *, preprocess:
                              hint="give more inputs or --holdout 0")
     return CalibrationData(text, [feeds[i] for i in calib_idx], [feeds[i] for i in held_idx],
                            [names[i] for i in calib_idx], [names[i] for i in held_idx])
+
+
+def model_inputs(source: str | Path, model: onnx.ModelProto, count: int, *, preprocess: PreprocessConfig | None = None,
+                 seed: int = 0, dims: Mapping[str, int] | None = None) -> list[Feeds]:
+    """Up to ``count`` inputs for ``model`` from a folder of images, an ``.npz`` or ``random`` (float data for
+    quantized inputs, prepared as the model declares), none held out: what comparisons run both sides on."""
+    infos = [float_view(i) for i in tensor_infos(model)[0]]
+    return load_calibration(source, infos, preprocess=preprocess_for(model, preprocess), holdout=0, limit=count,
+                            seed=seed, random_count=count, dims=dims).calibration

@@ -23,10 +23,13 @@ def run_on_cpu(model: onnx.ModelProto, feeds: Sequence[Mapping[str, np.ndarray]]
 
 
 def evaluate(float_model: onnx.ModelProto, quant_model: onnx.ModelProto,
-             heldout: Sequence[Mapping[str, np.ndarray]]) -> list[OutputQuality]:
-    """Every output of the quantized model (exact arithmetic) against the float model's (CPU)."""
+             heldout: Sequence[Mapping[str, np.ndarray]],
+             reference: Mapping[str, list[np.ndarray]] | None = None) -> list[OutputQuality]:
+    """Every output of the quantized model (exact arithmetic) against the float model's (CPU). ``reference``:
+    the float model's outputs on ``heldout`` when already computed (``run_on_cpu(float_model, heldout,
+    exact=False)``): evaluating several quantized versions of one model need not rerun it."""
     if not heldout:
         return []
-    ref = run_on_cpu(float_model, heldout, exact=False)
+    ref = reference if reference is not None else run_on_cpu(float_model, heldout, exact=False)
     test = run_on_cpu(quant_model, heldout, exact=True)
     return [compare_outputs(name, ref[name], test[name]) for name in ref if name in test]

@@ -75,9 +75,11 @@ def _worst(quality: Sequence[OutputQuality]) -> float:
 
 def raise_to_target(float_model: onnx.ModelProto, quant: onnx.ModelProto, data: CalibrationData,
                     config: QuantizeConfig, target: float, quality: Sequence[OutputQuality],
-                    progress: Callable[[int, int], None] | None = None) -> MixedPrecisionOutcome:
+                    progress: Callable[[int, int], None] | None = None, *,
+                    reference: Mapping[str, list[np.ndarray]] | None = None) -> MixedPrecisionOutcome:
     """Greedy rounds over the activations ranked by sensitivity, raising the worst to uint16 until the held-out
-    SQNR meets ``target`` (``quality`` is the plain model's)."""
+    SQNR meets ``target`` (``quality`` is the plain model's; ``reference`` the float outputs on the held-out
+    inputs, as for ``evaluate``)."""
     outcome = MixedPrecisionOutcome(quant, quality=list(quality))
     if config.activations == "u16":
         outcome.notes.append("activations are already 16-bit: --target-sqnr has nothing to raise")
@@ -94,7 +96,7 @@ def raise_to_target(float_model: onnx.ModelProto, quant: onnx.ModelProto, data: 
         if progress:
             progress(round_index, len(SCHEDULE))
         candidate = quantize_qdq_model(float_model, data.calibration, config, sixteen_bit=raised)
-        round_quality = evaluate(float_model, candidate, data.heldout)
+        round_quality = evaluate(float_model, candidate, data.heldout, reference)
         worst = _worst(round_quality)
         outcome.steps.append(MixedPrecisionStep(raised, worst))
         outcome.model, outcome.quality, outcome.sixteen_bit = candidate, round_quality, raised

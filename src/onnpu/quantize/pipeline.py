@@ -14,13 +14,13 @@ import onnx
 
 from onnpu.errors import QuantizationError
 from onnpu.metrics import OutputQuality
-from onnpu.model.files import check_output, external_data_files, read_model, set_metadata, write_model
+from onnpu.model.files import check_output, read_model_and_layout, set_metadata, write_model
 from onnpu.model.graphs import integer_input_ranges
 from onnpu.model.inspection import tensor_infos
 from onnpu.model.transforms import constants_to_initializers, quantized_io
 from onnpu.quantize.calibration import CalibrationData, load_calibration
 from onnpu.quantize.config import DEFAULT_QUANTIZE, QuantizeConfig
-from onnpu.quantize.evaluate import evaluate
+from onnpu.quantize.evaluate import evaluate, run_on_cpu
 from onnpu.quantize.mixed_precision import MixedPrecisionStep, raise_to_target
 from onnpu.quantize.recipe import quantize_qdq_model
 from onnpu.quantize.rounding import RoundingReport
@@ -81,8 +81,8 @@ def quantize(model: str | Path, out: str | Path, calib: str | Path | Calibration
     start = time.perf_counter()
     src = Path(model)
     check_output(out, inputs=(src,), force=force)
-    float_model = constants_to_initializers(read_model(src))
-    had_external = bool(external_data_files(read_model(src, load_external_data=False)))
+    loaded, had_external = read_model_and_layout(src)
+    float_model = constants_to_initializers(loaded)
     inputs, _ = tensor_infos(float_model)
     dynamic = {t.name: t.dynamic_dims for t in inputs if t.is_dynamic}
     if dynamic:
@@ -100,7 +100,8 @@ def quantize(model: str | Path, out: str | Path, calib: str | Path | Calibration
             progress("calibrating", done, len(data.calibration))
 
     quant = quantize_qdq_model(float_model, data.calibration, config, progress=calib_progress)
-    quality = evaluate(float_model, quant, data.heldout)
+    reference = run_on_cpu(float_model, data.heldout, exact=False) if data.heldout else {}  # the float outputs, once
+    quality = evaluate(float_model, quant, data.heldout, reference)
     result = QuantizeResult(str(src), str(out), config, io, len(data.calibration), len(data.heldout), quality,
                             0.0, _model_bytes(float_model), _model_bytes(quant), target_sqnr=target_sqnr)
     if not data.heldout:
@@ -108,7 +109,8 @@ def quantize(model: str | Path, out: str | Path, calib: str | Path | Calibration
     if target_sqnr is not None:
         result.plain_bytes = quant.ByteSize()
         raised = raise_to_target(float_model, quant, data, config, target_sqnr, result.quality,
-                                 lambda done, total: progress("mixed precision", done, total) if progress else None)
+                                 lambda done, total: progress("mixed precision", done, total) if progress else None,
+                                 reference=reference)
         quant = raised.model
         result.steps, result.notes = raised.steps, result.notes + raised.notes
         if raised.steps:
@@ -120,7 +122,7 @@ def quantize(model: str | Path, out: str | Path, calib: str | Path | Calibration
         quant, result.rounding = optimize_rounding(quant, float_model, data.calibration[:ROUNDING_SAMPLES],
                                                    bias_correction=config.bias_correction, jobs=jobs,
                                                    progress=progress)
-        result.quality = evaluate(float_model, quant, data.heldout)
+        result.quality = evaluate(float_model, quant, data.heldout, reference)
     if io == "uint8":
         quant = quantized_io(quant)
     set_metadata(quant, {"onnpu.quantization": json.dumps({**config.to_dict(), "io": io,

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import onnx
 
 from onnpu.errors import QuantizationError
 from onnpu.model.files import metadata, set_metadata, write_model
+from onnpu.model.qparams import qdq_params
 from onnpu.model.transforms import constants_to_initializers, ensure_opset
 from onnpu.quantize.config import ACTIVATION_TYPES, DEFAULT_QUANTIZE, METHODS, WEIGHT_TYPES, QuantizeConfig
 from onnpu.storage import scratch_dir
@@ -126,15 +128,12 @@ def _check_scales(model: onnx.ModelProto) -> None:
     """Every QuantizeLinear scale must be finite and positive: a tensor that reached ±inf or NaN during
     calibration (a masked fill with -inf, a division by zero) gets an infinite scale, and the HTP then refuses
     the graph (``graphAddNode() failed ... Quantize``) — say so here, naming the tensors."""
-    from onnx import numpy_helper
-
     inits = {t.name: t for t in model.graph.initializer}
     bad = []
     for node in model.graph.node:
-        if node.op_type == "QuantizeLinear" and len(node.input) > 1 and node.input[1] in inits:
-            scale = numpy_helper.to_array(inits[node.input[1]])
-            if not np.all(np.isfinite(scale)) or np.any(scale <= 0):
-                bad.append(node.input[0])
+        params = qdq_params(node, inits) if node.op_type == "QuantizeLinear" else None
+        if params is not None and not all(math.isfinite(x) and x > 0 for x in params.scale):
+            bad.append(node.input[0])
     if bad:
         listed = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
         raise QuantizationError(f"calibration gave {len(bad)} tensor{'s' if len(bad) != 1 else ''} an infinite or "

@@ -16,11 +16,11 @@ import onnx
 import onnxruntime as ort
 
 from onnpu.errors import ModelError, TargetError
-from onnpu.model.files import validate_model_file
+from onnpu.model.files import metadata, parse_model_file, validate_model_file
 from onnpu.runtime.failures import explain_failure
 from onnpu.runtime.native_log import capture_native
-from onnpu.runtime.qnn import qnn_status
-from onnpu.runtime.session import attach_provider, session_options
+from onnpu.runtime.qnn import qnn_status, version_tuple
+from onnpu.runtime.session import attach_provider, first_line, session_options
 from onnpu.runtime.targets import Target
 
 COMPAT_KEY = "ep_compatibility_info.QNNExecutionProvider"
@@ -51,15 +51,15 @@ def is_context_model(model: onnx.ModelProto) -> bool:
     return any(n.op_type == "EPContext" for n in model.graph.node)
 
 
-def context_info(path: Path, model: onnx.ModelProto | None = None) -> ContextInfo:
-    """Read a compiled model's compatibility info and the SoC records of its QNN binaries."""
-    proto = model if model is not None else onnx.load(str(path), load_external_data=False)
-    meta = {m.key: m.value for m in proto.metadata_props}
-    compat = meta.get(COMPAT_KEY)
+def context_info(path: Path, model: onnx.ModelProto | None = None, *, records: bool = True) -> ContextInfo:
+    """Read a compiled model's compatibility info and (``records``) the SoC records of its QNN binaries, which
+    means reading and scanning the binaries."""
+    proto = model if model is not None else parse_model_file(path)
+    compat = metadata(proto).get(COMPAT_KEY)
     parts = compat.split(":") if compat else []
     sdk = parts[2] if len(parts) > 2 else None
     soc_models = [int(x) for x in parts[5].split(",") if x.isdigit() and int(x)] if len(parts) > 5 else []
-    records: list[tuple[str, int]] = []
+    found: list[tuple[str, int]] = []
     binaries: list[str] = []
     multi = False
     embed: int | None = None
@@ -73,11 +73,11 @@ def context_info(path: Path, model: onnx.ModelProto | None = None) -> ContextInf
         if embed == 0 and data:
             binaries.append(data.decode())
             binary = path.parent / data.decode()
-            data = binary.read_bytes() if binary.is_file() else b""
-        for name, arch in _RECORD.findall(data):
-            if (name.decode(), int(arch)) not in records:
-                records.append((name.decode(), int(arch)))
-    return ContextInfo(path, compat, sdk, soc_models, records, multi or len(soc_models) > 1, embed, binaries)
+            data = binary.read_bytes() if records and binary.is_file() else b""
+        for name, arch in _RECORD.findall(data) if records else ():
+            if (name.decode(), int(arch)) not in found:
+                found.append((name.decode(), int(arch)))
+    return ContextInfo(path, compat, sdk, soc_models, found, multi or len(soc_models) > 1, embed, binaries)
 
 
 def compile_model(model: str | Path, target: Target, out: Path, *, embed: bool = True,
@@ -100,31 +100,27 @@ def compile_model(model: str | Path, target: Target, out: Path, *, embed: bool =
         known = explain_failure(text, log, target, proto, str(src))
         if known is not None:
             raise known from exc
-        first = text.strip().splitlines()[0].replace("[ONNXRuntimeError] : ", "")[:300] if text.strip() else text
-        raise ModelError(f"{src}: compiling for {target.hardware} failed: {first}",
+        raise ModelError(f"{src}: compiling for {target.hardware} failed: {first_line(text)}",
                          hint=f"run `onnpu placement {src} --soc ...` to see what the NPU refuses") from exc
     return time.perf_counter() - start
-
-
-def _version(text: str | None) -> tuple[int, ...]:
-    return tuple(int(x) for x in re.findall(r"\d+", text or "")[:3])
 
 
 def check_context(path: Path, model: onnx.ModelProto, target: Target) -> ContextInfo:
     """A compiled model must have been compiled for the target's SoC and by a QNN no newer than this one:
     checked before loading (a mismatch would fail inside QNN, or misbehave)."""
-    info = context_info(path, model)
+    info = context_info(path, model, records=False)  # the binary's records only name a mismatch
     if not target.is_qnn:
         raise TargetError(f"{path}: a model compiled for the NPU runs only on the npu target",
                           hint="use --target npu, or the original (uncompiled) model on the CPU")
     here = qnn_status().qnn_sdk_version
-    if info.qnn_sdk and here and _version(info.qnn_sdk) > _version(here):
+    if info.qnn_sdk and here and version_tuple(info.qnn_sdk) > version_tuple(here):
         raise TargetError(f"{path}: compiled with QNN {info.qnn_sdk}; this onnxruntime-qnn has QNN {here}",
                           hint="compile it again here with `onnpu compile`, or upgrade onnxruntime-qnn")
     if target.soc is not None and info.soc_models and target.soc.soc_model not in info.soc_models:
         fits = _sibling_for(path, target)
+        names = ", ".join(n for n, _ in context_info(path, model).records)
         raise TargetError(f"{path}: compiled for soc_model {','.join(map(str, info.soc_models))}"
-                          f" ({', '.join(n for n, _ in info.records) or 'another SoC'}), not for {target.soc.label}",
+                          f" ({names or 'another SoC'}), not for {target.soc.label}",
                           hint=f"use {fits}" if fits else f"compile it for {target.soc.name.lower()}: "
                           f"`onnpu compile SOURCE.onnx --soc {target.soc.name.lower()} -o DIR`")
     return info
@@ -171,14 +167,14 @@ def resolve_compiled(path: Path, target: Target) -> Path:
     return manifest_path.parent / str(entry["file"])
 
 
-def model_for_target(model: str | Path, target: Target) -> tuple[Path, ContextInfo | None]:
+def model_for_target(model: str | Path, target: Target) -> tuple[Path, onnx.ModelProto, ContextInfo | None]:
     """The file to load for ``target``: a compile folder or manifest resolves to the file for its SoC; a
-    compiled model is checked against the target (SoC, QNN version). Returns the path and, for a compiled
-    model, what it was compiled for (None for a plain model)."""
+    compiled model is checked against the target (SoC, QNN version). Returns the path, its checked graph and,
+    for a compiled model, what it was compiled for (None for a plain model)."""
     path = Path(model)
     if path.is_dir() or path.name == MANIFEST:
         path = resolve_compiled(path, target)
     proto = validate_model_file(path)
     if not is_context_model(proto):
-        return path, None
-    return path, check_context(path, proto, target)
+        return path, proto, None
+    return path, proto, check_context(path, proto, target)

@@ -61,9 +61,10 @@ def cache_key(model: Path, target: Target, dims: Mapping[str, int] | None) -> tu
     return _key(model, target, dims)[:2]
 
 
-def _key(model: Path, target: Target, dims: Mapping[str, int] | None) -> tuple[str, dict[str, Any], onnx.ModelProto]:
+def _key(model: Path, target: Target, dims: Mapping[str, int] | None,
+         checked: onnx.ModelProto | None = None) -> tuple[str, dict[str, Any], onnx.ModelProto]:
     """The key, its fields, and the model's graph (checked: external data confined and long enough)."""
-    proto = validate_model_file(model)
+    proto = checked if checked is not None else validate_model_file(model)
     status = qnn_status()
     fields = {
         "format": CACHE_FORMAT,
@@ -100,15 +101,15 @@ class _NothingCompiled(Exception):
         self.session = session
 
 
-def _compile(folder: Path, src: Path, target: Target, fields: dict[str, Any], *, dims: Mapping[str, int] | None,
-             threads: int | None, config: Mapping[str, str] | None) -> LoadedSession:
+def _compile(folder: Path, src: Path, proto: onnx.ModelProto, target: Target, fields: dict[str, Any], *,
+             dims: Mapping[str, int] | None, threads: int | None, config: Mapping[str, str] | None) -> LoadedSession:
     """Compile ``src`` for the NPU into a staging folder and publish it as the cache entry ``folder``."""
     with staging_dir(folder) as staging:
         # embed mode 0: a small context model beside the QNN binary; it loads faster than one file holding
         # both (measured: 0.08 s vs 0.13 s for EfficientNet-Lite0 on the emulator)
         compile_config = {**(config or {}), "ep.context_enable": "1",
                           "ep.context_file_path": str(staging / CTX_NAME), "ep.context_embed_mode": "0"}
-        loaded = create_session(src, target, dims=dims, threads=threads, config=compile_config)
+        loaded = create_session(src, target, dims=dims, threads=threads, config=compile_config, checked=proto)
         if not (staging / CTX_NAME).is_file():
             raise _NothingCompiled(loaded)
         meta = {"fields": fields, "model": str(src.resolve()), "created": time.time(),
@@ -149,16 +150,17 @@ def _load(folder: Path, meta: dict[str, Any], src: Path, proto: onnx.ModelProto,
 
 
 def cached_session(model: str | Path, target: Target, *, dims: Mapping[str, int] | None = None,
-                   threads: int | None = None, config: Mapping[str, str] | None = None) -> tuple[LoadedSession, str]:
+                   threads: int | None = None, config: Mapping[str, str] | None = None,
+                   checked: onnx.ModelProto | None = None) -> tuple[LoadedSession, str]:
     """A session for ``model`` on a QNN target through the context cache.
 
     Returns the session and what happened: ``hit`` (loaded the cached context), ``built`` (compiled and
     cached it), ``rebuilt`` (a stale or broken entry was replaced) or ``off`` (nothing ran on the NPU, so
     there was no context to keep). Placement is the one recorded when the context was compiled (the
-    context model itself shows a single EPContext node).
+    context model itself shows a single EPContext node). ``checked`` as for ``create_session``.
     """
     src = Path(model)
-    key, fields, proto = _key(src, target, dims)
+    key, fields, proto = _key(src, target, dims, checked)
     folder = contexts_dir() / key
     with locked(lock_file("contexts", key)):
         sweep_leftovers(folder)  # what a killed process left: nobody else is building this entry now
@@ -174,7 +176,7 @@ def cached_session(model: str | Path, target: Target, *, dims: Mapping[str, int]
                 discard_dir(folder)
             state = "rebuilt"
         try:
-            loaded = _compile(folder, src, target, fields, dims=dims, threads=threads, config=config)
+            loaded = _compile(folder, src, proto, target, fields, dims=dims, threads=threads, config=config)
         except _NothingCompiled as nothing:  # the EP wrote no context (nothing ran on the NPU): nothing cached
             discard_dir(folder)
             return nothing.session, "off"
@@ -216,13 +218,11 @@ def open_session(model: str | Path, target: Target, *, dims: Mapping[str, int] |
                  config: Mapping[str, str] | None = None) -> LoadedSession:
     """The session the verbs use: through the context cache on a QNN target (unless ``cache`` is off). A
     compiled model (or an ``onnpu compile`` folder) is checked against the target and loaded as it is."""
-    compiled = None
-    if target.is_qnn:
-        from onnpu.runtime.compiled import model_for_target  # compiled models exist only for the NPU
-
-        model, compiled = model_for_target(model, target)
-    if compiled is not None:
+    if not target.is_qnn:
         return create_session(model, target, dims=dims, threads=threads, config=config)
-    if cache and target.is_qnn:
-        return cached_session(model, target, dims=dims, threads=threads, config=config)[0]
-    return create_session(model, target, dims=dims, threads=threads, config=config)
+    from onnpu.runtime.compiled import model_for_target  # compiled models exist only for the NPU
+
+    path, proto, compiled = model_for_target(model, target)
+    if compiled is None and cache:
+        return cached_session(path, target, dims=dims, threads=threads, config=config, checked=proto)[0]
+    return create_session(path, target, dims=dims, threads=threads, config=config, checked=proto)

@@ -78,8 +78,8 @@ def board_error(text: str) -> tuple[str, str] | None:
     for pattern, cause, fix in BOARD_ERRORS:
         if pattern in text:
             return cause, fix
-    if re.search(r"\b5005\b", text) and "context" in text.lower():
-        return BOARD_ERRORS[5][1], BOARD_ERRORS[5][2]
+    if re.search(r"\b5005\b", text) and "context" in text.lower():  # the code of the error below, without its name
+        return board_error("QNN_CONTEXT_ERROR_CREATE_FROM_BINARY")
     return None
 
 

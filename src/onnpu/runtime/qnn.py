@@ -56,7 +56,8 @@ _lock = threading.Lock()
 _registered = False
 
 
-def _version_tuple(text: str) -> tuple[int, ...]:
+def version_tuple(text: str) -> tuple[int, ...]:
+    """``2.51.0.260929`` → ``(2, 51, 0)``: the first three numbers, for comparisons."""
     parts = []
     for piece in text.split(".")[:3]:
         digits = "".join(ch for ch in piece if ch.isdigit())
@@ -88,7 +89,7 @@ def qnn_status() -> QnnStatus:
     status.htp_skels = sorted(p.name for p in lib.parent.iterdir() if p.name.lower().startswith("libqnnhtpv")
                               and p.name.lower().endswith("skel.so")) if lib.parent.is_dir() else []
     if not hasattr(ort, "register_execution_provider_library") or \
-            _version_tuple(ort.__version__) < PLUGIN_MIN_ORT:
+            version_tuple(ort.__version__) < PLUGIN_MIN_ORT:
         status.problem = f"onnxruntime-qnn {status.plugin_version} is a plugin EP and needs onnxruntime ≥ " \
                          f"{'.'.join(map(str, PLUGIN_MIN_ORT))}; this is onnxruntime {ort.__version__}"
         return status

@@ -130,7 +130,8 @@ def attach_provider(so: ort.SessionOptions, target: Target, *, for_compile: bool
 def create_session(model: str | Path | onnx.ModelProto, target: Target, *, dims: Mapping[str, int] | None = None,
                    threads: int | None = None, log_level: int | None = None,
                    config: Mapping[str, str] | None = None, optimization: str = "all",
-                   profile_prefix: str | None = None, label: str | Path | None = None) -> LoadedSession:
+                   profile_prefix: str | None = None, label: str | Path | None = None,
+                   checked: onnx.ModelProto | None = None) -> LoadedSession:
     """Create a session for ``model`` (a file, or a model in memory) on ``target``.
 
     ``dims`` fixes symbolic dimensions for this session only (a dynamic model otherwise lands on the CPU).
@@ -139,7 +140,8 @@ def create_session(model: str | Path | onnx.ModelProto, target: Target, *, dims:
     ``profile_prefix`` turns on ONNX Runtime's JSON profiler (``session.end_profiling()`` returns the file).
     ``log_level`` is ONNX Runtime's (0 verbose … 3 errors); the log is captured, never shown. NPU sessions keep
     warnings (2), which name the nodes the QNN backend refuses. ``label`` names a model given in memory in
-    messages (e.g. the file it was read from).
+    messages (e.g. the file it was read from). ``checked`` is the file's graph as ``validate_model_file`` already
+    returned it, so that the file is not parsed again.
     """
     if log_level is None:
         log_level = 2 if target.provider == QNN else 3
@@ -147,7 +149,7 @@ def create_session(model: str | Path | onnx.ModelProto, target: Target, *, dims:
         path, proto, source = Path(label) if label else IN_MEMORY, model, model.SerializeToString()
     else:
         path = Path(model)
-        proto = validate_model_file(path)
+        proto = checked if checked is not None else validate_model_file(path)
         source = str(path)
     so = session_options(target, dims, threads, log_level, config, optimization, profile_prefix)
     providers, qnn_mode = attach_provider(so, target)
@@ -178,9 +180,9 @@ def create_session(model: str | Path | onnx.ModelProto, target: Target, *, dims:
                                  hint=f"run `onnpu placement {path} --target {target.name}` to see which nodes and "
                                       "why, or allow fallback") from exc
         if target.provider == QNN and ("QNN" in text or "Qnn" in text or "backend" in text.lower()):
-            raise TargetError(f"{path}: the {_backend_label(target)} backend failed: {_first_line(text)}",
+            raise TargetError(f"{path}: the {target.backend_label} backend failed: {first_line(text)}",
                               hint="run `onnpu doctor` to check the QNN installation") from exc
-        raise ModelError(f"{path}: onnxruntime cannot load the model: {_first_line(text)}",
+        raise ModelError(f"{path}: onnxruntime cannot load the model: {first_line(text)}",
                          hint="check the model with `onnpu inspect`") from exc
     elapsed = time.perf_counter() - start
     _check_backend_loaded(path, target, log)  # else the EP claims no node and all would run on the CPU, silently
@@ -190,11 +192,6 @@ def create_session(model: str | Path | onnx.ModelProto, target: Target, *, dims:
 BACKEND_FAILURES = ("SetupBackend failed", "Unable to load backend", "Failed to initialize backend")
 
 
-def _backend_label(target: Target) -> str:
-    backend = target.backend or ""
-    return "QNN " + (backend.upper() if backend in ("htp", "cpu", "gpu", "ir") else backend or "")
-
-
 def _check_backend_loaded(path: Path, target: Target, log: CapturedLog) -> None:
     """Raise when the QNN EP's log says its backend library did not load or initialise."""
     if target.provider != QNN:
@@ -202,7 +199,7 @@ def _check_backend_loaded(path: Path, target: Target, log: CapturedLog) -> None:
     failure = log.first(*BACKEND_FAILURES)
     if failure:
         where = "" if target.backend == "htp" else f" (not the NPU: backend_type={target.backend})"
-        raise TargetError(f"{path}: the {_backend_label(target)} backend{where} failed to load: "
+        raise TargetError(f"{path}: the {target.backend_label} backend{where} failed to load: "
                           f"{failure.split('] ', 1)[-1][:300]}",
                           hint="run `onnpu doctor`; check backend_path / backend_type")
 
@@ -219,7 +216,7 @@ def ort_error_text(exc: BaseException) -> tuple[str, str | None]:
     text = raw.replace("[ONNXRuntimeError] : ", "")
     node = _NODE_FAILED.search(text)
     if not node:
-        return _first_line(text), None
+        return first_line(text), None
     op, name, status = node.groups()
     status = status.split("was false.", 1)[-1].strip().splitlines()[0] if status.strip() else "no message"
     return f"node {name!r} ({op}) failed: {status}", name
@@ -236,8 +233,8 @@ def run_failure(loaded: LoadedSession, exc: Exception) -> OnnpuError:
     where = loaded.target.device
     detail, name = ort_error_text(exc)
     if name:
-        ran_on = next((n.provider for n in (loaded.placement.nodes if loaded.placement else []) if n.name == name),
-                      None)
+        placement = loaded.placement
+        ran_on = next((n.provider for n in (placement.nodes if placement else []) if n.name == name), None)
         if ran_on and ran_on != loaded.target.provider:
             where = f"{where} (that node ran on {ran_on})"
     hint = ("the inputs fit the model; check the node's attributes and constants (`onnpu inspect`)"
@@ -248,7 +245,8 @@ def run_failure(loaded: LoadedSession, exc: Exception) -> OnnpuError:
                     hint=hint)
 
 
-def _first_line(text: str) -> str:
+def first_line(text: str) -> str:
+    """onnxruntime's error in one line, without its ``[ONNXRuntimeError]`` prefix."""
     line = text.strip().splitlines()[0] if text.strip() else text
     return line.replace("[ONNXRuntimeError] : ", "")[:300]
 

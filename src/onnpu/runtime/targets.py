@@ -81,12 +81,17 @@ class Target:
         return self.backend == "htp"
 
     @property
+    def backend_label(self) -> str:
+        """The QNN backend in words: ``QNN HTP``, ``QNN CPU``, ``QNN saver``."""
+        return QNN_BACKENDS.get(self.backend or "", f"QNN {self.backend or ''}")
+
+    @property
     def hardware(self) -> str:
         """What the target runs on, in words: ``QCS6490 HTP v68 (emulated)``, ``CPU``, ``QNN GPU``."""
         if not self.is_qnn:
             return {CPU: "CPU"}.get(self.provider, self.provider)
         if not self.is_htp:
-            return QNN_BACKENDS.get(self.backend or "", f"QNN {self.backend}")
+            return self.backend_label
         where = "emulated" if htp_is_emulated() else "hardware"
         if self.soc is not None:
             return f"{self.soc.name} HTP v{self.soc.htp_arch}, {where}"
@@ -164,9 +169,9 @@ def get_target(name: str, options: Mapping[str, str] | None = None, *, allow_fal
     if provider == QNN:
         opts = validate_qnn_options(opts)
         opts, chosen, source = _with_soc(opts, soc, purpose)
-        for key in ("enable_htp_fp16_precision", "htp_bf16_enable"):
-            if opts.get(key) == "1" and "soc_model" not in opts:
-                raise ProviderOptionError(f"QNN option {key}=1 needs a SoC ('soc_model')",
+        for option in ("enable_htp_fp16_precision", "htp_bf16_enable"):
+            if opts.get(option) == "1" and "soc_model" not in opts:
+                raise ProviderOptionError(f"QNN option {option}=1 needs a SoC ('soc_model')",
                                           hint="name it with --soc (e.g. --soc qcs8550) instead of htp_arch")
     elif soc:
         raise ProviderOptionError(f"--soc {soc} applies to the npu target only", hint="use --target npu, or drop --soc")
@@ -174,7 +179,7 @@ def get_target(name: str, options: Mapping[str, str] | None = None, *, allow_fal
         raise ProviderOptionError(f"the cpu target takes no provider options (got {', '.join(opts)})",
                                   hint="drop --ep-option, or use --target npu for QNN options")
     short = {CPU: "cpu", QNN: "npu"}.get(provider, key)
-    if provider == QNN and qnn_backend(opts) != "htp":
-        backend = qnn_backend(opts)
+    backend = qnn_backend(opts) if provider == QNN else "htp"
+    if backend != "htp":
         short = f"qnn-{backend}" if backend in QNN_BACKENDS else "qnn"  # not "npu": it does not run on the NPU
     return Target(short, provider, tuple(sorted(opts.items())), allow_fallback, chosen, source)

@@ -181,10 +181,9 @@ def windows_python_check(machine: str | None = None, identifier: str | None = No
 
 
 def board_checks(wheel_dir: Path | None) -> tuple[BoardIdentity, list[Check]]:
-    if platform.system() == "Windows" and not os.environ.get("ONNPU_SYSROOT"):
-        ident = identify_board()
-        return ident, [windows_python_check()]
     ident = identify_board()
+    if platform.system() == "Windows" and not os.environ.get("ONNPU_SYSROOT"):
+        return ident, [windows_python_check()]
     checks = [identity_check(ident)]
     skel, found = skel_check(ident.soc, wheel_dir)
     checks += [skel, device_check(), cdsp_check(), libcdsprpc_check(), release_check(wheel_dir, found, ident.soc)]

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx
+import onnxruntime as ort
 
 from onnpu._version import __version__
 from onnpu.machine import htp_is_emulated
@@ -66,25 +68,35 @@ class CompileResult:
                 "entries": [e.to_dict() for e in self.entries], "notes": self.notes}
 
 
-def _steps(source: Path) -> dict[str, float]:
-    """Output name → its quantization step (per-tensor scale), for outputs that have one."""
-    return {o.name: o.quant.scale[0] for o in tensor_infos(validate_model_file(source))[1]
-            if o.quant is not None and o.quant.per_tensor}
+class _Reference:
+    """The source's exact CPU QDQ outputs on the check inputs and its output steps: the same for every SoC, so
+    computed once, when the first compiled model is checked."""
+
+    def __init__(self, source: Path, proto: onnx.ModelProto, feeds: list[dict[str, np.ndarray]]) -> None:
+        self.source, self.feeds = source, feeds
+        self.steps = {o.name: o.quant.scale[0] for o in tensor_infos(proto)[1]
+                      if o.quant is not None and o.quant.per_tensor}
+        self._outputs: dict[str, list[np.ndarray]] | None = None
+
+    @property
+    def outputs(self) -> dict[str, list[np.ndarray]]:
+        if self._outputs is None:
+            self._outputs = run_feeds(exact_cpu_session(self.source), self.feeds, model=str(self.source))
+        return self._outputs
 
 
-def _verify(entry: CompiledEntry, path: Path, target: Target, source: Path,
-            feeds: list[dict[str, np.ndarray]]) -> None:
+def _verify(entry: CompiledEntry, path: Path, target: Target, reference: _Reference) -> None:
     """Load the compiled model on the NPU (timed) and compare with the exact CPU arithmetic of the source."""
     start = time.perf_counter()
     loaded = create_session(path, target)
     entry.load_seconds = time.perf_counter() - start
-    entry.placement = loaded.placement.headline() if loaded.placement else None
-    if not feeds:
+    placement = loaded.placement
+    entry.placement = placement.headline() if placement else None
+    if not reference.feeds:
         return
-    npu = run_feeds(loaded, feeds, model=str(path))
-    cpu = run_feeds(exact_cpu_session(source), feeds, model=str(source))
-    steps = _steps(source)
-    for name, values in cpu.items():
+    npu = run_feeds(loaded, reference.feeds, model=str(path))
+    steps = reference.steps
+    for name, values in reference.outputs.items():
         diff = max(float(np.max(np.abs(a.astype(np.float64) - b.astype(np.float64))))
                    for a, b in zip(values, npu[name], strict=True))
         entry.max_abs_diff[name] = diff
@@ -103,14 +115,16 @@ def compile_for_socs(model: str | Path, out_dir: str | Path, socs: Sequence[str]
                      ) -> CompileResult:
     """Compile ``model`` for each SoC in ``socs`` (default: the SoC onnpu would run on) into ``out_dir``."""
     src = Path(model)
-    validate_model_file(src)
+    proto = validate_model_file(src)
     folder = output_dir(out_dir)
-    chosen: list[Soc] = [choose_soc(s, purpose="compile").soc for s in socs] or [choose_soc().soc]
+    here = choose_soc(purpose="compile")  # the default SoC, and the board's own (on a board)
+    chosen: list[Soc] = [choose_soc(s, purpose="compile").soc for s in socs] or [here.soc]
     chosen = list({s.soc_model: s for s in chosen}.values())
-    infos = [float_view(i) for i in tensor_infos(validate_model_file(src))[0]]
-    feeds = [random_inputs(infos, seed + k, dims) for k in range(max(0, inputs))]
+    infos = [float_view(i) for i in tensor_infos(proto)[0]]
+    reference = _Reference(src, proto, [random_inputs(infos, seed + k, dims) for k in range(max(0, inputs))])
+    feeds = reference.feeds
     status = qnn_status()
-    board = None if htp_is_emulated() else choose_soc().detected
+    board = None if htp_is_emulated() else here.detected
     entries: list[CompiledEntry] = []
     notes: list[str] = []
     stem = src.name.removesuffix(".onnx")
@@ -140,7 +154,7 @@ def compile_for_socs(model: str | Path, out_dir: str | Path, socs: Sequence[str]
                                "here)") if expected <= found else \
                     f"records do not match: expected {sorted(expected)}, found {sorted(found)}"
             elif htp_is_emulated() or (board is not None and board.soc_model == group[0].soc_model):
-                _verify(entry, out, target, src, feeds)
+                _verify(entry, out, target, reference)
                 where = "the HTP emulator" if htp_is_emulated() else "this board's NPU"
                 entry.check = f"run on {where} vs the exact CPU arithmetic ({len(feeds)} inputs)" if feeds else \
                     f"loaded on {where} (no inputs run)"
@@ -150,7 +164,7 @@ def compile_for_socs(model: str | Path, out_dir: str | Path, socs: Sequence[str]
         _publish(staging, folder)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    versions = {"onnpu": __version__, "onnxruntime": _ort_version(), "onnxruntime_qnn": status.plugin_version,
+    versions = {"onnpu": __version__, "onnxruntime": ort.__version__, "onnxruntime_qnn": status.plugin_version,
                 "qnn_sdk": status.qnn_sdk_version, "machine": platform.machine()}
     manifest = {"schema": "onnpu.compile/1", "created": time.time(),
                 "source": {"path": str(src.resolve()), "sha256": sha256_file(src)}, "versions": versions,
@@ -161,10 +175,3 @@ def compile_for_socs(model: str | Path, out_dir: str | Path, socs: Sequence[str]
     if any((v or 0) > 1 + 1e-6 for e in entries for v in e.max_steps.values()):
         notes.append("an output is more than one quantization step from the exact CPU arithmetic: see max_steps")
     return CompileResult(str(src), str(folder), str(folder / MANIFEST), entries, versions, notes)
-
-
-def _ort_version() -> str:
-    import onnxruntime as ort
-
-    return str(ort.__version__)
-

@@ -16,7 +16,7 @@ import numpy as np
 import onnx
 
 from onnpu.errors import PlacementError, QuantizationError, ShapeError, SimplifyError, TargetError
-from onnpu.model.files import check_output, external_data_files, read_model, write_model
+from onnpu.model.files import check_output, read_model, read_model_and_layout, write_model
 from onnpu.model.graphs import integer_input_ranges
 from onnpu.model.inspection import TensorInfo, quantization_style, tensor_infos
 from onnpu.model.qdq_groups import complete_qdq_groups
@@ -188,7 +188,7 @@ def _exact_outputs(model: Path | onnx.ModelProto, feeds: Mapping[str, np.ndarray
 def _apply_rewrites(path: Path, feeds: Mapping[str, np.ndarray], prepared: PrepareResult) -> None:
     """Complete QDQ groups the HTP needs (v68 runs no float at all); verify on the exact CPU arithmetic that the
     outputs did not change, then replace the written model."""
-    model = read_model(path)
+    model, had_external = read_model_and_layout(path)
     rewritten, fixes = complete_qdq_groups(model)
     if not fixes:
         return
@@ -197,8 +197,7 @@ def _apply_rewrites(path: Path, feeds: Mapping[str, np.ndarray], prepared: Prepa
     if diff > 0:
         raise QuantizationError(f"{path}: completing the QDQ groups changed the outputs (max |diff| {diff:.3g})",
                                 hint="report this model: the rewrite should be exact")
-    write_model(rewritten, path, force=True, external_data=bool(external_data_files(read_model(
-        path, load_external_data=False))) or None)
+    write_model(rewritten, path, force=True, external_data=had_external or None)
     prepared.rewrites = [f.describe() for f in fixes]
     prepared.rewrite_max_abs_diff = diff
 
@@ -206,8 +205,7 @@ def _apply_rewrites(path: Path, feeds: Mapping[str, np.ndarray], prepared: Prepa
 def _bake_and_fix(src: Path, dst: Path, dims: Mapping[str, int] | None, shapes: Mapping[str, Sequence[int]] | None,
                   values: Mapping[str, Any] | None) -> FixShapesResult:
     """Input values as constants and shapes fixed, without simplifying (quantized models, --no-simplify)."""
-    proto = read_model(src)
-    had_external = bool(external_data_files(read_model(src, load_external_data=False)))
+    proto, had_external = read_model_and_layout(src)
     work, changes = bake_inputs(proto, values or {}, str(src))
     if dims or shapes:
         work, fixed = fix_shapes_model(work, dims, shapes, str(src))
@@ -292,11 +290,11 @@ def prepare(model: str | Path, out: str | Path, calib: str | Path | None = None,
         else:
             notes.append(f"the model is already quantized ({style}): kept as it is, not quantized again"
                          + (" nor simplified (folding would dequantize its weights)" if simplify else ""))
-            had_external = bool(external_data_files(read_model(source, load_external_data=False)))
-            write_model(read_model(source), dst, inputs=(src,), force=force, external_data=had_external or None)
+            kept, had_external = read_model_and_layout(source)
+            write_model(kept, dst, inputs=(src,), force=force, external_data=had_external or None)
     prepared = PrepareResult(str(src), str(dst), fixed, result, None, notes, simplified=simplified)
-    written = read_model(dst, load_external_data=False)
     if not verify_feeds:
+        written = read_model(dst, load_external_data=False)
         infos = tensor_infos(written)[0]
         ranges = integer_input_ranges(written)
         verify_feeds = [random_inputs(infos, seed + k, ranges=ranges) for k in range(max(1, verify_inputs))]

@@ -15,13 +15,13 @@ import numpy as np
 import onnx
 
 from onnpu.errors import ModelError, OnnpuError, SimplifyError
-from onnpu.model.files import check_output, external_data_files, read_model, write_model
+from onnpu.model.files import check_output, read_model_and_layout, write_model
 from onnpu.model.graphs import integer_input_ranges
 from onnpu.model.inspection import tensor_infos
 from onnpu.model.shapes import fix_shapes_model
 from onnpu.model.simplify import SimplifyStats, bake_inputs, condition_hint, simplify_model
 from onnpu.runtime.feeds import random_inputs, run_feeds
-from onnpu.runtime.session import exact_cpu_session
+from onnpu.runtime.session import exact_cpu_session, first_line
 
 RTOL = 1e-3  # of the output's largest magnitude: float reassociation of folded/fused weights stays far below
 ATOL = 1e-5
@@ -86,26 +86,24 @@ def _hint(model: onnx.ModelProto) -> str:
     return condition_hint(model) or "report the model"
 
 
-def verify_unchanged(original: Path | onnx.ModelProto, simplified: onnx.ModelProto,
-                     baked: Mapping[str, np.ndarray], *, inputs: int = 2, seed: int = 0,
-                     feeds: Sequence[Mapping[str, np.ndarray]] | None = None) -> list[OutputCheck]:
+def verify_unchanged(original: Path, simplified: onnx.ModelProto, baked: Mapping[str, np.ndarray], *,
+                     inputs: int = 2, seed: int = 0) -> list[OutputCheck]:
     """Run ``original`` (fed the baked values too) and ``simplified`` on the same seeded inputs, on the CPU with
     graph optimisations off on both sides (an unfolded original may not even load with them on)."""
     infos, _ = tensor_infos(simplified)
     ranges = integer_input_ranges(simplified)
-    given = list(feeds) if feeds else [random_inputs(infos, seed + k, ranges=ranges) for k in range(inputs)]
+    given = [random_inputs(infos, seed + k, ranges=ranges) for k in range(inputs)]
     try:
         reference = run_feeds(exact_cpu_session(original), [{**f, **baked} for f in given], model="original")
     except OnnpuError:
         raise
     except Exception as exc:  # onnxruntime's own errors at run time
-        raise ModelError(f"{original if isinstance(original, Path) else 'the model'}: the original model does not "
-                         f"run on the CPU: {str(exc).strip().splitlines()[0][:300]}",
+        raise ModelError(f"{original}: the original model does not run on the CPU: {first_line(str(exc))}",
                          hint="check the model and the shapes given (onnpu run MODEL --random)") from exc
     try:
         result = run_feeds(exact_cpu_session(simplified), given, model="simplified")
     except Exception as exc:
-        raise SimplifyError(f"the simplified model does not run: {str(exc).strip().splitlines()[0][:300]}",
+        raise SimplifyError(f"the simplified model does not run: {first_line(str(exc))}",
                             hint=f"{_hint(simplified)}; or skip simplification (prepare --no-simplify)") from exc
     checks = []
     for name, values in reference.items():
@@ -125,8 +123,7 @@ def simplify(model: str | Path, out: str | Path | None, *, dims: Mapping[str, in
     src = Path(model)
     if out is not None:
         check_output(out, inputs=(src,), force=force)
-    proto = read_model(src)
-    had_external = bool(external_data_files(read_model(src, load_external_data=False)))
+    proto, had_external = read_model_and_layout(src)
     work, baked_changes = bake_inputs(proto, values or {}, str(src))
     baked = {t.name: onnx.numpy_helper.to_array(t) for t in work.graph.initializer if t.name in (values or {})}
     shape_changes: list[str] = []
