@@ -29,7 +29,7 @@ def test_float_only_op_on_cpu_with_qnn_reason_then_npu_after_quantize(tmp_path: 
     assert "Failed to add node" in asin.reason  # the QNN EP's own words
     assert "quantize" in asin.fix
     assert report.transitions == 1
-    assert main(["placement", str(src), "--require-full", "--soc", FLOAT_SOC]) == 2
+    assert main(["placement", str(src), "--require-full", "--soc", FLOAT_SOC]) == 3  # ExitCode.REFUSED
     assert "Failed to add node" in capsys.readouterr().out
     quantize(src, tmp_path / "asin.qdq.onnx", "random")
     after = explain_placement(tmp_path / "asin.qdq.onnx", get_target("npu"))

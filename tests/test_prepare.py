@@ -94,7 +94,7 @@ def test_if_on_an_input_folded_by_prepare_and_drift_in_steps(tmp_path: Path,
     assert out["name"] == "y" and out["kind"] == "quantized" and out["steps"] <= 2 and not out["flagged"]
     assert npu["inputs_source"].startswith("held-out input")
     # without the value the If keeps the whole network on the CPU, and the error says how to fold it
-    assert main([*args, "--force"]) == 2
+    assert main([*args, "--force"]) == 3  # ExitCode.REFUSED
     err = capsys.readouterr().err
     assert "mode_if (If)" in err
 
@@ -120,7 +120,7 @@ def test_a_graph_qnn_cannot_build_is_blamed_on_its_first_failing_node(tmp_path: 
     [lstm] = [n for n in report.nodes if n.reason]
     assert lstm.name == "lstm" and "Failed to finalize QNN graph" in lstm.reason
     assert any("compiling the model's first nodes alone" in n for n in report.notes)
-    assert main(["placement", str(out), "--require-full"]) == 2
+    assert main(["placement", str(out), "--require-full"]) == 3  # ExitCode.REFUSED
     assert "from lstm (LSTM) on" in capsys.readouterr().out
     assert explain_placement(out, get_target("npu", soc="qcs8550")).fully_on_target
 

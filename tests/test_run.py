@@ -80,6 +80,6 @@ def test_cli_npu_reports_placement(conv: Path, capsys: pytest.CaptureFixture[str
 @pytest.mark.npu
 def test_cli_no_fallback_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = models.save(models.unsupported_op(), tmp_path / "unique.onnx")
-    assert main(["run", str(path), "--target", "npu", "--no-fallback", "--soc", "qcs8550"]) == 2
+    assert main(["run", str(path), "--target", "npu", "--no-fallback", "--soc", "qcs8550"]) == 3  # ExitCode.REFUSED
     err = capsys.readouterr().err
     assert "cannot run fully on npu" in err and "unique (Unique)" in err

@@ -138,7 +138,7 @@ def test_aihub_style_classifier_on_qcs6490_refused_named_then_prepared(tmp_path:
     report = explain_placement(src, get_target("npu"))
     assert not report.fully_on_target and report.summary.failure is not None
     assert [n.name for n in report.nodes if n.reason] == ["pool"]
-    assert main(["placement", str(src), "--require-full"]) == 2
+    assert main(["placement", str(src), "--require-full"]) == 3  # ExitCode.REFUSED
     assert "pool (GlobalAveragePool)" in capsys.readouterr().out
     on_v73 = explain_placement(src, get_target("npu", soc="qcs8550"))
     assert on_v73.fully_on_target and on_v73.summary.on_target == on_v73.summary.total

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import enum
+
+
+class ExitCode(enum.IntEnum):
+    """Process exit codes of the command line, one meaning each (the README's table)."""
+
+    OK = 0
+    ERROR = 1  # an OnnpuError: bad input, a failure onnpu explains
+    USAGE = 2  # the command line itself is wrong (argparse)
+    REFUSED = 3  # the model is not (fully) on the NPU where that was required: --no-fallback, --require-full
+    QUALITY = 4  # a measured quality is below the floor the user set
+    PARTIAL = 5  # some cells / items failed, the rest ran and were reported
+    INTERRUPTED = 130  # Ctrl-C (SIGINT)
+
 
 class OnnpuError(Exception):
     """Base of every error onnpu raises on purpose. The CLI prints ``error: <message>`` and ``hint: <hint>``."""
 
-    exit_code = 1
+    exit_code: int = ExitCode.ERROR
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
@@ -32,7 +46,7 @@ class ProviderOptionError(TargetError):
 class PlacementError(TargetError):
     """The model cannot run entirely on the requested provider while CPU fallback is disabled."""
 
-    exit_code = 2
+    exit_code: int = ExitCode.REFUSED
 
 
 class RunError(OnnpuError):

@@ -30,7 +30,7 @@ from onnpu.cli import (
     cmd_simplify,
     cmd_zoo,
 )
-from onnpu.errors import OnnpuError
+from onnpu.errors import ExitCode, OnnpuError
 
 COMMANDS = (cmd_doctor, cmd_inspect, cmd_fix_shapes, cmd_quantize, cmd_prepare, cmd_placement, cmd_profile, cmd_run,
             cmd_simplify, cmd_classify, cmd_bench, cmd_compare, cmd_compile, cmd_layers, cmd_cache, cmd_zoo, cmd_demo)
@@ -82,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return fail(exc)
         except KeyboardInterrupt:
-            return 130
+            return int(ExitCode.INTERRUPTED)
         except BrokenPipeError:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 1

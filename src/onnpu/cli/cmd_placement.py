@@ -6,6 +6,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from onnpu.cli.args import add_json_arg, add_target_args, parse_dims, target_from
+from onnpu.errors import ExitCode
 
 if TYPE_CHECKING:
     from onnpu.tasks.explain_placement import NodeReport, PlacementReport
@@ -81,4 +82,4 @@ def run(args: argparse.Namespace) -> int:
         print_json(report.to_dict())
     else:
         render(report, args.all)
-    return 2 if args.require_full and not report.fully_on_target else 0
+    return int(ExitCode.REFUSED) if args.require_full and not report.fully_on_target else 0

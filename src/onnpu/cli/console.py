@@ -3,7 +3,6 @@ for programs, and the one error boundary's rendering."""
 
 from __future__ import annotations
 
-import json
 import sys
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -37,7 +36,10 @@ def escape(text: str) -> str:
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    """Strict JSON on stdout (non-finite numbers as null): ``onnpu.jsonio`` is the one writer."""
+    from onnpu.jsonio import dumps
+
+    sys.stdout.write(dumps(data) + "\n")
 
 
 def fail(exc: OnnpuError) -> int:
