@@ -16,9 +16,9 @@ from typing import Any
 from onnpu.measure.layers import DEFAULT_MAX_MB
 from onnpu.model.files import read_model
 from onnpu.model.inspection import tensor_infos
-from onnpu.quantize.calibration import CalibrationData
-from onnpu.quantize.config import QuantizeConfig
-from onnpu.quantize.pipeline import quantize
+from onnpu.quantization.calibration import CalibrationData
+from onnpu.quantization.config import QuantizeConfig
+from onnpu.quantization.pipeline import quantize
 from onnpu.vision.preprocess import image_to_array, preprocess_for
 from onnpu.zoo import ZooModel
 from onnpu.zoo.photos import EVALUATION_PHOTOS, calibration_crops, write_crops

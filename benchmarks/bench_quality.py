@@ -10,9 +10,9 @@ from pathlib import Path
 
 from onnpu.model.files import read_model
 from onnpu.model.inspection import tensor_infos
-from onnpu.quantize.calibration import load_calibration
-from onnpu.quantize.config import QuantizeConfig
-from onnpu.quantize.pipeline import quantize
+from onnpu.quantization.calibration import load_calibration
+from onnpu.quantization.config import QuantizeConfig
+from onnpu.quantization.pipeline import quantize
 from onnpu.vision.preprocess import config_from_metadata
 from onnpu.zoo import ZooModel
 from onnpu.zoo.photos import write_crops

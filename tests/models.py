@@ -170,8 +170,8 @@ def aihub_style_classifier(folder: Path) -> Path:
     GlobalAveragePool → Flatten → QuantizeLinear with no Q/DQ right after the pool (the pool is outside a
     complete QDQ group). Built by quantizing ``classifier()`` (nearest rounding, random calibration) and
     removing the Q/DQ pair after the pool."""
-    from onnpu.quantize.config import QuantizeConfig
-    from onnpu.quantize.pipeline import quantize
+    from onnpu.quantization.config import QuantizeConfig
+    from onnpu.quantization.pipeline import quantize
 
     float_path = save(classifier(), folder / "classifier.onnx")
     qdq = folder / "classifier.qdq.onnx"

@@ -18,7 +18,7 @@ from onnpu.cli import main
 from onnpu.measure.bench import LatencyStats, benchmark
 from onnpu.measure.compare import compare
 from onnpu.measure.report import write_report
-from onnpu.quantize.pipeline import quantize
+from onnpu.quantization.pipeline import quantize
 from onnpu.runtime import context_cache
 from onnpu.runtime.session import create_session
 

@@ -20,7 +20,7 @@ import corpus
 from onnpu import PlacementError, PlacementSummary, get_target, inspect_model, simplify
 from onnpu.cli import main
 from onnpu.model.graphs import count_nodes
-from onnpu.quantize.config import QuantizeConfig
+from onnpu.quantization.config import QuantizeConfig
 from onnpu.tasks.explain_placement import PlacementReport, explain_placement
 from onnpu.tasks.prepare import prepare
 from onnpu.vision.preprocess import PreprocessConfig

@@ -16,7 +16,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 import models
 from onnpu import InputDataError, QuantizationError, RunError, get_target, run_model
-from onnpu.quantize.pipeline import quantize
+from onnpu.quantization.pipeline import quantize
 from onnpu.runtime.session import create_session
 
 

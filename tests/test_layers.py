@@ -21,8 +21,8 @@ from onnpu.measure.layers import compare_layers
 from onnpu.measure.layers_graph import plan_layers
 from onnpu.measure.layers_report import write_layers_report
 from onnpu.measure.layers_result import rank
-from onnpu.quantize.config import QuantizeConfig
-from onnpu.quantize.pipeline import quantize
+from onnpu.quantization.config import QuantizeConfig
+from onnpu.quantization.pipeline import quantize
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 NEAREST = QuantizeConfig(rounding="nearest")
@@ -34,7 +34,7 @@ def nearest_w8a8(zoo_model, tmp_path_factory: pytest.TempPathFactory):  # type: 
     and a folder of held-out crops (photos never used for calibration)."""
     from onnpu.model.files import read_model
     from onnpu.model.inspection import tensor_infos
-    from onnpu.quantize.calibration import CalibrationData
+    from onnpu.quantization.calibration import CalibrationData
     from onnpu.vision.preprocess import image_to_array, preprocess_for
     from onnpu.zoo.photos import EVALUATION_PHOTOS, calibration_crops, write_crops
 
@@ -116,9 +116,9 @@ def test_efficientnet_layers_and_their_ranking_beat_random_layers_at_16_bits(nea
     from onnpu.model.files import read_model
     from onnpu.model.inspection import tensor_infos
     from onnpu.model.transforms import constants_to_initializers
-    from onnpu.quantize.calibration import load_calibration
-    from onnpu.quantize.evaluate import evaluate
-    from onnpu.quantize.recipe import quantize_qdq_model
+    from onnpu.quantization.calibration import load_calibration
+    from onnpu.quantization.evaluate import evaluate
+    from onnpu.quantization.recipe import quantize_qdq_model
     from onnpu.vision.preprocess import preprocess_for
 
     float_path, quant_path, heldout, calibration = nearest_w8a8

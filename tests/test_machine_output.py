@@ -33,8 +33,8 @@ def files(tmp_path_factory: pytest.TempPathFactory, photos: dict[str, Path]) -> 
     folder.mkdir()
     for name in ("grace_hopper", "chelsea"):
         (folder / f"{name}{photos[name].suffix}").write_bytes(photos[name].read_bytes())
-    from onnpu.quantize.config import QuantizeConfig
-    from onnpu.quantize.pipeline import quantize
+    from onnpu.quantization.config import QuantizeConfig
+    from onnpu.quantization.pipeline import quantize
 
     float_model = models.save(models.float_conv(), root / "float.onnx")
     quantize(float_model, root / "float.qdq.onnx", "random", config=QuantizeConfig(rounding="nearest"))

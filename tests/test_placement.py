@@ -10,7 +10,7 @@ import pytest
 import models
 from onnpu import get_target, run_model
 from onnpu.cli import main
-from onnpu.quantize.pipeline import quantize
+from onnpu.quantization.pipeline import quantize
 from onnpu.tasks.explain_placement import explain_placement
 
 pytestmark = pytest.mark.npu

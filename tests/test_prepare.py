@@ -10,7 +10,7 @@ import graph_models
 import models
 from onnpu import PlacementError, ShapeError, get_target, inspect_model
 from onnpu.cli import main
-from onnpu.quantize.config import QuantizeConfig
+from onnpu.quantization.config import QuantizeConfig
 from onnpu.tasks.explain_placement import explain_placement
 from onnpu.tasks.prepare import prepare
 

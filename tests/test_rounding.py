@@ -11,8 +11,8 @@ import models
 from onnpu import get_target, inspect_model, run_model
 from onnpu.cli import main
 from onnpu.model.files import read_model
-from onnpu.quantize.config import QuantizeConfig
-from onnpu.quantize.pipeline import quantize
+from onnpu.quantization.config import QuantizeConfig
+from onnpu.quantization.pipeline import quantize
 from onnpu.runtime.session import create_session
 
 

@@ -29,8 +29,8 @@ _EXPORTS: dict[str, str] = {
     "create_session": "onnpu.runtime.session", "LoadedSession": "onnpu.runtime.session",
     "PlacementSummary": "onnpu.runtime.placement",
     # quantization
-    "quantize": "onnpu.quantize.pipeline", "QuantizeConfig": "onnpu.quantize.config",
-    "QuantizeResult": "onnpu.quantize.pipeline",
+    "quantize": "onnpu.quantization.pipeline", "QuantizeConfig": "onnpu.quantization.config",
+    "QuantizeResult": "onnpu.quantization.pipeline",
     # vision
     "classify": "onnpu.vision.classify", "ClassifyResult": "onnpu.vision.classify",
     "classify_folder": "onnpu.vision.folder", "PreprocessConfig": "onnpu.vision.preprocess",
@@ -96,8 +96,8 @@ if TYPE_CHECKING:
     from onnpu.model.inspection import ModelInfo, TensorInfo, inspect_model
     from onnpu.model.qparams import QuantParams, dequantize, quantize_array
     from onnpu.model.shapes import fix_shapes
-    from onnpu.quantize.config import QuantizeConfig
-    from onnpu.quantize.pipeline import QuantizeResult, quantize
+    from onnpu.quantization.config import QuantizeConfig
+    from onnpu.quantization.pipeline import QuantizeResult, quantize
     from onnpu.runtime.placement import PlacementSummary
     from onnpu.runtime.qnn import qnn_status
     from onnpu.runtime.session import LoadedSession, create_session

@@ -9,7 +9,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from onnpu.errors import InputDataError, ShapeError, TargetError
-from onnpu.quantize.config import ACTIVATION_TYPES, DEFAULT_QUANTIZE, METHODS, WEIGHT_TYPES, QuantizeConfig
+from onnpu.quantization.config import ACTIVATION_TYPES, DEFAULT_QUANTIZE, METHODS, WEIGHT_TYPES, QuantizeConfig
 from onnpu.runtime.qnn_options import parse_option
 from onnpu.runtime.socs import SOCS
 from onnpu.runtime.targets import Target, get_target

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from onnpu.cli.args import add_json_arg, add_quantize_args, preprocess_from, quantize_config_from
 
 if TYPE_CHECKING:
-    from onnpu.quantize.pipeline import QuantizeResult
+    from onnpu.quantization.pipeline import QuantizeResult
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from onnpu.cli.console import out, print_json
     from onnpu.cli.progress import progress_bar
     from onnpu.cli.sources import local_model
-    from onnpu.quantize.pipeline import quantize
+    from onnpu.quantization.pipeline import quantize
 
     args.model = local_model(args.model)
     with progress_bar(not args.json) as progress:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from onnpu.metrics import OutputQuality, compare_outputs
-from onnpu.quantize.calibration import model_inputs
+from onnpu.quantization.calibration import model_inputs
 from onnpu.runtime.context_cache import open_session
 from onnpu.runtime.feeds import pair_outputs, run_feeds
 from onnpu.runtime.targets import Target, require_inference

@@ -40,7 +40,7 @@ from onnpu.model.files import metadata, read_model
 from onnpu.model.inspection import tensor_infos
 from onnpu.model.qparams import QuantParams, io_quant_params
 from onnpu.model.shapes import infer_shapes
-from onnpu.quantize.calibration import model_inputs
+from onnpu.quantization.calibration import model_inputs
 from onnpu.runtime.context_cache import open_session
 from onnpu.runtime.targets import CPU, Target
 from onnpu.vision.preprocess import PreprocessConfig

@@ -22,9 +22,9 @@ from onnpu.model.inspection import TensorInfo, quantization_style, tensor_infos
 from onnpu.model.qdq_groups import complete_qdq_groups
 from onnpu.model.shapes import FixShapesResult, dynamic_dims, fix_shapes_model
 from onnpu.model.simplify import bake_inputs
-from onnpu.quantize.calibration import load_calibration
-from onnpu.quantize.config import DEFAULT_QUANTIZE, QuantizeConfig
-from onnpu.quantize.pipeline import Progress, QuantizeResult, quantize
+from onnpu.quantization.calibration import load_calibration
+from onnpu.quantization.config import DEFAULT_QUANTIZE, QuantizeConfig
+from onnpu.quantization.pipeline import Progress, QuantizeResult, quantize
 from onnpu.runtime.feeds import random_inputs, run_feeds
 from onnpu.runtime.placement import PlacementSummary
 from onnpu.runtime.session import create_session, exact_cpu_session

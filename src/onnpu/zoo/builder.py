@@ -10,9 +10,9 @@ from pathlib import Path
 from onnpu.errors import OnnpuError
 from onnpu.model.files import read_model, set_metadata, write_model
 from onnpu.model.inspection import tensor_infos
-from onnpu.quantize.calibration import CalibrationData
-from onnpu.quantize.config import QuantizeConfig
-from onnpu.quantize.pipeline import quantize
+from onnpu.quantization.calibration import CalibrationData
+from onnpu.quantization.config import QuantizeConfig
+from onnpu.quantization.pipeline import quantize
 from onnpu.vision.preprocess import PREPROCESS_METADATA_KEY, PreprocessConfig, image_to_array
 from onnpu.zoo.photos import CALIBRATION_PHOTOS, calibration_crops
 

@@ -15,7 +15,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from onnpu.quantize.rounding_stats import Layer, Stats, collect_stats, find_layers
+from onnpu.quantization.rounding_stats import Layer, Stats, collect_stats, find_layers
 
 DAMPING = 0.01  # of the mean diagonal, added to the covariance (it is rank-deficient with few samples)
 BLOCK = 128

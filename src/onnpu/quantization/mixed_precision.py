@@ -13,10 +13,10 @@ import onnx
 
 from onnpu.metrics import OutputQuality
 from onnpu.model.files import write_model
-from onnpu.quantize.calibration import CalibrationData
-from onnpu.quantize.config import QuantizeConfig
-from onnpu.quantize.evaluate import evaluate
-from onnpu.quantize.recipe import FeedReader, quantize_qdq_model
+from onnpu.quantization.calibration import CalibrationData
+from onnpu.quantization.config import QuantizeConfig
+from onnpu.quantization.evaluate import evaluate
+from onnpu.quantization.recipe import FeedReader, quantize_qdq_model
 from onnpu.runtime.session import exact_session_options
 from onnpu.storage import scratch_dir
 

@@ -18,12 +18,12 @@ from onnpu.model.files import check_output, read_model_and_layout, set_metadata,
 from onnpu.model.graphs import integer_input_ranges
 from onnpu.model.inspection import tensor_infos
 from onnpu.model.transforms import constants_to_initializers, quantized_io
-from onnpu.quantize.calibration import CalibrationData, load_calibration
-from onnpu.quantize.config import DEFAULT_QUANTIZE, QuantizeConfig
-from onnpu.quantize.evaluate import evaluate, run_on_cpu
-from onnpu.quantize.mixed_precision import MixedPrecisionStep, raise_to_target
-from onnpu.quantize.recipe import quantize_qdq_model
-from onnpu.quantize.rounding import RoundingReport
+from onnpu.quantization.calibration import CalibrationData, load_calibration
+from onnpu.quantization.config import DEFAULT_QUANTIZE, QuantizeConfig
+from onnpu.quantization.evaluate import evaluate, run_on_cpu
+from onnpu.quantization.mixed_precision import MixedPrecisionStep, raise_to_target
+from onnpu.quantization.recipe import quantize_qdq_model
+from onnpu.quantization.rounding import RoundingReport
 from onnpu.vision.preprocess import PreprocessConfig, preprocess_for
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -116,7 +116,7 @@ def quantize(model: str | Path, out: str | Path, calib: str | Path | Calibration
         if raised.steps:
             result.quality, result.sixteen_bit = raised.quality, raised.sixteen_bit
     if config.rounding == "optimized":
-        from onnpu.quantize.rounding import optimize_rounding
+        from onnpu.quantization.rounding import optimize_rounding
 
         result.nearest_quality = result.quality
         quant, result.rounding = optimize_rounding(quant, float_model, data.calibration[:ROUNDING_SAMPLES],
