@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from onnpu.measure.layers import DEFAULT_MAX_MB
+from onnpu.measure.layers.compare import DEFAULT_MAX_MB
 from onnpu.model.files import read_model
 from onnpu.model.inspection import tensor_infos
 from onnpu.quantization.calibration import CalibrationData

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import shutil
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import pytest
 from PIL import Image
 
 import models
-from onnpu import get_target
+from onnpu import get_target, jsonio
 from onnpu.cli import main
 from onnpu.vision.folder import classify_folder, collect_images
 from onnpu.vision.preprocess import PreprocessConfig
@@ -73,7 +72,7 @@ def test_resume_repairs_a_cut_line_and_retries_failures(folder: Path, tmp_path: 
     if suffix == ".csv":
         rows = list(csv.DictReader(out.read_text().splitlines()))
     else:
-        rows = [json.loads(line) for line in out.read_text().splitlines()]  # every line parses
+        rows = [jsonio.loads(line) for line in out.read_text().splitlines()]  # every line parses
     images = [r["image"] for r in rows]
     assert sorted(images) == sorted(set(images)) and len(images) == 10  # one row per image, none cut
     assert all((r["status"] == "ok") if suffix == ".csv" else ("top" in r) for r in rows)
@@ -132,11 +131,18 @@ def test_batch_inference_matches_batch_one(folder: Path, tmp_path: Path) -> None
 def test_cli_jsonl_and_warning(folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     model = models.save(models.classifier(), tmp_path / "cls.onnx")
     out = tmp_path / "r.jsonl"
-    assert main(["classify", str(folder), "--model", str(model), "-o", str(out), "--scaling", "imagenet"]) == 0
+    # one image cannot be read, the nine others are classified: a partial result (exit 5)
+    assert main(["classify", str(folder), "--model", str(model), "-o", str(out), "--scaling", "imagenet"]) == 5
     captured = capsys.readouterr()
-    assert "skipped 1 non-image file" in captured.err and "9 classified, 1 unreadable" in captured.out
-    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert "warning: skipped 1 non-image file" in captured.err and "9 classified, 1 unreadable" in captured.out
+    records = [jsonio.loads(line) for line in out.read_text().splitlines()]
     assert len(records) == 10 and "error" in next(r for r in records if "broken" in r["image"])
+    # without -o, one line per image on stdout with every one of the --top classes
+    assert main(["classify", str(folder / "a"), "--model", str(model), "--top", "3", "--dim", "N=1"]) == 0
+    lines = capsys.readouterr().out.splitlines()[:-1]  # the last line is the summary
+    assert len(lines) == 6 and all(len(line.split("\t")) == 1 + 3 * 3 for line in lines)
+    first = lines[0].split("\t")
+    assert first[0].endswith(".jpg") and float(first[3]) >= float(first[6]) >= float(first[9])
     shutil.rmtree(folder)
     assert main(["classify", str(folder), "--model", str(model)]) == 1
     assert "no such image file" in capsys.readouterr().err

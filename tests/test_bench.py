@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import shutil
 import subprocess
@@ -13,7 +12,7 @@ import pytest
 from onnx import numpy_helper
 
 import models
-from onnpu import get_target
+from onnpu import get_target, jsonio
 from onnpu.cli import main
 from onnpu.measure.bench import LatencyStats, benchmark
 from onnpu.measure.compare import compare
@@ -51,7 +50,7 @@ def test_cpu_and_npu_side_by_side_with_cache(tmp_path: Path, capsys: pytest.Capt
     src = models.save(models.qdq_conv(), tmp_path / "qdq.onnx")
     code = main(["bench", str(src), "--target", "cpu,npu", "-n", "4", "--json", "--report", str(tmp_path / "rep")])
     assert code == 0
-    data = json.loads(capsys.readouterr().out)
+    data = jsonio.loads(capsys.readouterr().out)
     cpu, npu = data["runs"]
     assert cpu["label"].endswith("@ cpu") and npu["label"].endswith("@ npu")
     for key in ("mean", "std", "min", "p50", "p90", "p95", "p99", "max", "throughput"):
@@ -107,7 +106,7 @@ def test_context_cache_keyed_by_options_and_invalidated(tmp_path: Path, capsys: 
     assert state == "hit"
     np.testing.assert_array_equal(again.run(x)[0], fresh.run(x)[0])
     assert main(["cache", "list", "--json"]) == 0
-    assert len(json.loads(capsys.readouterr().out)["contexts"]) == 3
+    assert len(jsonio.loads(capsys.readouterr().out)["contexts"]) == 3
     assert main(["cache", "clear"]) == 0
     assert context_cache.list_entries() == []
 
@@ -118,7 +117,7 @@ def test_compare_one_model_on_two_targets(tmp_path: Path, capsys: pytest.Capture
     result = compare((src, get_target("cpu")), (src, get_target("npu")), count=3)
     assert result.samples == 3 and result.outputs[0].sqnr_db > 10
     assert main(["compare", str(src), "--count", "2", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["candidate"].startswith("qdq.onnx @ npu (QCS6490 HTP v68")
+    assert jsonio.loads(capsys.readouterr().out)["candidate"].startswith("qdq.onnx @ npu (QCS6490 HTP v68")
 
 
 def test_compare_two_models_on_images(tmp_path: Path, photos: dict[str, Path]) -> None:

@@ -4,12 +4,12 @@ one; and the board errors users meet are translated into their cause and fix."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 import models
+from onnpu import jsonio
 from onnpu.cli import main
 from onnpu.runtime.failures import BOARD_ERRORS, board_error, explain_failure
 from onnpu.runtime.native_log import CapturedLog
@@ -110,7 +110,7 @@ def test_doctor_on_a_board_reports_the_checks_and_fails_on_a_broken_one(tmp_path
                                                                         capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("ONNPU_SYSROOT", str(board_tree(tmp_path / "root", cdsp="offline")))
     assert main(["doctor", "--no-selftest", "--json"]) == 1
-    data = json.loads(capsys.readouterr().out)
+    data = jsonio.loads(capsys.readouterr().out)
     assert data["soc"]["name"] == "QCS6490" and data["soc"]["source"].startswith("detected")
     assert data["board_identity"]["soc_id"] == 498
     cdsp = next(c for c in data["board"] if c["name"] == "cDSP")

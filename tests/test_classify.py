@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 import models
-from onnpu import InputDataError, classify, get_target
+from onnpu import InputDataError, classify, get_target, jsonio
 from onnpu.cli import main
 from onnpu.vision.labels import load_labels
 from onnpu.vision.preprocess import PreprocessConfig
@@ -91,7 +91,7 @@ def test_cli_json_with_labels(twins: tuple[Path, Path], photos: dict[str, Path],
     code = main(["classify", str(photos["coffee"]), "--model", str(twins[1]), "--labels", str(labels), "--top", "3",
                  "--json", "--scaling", "imagenet", "--crop-ratio", "1.0"])
     assert code == 0
-    data = json.loads(capsys.readouterr().out)
+    data = jsonio.loads(capsys.readouterr().out)
     top = data["images"][0]["top"]
     assert len(top) == 3 and top[0]["label"].startswith("thing ")
     assert data["output_dequantized"] is True

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 
 import pytest
 
+from onnpu import jsonio
 from onnpu.cli import COMMANDS, build_parser, main
 
 
@@ -27,7 +27,7 @@ def test_parser_lists_every_verb() -> None:
 @pytest.mark.npu
 def test_doctor_json_passes_selftest(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["doctor", "--json"]) == 0
-    data = json.loads(capsys.readouterr().out)
+    data = jsonio.loads(capsys.readouterr().out)
     assert data["ok"] is True and data["selftest"]["passed"] is True
     assert data["selftest"]["max_abs_diff"] <= 0.02 + 1e-6
     assert data["qnn_mode"] in ("plugin", "builtin")

@@ -3,14 +3,13 @@ a multi-SoC model checked by its records; a manifest; and run/bench picking the 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import onnx
 import pytest
 
 import models
-from onnpu import TargetError, get_target
+from onnpu import TargetError, get_target, jsonio
 from onnpu.cli import main
 from onnpu.runtime.compiled import context_info
 from onnpu.storage import sha256_file
@@ -38,7 +37,7 @@ def test_one_model_per_soc_verified_with_a_manifest(tmp_path: Path) -> None:
         assert entry.max_steps["y"] is not None and entry.max_steps["y"] <= 1 + 1e-6  # within one output step
         assert "run on the HTP emulator" in entry.check
         assert entry.placement is not None
-    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    manifest = jsonio.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["schema"] == "onnpu.compile/1" and manifest["versions"]["qnn_sdk"]
     assert manifest["source"]["sha256"] == sha256_file(src)
     for entry in manifest["entries"]:
@@ -52,7 +51,7 @@ def test_multi_soc_model_is_checked_by_its_records(tmp_path: Path, capsys: pytes
     src = models.save(models.qdq_conv(), tmp_path / "conv.qdq.onnx")
     assert main(["compile", str(src), "--soc", "qcs6490,sm8550,sm8750", "--multi-soc", "-o", str(tmp_path / "m"),
                  "--json"]) == 0
-    data = json.loads(capsys.readouterr().out)
+    data = jsonio.loads(capsys.readouterr().out)
     [entry] = data["entries"]
     assert entry["soc_models"] == [93, 43, 69] and entry["load_seconds"] is None
     assert {(r["soc"], r["htp_arch"]) for r in entry["records"]} == {("QCS6490", 68), ("SM8550", 73), ("SM8750", 79)}
@@ -68,9 +67,9 @@ def test_run_and_bench_pick_the_file_for_their_soc(tmp_path: Path, capsys: pytes
     assert (out / "conv.qdq.qcs8550_qnn.bin").is_file()  # --no-embed: the binary beside its model
     capsys.readouterr()
     assert main(["run", str(out), "--target", "npu", "--soc", "qcs8550", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["model"].endswith("conv.qdq.qcs8550.onnx")
+    assert jsonio.loads(capsys.readouterr().out)["model"].endswith("conv.qdq.qcs8550.onnx")
     assert main(["run", str(out / "manifest.json"), "--target", "npu", "--json"]) == 0  # default SoC: QCS6490
-    assert json.loads(capsys.readouterr().out)["model"].endswith("conv.qdq.qcs6490.onnx")
+    assert jsonio.loads(capsys.readouterr().out)["model"].endswith("conv.qdq.qcs6490.onnx")
     # a compiled model for another SoC is refused before loading, naming the file that fits
     assert main(["run", str(out / "conv.qdq.qcs8550.onnx"), "--target", "npu"]) == 1
     err = capsys.readouterr().err
@@ -80,7 +79,7 @@ def test_run_and_bench_pick_the_file_for_their_soc(tmp_path: Path, capsys: pytes
     assert "no model compiled for SM8750" in err and "onnpu compile" in err
     assert main(["bench", str(out), "--target", "npu", "--soc", "qcs8550", "-n", "2", "--warmup", "0",
                  "--json"]) == 0
-    [bench_run] = json.loads(capsys.readouterr().out)["runs"]
+    [bench_run] = jsonio.loads(capsys.readouterr().out)["runs"]
     assert bench_run["cache"] == "compiled model" and "QCS8550" in bench_run["target"]
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import models
-from onnpu import OnnpuError
+from onnpu import OnnpuError, jsonio
 from onnpu.runtime.context_cache import CTX_NAME, META_NAME, cached_session, contexts_dir, list_entries
 from onnpu.runtime.targets import get_target
 
@@ -60,7 +60,7 @@ def test_two_processes_compiling_one_model_compile_it_once(tmp_path: Path) -> No
     for proc in procs:
         out, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err[-2000:]
-        results.append(json.loads(next(line for line in out.splitlines() if line.startswith("RESULT "))[7:]))
+        results.append(jsonio.loads(next(line for line in out.splitlines() if line.startswith("RESULT "))[7:]))
     assert sorted(r["state"] for r in results) == ["built", "hit"]  # the second waited, then loaded
     assert results[0]["y"] == results[1]["y"]
     entries, leftovers = _entries_and_leftovers()
@@ -103,7 +103,7 @@ def test_a_stale_or_broken_entry_is_rebuilt(damage: str, tmp_path: Path) -> None
     elif damage == "missing":
         binary.unlink()
     elif damage == "stale fields":
-        meta = json.loads((entry / META_NAME).read_text())
+        meta = jsonio.loads((entry / META_NAME).read_text())
         meta["fields"]["qnn_sdk"] = "0.0.0"
         (entry / META_NAME).write_text(json.dumps(meta))
     else:
@@ -146,7 +146,7 @@ def test_two_processes_building_the_zoo_model_build_it_once(tmp_path: Path) -> N
     for proc in procs:
         out, err = proc.communicate(timeout=900)
         assert proc.returncode == 0, err[-2000:]
-        results.append(json.loads(out[out.index("{"):]))
+        results.append(jsonio.loads(out))  # the whole of stdout: nothing else is printed there
     assert sorted(r["built"] for r in results) == [False, True]  # one built it, the other waited and used it
     assert results[0]["quantized"] == results[1]["quantized"]
     zoo = tmp_path / "cache" / "zoo"

@@ -17,7 +17,7 @@ import onnx
 import pytest
 
 import corpus
-from onnpu import PlacementError, PlacementSummary, get_target, inspect_model, simplify
+from onnpu import PlacementError, PlacementSummary, get_target, inspect_model, jsonio, simplify
 from onnpu.cli import main
 from onnpu.model.graphs import count_nodes
 from onnpu.quantization.config import QuantizeConfig
@@ -50,10 +50,10 @@ def _placement_cli(model: Path, soc: str) -> dict[str, Any]:
                           capture_output=True, text=True, timeout=600)
     if done.returncode < 0:
         return {"headline": f"onnxruntime crashed (signal {-done.returncode})"}
-    if "{" not in done.stdout:
+    if done.returncode != 0:
         lines = [line for line in done.stderr.splitlines() if line.startswith("error:")]
         return {"headline": (lines[0][len("error: "):] if lines else done.stderr.strip()[-200:])}
-    return dict(json.loads(done.stdout[done.stdout.index("{"):]))  # QNN may print a line first (issue #13)
+    return dict(jsonio.loads(done.stdout))  # the whole of stdout: onnpu keeps native output out of it
 
 
 def _short(data: dict[str, Any]) -> str:

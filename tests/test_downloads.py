@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ import pytest
 
 import models
 from loopback import CHANGED, PAYLOAD, Server
-from onnpu import DownloadError
+from onnpu import DownloadError, jsonio
 from onnpu.cli import main
 from onnpu.model.downloads import DownloadPolicy, fetch, fetch_model, list_downloads
 from onnpu.model.files import write_model
@@ -132,10 +131,10 @@ def test_model_with_external_data_found_beside_it(server: Server) -> None:
 
 def test_cli_inspect_url_and_cache_list(server: Server, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["inspect", f"{server.url}/model.onnx", "--json"]) == 0
-    data = json.loads(capsys.readouterr().out)
+    data = jsonio.loads(capsys.readouterr().out)
     assert data["external_data"] == ["model.onnx.data"] and data["parameter_count"] == 64 * 27 + 4 * 64
     assert main(["cache", "list", "--json"]) == 0
-    listed = json.loads(capsys.readouterr().out)["downloads"]
+    listed = jsonio.loads(capsys.readouterr().out)["downloads"]
     assert {d["url"].rsplit("/", 1)[1] for d in listed} == {"model.onnx", "model.onnx.data"}
     assert main(["inspect", f"{server.url}/missing.onnx"]) == 1
     assert "HTTP 404" in capsys.readouterr().err

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -8,7 +7,7 @@ import onnx
 import pytest
 
 import models
-from onnpu import inspect_model
+from onnpu import inspect_model, jsonio
 from onnpu.cli import main
 from onnpu.model.files import write_model
 
@@ -54,7 +53,7 @@ def test_external_data_is_listed(tmp_path: Path) -> None:
 def test_cli_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = models.save(models.qdq_conv(), tmp_path / "qdq.onnx")
     assert main(["inspect", str(path), "--json"]) == 0
-    data = json.loads(capsys.readouterr().out)
+    data = jsonio.loads(capsys.readouterr().out)
     assert data["inputs"][0]["quantization"]["scale"] == pytest.approx(1 / 255)
     assert data["outputs"][0]["quantization"]["zero_point"] == 0
     assert data["quantization_style"] == "QDQ"

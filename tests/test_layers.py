@@ -4,7 +4,6 @@ deliberately damaged, and the QDQ test models on the HTP emulator."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -15,12 +14,12 @@ import pytest
 from onnx import numpy_helper
 
 import models
-from onnpu import get_target
+from onnpu import get_target, jsonio
 from onnpu.cli import main
-from onnpu.measure.layers import compare_layers
-from onnpu.measure.layers_graph import plan_layers
-from onnpu.measure.layers_report import write_layers_report
-from onnpu.measure.layers_result import rank
+from onnpu.measure.layers.compare import compare_layers
+from onnpu.measure.layers.graph import plan_layers
+from onnpu.measure.layers.report import write_layers_report
+from onnpu.measure.layers.result import rank
 from onnpu.quantization.config import QuantizeConfig
 from onnpu.quantization.pipeline import quantize
 
@@ -90,7 +89,7 @@ def test_chunks_change_memory_not_numbers(tmp_path: Path) -> None:
 def test_cli_json_table_and_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     src, out = _classifier_pair(tmp_path)
     assert main(["layers", str(src), str(out), "--count", "3", "--json"]) == 0
-    data = json.loads(capsys.readouterr().out)
+    data = jsonio.loads(capsys.readouterr().out)
     assert data["schema"] == "onnpu.layers/1" and data["samples"] == 3
     assert [r["name"] for r in data["rows"]] == ["x", "r", "p", "f", "logits"]
     assert all(isinstance(r["sqnr_db"], float) and r["max_error_steps"] is not None for r in data["rows"])
@@ -177,7 +176,7 @@ def test_report_renders_in_headless_chromium(tmp_path: Path, capsys: pytest.Capt
     assert main(["layers", str(src), str(out), "--count", "3", "--report", str(tmp_path / "rep")]) == 0
     assert sorted(p.name for p in (tmp_path / "rep").iterdir()) == ["layers.png", "report.html", "report.json",
                                                                     "report.md"]
-    json.loads((tmp_path / "rep" / "report.json").read_text())
+    jsonio.loads((tmp_path / "rep" / "report.json").read_text())
     page = (tmp_path / "rep" / "report.html").as_uri()
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -207,7 +206,7 @@ def test_npu_matches_the_exact_cpu_arithmetic_within_one_step(tmp_path: Path, io
     assert all(r.device.max_steps <= 1 and (r.device.alone_max_steps or 0) <= 1 for r in checked if r.device)
     assert device.first_op_departure is None
     assert "NPU" in device.placement and "extra output" in device.note
-    json.dumps(result.to_dict(), allow_nan=False)
+    assert jsonio.loads(jsonio.dumps(result)) == jsonio.to_jsonable(result.to_dict())  # strict JSON, inf as null
 
 
 def _tiny(nodes: list[onnx.NodeProto], inits: list[onnx.TensorProto], path: Path, channels_in: int) -> Path:
@@ -234,7 +233,7 @@ def test_npu_departure_that_builds_up_is_told_from_an_op_that_departs(tmp_path: 
                  helper.make_node("Exp", ["c"], ["y"], name="exp")], [w], tmp_path / "exp.onnx", 3)
     quantize(src, tmp_path / "exp.qdq.onnx", "random", config=NEAREST)
     assert main(["layers", str(tmp_path / "exp.qdq.onnx"), "--target", "npu", "--count", "2", "--json"]) == 0
-    data = json.loads(capsys.readouterr().out)
+    data = jsonio.loads(capsys.readouterr().out)
     rows = {r["name"]: r["device"] for r in data["rows"]}
     assert rows["c"]["max_steps"] <= 1 < rows["y_QuantizeLinear_Input"]["max_steps"]
     assert rows["c"]["alone_max_steps"] <= 1 and rows["y_QuantizeLinear_Input"]["alone_max_steps"] <= 1

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import models
+from onnpu import jsonio
 from onnpu.cli import build_parser
 
 pytestmark = pytest.mark.npu
@@ -92,14 +92,14 @@ def test_every_json_verb_is_covered(files: dict[str, Path]) -> None:
 def test_json_stdout_parses(verb: str, files: dict[str, Path]) -> None:
     done = onnpu(*json_commands(files)[verb])
     assert done.returncode == 0, done.stderr[-2000:]
-    json.loads(done.stdout)  # the whole of stdout, nothing before or after
+    jsonio.loads(done.stdout)  # the whole of stdout, nothing before or after
     assert "LIBNATIVE" not in done.stdout + done.stderr
 
 
 def test_verbose_shows_native_output_on_stderr_only(files: dict[str, Path]) -> None:
     done = onnpu("-v", "placement", str(files["qdq"]), "--target", "npu", "--json")
     assert done.returncode == 0, done.stderr[-2000:]
-    assert json.loads(done.stdout)["fully_on_target"] is True
+    assert jsonio.loads(done.stdout)["fully_on_target"] is True
     assert "LIBNATIVE" in done.stderr  # what the QNN libraries printed, shown where it belongs
 
 
@@ -116,11 +116,11 @@ def test_folder_results_csv_jsonl_and_json_summary_parse(files: dict[str, Path])
         done = onnpu("classify", str(files["folder"]), "--model", str(files["u8"]), "--target", "npu",
                      "--soc", FLOAT_SOC, "-o", str(root / name), "--json")
         assert done.returncode == 0, done.stderr[-2000:]
-        summary = json.loads(done.stdout)
+        summary = jsonio.loads(done.stdout)
         assert summary["classified"] == 2 and summary["failed"] == 0
     rows = list(csv.DictReader((root / "r.csv").read_text().splitlines()))
     assert [r["status"] for r in rows] == ["ok", "ok"]
-    records = [json.loads(line) for line in (root / "r.jsonl").read_text().splitlines()]
+    records = [jsonio.loads(line) for line in (root / "r.jsonl").read_text().splitlines()]
     assert len(records) == 2 and all(len(r["top"]) == 5 for r in records)
 
 
@@ -130,6 +130,6 @@ def test_zoo_and_demo_json_parse(zoo_model) -> None:  # type: ignore[no-untyped-
     for args in (["zoo", "path", "--json"], ["demo", "--json"]):
         done = onnpu(*args, env=env)
         assert done.returncode == 0, done.stderr[-2000:]
-        data = json.loads(done.stdout)
+        data = jsonio.loads(done.stdout)
         assert data
     assert data["npu_top1_matches_float"] is True

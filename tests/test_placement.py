@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 import models
-from onnpu import get_target, run_model
+from onnpu import get_target, jsonio, run_model
 from onnpu.cli import main
 from onnpu.quantization.pipeline import quantize
 from onnpu.tasks.explain_placement import explain_placement
@@ -49,7 +48,7 @@ def test_dynamic_batch_names_the_dim_and_the_fix(tmp_path: Path, capsys: pytest.
     assert fixed.fully_on_target and fixed.summary.partitions == 1
     assert fixed.summary.on_target == fixed.summary.total == 3
     assert main(["placement", str(src), "--dim", "N=1", "--json", "--soc", FLOAT_SOC]) == 0
-    data = json.loads(capsys.readouterr().out)
+    data = jsonio.loads(capsys.readouterr().out)
     assert data["fully_on_target"] is True and data["on_target"] == 3
 
 

@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 import models
-from onnpu import get_target
+from onnpu import get_target, jsonio
 from onnpu.cli import main
 from onnpu.measure.profile import profile
 
@@ -25,7 +24,7 @@ def test_cpu_profile_rows_cover_the_run(tmp_path: Path) -> None:
 def test_npu_profile_breaks_the_partition_into_ops(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     src = models.save(models.qdq_conv(), tmp_path / "qdq.onnx")
     assert main(["profile", str(src), "--target", "npu", "-n", "3", "--out", str(tmp_path / "p"), "--json"]) == 0
-    data = json.loads(capsys.readouterr().out)
+    data = jsonio.loads(capsys.readouterr().out)
     qnn_rows = [r for r in data["rows"] if r["provider"] == "QNNExecutionProvider"]
     assert any(r["op_type"] == "Conv" and r["name"] == "conv" and r["cycles"] > 0 for r in qnn_rows)
     assert (tmp_path / "p" / "qnn_profile.csv").exists()

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -8,7 +7,7 @@ import pytest
 
 import models
 from conftest import sha256
-from onnpu import QuantizationError, get_target, inspect_model, run_model
+from onnpu import QuantizationError, get_target, inspect_model, jsonio, run_model
 from onnpu.cli import main
 from onnpu.model.files import write_model
 from onnpu.quantization.config import QuantizeConfig
@@ -31,7 +30,7 @@ def test_random_calibration_and_quality_report(tmp_path: Path) -> None:
     info = inspect_model(tmp_path / "q.onnx")
     assert info.quantization_style == "QDQ"
     assert info.inputs[0].quant is not None and info.inputs[0].quant.dtype == "uint8"
-    assert json.loads(info.metadata["onnpu.quantization"])["per_channel"] is True
+    assert jsonio.loads(info.metadata["onnpu.quantization"])["per_channel"] is True
     assert sha256(src) == before
 
 
@@ -68,7 +67,7 @@ def test_uint8_io(tmp_path: Path) -> None:
     x, y = info.inputs[0], info.outputs[0]
     assert (x.elem_type, y.elem_type) == ("uint8", "uint8")
     assert x.quant is not None and "metadata" in x.quant.source
-    table = json.loads(info.metadata["onnpu.io_quantization"])
+    table = jsonio.loads(info.metadata["onnpu.io_quantization"])
     assert set(table) == {"x", "y"} and table["x"]["scale"] == pytest.approx(x.quant.scale[0])
     quantize(src, tmp_path / "qf.onnx", "random", io="float")
     data = np.random.default_rng(1).random((1, 3, 16, 16), dtype=np.float32)
@@ -118,7 +117,7 @@ def test_mixed_precision_raises_sensitive_activations(tmp_path: Path) -> None:
     model = read_model(tmp_path / "mixed.onnx")
     uint16_zero_points = [t.name for t in model.graph.initializer if t.data_type == 4 and "zero_point" in t.name]
     assert uint16_zero_points
-    assert json.loads(inspect_model(tmp_path / "mixed.onnx").metadata["onnpu.quantization"])["sixteen_bit"]
+    assert jsonio.loads(inspect_model(tmp_path / "mixed.onnx").metadata["onnpu.quantization"])["sixteen_bit"]
 
 
 def test_bad_options(tmp_path: Path) -> None:
@@ -132,7 +131,7 @@ def test_bad_options(tmp_path: Path) -> None:
 def test_cli_quantize_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     src = models.save(models.float_conv(), tmp_path / "conv.onnx")
     assert main(["quantize", str(src), "-o", str(tmp_path / "q.onnx"), "--calib", "random", "--json"]) == 0
-    data = json.loads(capsys.readouterr().out)
+    data = jsonio.loads(capsys.readouterr().out)
     assert data["quality"][0]["sqnr_db"] > 20 and data["config"]["activations"] == "u8"
     assert main(["quantize", str(src), "-o", str(src), "--calib", "random"]) == 1
     assert "would overwrite the input model" in capsys.readouterr().err

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -8,7 +7,7 @@ import pytest
 from onnx import numpy_helper
 
 import models
-from onnpu import get_target, inspect_model, run_model
+from onnpu import get_target, inspect_model, jsonio, run_model
 from onnpu.cli import main
 from onnpu.model.files import read_model
 from onnpu.quantization.config import QuantizeConfig
@@ -89,6 +88,6 @@ def test_cli_rounding_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     src = models.save(models.classifier(), tmp_path / "cls.onnx")
     assert main(["quantize", str(src), "-o", str(tmp_path / "q.onnx"), "--calib", "random",
                  "--rounding", "optimized", "--json"]) == 0
-    data = json.loads(capsys.readouterr().out)
+    data = jsonio.loads(capsys.readouterr().out)
     assert data["rounding"]["method"] == "gptq" and len(data["rounding"]["layers"]) == 2
     assert data["quality"][0]["sqnr_db"] > data["nearest_quality"][0]["sqnr_db"]  # optimized never loses

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import pytest
 
 import graph_models
 import models
-from onnpu import ShapeError, SimplifyError
+from onnpu import ShapeError, SimplifyError, jsonio
 from onnpu.cli import main
 from onnpu.model.graphs import condition_inputs, count_nodes, integer_input_ranges, walk, with_unique_names
 from onnpu.model.inspection import tensor_infos
@@ -50,7 +49,7 @@ def test_if_on_an_input_value_is_replaced_by_its_branch(tmp_path: Path, capsys: 
     for mode, last in ((1, "Sigmoid"), (0, "Relu")):
         out = tmp_path / f"mode{mode}.onnx"
         assert main(["simplify", str(src), "-o", str(out), "--input-value", f"mode={mode}", "--json"]) == 0
-        data = json.loads(capsys.readouterr().out)
+        data = jsonio.loads(capsys.readouterr().out)
         assert data["control_flow_before"] == 2 and data["control_flow_after"] == 0
         assert data["inside_control_flow_after"] == 0 and data["max_abs_error"] <= 1e-6
         folded = onnx.load(str(out))

@@ -3,7 +3,6 @@ refuses a model (QCS6490, HTP v68, the default, computes no float at all)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +10,7 @@ import onnx
 import pytest
 
 import models
-from onnpu import ProviderOptionError, TargetError, get_target
+from onnpu import ProviderOptionError, TargetError, get_target, jsonio
 from onnpu.cli import main
 from onnpu.runtime.socs import SOCS, choose_soc, find_soc, qnn_soc_models, soc_for_linux_id
 
@@ -145,7 +144,7 @@ def test_aihub_style_classifier_on_qcs6490_refused_named_then_prepared(tmp_path:
 
     out = tmp_path / "fixed.onnx"
     assert main(["prepare", str(src), "-o", str(out), "--soc", "qcs6490", "--json"]) == 0
-    data = json.loads(capsys.readouterr().out)
+    data = jsonio.loads(capsys.readouterr().out)
     assert data["quantization"] is None and data["rewrite_max_abs_diff"] == 0.0
     assert len(data["rewrites"]) == 1 and "after pool (GlobalAveragePool)" in data["rewrites"][0]
     assert data["npu"]["placement"]["fully_on_target"] is True and data["npu"]["max_abs_diff_vs_cpu_exact"] <= 0.05

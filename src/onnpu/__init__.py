@@ -2,113 +2,137 @@
 with numbers what runs where, how fast and how accurately.
 
 Every verb is one function importable from here. Names are resolved on first use, so that ``import onnpu``
-(and the command line) starts without importing onnx, onnxruntime or numpy."""
+(and the command line) starts without importing onnx, onnxruntime or numpy.
+
+The public names are listed once, in the ``if TYPE_CHECKING:`` block below: type checkers read it as it is,
+and at run time it is parsed (on the first use of a public name) into the name → module table that resolves
+them, ``__all__`` and ``dir(onnpu)`` (the pattern of scientific-python's ``lazy_loader.attach_stub``)."""
 
 from __future__ import annotations
 
-import importlib
-
-from onnpu._version import __version__
+from onnpu._version import __version__ as __version__
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 
-# public name -> module that defines it
-_EXPORTS: dict[str, str] = {
-    # errors
-    "OnnpuError": "onnpu.errors", "ModelError": "onnpu.errors", "TargetError": "onnpu.errors",
-    "ProviderOptionError": "onnpu.errors", "PlacementError": "onnpu.errors", "ShapeError": "onnpu.errors",
-    "RunError": "onnpu.errors",
-    "QuantizationError": "onnpu.errors", "InputDataError": "onnpu.errors", "OutputError": "onnpu.errors",
-    "DownloadError": "onnpu.errors", "SimplifyError": "onnpu.errors",
-    # models
-    "inspect_model": "onnpu.model.inspection", "ModelInfo": "onnpu.model.inspection",
-    "TensorInfo": "onnpu.model.inspection", "fix_shapes": "onnpu.model.shapes",
-    "QuantParams": "onnpu.model.qparams", "quantize_array": "onnpu.model.qparams", "dequantize": "onnpu.model.qparams",
-    # runtime
-    "Target": "onnpu.runtime.targets", "get_target": "onnpu.runtime.targets", "qnn_status": "onnpu.runtime.qnn",
-    "create_session": "onnpu.runtime.session", "LoadedSession": "onnpu.runtime.session",
-    "PlacementSummary": "onnpu.runtime.placement",
-    # quantization
-    "quantize": "onnpu.quantization.pipeline", "QuantizeConfig": "onnpu.quantization.config",
-    "QuantizeResult": "onnpu.quantization.pipeline",
-    # vision
-    "classify": "onnpu.vision.classify", "ClassifyResult": "onnpu.vision.classify",
-    "classify_folder": "onnpu.vision.folder", "PreprocessConfig": "onnpu.vision.preprocess",
-    # measurement
-    "benchmark": "onnpu.measure.bench", "BenchResult": "onnpu.measure.bench", "compare": "onnpu.measure.compare",
-    "CompareResult": "onnpu.measure.compare", "profile": "onnpu.measure.profile",
-    "ProfileResult": "onnpu.measure.profile", "compare_layers": "onnpu.measure.layers",
-    "LayersResult": "onnpu.measure.layers_result",
-    # end-to-end verbs
-    "run_model": "onnpu.tasks.run", "RunResult": "onnpu.tasks.run", "prepare": "onnpu.tasks.prepare",
-    "PrepareResult": "onnpu.tasks.prepare", "explain_placement": "onnpu.tasks.explain_placement",
-    "simplify": "onnpu.tasks.simplify", "SimplifyResult": "onnpu.tasks.simplify",
-    "PlacementReport": "onnpu.tasks.explain_placement", "doctor": "onnpu.tasks.doctor",
-    "DoctorReport": "onnpu.tasks.doctor", "demo": "onnpu.tasks.demo", "compile_for_socs": "onnpu.tasks.compile",
-    "CompileResult": "onnpu.tasks.compile",
-}
+if TYPE_CHECKING:  # the public API: one list (each name re-exported as itself)
+    from onnpu.errors import (
+        DownloadError as DownloadError,
+    )
+    from onnpu.errors import (
+        ExitCode as ExitCode,
+    )
+    from onnpu.errors import (
+        InputDataError as InputDataError,
+    )
+    from onnpu.errors import (
+        ModelError as ModelError,
+    )
+    from onnpu.errors import (
+        OnnpuError as OnnpuError,
+    )
+    from onnpu.errors import (
+        OutputError as OutputError,
+    )
+    from onnpu.errors import (
+        PlacementError as PlacementError,
+    )
+    from onnpu.errors import (
+        ProviderOptionError as ProviderOptionError,
+    )
+    from onnpu.errors import (
+        QuantizationError as QuantizationError,
+    )
+    from onnpu.errors import (
+        RunError as RunError,
+    )
+    from onnpu.errors import (
+        ShapeError as ShapeError,
+    )
+    from onnpu.errors import (
+        SimplifyError as SimplifyError,
+    )
+    from onnpu.errors import (
+        TargetError as TargetError,
+    )
+    from onnpu.measure.bench import BenchResult as BenchResult
+    from onnpu.measure.bench import benchmark as benchmark
+    from onnpu.measure.compare import CompareResult as CompareResult
+    from onnpu.measure.compare import compare as compare
+    from onnpu.measure.layers import LayersResult as LayersResult
+    from onnpu.measure.layers import compare_layers as compare_layers
+    from onnpu.measure.profile import ProfileResult as ProfileResult
+    from onnpu.measure.profile import profile as profile
+    from onnpu.model.inspection import ModelInfo as ModelInfo
+    from onnpu.model.inspection import TensorInfo as TensorInfo
+    from onnpu.model.inspection import inspect_model as inspect_model
+    from onnpu.model.qparams import (
+        QuantParams as QuantParams,
+    )
+    from onnpu.model.qparams import (
+        dequantize as dequantize,
+    )
+    from onnpu.model.qparams import (
+        quantize_array as quantize_array,
+    )
+    from onnpu.model.shapes import fix_shapes as fix_shapes
+    from onnpu.quantization.config import QuantizeConfig as QuantizeConfig
+    from onnpu.quantization.pipeline import QuantizeResult as QuantizeResult
+    from onnpu.quantization.pipeline import quantize as quantize
+    from onnpu.runtime.placement import PlacementSummary as PlacementSummary
+    from onnpu.runtime.qnn import qnn_status as qnn_status
+    from onnpu.runtime.session import LoadedSession as LoadedSession
+    from onnpu.runtime.session import create_session as create_session
+    from onnpu.runtime.targets import Target as Target
+    from onnpu.runtime.targets import get_target as get_target
+    from onnpu.tasks.compile import CompileResult as CompileResult
+    from onnpu.tasks.compile import compile_for_socs as compile_for_socs
+    from onnpu.tasks.demo import demo as demo
+    from onnpu.tasks.doctor import DoctorReport as DoctorReport
+    from onnpu.tasks.doctor import doctor as doctor
+    from onnpu.tasks.explain_placement import PlacementReport as PlacementReport
+    from onnpu.tasks.explain_placement import explain_placement as explain_placement
+    from onnpu.tasks.prepare import PrepareResult as PrepareResult
+    from onnpu.tasks.prepare import prepare as prepare
+    from onnpu.tasks.run import RunResult as RunResult
+    from onnpu.tasks.run import run_model as run_model
+    from onnpu.tasks.simplify import SimplifyResult as SimplifyResult
+    from onnpu.tasks.simplify import simplify as simplify
+    from onnpu.vision.classify import ClassifyResult as ClassifyResult
+    from onnpu.vision.classify import classify as classify
+    from onnpu.vision.folder import classify_folder as classify_folder
+    from onnpu.vision.preprocess import PreprocessConfig as PreprocessConfig
 
-__all__ = [
-    "BenchResult", "ClassifyResult", "CompareResult", "CompileResult", "DoctorReport", "DownloadError",
-    "InputDataError", "LayersResult", "LoadedSession", "ModelError", "ModelInfo", "OnnpuError", "OutputError",
-    "PlacementError", "PlacementReport", "PlacementSummary", "PrepareResult", "PreprocessConfig", "ProfileResult",
-    "ProviderOptionError", "QuantParams", "QuantizationError", "QuantizeConfig", "QuantizeResult", "RunError",
-    "RunResult", "ShapeError", "SimplifyError", "SimplifyResult", "Target", "TargetError", "TensorInfo",
-    "__version__", "benchmark", "classify", "classify_folder", "compare", "compare_layers", "compile_for_socs",
-    "create_session", "demo", "dequantize", "doctor", "explain_placement", "fix_shapes", "get_target",
-    "inspect_model", "prepare", "profile", "qnn_status", "quantize", "quantize_array", "run_model", "simplify",
-]
+
+_exports: dict[str, str] | None = None
+
+
+def _public() -> dict[str, str]:
+    """Public name → the module that defines it, read from the ``if TYPE_CHECKING:`` block of this file."""
+    global _exports
+    if _exports is None:
+        import ast
+        from pathlib import Path
+
+        tree = ast.parse(Path(__file__).read_text(encoding="utf-8"))
+        block = next(node for node in tree.body if isinstance(node, ast.If)
+                     and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING")
+        _exports = {alias.asname or alias.name: str(node.module) for node in block.body
+                    if isinstance(node, ast.ImportFrom) for alias in node.names}
+    return _exports
 
 
 def __getattr__(name: str) -> object:
-    module = _EXPORTS.get(name)
+    if name == "__all__":
+        return ["__version__", *sorted(_public())]
+    module = _public().get(name)
     if module is None:
         raise AttributeError(f"module 'onnpu' has no attribute {name!r}")
+    import importlib
+
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
-    return __all__
-
-
-if TYPE_CHECKING:
-    from onnpu.errors import (
-        DownloadError,
-        InputDataError,
-        ModelError,
-        OnnpuError,
-        OutputError,
-        PlacementError,
-        ProviderOptionError,
-        QuantizationError,
-        RunError,
-        ShapeError,
-        SimplifyError,
-        TargetError,
-    )
-    from onnpu.measure.bench import BenchResult, benchmark
-    from onnpu.measure.compare import CompareResult, compare
-    from onnpu.measure.layers import compare_layers
-    from onnpu.measure.layers_result import LayersResult
-    from onnpu.measure.profile import ProfileResult, profile
-    from onnpu.model.inspection import ModelInfo, TensorInfo, inspect_model
-    from onnpu.model.qparams import QuantParams, dequantize, quantize_array
-    from onnpu.model.shapes import fix_shapes
-    from onnpu.quantization.config import QuantizeConfig
-    from onnpu.quantization.pipeline import QuantizeResult, quantize
-    from onnpu.runtime.placement import PlacementSummary
-    from onnpu.runtime.qnn import qnn_status
-    from onnpu.runtime.session import LoadedSession, create_session
-    from onnpu.runtime.targets import Target, get_target
-    from onnpu.tasks.compile import CompileResult, compile_for_socs
-    from onnpu.tasks.demo import demo
-    from onnpu.tasks.doctor import DoctorReport, doctor
-    from onnpu.tasks.explain_placement import PlacementReport, explain_placement
-    from onnpu.tasks.prepare import PrepareResult, prepare
-    from onnpu.tasks.run import RunResult, run_model
-    from onnpu.tasks.simplify import SimplifyResult, simplify
-    from onnpu.vision.classify import ClassifyResult, classify
-    from onnpu.vision.folder import classify_folder
-    from onnpu.vision.preprocess import PreprocessConfig
+    return sorted({*globals(), "__all__", *_public()})

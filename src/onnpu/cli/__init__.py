@@ -67,16 +67,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse, run one verb, render. While the verb runs, file descriptors 1 and 2 belong to native code
     (the QNN libraries print to fd 1): onnpu writes its own output through private duplicates of the real
     stdout and stderr, so ``--json``, CSV and JSONL outputs hold nothing else; ``-v`` shows the native
-    output on stderr."""
+    output on stderr. The library's progress, warnings and notes (``onnpu.progress``) go to one reporter on
+    stderr, set here for every verb: no progress bar for programs (``--json``, ``--csv``)."""
+    from onnpu.cli.progress import CliReporter
+    from onnpu.progress import reporting
     from onnpu.runtime.native_log import native_output_redirected
 
     parser = build_parser()
     args = parser.parse_args(argv)
     verbose = int(getattr(args, "verbose", 0) or 0)
-    with native_output_redirected(show=bool(verbose)):
+    reporter = CliReporter(show=not (getattr(args, "json", False) or getattr(args, "csv", False)))
+    with native_output_redirected(show=bool(verbose)), reporting(reporter):
         handler = _log_to_stderr(verbose)
         try:
-            return int(args.handler(args))
+            try:
+                return int(args.handler(args))
+            finally:
+                reporter.close()  # the bar is gone before results or errors are printed
         except OnnpuError as exc:
             from onnpu.cli.console import fail
 

@@ -6,7 +6,7 @@ Only cheap modules are imported here: building the parser must not import onnx, 
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from onnpu.errors import InputDataError, ShapeError, TargetError
 from onnpu.quantization.config import ACTIVATION_TYPES, DEFAULT_QUANTIZE, METHODS, WEIGHT_TYPES, QuantizeConfig
@@ -17,6 +17,52 @@ from onnpu.vision.presets import SCALING
 
 if TYPE_CHECKING:
     from onnpu.vision.preprocess import PreprocessConfig
+
+
+# --- argument types: a count of 0 or a negative top-k is a usage error, refused by argparse (exit 2) ------
+
+def positive_int(text: str) -> int:
+    """An integer ≥ 1."""
+    return _bounded(text, int, 1, "a whole number ≥ 1")
+
+
+def non_negative_int(text: str) -> int:
+    """An integer ≥ 0."""
+    return _bounded(text, int, 0, "a whole number ≥ 0")
+
+
+def positive_float(text: str) -> float:
+    """A number > 0."""
+    value = _bounded(text, float, 0.0, "a number > 0")
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number > 0")
+    return value
+
+
+def fraction(text: str) -> float:
+    """A number in [0, 1)."""
+    value = _bounded(text, float, 0.0, "a number from 0 up to (not including) 1")
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number from 0 up to (not including) 1")
+    return value
+
+
+def ratio(text: str) -> float:
+    """A number in (0, 1]."""
+    value = _bounded(text, float, 0.0, "a number above 0 and at most 1")
+    if value == 0 or value > 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number above 0 and at most 1")
+    return value
+
+
+def _bounded(text: str, kind: type, low: float, what: str) -> Any:
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+    if not value >= low or value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
+    return value
 
 
 # --- target ---------------------------------------------------------------------------------------------
@@ -143,7 +189,7 @@ def add_download_args(parser: argparse.ArgumentParser) -> None:
 def add_preprocess_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("preprocessing (default: what the model declares, else crop 0.875 + imagenet)")
     g.add_argument("--resize", choices=("resize", "crop"), help="plain resize, or shorter side + centre crop")
-    g.add_argument("--crop-ratio", type=float, help="centre-crop ratio for --resize crop (e.g. 0.875)")
+    g.add_argument("--crop-ratio", type=ratio, help="centre-crop ratio for --resize crop (e.g. 0.875)")
     g.add_argument("--scaling", choices=tuple(SCALING), help="pixel scaling preset")
     g.add_argument("--mean", help="per-channel mean in 0..1, e.g. 0.485,0.456,0.406 (replaces --scaling)")
     g.add_argument("--std", help="per-channel std in 0..1, e.g. 0.229,0.224,0.225")
@@ -191,15 +237,15 @@ def add_quantize_args(p: argparse.ArgumentParser, *, calib_required: bool = True
     p.add_argument("--method", choices=tuple(METHODS), default="minmax", help="calibration method (minmax)")
     p.add_argument("--io", choices=("float", "uint8"), default="float",
                    help="uint8: quantized inputs/outputs (parameters kept in the model)")
-    p.add_argument("--holdout", type=float, default=0.2, help="share of inputs held out for the quality report")
-    p.add_argument("--limit", type=int, help="use at most this many inputs")
-    p.add_argument("--seed", type=int, default=0, help="seed for the split and random data")
+    p.add_argument("--holdout", type=fraction, default=0.2, help="share of inputs held out for the quality report")
+    p.add_argument("--limit", type=positive_int, help="use at most this many inputs")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="seed for the split and random data")
     p.add_argument("--target-sqnr", type=float, metavar="DB", help="raise sensitive activations to uint16 until met")
     p.add_argument("--rounding", choices=("nearest", "optimized"), default=DEFAULT_QUANTIZE.rounding,
                    help="weight rounding: nearest, or optimized (second-order, per layer, on the calibration "
                         f"inputs); default {DEFAULT_QUANTIZE.rounding}")
     p.add_argument("--no-bias-correction", action="store_true", help="with --rounding optimized: keep biases")
-    p.add_argument("--jobs", type=int, default=1, help="layers rounded in parallel (default 1)")
+    p.add_argument("--jobs", type=positive_int, default=1, help="layers rounded in parallel (default 1)")
     p.add_argument("--force", action="store_true", help="allow -o to replace the input file")
     add_preprocess_args(p)
 

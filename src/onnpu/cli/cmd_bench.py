@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from onnpu.cli.args import add_json_arg, add_target_args, parse_dims, targets_from
+from onnpu.cli.args import (
+    add_json_arg,
+    add_target_args,
+    non_negative_int,
+    parse_dims,
+    positive_float,
+    positive_int,
+    targets_from,
+)
 
 if TYPE_CHECKING:
     from onnpu.measure.bench import BenchResult
@@ -15,13 +23,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="latency on several targets, interleaved, with start-up, memory and drift")
     p.add_argument("models", nargs="+", help="ONNX model(s); every model runs on every target")
     add_target_args(p, "cpu,npu", many=True)
-    p.add_argument("--iterations", "-n", type=int, default=10, help="interleaved rounds (default 10)")
-    p.add_argument("--duration", type=float, help="measure for this many seconds instead of --iterations")
-    p.add_argument("--warmup", type=int, default=2, help="warm-up runs per target (default 2)")
+    p.add_argument("--iterations", "-n", type=positive_int, default=10, help="interleaved rounds (default 10)")
+    p.add_argument("--duration", type=positive_float, help="measure for this many seconds instead of --iterations")
+    p.add_argument("--warmup", type=non_negative_int, default=2, help="warm-up runs per target (default 2)")
     p.add_argument("--input", "-i", help=".npz with one array per model input (default: random)")
-    p.add_argument("--seed", type=int, default=0, help="seed for random inputs")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="seed for random inputs")
     p.add_argument("--reference", help="float model run on the CPU as the drift reference")
-    p.add_argument("--threads", type=int, help="intra-op threads for every session")
+    p.add_argument("--threads", type=positive_int, help="intra-op threads for every session")
     p.add_argument("--csv", action="store_true", help="print one CSV row per run")
     p.add_argument("--report", metavar="DIR", help="write report.json/.md/.html and plots to DIR")
     add_json_arg(p)
@@ -41,14 +49,20 @@ def render(result: BenchResult) -> None:
         table.add_column(col, justify="left" if col == "run" else "right")
     for r in result.runs:
         s = r.stats
-        cached = "-" if r.session_cached_s is None else f"{r.session_cached_s:.3f}"
+        if s is None:  # the cell could not run: its row says why, the others ran
+            table.add_row(escape(r.label), f"[red]did not run: {escape(r.error or '')}[/]", *([""] * (len(cols) - 2)))
+            continue
         table.add_row(escape(r.label), *(f"{v:.2f}" for v in (s.p50, s.mean, s.std, s.min, s.p90, s.p95, s.p99, s.max)),
-                      f"{s.throughput:.1f}", f"{r.session_cold_s:.3f}", cached, f"{r.first_run_ms:.1f}",
-                      f"{r.rss_after_session_mb:.0f}")
+                      f"{s.throughput:.1f}", _num(r.session_cold_s, ".3f"), _num(r.session_cached_s, ".3f"),
+                      _num(r.first_run_ms, ".1f"), _num(r.rss_after_session_mb, ".0f"))
     out().print(table)
     out().print("latencies in ms; RSS after each session was created; peak RSS of the process "
                 f"{result.peak_rss_mb:.0f} MB")
     for r in result.runs:
+        if r.error:
+            out().print(f"  [red]{escape(r.label)}: did not run: {escape(r.error)}[/]"
+                        + (f" (hint: {escape(r.hint)})" if r.hint else ""), soft_wrap=True)
+            continue
         out().print(f"  {escape(r.label)}: {escape(r.placement)}" + (f"; context cache {r.cache}" if r.cache != "off"
                                                                      else ""), soft_wrap=True)
     if result.drift:
@@ -64,19 +78,24 @@ def render(result: BenchResult) -> None:
         out().print(drift)
 
 
+def _num(value: float | None, fmt: str) -> str:
+    return "-" if value is None else format(value, fmt)
+
+
 def _to_csv(result: BenchResult) -> str:
     import csv
     import io
 
     buffer = io.StringIO()
     fields = ["label", "model", "target", "p50", "mean", "std", "min", "p90", "p95", "p99", "max", "throughput",
-              "session_cold_s", "session_cached_s", "first_run_ms", "rss_after_session_mb"]
+              "session_cold_s", "session_cached_s", "first_run_ms", "rss_after_session_mb", "error"]
     writer = csv.writer(buffer)
     writer.writerow(fields)
     for r in result.runs:
         s = r.stats
-        writer.writerow([r.label, r.model, r.target, s.p50, s.mean, s.std, s.min, s.p90, s.p95, s.p99, s.max,
-                         s.throughput, r.session_cold_s, r.session_cached_s, r.first_run_ms, r.rss_after_session_mb])
+        numbers = [s.p50, s.mean, s.std, s.min, s.p90, s.p95, s.p99, s.max, s.throughput] if s else [None] * 9
+        writer.writerow([r.label, r.model, r.target, *numbers, r.session_cold_s, r.session_cached_s,
+                         r.first_run_ms, r.rss_after_session_mb, r.error or ""])
     return buffer.getvalue()
 
 
@@ -85,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
 
     from onnpu.cli.console import escape, out, print_json
     from onnpu.cli.sources import local_model
+    from onnpu.errors import ExitCode
     from onnpu.measure.bench import benchmark
     from onnpu.runtime.feeds import load_arrays
 
@@ -108,4 +128,4 @@ def run(args: argparse.Namespace) -> int:
         render(result)
         if args.report:
             out().print(f"report: {escape(str(written[-1]))}")
-    return 0
+    return int(ExitCode.PARTIAL) if result.failed else 0

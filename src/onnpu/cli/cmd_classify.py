@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import time
 from typing import TYPE_CHECKING
 
 from onnpu.cli.args import (
@@ -12,6 +11,7 @@ from onnpu.cli.args import (
     add_preprocess_args,
     add_target_args,
     parse_dims,
+    positive_int,
     preprocess_from,
     target_from,
 )
@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", "-m", help="ONNX classifier (default: the built-in quantized EfficientNet-Lite0)")
     add_target_args(p)
     p.add_argument("--labels", help="labels file, one class per line (default: ImageNet-1k for 1000 classes)")
-    p.add_argument("--top", type=int, default=5, help="how many classes to show (default 5)")
+    p.add_argument("--top", type=positive_int, default=5, help="how many classes to show (default 5)")
     add_preprocess_args(p)
     soft = p.add_mutually_exclusive_group()
     soft.add_argument("--softmax", dest="softmax", action="store_true", default=None,
@@ -34,13 +34,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     soft.add_argument("--no-softmax", dest="softmax", action="store_false", help="never apply softmax")
     p.add_argument("--output-name", metavar="NAME",
                    help="the model output holding the class scores (default: the one that is a class vector)")
-    g = p.add_argument_group("folders (pipelined: decoding overlaps inference)")
+    g = p.add_argument_group("folders, globs, -o, --batch, --workers: pipelined, decoding overlaps inference, one "
+                             "line per image on stdout")
     g.add_argument("-o", "--output", help="stream results to a .csv or .jsonl file")
     g.add_argument("--resume", action="store_true", help="skip images already in --output")
-    g.add_argument("--batch", type=int, default=1, help="images per inference (model with a dynamic batch dim)")
-    g.add_argument("--workers", type=int, help="decode/preprocess threads (default: min(4, CPUs))")
-    g.add_argument("--threads", type=int, help="ONNX Runtime intra-op threads")
-    g.add_argument("--no-draft", action="store_true", help="decode JPEGs at full size")
+    g.add_argument("--batch", type=positive_int, default=1,
+                   help="images per inference (model with a dynamic batch dim)")
+    g.add_argument("--workers", type=positive_int, help="decode/preprocess threads (default: min(4, CPUs))")
+    g.add_argument("--threads", type=positive_int, help="ONNX Runtime intra-op threads (also for single images)")
+    g.add_argument("--no-draft", action="store_true",
+                   help="decode JPEGs at full size (images listed one by one always are)")
     add_download_args(p)
     add_json_arg(p)
     p.set_defaults(handler=run)
@@ -71,60 +74,55 @@ def render(result: ClassifyResult, top: int) -> None:
 
 def _default_model() -> str:
     from onnpu import zoo
-    from onnpu.cli.console import out
 
-    return str(zoo.build(log=lambda m: out().print(f"[dim]{m}[/]")).quantized_model)
+    return str(zoo.build().quantized_model)
 
 
 def _folder_mode(args: argparse.Namespace) -> bool:
     from pathlib import Path
 
-    return bool(args.output or args.resume or args.batch > 1 or
+    return bool(args.output or args.resume or args.batch > 1 or args.workers is not None or
                 any(Path(i).is_dir() or any(ch in i for ch in "*?[") for i in args.images))
 
 
 def _run_folder(args: argparse.Namespace) -> int:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    import sys
 
-    from onnpu.cli.console import err, escape, out, print_json
+    from onnpu.cli.console import escape, out, print_json
     from onnpu.cli.sources import local_file, local_model
+    from onnpu.errors import ExitCode
     from onnpu.vision.folder import classify_folder
 
     target = target_from(args)
     model = local_model(args.model, args) or _default_model()
-    show = not args.json
 
     def line(image: str, top: list[tuple[int, str, float]] | None, error: str | None) -> None:
-        if show and not args.output:
-            text = f"{image}\t{top[0][0]}\t{top[0][1]}\t{top[0][2]:.4f}" if top else f"{image}\terror: {error}"
-            out().print(escape(text), soft_wrap=True, highlight=False)
+        """One line per image on stdout (without -o): the image, then index, label and score of each of the top
+        classes, tab-separated."""
+        if not args.json and not args.output:
+            classes = "\t".join(f"{i}\t{label}\t{score:.4f}" for i, label, score in top or [])
+            text = f"{image}\t{classes}" if top else f"{image}\terror: {error}"
+            sys.stdout.write(text.replace("\n", " ") + "\n")  # as it is: rich would expand the tabs
 
-    columns = (TextColumn("classifying"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("{task.fields[rate]:.1f} img/s"), TimeRemainingColumn())
-    with Progress(*columns, console=err(), transient=True, disable=not show) as bar:
-        task = bar.add_task("classify", total=None, rate=0.0)
-        start = time.perf_counter()
-
-        def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total, rate=done / max(time.perf_counter() - start, 1e-9))
-
-        summary = classify_folder(args.images, model, target, output=args.output, resume=args.resume, top=args.top,
-                                  batch=args.batch, workers=args.workers, threads=args.threads,
-                                  draft=not args.no_draft, preprocess=preprocess_from(args),
-                                  labels=local_file(args.labels), softmax_mode=args.softmax,
-                                  output_name=args.output_name, cache=not args.no_cache, on_result=line,
-                                  progress=progress)
+    summary = classify_folder(args.images, model, target, output=args.output, resume=args.resume, top=args.top,
+                              batch=args.batch, workers=args.workers, threads=args.threads,
+                              draft=not args.no_draft, preprocess=preprocess_from(args),
+                              labels=local_file(args.labels), softmax_mode=args.softmax,
+                              output_name=args.output_name, cache=not args.no_cache, dims=parse_dims(args.dim),
+                              on_result=line)
+    if summary.failed:  # some images could not be read: the others are classified
+        code = ExitCode.PARTIAL if summary.classified else ExitCode.ERROR
+    else:  # nothing to classify at all (only non-image files) is an error; everything already done is not
+        code = ExitCode.ERROR if summary.total and not summary.classified and not summary.resumed else ExitCode.OK
     if args.json:
         print_json(summary.to_dict())
-        return 0 if summary.classified or not summary.total else 1
-    for warning in summary.warnings:
-        err().print(f"[yellow]warning:[/] {escape(warning)}")
+        return int(code)
     out().print(f"{summary.classified} classified, {summary.failed} unreadable, {summary.skipped_non_images} "
                 f"non-images skipped, {summary.resumed} already done; {summary.images_per_s:.1f} images/s "
                 f"({summary.workers} decode threads, batch {summary.batch}, JPEG draft "
                 f"{'on' if summary.draft else 'off'}); {escape(summary.scores)}; {escape(summary.placement)}"
                 + (f"; results in {escape(summary.output)}" if summary.output else ""), soft_wrap=True)
-    return 0 if summary.classified or not summary.total else 1
+    return int(code)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -139,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
     model = local_model(args.model, args) or _default_model()
     result = classify(images, model, target, labels=local_file(args.labels), top=args.top,
                       preprocess=preprocess_from(args), softmax_mode=args.softmax, dims=parse_dims(args.dim),
-                      output=args.output_name, cache=not args.no_cache)
+                      output=args.output_name, cache=not args.no_cache, threads=args.threads)
     if args.json:
         print_json(result.to_dict())
     else:

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import argparse
 
-from onnpu.cli.args import add_json_arg, add_preprocess_args, add_target_args, parse_dims, preprocess_from, targets_from
+from onnpu.cli.args import (
+    add_json_arg,
+    add_preprocess_args,
+    add_target_args,
+    non_negative_int,
+    parse_dims,
+    positive_int,
+    preprocess_from,
+    targets_from,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -13,8 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("candidate", nargs="?", help="model to compare (default: the reference on the second target)")
     add_target_args(p, None, many=True, flag="--targets", fallback=False)
     p.add_argument("--inputs", default="random", help="folder of images, .npz, or random (default)")
-    p.add_argument("--count", type=int, default=8, help="inputs to use (default 8)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--count", type=positive_int, default=8, help="inputs to use (default 8)")
+    p.add_argument("--seed", type=non_negative_int, default=0)
     add_preprocess_args(p)
     add_json_arg(p)
     p.set_defaults(handler=run)

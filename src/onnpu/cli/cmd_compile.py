@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from onnpu.cli.args import add_json_arg, add_soc_arg
+from onnpu.cli.args import add_json_arg, add_soc_arg, non_negative_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -15,7 +15,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--multi-soc", action="store_true",
                    help="one model holding a context per SoC (checked by its records: the emulator cannot run it)")
     p.add_argument("--no-embed", action="store_true", help="keep each QNN binary beside its model (_qnn.bin)")
-    p.add_argument("--inputs", type=int, default=2, help="random inputs each compiled model is checked on (2)")
+    p.add_argument("--inputs", type=non_negative_int, default=2,
+                   help="random inputs each compiled model is checked on (2; 0: no check)")
     p.add_argument("--allow-fallback", action="store_true", help="keep nodes the NPU refuses on the CPU")
     p.add_argument("--ep-option", action="append", default=[], metavar="KEY=VALUE", help="QNN provider option")
     add_json_arg(p)

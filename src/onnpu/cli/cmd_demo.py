@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from onnpu.cli.args import add_json_arg
+from onnpu.cli.args import add_json_arg, positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="classify a photo with the built-in model on CPU float, CPU quantized and NPU")
     p.add_argument("image", nargs="?", help="image to classify (default: matplotlib's grace_hopper.jpg)")
-    p.add_argument("--top", type=int, default=5, help="classes to show (default 5)")
+    p.add_argument("--top", type=positive_int, default=5, help="classes to show (default 5)")
     add_json_arg(p)
     p.set_defaults(handler=run)
 
@@ -25,8 +25,7 @@ def run(args: argparse.Namespace) -> int:
     from onnpu.machine import has_vnni, is_x86_64
     from onnpu.tasks.demo import demo
 
-    result = demo(args.image, top=args.top, log=(lambda m: None) if args.json else
-                  (lambda m: out().print(f"[dim]{m}[/]")))
+    result = demo(args.image, top=args.top)
     if args.json:
         print_json(result.to_dict())
         return 0 if result.npu_matches_float else 1

@@ -7,10 +7,20 @@ import argparse
 import math
 from typing import TYPE_CHECKING
 
-from onnpu.cli.args import add_json_arg, add_preprocess_args, add_target_args, parse_dims, preprocess_from, target_from
+from onnpu.cli.args import (
+    add_json_arg,
+    add_preprocess_args,
+    add_target_args,
+    non_negative_int,
+    parse_dims,
+    positive_float,
+    positive_int,
+    preprocess_from,
+    target_from,
+)
 
 if TYPE_CHECKING:
-    from onnpu.measure.layers_result import LayerRow, LayersResult
+    from onnpu.measure.layers.result import LayerRow, LayersResult
 
 FULL_TABLE_ROWS = 60  # longer graphs show the rows that matter unless --all
 
@@ -23,14 +33,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "arithmetic. Give only the quantized model to compare it on the NPU alone.")
     p.add_argument("models", nargs="+", metavar="MODEL", help="FLOAT.onnx QUANT.onnx, or QUANT.onnx with --target npu")
     p.add_argument("--inputs", default="random", help="folder of images, .npz, or random (default)")
-    p.add_argument("--count", type=int, default=8, help="inputs to use (default 8; the HTP emulator is slow)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--count", type=positive_int, default=8, help="inputs to use (default 8; the HTP emulator is slow)")
+    p.add_argument("--seed", type=non_negative_int, default=0)
     add_target_args(p, "cpu")
     p.add_argument("--threshold", type=float, default=20.0, metavar="DB",
                    help="report the first layer whose SQNR falls below this (default 20 dB)")
-    p.add_argument("--top", type=int, default=10, help="how many of the worst layers to list (default 10)")
+    p.add_argument("--top", type=positive_int, default=10, help="how many of the worst layers to list (default 10)")
     p.add_argument("--all", action="store_true", help=f"print every layer (default: all up to {FULL_TABLE_ROWS})")
-    p.add_argument("--max-mb", type=float, default=512, metavar="MB",
+    p.add_argument("--max-mb", type=positive_float, default=512, metavar="MB",
                    help="memory for one input's tensors; bigger models run in chunks, slower (default 512)")
     p.add_argument("--report", metavar="DIR", help="write report.json, report.md, layers.png and report.html")
     add_preprocess_args(p)
@@ -191,23 +201,20 @@ def _device(result: LayersResult) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from onnpu.cli.console import err, escape, print_json
-    from onnpu.cli.progress import progress_bar
     from onnpu.cli.sources import local_model
     from onnpu.errors import OnnpuError
-    from onnpu.measure.layers import compare_layers
+    from onnpu.measure.layers.compare import compare_layers
 
     if len(args.models) > 2:
         raise OnnpuError(f"layers takes one or two models, got {len(args.models)}",
                          hint="onnpu layers FLOAT.onnx QUANT.onnx [--target npu]")
     models = [str(local_model(m)) for m in args.models]
     reference, quantized = (models[0], models[1]) if len(models) == 2 else (None, models[0])
-    with progress_bar(not args.json) as progress:
-        result = compare_layers(reference, quantized, inputs=args.inputs, count=args.count, target=target_from(args),
-                                threshold_db=args.threshold, top=args.top, preprocess=preprocess_from(args),
-                                dims=parse_dims(args.dim), seed=args.seed, cache=not args.no_cache,
-                                max_mb=args.max_mb, progress=progress)
+    result = compare_layers(reference, quantized, inputs=args.inputs, count=args.count, target=target_from(args),
+                            threshold_db=args.threshold, top=args.top, preprocess=preprocess_from(args),
+                            dims=parse_dims(args.dim), seed=args.seed, cache=not args.no_cache, max_mb=args.max_mb)
     if args.report:
-        from onnpu.measure.layers_report import write_layers_report
+        from onnpu.measure.layers.report import write_layers_report
 
         written = write_layers_report(result, args.report)
         err().print(f"wrote {escape(', '.join(str(p) for p in written))}", soft_wrap=True)

@@ -13,6 +13,7 @@ from onnpu.cli.args import (
     add_value_arg,
     input_values,
     parse_dims,
+    positive_int,
     preprocess_from,
     quantize_config_from,
     shape_specs,
@@ -34,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "first (constant folding, shape computations, resolved Ifs)")
     add_target_args(p, "npu", fallback=False, cache=False, dims=False)
     p.add_argument("--no-verify", action="store_true", help="skip the NPU verification")
-    p.add_argument("--verify-inputs", type=int, default=1,
+    p.add_argument("--verify-inputs", type=positive_int, default=1,
                    help="held-out inputs the NPU is checked on against the exact CPU arithmetic (default 1)")
     add_quantize_args(p, calib_required=False)
     add_json_arg(p)
@@ -44,18 +45,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from onnpu.cli.cmd_quantize import render_quality
     from onnpu.cli.console import escape, out, print_json
-    from onnpu.cli.progress import progress_bar
     from onnpu.cli.sources import local_model
     from onnpu.tasks.prepare import prepare
 
     args.model = local_model(args.model)
-    with progress_bar(not args.json) as progress:
-        result = prepare(args.model, args.output, args.calib, dims=parse_dims(args.dim),
-                         shapes=shape_specs(args.input), values=input_values(args.input_value),
-                         simplify=not args.no_simplify, config=quantize_config_from(args), io=args.io,
-                         preprocess=preprocess_from(args), holdout=args.holdout, limit=args.limit, seed=args.seed,
-                         target_sqnr=args.target_sqnr, target=target_from(args), verify=not args.no_verify,
-                         verify_inputs=args.verify_inputs, force=args.force, progress=progress)
+    result = prepare(args.model, args.output, args.calib, dims=parse_dims(args.dim),
+                     shapes=shape_specs(args.input), values=input_values(args.input_value),
+                     simplify=not args.no_simplify, config=quantize_config_from(args), io=args.io,
+                     preprocess=preprocess_from(args), holdout=args.holdout, limit=args.limit, seed=args.seed,
+                     target_sqnr=args.target_sqnr, target=target_from(args), verify=not args.no_verify,
+                     verify_inputs=args.verify_inputs, force=args.force)
     if args.json:
         print_json(result.to_dict())
         return 0

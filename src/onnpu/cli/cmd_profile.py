@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from onnpu.cli.args import add_json_arg, add_target_args, parse_dims, target_from
+from onnpu.cli.args import add_json_arg, add_target_args, parse_dims, positive_int, target_from
 
 if TYPE_CHECKING:
     from onnpu.measure.profile import ProfileResult
@@ -15,8 +15,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("profile", help="what each op costs (QNN detailed profile on the NPU, ORT profiler on CPU)")
     p.add_argument("model", help="ONNX model file")
     add_target_args(p, "npu", cache=False)
-    p.add_argument("--iterations", "-n", type=int, default=5, help="timed inferences after one warm-up (5)")
-    p.add_argument("--top", type=int, default=15, help="rows to show (default 15)")
+    p.add_argument("--iterations", "-n", type=positive_int, default=5, help="timed inferences after one warm-up (5)")
+    p.add_argument("--top", type=positive_int, default=15, help="rows to show (default 15)")
     p.add_argument("--out", help="folder for the raw profiles (default ./onnpu-profile-<model>)")
     add_json_arg(p)
     p.set_defaults(handler=run)

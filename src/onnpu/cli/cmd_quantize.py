@@ -52,15 +52,13 @@ def render_quality(result: QuantizeResult) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from onnpu.cli.console import out, print_json
-    from onnpu.cli.progress import progress_bar
     from onnpu.cli.sources import local_model
     from onnpu.quantization.pipeline import quantize
 
     args.model = local_model(args.model)
-    with progress_bar(not args.json) as progress:
-        result = quantize(args.model, args.output, args.calib, config=quantize_config_from(args), io=args.io,
-                          preprocess=preprocess_from(args), holdout=args.holdout, limit=args.limit, seed=args.seed,
-                          target_sqnr=args.target_sqnr, force=args.force, progress=progress, jobs=args.jobs)
+    result = quantize(args.model, args.output, args.calib, config=quantize_config_from(args), io=args.io,
+                      preprocess=preprocess_from(args), holdout=args.holdout, limit=args.limit, seed=args.seed,
+                      target_sqnr=args.target_sqnr, force=args.force, jobs=args.jobs)
     if args.json:
         print_json(result.to_dict())
         return 0

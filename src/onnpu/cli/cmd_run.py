@@ -6,7 +6,15 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from onnpu.cli.args import add_download_args, add_json_arg, add_target_args, parse_dims, target_from
+from onnpu.cli.args import (
+    add_download_args,
+    add_json_arg,
+    add_target_args,
+    non_negative_int,
+    parse_dims,
+    positive_int,
+    target_from,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -19,8 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--input", "-i", action="append", default=[], metavar="NAME=PATH",
                    help="input array from .npy/.npz (repeatable); PATH alone: an .npz holding every input")
     p.add_argument("--random", action="store_true", help="generate inputs (seeded) instead of --input")
-    p.add_argument("--seed", type=int, default=0, help="seed for --random (default 0)")
-    p.add_argument("--iterations", type=int, default=1, help="timed runs (default 1)")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="seed for --random (default 0)")
+    p.add_argument("--iterations", type=positive_int, default=1, help="timed runs (default 1)")
     p.add_argument("--output", "-o", help="save outputs to this .npz")
     add_download_args(p)
     add_json_arg(p)

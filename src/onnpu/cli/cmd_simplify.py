@@ -6,7 +6,16 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from onnpu.cli.args import add_json_arg, add_shape_args, add_value_arg, input_values, parse_dims, shape_specs
+from onnpu.cli.args import (
+    add_json_arg,
+    add_shape_args,
+    add_value_arg,
+    input_values,
+    non_negative_int,
+    parse_dims,
+    positive_int,
+    shape_specs,
+)
 
 if TYPE_CHECKING:
     from onnpu.tasks.simplify import SimplifyResult
@@ -21,8 +30,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_value_arg(p)
     p.add_argument("--skip-fusion", action="append", default=[], metavar="PATTERN",
                    help="an OnnxSlim fusion pattern to leave out, e.g. FusionConvTransposeBN (repeatable)")
-    p.add_argument("--inputs", type=int, default=2, help="random inputs the outputs are compared on (default 2)")
-    p.add_argument("--seed", type=int, default=0, help="seed of those inputs")
+    p.add_argument("--inputs", type=positive_int, default=2,
+                   help="random inputs the outputs are compared on (default 2)")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="seed of those inputs")
     p.add_argument("--no-verify", action="store_true", help="do not compare the outputs with the original")
     p.add_argument("--force", action="store_true", help="allow -o to replace the input file")
     add_json_arg(p)

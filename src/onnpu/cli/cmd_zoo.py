@@ -22,9 +22,7 @@ def run(args: argparse.Namespace) -> int:
     from onnpu import zoo
     from onnpu.cli.console import out, print_json
 
-    quiet = args.json or args.action == "path"
-    model = zoo.build(args.name, force=args.force, log=(lambda m: None) if quiet else
-                      (lambda m: out().print(f"[dim]{m}[/]")))
+    model = zoo.build(args.name, force=args.force)
     data = {"name": model.name, "float": str(model.float_model), "quantized": str(model.quantized_model),
             "built": model.built, "seconds": round(model.seconds, 2)}
     if args.json:

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from onnpu import progress
+from onnpu.errors import OnnpuError
 from onnpu.machine import machine_info, peak_rss_mb, rss_mb
 from onnpu.metrics import OutputQuality, compare_outputs
 from onnpu.model.inspection import tensor_infos
@@ -27,7 +29,7 @@ from onnpu.runtime.feeds import (
     run_feeds,
 )
 from onnpu.runtime.session import LoadedSession, create_session
-from onnpu.runtime.targets import Target, get_target, require_inference
+from onnpu.runtime.targets import CPU, Target, get_target, require_inference
 
 
 @dataclass
@@ -53,22 +55,30 @@ class LatencyStats:
 
 @dataclass
 class TargetBench:
+    """One (model, target) cell. A cell that cannot run (e.g. a float model on an HTP that computes no float,
+    CPU fallback disabled) has ``error`` (and ``hint``) and no numbers; the other cells run."""
+
     label: str
     model: str
     target: str
-    session_cold_s: float
-    first_run_ms: float
-    stats: LatencyStats
+    session_cold_s: float | None
+    first_run_ms: float | None
+    stats: LatencyStats | None
     latencies_ms: list[float]
-    rss_after_session_mb: float
+    rss_after_session_mb: float | None
     placement: str
     providers: list[str]
     session_cached_s: float | None = None
-    cache: str | None = None  # hit / built / rebuilt / off
+    cache: str | None = None  # hit / built / rebuilt / compiled model / off
+    starts_ms: list[float] = field(default_factory=list)  # when each timed run started, since the first round
+    error: str | None = None
+    hint: str | None = None
+    exit_code: int = 0  # the failed cell's error's exit code (refused, error)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
-        out["stats"] = asdict(self.stats)
+        out.pop("exit_code")
+        out["stats"] = asdict(self.stats) if self.stats else None
         return out
 
 
@@ -95,10 +105,10 @@ class BenchResult:
     peak_rss_mb: float = 0.0
     notes: list[str] = field(default_factory=list)
 
-    def ratio(self, a: str, b: str) -> float:
-        """p50 of run ``a`` over p50 of run ``b`` (labels)."""
-        runs = {r.label: r for r in self.runs}
-        return runs[a].stats.p50 / runs[b].stats.p50
+    @property
+    def failed(self) -> list[TargetBench]:
+        """The cells that could not run."""
+        return [r for r in self.runs if r.error]
 
     def to_dict(self) -> dict[str, Any]:
         return {"schema": "onnpu.bench/1", "runs": [r.to_dict() for r in self.runs],
@@ -130,79 +140,117 @@ def _open(model: Path, target: Target, dims: Mapping[str, int] | None, threads: 
     return loaded, cold_s, loaded.create_seconds, state
 
 
+@dataclass
+class _Cell:
+    """One (model, target) pair while it is measured."""
+
+    path: Path
+    target: Target
+    label: str
+    loaded: LoadedSession | None = None
+    cold_s: float | None = None
+    cached_s: float | None = None
+    state: str | None = None
+    rss: float | None = None
+    feed: dict[str, np.ndarray] = field(default_factory=dict)
+    first_ms: float | None = None
+    outputs: dict[str, np.ndarray] = field(default_factory=dict)
+    samples: list[float] = field(default_factory=list)
+    starts: list[float] = field(default_factory=list)
+    error: OnnpuError | None = None
+
+    def result(self) -> TargetBench:
+        if self.error is not None or self.loaded is None:
+            error = self.error or OnnpuError("the session was not created")
+            return TargetBench(self.label, str(self.path), self.target.describe(), None, None, None, [], None,
+                               "did not run", [], error=str(error), hint=error.hint, exit_code=int(error.exit_code))
+        placement = self.loaded.placement.headline() if self.loaded.placement else "not recorded"
+        return TargetBench(self.label, str(self.path), self.target.describe(), self.cold_s, self.first_ms,
+                           LatencyStats.of(self.samples), self.samples, self.rss, placement, self.loaded.providers,
+                           self.cached_s, self.state, starts_ms=self.starts)
+
+
 def benchmark(runs: Sequence[tuple[str | Path, Target]], *, iterations: int = 10, duration: float | None = None,
               warmup: int = 2, inputs: Mapping[str, np.ndarray] | None = None, seed: int = 0,
               reference: str | Path | None = None, dims: Mapping[str, int] | None = None,
               threads: int | None = None, cache: bool = True) -> BenchResult:
-    """Measure every (model, target) pair on the same inputs, interleaved round by round."""
+    """Measure every (model, target) pair on the same inputs, interleaved round by round (the order rotated each
+    round). A pair that cannot run (its session refused, its first run failed) is reported with its error and
+    the others are measured; when none can run, the first pair's error is raised."""
     for _, target in runs:
         require_inference(target, "bench")
     start_all = time.perf_counter()
-    opened = []
-    for model, target in runs:
-        path = Path(model)
-        loaded, cold_s, cached_s, state = _open(path, target, dims, threads, cache)
-        opened.append((path, target, loaded, cold_s, cached_s, state, rss_mb()))
-    first_infos = tensor_infos(opened[0][2].proto)[0]
-    data = dict(inputs) if inputs is not None else \
-        random_inputs([float_view(i) for i in first_infos], seed, dims)
-    feeds = []
-    for path, _, loaded, *_ in opened:
-        infos = tensor_infos(loaded.proto)[0]
-        feeds.append(prepare_feeds(infos, align_by_position(data, [i.name for i in infos]), str(path), dims)[0])
-    labels = [f"{p.name} @ {t.name}" for p, t, *_ in opened]
-    first, outputs = [], []
-    for (_, _, loaded, *_), feed in zip(opened, feeds, strict=True):
-        t0 = time.perf_counter()
-        values = loaded.run(feed)
-        first.append((time.perf_counter() - t0) * 1000)
-        outputs.append(float_outputs(loaded, values))
-        for _ in range(warmup):
-            loaded.run(feed)
-    samples: list[list[float]] = [[] for _ in opened]
+    cells = [_Cell(Path(model), target, f"{Path(model).name} @ {target.name}") for model, target in runs]
+    for cell in cells:
+        try:
+            cell.loaded, cell.cold_s, cell.cached_s, cell.state = _open(cell.path, cell.target, dims, threads, cache)
+        except OnnpuError as exc:
+            cell.error = exc
+            progress.warn(f"{cell.label}: {exc}")
+        cell.rss = rss_mb()
+    ready = [c for c in cells if c.loaded is not None]
+    data: dict[str, np.ndarray] = {}
+    if ready:
+        first_infos = tensor_infos(ready[0].loaded.proto)[0]  # type: ignore[union-attr]
+        data = dict(inputs) if inputs is not None else random_inputs([float_view(i) for i in first_infos], seed, dims)
+    for cell in ready:
+        assert cell.loaded is not None
+        infos = tensor_infos(cell.loaded.proto)[0]
+        try:
+            cell.feed = prepare_feeds(infos, align_by_position(data, [i.name for i in infos]), str(cell.path),
+                                      dims)[0]
+            t0 = time.perf_counter()
+            values = cell.loaded.run(cell.feed)
+            cell.first_ms = (time.perf_counter() - t0) * 1000
+            cell.outputs = float_outputs(cell.loaded, values)
+            for _ in range(warmup):
+                cell.loaded.run(cell.feed)
+        except OnnpuError as exc:
+            cell.error, cell.loaded = exc, None
+            progress.warn(f"{cell.label}: {exc}")
+    ready = [c for c in cells if c.loaded is not None]
+    if not ready:
+        assert cells[0].error is not None
+        raise cells[0].error
     rounds = 0
     loop_start = time.perf_counter()
     while True:
-        order = list(range(len(opened)))
-        order = order[rounds % len(order):] + order[: rounds % len(order)]  # rotate: no fixed position bias
-        for i in order:
+        shift = rounds % len(ready)
+        for cell in ready[shift:] + ready[:shift]:  # rotated: no fixed position bias
             t0 = time.perf_counter()
-            opened[i][2].run(feeds[i])
-            samples[i].append((time.perf_counter() - t0) * 1000)
+            cell.loaded.run(cell.feed)  # type: ignore[union-attr]
+            t1 = time.perf_counter()
+            cell.samples.append((t1 - t0) * 1000)
+            cell.starts.append((t0 - loop_start) * 1000)
         rounds += 1
+        progress.advance("measuring", rounds, None if duration is not None else iterations)
         if duration is not None:
             if time.perf_counter() - loop_start >= duration:
                 break
         elif rounds >= iterations:
             break
-    results = []
-    for i, (path, target, loaded, cold_s, cached_s, state, rss) in enumerate(opened):
-        placement = loaded.placement.headline() if loaded.placement else "not recorded"
-        results.append(TargetBench(labels[i], str(path), target.describe(), cold_s, first[i],
-                                   LatencyStats.of(samples[i]), samples[i], rss, placement, loaded.providers,
-                                   cached_s, state))
-    drift = _drift(reference, opened, outputs, labels, data, dims)
+    drift = _drift(reference, ready, data, dims)
     threads_text = f"intra-op threads {threads}" if threads else f"ONNX Runtime default ({os.cpu_count()} CPUs)"
-    return BenchResult(results, drift, rounds, warmup, machine_info(), threads_text,
+    notes = [f"{c.label} did not run: {c.error}" for c in cells if c.error is not None]
+    return BenchResult([c.result() for c in cells], drift, rounds, warmup, machine_info(), threads_text,
                        "given inputs" if inputs is not None else f"random, seed {seed}",
-                       time.perf_counter() - start_all, peak_rss_mb())
+                       time.perf_counter() - start_all, peak_rss_mb(), notes)
 
 
-def _drift(reference: str | Path | None, opened: list[Any], outputs: list[dict[str, np.ndarray]], labels: list[str],
-           data: Mapping[str, np.ndarray], dims: Mapping[str, int] | None) -> list[Drift]:
+def _drift(reference: str | Path | None, cells: list[_Cell], data: Mapping[str, np.ndarray],
+           dims: Mapping[str, int] | None) -> list[Drift]:
     if reference is not None:
         ref_session = create_session(reference, get_target("cpu"), dims=dims)
         ref_out = {k: v[0] for k, v in run_feeds(ref_session, [data], model=str(reference), dims=dims).items()}
         ref_label = f"{Path(reference).name} @ cpu"
-        others = list(range(len(opened)))
+        others = cells
     else:
-        cpu = [i for i, o in enumerate(opened) if o[1].provider == "CPUExecutionProvider"]
-        base = cpu[0] if cpu else 0
-        ref_out, ref_label = outputs[base], labels[base]
-        others = [i for i in range(len(opened)) if i != base]
+        base = next((c for c in cells if c.target.provider == CPU), cells[0])
+        ref_out, ref_label = base.outputs, base.label
+        others = [c for c in cells if c is not base]
     drift = []
-    for i in others:
-        qualities = [compare_outputs(label, [ref_out[x]], [outputs[i][y]])
-                     for label, x, y in pair_outputs(ref_out, outputs[i])]
-        drift.append(Drift(labels[i], ref_label, qualities))
+    for cell in others:
+        qualities = [compare_outputs(label, [ref_out[x]], [cell.outputs[y]])
+                     for label, x, y in pair_outputs(ref_out, cell.outputs)]
+        drift.append(Drift(cell.label, ref_label, qualities))
     return drift

@@ -14,18 +14,17 @@ import shutil
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote, unquote, urljoin, urlparse
 
+from onnpu import progress
 from onnpu.errors import DownloadError
 from onnpu.model.external_data import check_external_data, check_locations
 from onnpu.model.files import parse_model_file
 from onnpu.paths import cache_dir, lock_file
 from onnpu.storage import LockTimeout, atomic_write, commit, copy_file, locked, sha256_file
 
-Progress = Callable[[str, int, int], None]  # (name, bytes done, total or 0)
 CHUNK = 1 << 16
 
 
@@ -122,7 +121,7 @@ def _resume_from(response: http.client.HTTPResponse, have: int) -> int:
     return have
 
 
-def _transfer(url: str, part: Path, policy: DownloadPolicy, progress: Progress | None) -> None:
+def _transfer(url: str, part: Path, policy: DownloadPolicy) -> None:
     """Fetch ``url`` into ``part``, resuming from its current size when the server's file is provably the
     same (``If-Range`` with the validator saved when the part was started); retries with backoff."""
     delay = policy.backoff
@@ -156,8 +155,7 @@ def _transfer(url: str, part: Path, policy: DownloadPolicy, progress: Progress |
                             break
                         f.write(chunk)
                         done += len(chunk)
-                        if progress:
-                            progress(_filename(url), done, total)
+                        progress.advance(f"downloading {_filename(url)}", done, total)
                 if total and done < total:
                     raise DownloadError(f"{url}: transfer ended at {done} of {total} bytes")
                 return
@@ -205,7 +203,7 @@ def _cached(url: str, sha256: str | None, target: Path | None) -> Path | None:
 
 
 def fetch(url: str, *, sha256: str | None = None, policy: DownloadPolicy = DownloadPolicy(),
-          progress: Progress | None = None, folder: Path | None = None, name: str | None = None) -> Path:
+          folder: Path | None = None, name: str | None = None) -> Path:
     """The local path of ``url``, downloading it once. With ``sha256`` the content is verified (and a cached
     copy with another hash is not used). ``folder``/``name`` place the file inside the download cache
     (models keep external data beside them); otherwise it lands in ``downloads/sha256/<hash>/<name>``."""
@@ -222,7 +220,7 @@ def fetch(url: str, *, sha256: str | None = None, policy: DownloadPolicy = Downl
         part = base / "partial" / f"{key}.part"
         try:
             part.parent.mkdir(parents=True, exist_ok=True)
-            _transfer(url, part, policy, progress)
+            _transfer(url, part, policy)
             digest = sha256_file(part)
             if sha256 is not None and digest != sha256.lower():
                 _start_over(part)
@@ -240,20 +238,20 @@ def fetch(url: str, *, sha256: str | None = None, policy: DownloadPolicy = Downl
 
 
 def fetch_model(url: str, *, sha256: str | None = None, data_urls: tuple[str, ...] = (),
-                policy: DownloadPolicy = DownloadPolicy(), progress: Progress | None = None) -> Path:
+                policy: DownloadPolicy = DownloadPolicy()) -> Path:
     """A model from ``url`` with its external-data files: given as ``data_urls`` or found beside the model
     on the server (the locations the model names, relative to its URL). Everything lands in one folder of
     the download cache, one per model URL (two models with the same graph may carry different weights).
     A location that is absolute or leaves the model's folder is refused before any request is made."""
     folder = downloads_dir() / "models" / _url_key("\n".join((url, *data_urls)))
-    first = fetch(url, sha256=sha256, policy=policy, progress=progress, folder=folder)
+    first = fetch(url, sha256=sha256, policy=policy, folder=folder)
     proto = parse_model_file(first)
     refs = check_locations(proto, url)
     given = {_filename(u): u for u in data_urls}
     for location in sorted({ref.location for ref in refs}):
         relative = PurePosixPath(location.replace("\\", "/"))
         data_url = given.get(relative.name) or urljoin(url, quote(location))
-        fetch(data_url, policy=policy, progress=progress, folder=folder / relative.parent, name=relative.name)
+        fetch(data_url, policy=policy, folder=folder / relative.parent, name=relative.name)
     check_external_data(proto, first)  # every data file there, inside the folder, long enough
     return first
 

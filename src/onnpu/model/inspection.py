@@ -4,7 +4,8 @@ quantization parameters at its inputs and outputs."""
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,13 @@ class TensorInfo:
     @property
     def numpy_dtype(self) -> np.dtype:
         return np.dtype(helper.tensor_dtype_to_np_dtype(onnx.TensorProto.DataType.Value(self.elem_type.upper())))
+
+    def with_dims(self, dims: Mapping[str, int] | None) -> TensorInfo:
+        """This tensor with the symbolic dims ``dims`` names fixed (as a session's free-dimension overrides fix
+        them)."""
+        if not dims:
+            return self
+        return replace(self, shape=[dims.get(d, d) if isinstance(d, str) else d for d in self.shape])
 
     def shape_text(self) -> str:
         return "[" + ", ".join("?" if d is None else str(d) for d in self.shape) + "]"

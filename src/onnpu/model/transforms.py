@@ -5,11 +5,10 @@ their parameters kept in the model's metadata)."""
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import onnx
 
+from onnpu import jsonio
 from onnpu.errors import QuantizationError
 from onnpu.model.files import set_metadata
 from onnpu.model.qparams import IO_QUANT_METADATA_KEY, io_quant_params
@@ -113,6 +112,6 @@ def quantized_io(model: onnx.ModelProto) -> onnx.ModelProto:
     if not table:
         raise QuantizationError("the model has no quantized inputs or outputs to convert",
                                 hint="--io uint8 needs QDQ I/O: Q after the inputs, DQ before the outputs")
-    set_metadata(result, {IO_QUANT_METADATA_KEY: json.dumps(table)})
+    set_metadata(result, {IO_QUANT_METADATA_KEY: jsonio.dumps(table, indent=None)})
     onnx.checker.check_model(result)
     return result

@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import onnx
 
+from onnpu import progress
 from onnpu.metrics import OutputQuality
 from onnpu.model.files import write_model
 from onnpu.quantization.calibration import CalibrationData
@@ -74,8 +75,7 @@ def _worst(quality: Sequence[OutputQuality]) -> float:
 
 
 def raise_to_target(float_model: onnx.ModelProto, quant: onnx.ModelProto, data: CalibrationData,
-                    config: QuantizeConfig, target: float, quality: Sequence[OutputQuality],
-                    progress: Callable[[int, int], None] | None = None, *,
+                    config: QuantizeConfig, target: float, quality: Sequence[OutputQuality], *,
                     reference: Mapping[str, list[np.ndarray]] | None = None) -> MixedPrecisionOutcome:
     """Greedy rounds over the activations ranked by sensitivity, raising the worst to uint16 until the held-out
     SQNR meets ``target`` (``quality`` is the plain model's; ``reference`` the float outputs on the held-out
@@ -93,8 +93,7 @@ def raise_to_target(float_model: onnx.ModelProto, quant: onnx.ModelProto, data: 
     for round_index, share in enumerate(SCHEDULE, 1):
         count = max(1, math.ceil(len(names) * share))
         raised = names[:count]
-        if progress:
-            progress(round_index, len(SCHEDULE))
+        progress.advance("mixed precision", round_index, len(SCHEDULE))
         candidate = quantize_qdq_model(float_model, data.calibration, config, sixteen_bit=raised)
         round_quality = evaluate(float_model, candidate, data.heldout, reference)
         worst = _worst(round_quality)

@@ -3,15 +3,14 @@ quantized I/O, and optional mixed precision to reach a target SQNR."""
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import onnx
 
+from onnpu import jsonio
 from onnpu.errors import QuantizationError
 from onnpu.metrics import OutputQuality
 from onnpu.model.files import check_output, read_model_and_layout, set_metadata, write_model
@@ -26,7 +25,6 @@ from onnpu.quantization.recipe import quantize_qdq_model
 from onnpu.quantization.rounding import RoundingReport
 from onnpu.vision.preprocess import PreprocessConfig, preprocess_for
 
-Progress = Callable[[str, int, int], None]  # (stage, done, total)
 ROUNDING_SAMPLES = 64  # calibration inputs whose layer statistics drive optimised rounding
 
 
@@ -73,7 +71,7 @@ def _model_bytes(model: onnx.ModelProto) -> int:
 def quantize(model: str | Path, out: str | Path, calib: str | Path | CalibrationData, *,
              config: QuantizeConfig = DEFAULT_QUANTIZE, io: str = "float", preprocess: PreprocessConfig | None = None,
              holdout: float = 0.2, limit: int | None = None, seed: int = 0, target_sqnr: float | None = None,
-             force: bool = False, progress: Progress | None = None, jobs: int = 1) -> QuantizeResult:
+             force: bool = False, jobs: int = 1) -> QuantizeResult:
     """Quantize ``model`` for the HTP and report its accuracy against the float model on held-out inputs
     (never the calibration inputs)."""
     if io not in ("float", "uint8"):
@@ -95,11 +93,7 @@ def quantize(model: str | Path, out: str | Path, calib: str | Path | Calibration
         load_calibration(calib, inputs, preprocess=pre, holdout=holdout, limit=limit, seed=seed,
                          ranges=integer_input_ranges(float_model))
 
-    def calib_progress(done: int) -> None:
-        if progress:
-            progress("calibrating", done, len(data.calibration))
-
-    quant = quantize_qdq_model(float_model, data.calibration, config, progress=calib_progress)
+    quant = quantize_qdq_model(float_model, data.calibration, config)
     reference = run_on_cpu(float_model, data.heldout, exact=False) if data.heldout else {}  # the float outputs, once
     quality = evaluate(float_model, quant, data.heldout, reference)
     result = QuantizeResult(str(src), str(out), config, io, len(data.calibration), len(data.heldout), quality,
@@ -109,7 +103,6 @@ def quantize(model: str | Path, out: str | Path, calib: str | Path | Calibration
     if target_sqnr is not None:
         result.plain_bytes = quant.ByteSize()
         raised = raise_to_target(float_model, quant, data, config, target_sqnr, result.quality,
-                                 lambda done, total: progress("mixed precision", done, total) if progress else None,
                                  reference=reference)
         quant = raised.model
         result.steps, result.notes = raised.steps, result.notes + raised.notes
@@ -120,13 +113,12 @@ def quantize(model: str | Path, out: str | Path, calib: str | Path | Calibration
 
         result.nearest_quality = result.quality
         quant, result.rounding = optimize_rounding(quant, float_model, data.calibration[:ROUNDING_SAMPLES],
-                                                   bias_correction=config.bias_correction, jobs=jobs,
-                                                   progress=progress)
+                                                   bias_correction=config.bias_correction, jobs=jobs)
         result.quality = evaluate(float_model, quant, data.heldout, reference)
     if io == "uint8":
         quant = quantized_io(quant)
-    set_metadata(quant, {"onnpu.quantization": json.dumps({**config.to_dict(), "io": io,
-                                                          "sixteen_bit": result.sixteen_bit})})
+    set_metadata(quant, {"onnpu.quantization": jsonio.dumps({**config.to_dict(), "io": io,
+                                                           "sixteen_bit": result.sixteen_bit}, indent=None)})
     result.quantized_bytes = _model_bytes(quant)
     write_model(quant, out, inputs=(src,), force=force, external_data=had_external or None)
     result.seconds = time.perf_counter() - start

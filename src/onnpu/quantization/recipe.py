@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import onnx
 
+from onnpu import progress
 from onnpu.errors import QuantizationError
 from onnpu.model.files import metadata, set_metadata, write_model
 from onnpu.model.qparams import qdq_params
@@ -21,12 +22,12 @@ from onnpu.storage import scratch_dir
 
 class FeedReader:
     """The CalibrationDataReader ONNX Runtime's quantization tools expect, over a list of feeds: ``get_next``
-    and ``rewind`` for the quantizer, iteration for ``qdq_loss_debug``; ``progress`` counts what was read."""
+    and ``rewind`` for the quantizer, iteration for ``qdq_loss_debug``; with a ``stage``, what was read is
+    reported to ``onnpu.progress``."""
 
-    def __init__(self, feeds: Sequence[Mapping[str, np.ndarray]],
-                 progress: Callable[[int], None] | None = None) -> None:
+    def __init__(self, feeds: Sequence[Mapping[str, np.ndarray]], stage: str | None = None) -> None:
         self._feeds = feeds
-        self._progress = progress
+        self._stage = stage
         self._iter: Iterator[Mapping[str, np.ndarray]] = iter(feeds)
         self._count = 0
 
@@ -35,8 +36,8 @@ class FeedReader:
         if item is None:
             return None
         self._count += 1
-        if self._progress:
-            self._progress(self._count)
+        if self._stage:
+            progress.advance(self._stage, self._count, len(self._feeds))
         return dict(item)
 
     def rewind(self) -> None:
@@ -68,10 +69,11 @@ def _failure(stage: str, exc: Exception) -> QuantizationError:
 
 
 def quantize_qdq_model(model: onnx.ModelProto, calibration: Sequence[Mapping[str, np.ndarray]],
-                       config: QuantizeConfig = DEFAULT_QUANTIZE, *, sixteen_bit: Sequence[str] = (),
-                       progress: Callable[[int], None] | None = None) -> onnx.ModelProto:
+                       config: QuantizeConfig = DEFAULT_QUANTIZE, *, sixteen_bit: Sequence[str] = ()
+                       ) -> onnx.ModelProto:
     """Quantize a float model (fixed shapes) to QDQ for the QNN HTP. ``sixteen_bit`` names activation
-    tensors raised to uint16 (mixed precision)."""
+    tensors raised to uint16 (mixed precision). The calibration inputs read are reported to ``onnpu.progress``
+    (stage ``calibrating``)."""
     from onnxruntime.quantization import CalibrationMethod, QuantType, quantize
     from onnxruntime.quantization.execution_providers.qnn import get_qnn_qdq_config, qnn_preprocess_model
 
@@ -101,7 +103,7 @@ def quantize_qdq_model(model: onnx.ModelProto, calibration: Sequence[Mapping[str
         try:
             stage = "configuration (get_qnn_qdq_config)"
             qconfig = get_qnn_qdq_config(
-                str(source), FeedReader(calibration, progress),
+                str(source), FeedReader(calibration, "calibrating"),
                 calibrate_method=getattr(CalibrationMethod, METHODS[config.method]),
                 activation_type=getattr(QuantType, ACTIVATION_TYPES[config.activations]),
                 weight_type=getattr(QuantType, WEIGHT_TYPES[config.weights]),

@@ -7,7 +7,7 @@ recipe chose them, so the result is the same QDQ layout, just better integers.""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
@@ -15,6 +15,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from onnpu import progress
 from onnpu.quantization.rounding_stats import Layer, Stats, collect_stats, find_layers
 
 DAMPING = 0.01  # of the mean diagonal, added to the covariance (it is rank-deficient with few samples)
@@ -179,8 +180,7 @@ def _float_weights(float_model: onnx.ModelProto, layers: Sequence[Layer]) -> dic
 
 
 def optimize_rounding(model: onnx.ModelProto, float_model: onnx.ModelProto,
-                      feeds: Sequence[Mapping[str, np.ndarray]], *, bias_correction: bool = True, jobs: int = 1,
-                      progress: Callable[[str, int, int], None] | None = None
+                      feeds: Sequence[Mapping[str, np.ndarray]], *, bias_correction: bool = True, jobs: int = 1
                       ) -> tuple[onnx.ModelProto, RoundingReport]:
     """Re-round the integer weights of every Conv/ConvTranspose/Gemm/MatMul of a QDQ model (pure: returns a
     new model). Deterministic: no randomness, same inputs → same integers."""
@@ -189,8 +189,7 @@ def optimize_rounding(model: onnx.ModelProto, float_model: onnx.ModelProto,
     result.CopyFrom(model)
     weights = _float_weights(float_model, find_layers(result))
     layers = [layer for layer in find_layers(result) if layer.weight in weights]  # others keep nearest rounding
-    report_stats = (lambda d, t: progress("layer statistics", d, t)) if progress else None
-    stats = collect_stats(result, layers, feeds, report_stats)
+    stats = collect_stats(result, layers, feeds)
     inits = {t.name: t for t in result.graph.initializer}
     reports: list[LayerReport] = []
 
@@ -211,6 +210,5 @@ def optimize_rounding(model: onnx.ModelProto, float_model: onnx.ModelProto,
                 report.bias_corrected = True
             reports.append(report)
             done += 1
-            if progress:
-                progress("rounding", done, len(layers))
+            progress.advance("rounding", done, len(layers))
     return result, RoundingReport("gptq", len(feeds), time.perf_counter() - start, reports)

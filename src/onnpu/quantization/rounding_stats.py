@@ -3,13 +3,14 @@ the second-order statistics (input covariance) of each layer's input on calibrat
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from onnpu import progress
 from onnpu.model.inspection import tensor_infos
 from onnpu.model.qparams import qdq_params
 from onnpu.runtime.feeds import prepare_feeds
@@ -138,8 +139,8 @@ def _all_vectors(layer: Layer, x: np.ndarray, weight_shape: tuple[int, ...]) -> 
     return img.reshape(groups, per, -1).transpose(0, 2, 1).astype(np.float64)
 
 
-def collect_stats(model: onnx.ModelProto, layers: Sequence[Layer], feeds: Sequence[Mapping[str, np.ndarray]],
-                  progress: Callable[[int, int], None] | None = None) -> dict[str, Stats]:
+def collect_stats(model: onnx.ModelProto, layers: Sequence[Layer], feeds: Sequence[Mapping[str, np.ndarray]]
+                  ) -> dict[str, Stats]:
     """Run the QDQ model exactly (CPU, graph as written) and accumulate each layer's input statistics."""
     probe = onnx.ModelProto()
     probe.CopyFrom(model)
@@ -167,6 +168,5 @@ def collect_stats(model: onnx.ModelProto, layers: Sequence[Layer], feeds: Sequen
                 s.hessian += h
                 s.total += v.sum(axis=1)
                 s.count += v.shape[1]
-        if progress:
-            progress(k + 1, len(feeds))
+        progress.advance("layer statistics", k + 1, len(feeds))
     return stats

@@ -22,6 +22,7 @@ from typing import Any
 import onnx
 import onnxruntime as ort
 
+from onnpu import jsonio
 from onnpu.errors import OnnpuError
 from onnpu.model.files import external_data_files, validate_model_file
 from onnpu.paths import cache_dir, lock_file
@@ -115,7 +116,7 @@ def _compile(folder: Path, src: Path, proto: onnx.ModelProto, target: Target, fi
         meta = {"fields": fields, "model": str(src.resolve()), "created": time.time(),
                 "files": {p.name: p.stat().st_size for p in sorted(staging.iterdir())},
                 "subgraphs": _subgraphs_to_json(loaded.subgraphs)}
-        atomic_write(staging / META_NAME, json.dumps(meta, indent=1))
+        atomic_write(staging / META_NAME, jsonio.dumps(meta, indent=1))
     return loaded
 
 

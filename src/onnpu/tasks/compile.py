@@ -5,7 +5,6 @@ and SHA-256; ``run``, ``classify`` and ``bench`` given the folder pick the file 
 
 from __future__ import annotations
 
-import json
 import platform
 import shutil
 import tempfile
@@ -19,6 +18,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
+from onnpu import jsonio
 from onnpu._version import __version__
 from onnpu.machine import htp_is_emulated
 from onnpu.model.files import validate_model_file
@@ -171,7 +171,7 @@ def compile_for_socs(model: str | Path, out_dir: str | Path, socs: Sequence[str]
                 "entries": [{"soc": e.soc, "soc_models": e.soc_models, "htp_arch": e.htp_arch, "file": e.file,
                              "files": e.files, "compat": e.compat, "records": e.records, "check": e.check,
                              "max_steps": e.max_steps} for e in entries]}
-    atomic_write(folder / MANIFEST, json.dumps(manifest, indent=1))
+    atomic_write(folder / MANIFEST, jsonio.dumps(manifest, indent=1))
     if any((v or 0) > 1 + 1e-6 for e in entries for v in e.max_steps.values()):
         notes.append("an output is more than one quantization step from the exact CPU arithmetic: see max_steps")
     return CompileResult(str(src), str(folder), str(folder / MANIFEST), entries, versions, notes)

@@ -24,7 +24,7 @@ from onnpu.model.shapes import FixShapesResult, dynamic_dims, fix_shapes_model
 from onnpu.model.simplify import bake_inputs
 from onnpu.quantization.calibration import load_calibration
 from onnpu.quantization.config import DEFAULT_QUANTIZE, QuantizeConfig
-from onnpu.quantization.pipeline import Progress, QuantizeResult, quantize
+from onnpu.quantization.pipeline import QuantizeResult, quantize
 from onnpu.runtime.feeds import random_inputs, run_feeds
 from onnpu.runtime.placement import PlacementSummary
 from onnpu.runtime.session import create_session, exact_cpu_session
@@ -232,8 +232,8 @@ def prepare(model: str | Path, out: str | Path, calib: str | Path | None = None,
             values: Mapping[str, Any] | None = None, simplify: bool = True,
             config: QuantizeConfig = DEFAULT_QUANTIZE, io: str = "float", preprocess: PreprocessConfig | None = None,
             holdout: float = 0.2, limit: int | None = None, seed: int = 0, target_sqnr: float | None = None,
-            target: Target | None = None, verify: bool = True, verify_inputs: int = 1, force: bool = False,
-            progress: Progress | None = None) -> PrepareResult:
+            target: Target | None = None, verify: bool = True, verify_inputs: int = 1, force: bool = False
+            ) -> PrepareResult:
     """fix shapes (``values`` baked in as constants) → simplify (a float model; verified unchanged) → quantize →
     complete QDQ groups for the HTP → verify on the NPU of ``target``'s SoC (fallback disabled), drift per output
     in quantization steps → quality and placement."""
@@ -282,7 +282,7 @@ def prepare(model: str | Path, out: str | Path, calib: str | Path | None = None,
                                     seed=seed, ranges=integer_input_ranges(float_model))
             del float_model
             result = quantize(source, dst, data, config=config, io=io, preprocess=preprocess, seed=seed,
-                              target_sqnr=target_sqnr, force=force, progress=progress)
+                              target_sqnr=target_sqnr, force=force)
             result.source = str(src)
             verify_feeds = (data.heldout or data.calibration)[:max(1, verify_inputs)]
             kind = "held-out" if data.heldout else "calibration"

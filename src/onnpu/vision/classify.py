@@ -75,18 +75,18 @@ class ClassifyResult:
 def classify(images: Sequence[str | Path], model: str | Path, target: Target, *, labels: str | Path | None = None,
              top: int = 5, preprocess: PreprocessConfig | None = None, softmax_mode: bool | None = None,
              dims: dict[str, int] | None = None, output: str | None = None, repeat: int = 1,
-             session: LoadedSession | None = None, cache: bool = False) -> ClassifyResult:
+             session: LoadedSession | None = None, cache: bool = False, threads: int | None = None) -> ClassifyResult:
     """Classify each image; the first inference is a warm-up and is not timed. Each image's latency is
-    the median of ``repeat`` timed runs."""
+    the median of ``repeat`` timed runs. ``threads``: ONNX Runtime's intra-op threads."""
     if not images:
         raise InputDataError("no images given", hint="pass one or more image files")
     require_inference(target, "classify")
-    loaded = session or open_session(model, target, dims=dims, cache=cache)
+    loaded = session or open_session(model, target, dims=dims, cache=cache, threads=threads)
     inputs, outputs = tensor_infos(loaded.proto)
     if len(inputs) != 1:
         raise InputDataError(f"{model}: classify needs a model with one image input (it has {len(inputs)})",
                              hint="use `onnpu run` for multi-input models")
-    info = inputs[0]
+    info = inputs[0].with_dims(dims)
     reader = score_reader(loaded.proto, outputs, output=output, use_softmax=softmax_mode, model=str(model))
     config = preprocess_for(loaded.proto, preprocess)
     notes = []

@@ -10,7 +10,7 @@ import glob
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from onnpu import progress
 from onnpu.errors import InputDataError, OnnpuError
 from onnpu.machine import peak_rss_mb
 from onnpu.metrics import top_k
@@ -30,8 +31,6 @@ from onnpu.vision.labels import load_labels
 from onnpu.vision.preprocess import PreprocessConfig, draft_request, image_to_array, preprocess_for, target_size
 from onnpu.vision.results import ResultWriter
 from onnpu.vision.scores import ScoreReader, score_reader
-
-Progress = Callable[[int, int], None]  # (done, total)
 
 
 @dataclass
@@ -124,15 +123,18 @@ def classify_folder(sources: Sequence[str | Path], model: str | Path, target: Ta
                     workers: int | None = None, threads: int | None = None, draft: bool = True,
                     preprocess: PreprocessConfig | None = None, labels: str | Path | None = None,
                     softmax_mode: bool | None = None, output_name: str | None = None, cache: bool = True,
-                    on_result: Callable[[str, list[tuple[int, str, float]] | None, str | None], None] | None = None,
-                    progress: Progress | None = None) -> FolderSummary:
-    """Classify every image under ``sources``; results stream to ``output`` (and ``on_result``)."""
+                    dims: Mapping[str, int] | None = None,
+                    on_result: Callable[[str, list[tuple[int, str, float]] | None, str | None], None] | None = None
+                    ) -> FolderSummary:
+    """Classify every image under ``sources``; results stream to ``output`` (and ``on_result``); images done are
+    reported to ``onnpu.progress`` (stage ``classifying``), skipped files and unreadable images as warnings."""
     require_inference(target, "classify")
     images, others = collect_images(sources)
     # ONNX Runtime's intra-op threads spin while they wait; here the decode threads need those cores
-    loaded = open_session(model, target, threads=threads, cache=cache,
+    loaded = open_session(model, target, threads=threads, cache=cache, dims=dims,
                           config={"session.intra_op.allow_spinning": "0"})
     inputs, outputs = tensor_infos(loaded.proto)
+    inputs = [i.with_dims(dims) for i in inputs]
     if len(inputs) != 1:
         raise InputDataError(f"{model}: classify needs a model with one image input", hint="use `onnpu run`")
     info = inputs[0]
@@ -152,6 +154,8 @@ def classify_folder(sources: Sequence[str | Path], model: str | Path, target: Ta
     buffer: np.ndarray | None = None
     counts = {"ok": 0, "failed": 0}
     warnings = [f"skipped {len(others)} non-image file{'s' if len(others) != 1 else ''}"] if others else []
+    for warning in warnings:
+        progress.warn(warning)
     start = time.perf_counter()
 
     def emit(image: Path, scores: np.ndarray | None, error: str | None) -> None:
@@ -169,8 +173,7 @@ def classify_folder(sources: Sequence[str | Path], model: str | Path, target: Ta
             writer.write(str(image), result, error)
         if on_result:
             on_result(str(image), result, error)
-        if progress:
-            progress(counts["ok"] + counts["failed"], len(todo))
+        progress.advance("classifying", counts["ok"] + counts["failed"], len(todo))
 
     def flush(group: list[tuple[Path, np.ndarray]]) -> None:
         nonlocal buffer
@@ -213,6 +216,7 @@ def classify_folder(sources: Sequence[str | Path], model: str | Path, target: Ta
     processed = counts["ok"] + counts["failed"]
     if counts["failed"]:
         warnings.append(f"{counts['failed']} image{'s' if counts['failed'] != 1 else ''} could not be read")
+        progress.warn(warnings[-1])
     return FolderSummary(str(model), target.describe(), len(images) + len(others), counts["ok"], len(others),
                          counts["failed"], len(images) - len(todo), seconds, processed / seconds if seconds else 0.0,
                          batch, pool_size, threads, draft, str(output) if output else None,

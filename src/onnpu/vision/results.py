@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any, TextIO
 
+from onnpu import jsonio
 from onnpu.errors import OutputError
 from onnpu.storage import atomic_write
 
@@ -66,7 +67,7 @@ class ResultWriter:
                 self._check_record()
                 self.done = self._keep_complete_rows()
             else:
-                atomic_write(record_path(path), json.dumps(self.record, indent=1) + "\n")
+                atomic_write(record_path(path), jsonio.dumps(self.record, indent=1) + "\n")
             self._file: TextIO = path.open("a" if resuming else "w", newline="", encoding="utf-8")
         except OSError as exc:
             raise OutputError(f"{path}: cannot write results ({exc.strerror})", hint="choose a writable -o") from exc
@@ -140,7 +141,7 @@ class ResultWriter:
                 record["error"] = error
             else:
                 record["top"] = [{"index": i, "label": label, "score": round(s, 6)} for i, label, s in top or []]
-            self._file.write(json.dumps(record) + "\n")
+            self._file.write(jsonio.dumps_line(record))
         else:
             assert self._csv is not None
             row: list[Any] = [image, "error: " + error if error else "ok"]

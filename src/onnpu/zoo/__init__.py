@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from onnpu import jsonio
 from onnpu.errors import ModelError, OnnpuError
 from onnpu.paths import cache_dir, lock_file
 from onnpu.storage import atomic_write, locked, sha256_file, staging_dir, sweep_leftovers
@@ -39,20 +40,21 @@ def _valid(folder: Path) -> bool:
         return False
 
 
-BUILDERS: dict[str, Callable[[Path, Callable[[str], None]], dict[str, str]]] = {}
+BUILDERS: dict[str, Callable[[Path], dict[str, str]]] = {}
 
 
-def _efficientnet_lite0(folder: Path, log: Callable[[str], None]) -> dict[str, str]:
+def _efficientnet_lite0(folder: Path) -> dict[str, str]:
     from onnpu.zoo.builder import build_efficientnet_lite0
 
-    return build_efficientnet_lite0(folder, log)
+    return build_efficientnet_lite0(folder)
 
 
 BUILDERS[DEFAULT_MODEL] = _efficientnet_lite0
 
 
-def build(name: str = DEFAULT_MODEL, *, force: bool = False, log: Callable[[str], None] = lambda _: None) -> ZooModel:
-    """The float and quantized ONNX models of ``name``, built once and cached."""
+def build(name: str = DEFAULT_MODEL, *, force: bool = False) -> ZooModel:
+    """The float and quantized ONNX models of ``name``, built once and cached (what the build does goes to
+    ``onnpu.progress.note``)."""
     if name not in BUILDERS:
         raise OnnpuError(f"unknown zoo model {name!r}", hint="available: " + ", ".join(BUILDERS))
     folder = cache_dir() / "zoo" / name
@@ -65,10 +67,10 @@ def build(name: str = DEFAULT_MODEL, *, force: bool = False, log: Callable[[str]
                 import onnx
 
                 with staging_dir(folder) as staging:
-                    files = BUILDERS[name](staging, log)
+                    files = BUILDERS[name](staging)
                     manifest = {"model": name, "files": {f: sha256_file(staging / f) for f in files.values()},
                                 "roles": files, "onnx": onnx.__version__}
-                    atomic_write(staging / MANIFEST, json.dumps(manifest, indent=2))
+                    atomic_write(staging / MANIFEST, jsonio.dumps(manifest))
                 built = True
     roles = json.loads((folder / MANIFEST).read_text())["roles"]
     result = ZooModel(name, folder, folder / roles["float"], folder / roles["quantized"], built,

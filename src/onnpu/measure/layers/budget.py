@@ -5,10 +5,10 @@ share of the noise at the outputs — which ranks the layers that cause the loss
 
 from __future__ import annotations
 
-from onnpu.measure.layers_advice import cause
-from onnpu.measure.layers_graph import LayerPlan
-from onnpu.measure.layers_result import DeviceRow, LayerRow, lost_db
-from onnpu.measure.layers_stats import DeviceStats, DriftStats, ratio_db
+from onnpu.measure.layers.advice import cause
+from onnpu.measure.layers.graph import LayerPlan
+from onnpu.measure.layers.result import DeviceRow, LayerRow, lost_db
+from onnpu.measure.layers.stats import DeviceStats, DriftStats, ratio_db
 
 
 def _inputs_nsr(stats: dict[str, DriftStats], inputs: tuple[str, ...]) -> tuple[float | None, float, float]:

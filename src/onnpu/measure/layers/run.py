@@ -12,9 +12,9 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from onnpu.measure.layers_graph import LayerTensor
-from onnpu.measure.layers_parts import Chunk, device_alone_model, expose, local_model, prefix_model
-from onnpu.measure.layers_stats import DeviceStats, DriftStats
+from onnpu.measure.layers.graph import LayerTensor
+from onnpu.measure.layers.parts import Chunk, device_alone_model, expose, local_model, prefix_model
+from onnpu.measure.layers.stats import DeviceStats, DriftStats
 from onnpu.model.files import metadata, read_model, write_model
 from onnpu.model.inspection import TensorInfo, tensor_infos
 from onnpu.model.qparams import QuantParams, dequantize, quantize_array

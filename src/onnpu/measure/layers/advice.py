@@ -11,7 +11,7 @@ import shlex
 from collections.abc import Mapping
 from pathlib import Path
 
-from onnpu.measure.layers_result import Advice, LayerRow
+from onnpu.measure.layers.result import Advice, LayerRow
 
 ROUNDING, CLIPPING, WEIGHTS = "activation rounding", "clipping", "weights / arithmetic"
 

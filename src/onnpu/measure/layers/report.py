@@ -5,15 +5,16 @@ the device's step error on a second axis, each layer's share of the output noise
 from __future__ import annotations
 
 import html
-import io
-import json
 import math
 from pathlib import Path
 
-from onnpu.measure.layers_advice import CLIPPING, ROUNDING, WEIGHTS
-from onnpu.measure.layers_result import LayerRow, LayersResult
-from onnpu.measure.report import _img, _pyplot
+from onnpu import jsonio
+from onnpu.measure.figures import html_page, img_tag, png, pyplot
+from onnpu.measure.layers.advice import CLIPPING, ROUNDING, WEIGHTS
+from onnpu.measure.layers.result import LayerRow, LayersResult
 from onnpu.storage import atomic_write, output_dir
+
+__all__ = ["layers_plot", "write_layers_report"]
 
 CAUSE_COLOURS = {ROUNDING: "#3b7dd8", CLIPPING: "#d8843b", WEIGHTS: "#8e5bd8", None: "#b0b0b0"}
 
@@ -24,7 +25,8 @@ def _capped(values: list[float | None], cap: float = 80.0) -> list[float]:
 
 
 def layers_plot(result: LayersResult) -> bytes:
-    plt = _pyplot()
+    """SQNR per layer along the graph (and the device's step error), each layer's share of the output noise."""
+    plt = pyplot()
     compared = result.reference is not None
     fig, axes = plt.subplots(2 if compared else 1, 1, figsize=(11, 6.4 if compared else 3.6), squeeze=False,
                              sharex=True)
@@ -77,11 +79,7 @@ def layers_plot(result: LayersResult) -> bytes:
         bars.legend(handles=handles, fontsize=7, loc="upper center", title="what the layer's own noise is mostly",
                     title_fontsize=7, ncols=3)
     axes[-1][0].set_xlabel("layer (graph order)")
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
-    return buffer.getvalue()
+    return png(fig)
 
 
 def _title(result: LayersResult) -> str:
@@ -154,21 +152,20 @@ def _html_page(result: LayersResult, plot: bytes) -> str:
         f"<tr class='{'first' if r.index == result.first_below else 'top' if r.index in top else ''}'>"
         + "".join(f"<td>{html.escape(c)}</td>" for c in _row_cells(r, device)) + "</tr>" for r in result.rows)
     summary = "".join(f"<li>{html.escape(line)}</li>" for line in _summary_lines(result))
-    style = ("body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}"
-             "td,th{border:1px solid #ccc;padding:3px 7px;font-size:12px}th{background:#f0f0f0}img{max-width:100%}"
-             "tr.first td{background:#fbd5d5}tr.top td{background:#fff3c4}")
-    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>onnpu layers report</title>"
-            f"<style>{style}</style></head><body><h1>onnpu layers report</h1>"
-            f"<p id='models'>{html.escape(_title(result))}</p><ul id='summary'>{summary}</ul>"
-            f"{_img(plot, 'SQNR per layer')}<h2>Every layer, in graph order</h2>"
-            f"<table><tr>{head}</tr>{body}</table></body></html>")
+    style = "td,th{padding:3px 7px;font-size:12px}tr.first td{background:#fbd5d5}tr.top td{background:#fff3c4}"
+    return html_page("onnpu layers report",
+                     f"<p id='models'>{html.escape(_title(result))}</p><ul id='summary'>{summary}</ul>"
+                     f"{img_tag(plot, 'SQNR per layer')}<h2>Every layer, in graph order</h2>"
+                     f"<table><tr>{head}</tr>{body}</table>", style)
 
 
 def write_layers_report(result: LayersResult, folder: str | Path) -> list[Path]:
+    """``report.json`` (strict JSON, ``onnpu.layers/1``), ``report.md``, ``layers.png`` and ``report.html`` in
+    ``folder``."""
     out = output_dir(folder, "report", "--report")
     plot = layers_plot(result)
     written = []
-    for name, content in [("report.json", json.dumps(result.to_dict(), indent=2, allow_nan=False).encode()),
+    for name, content in [("report.json", jsonio.dumps(result.to_dict()).encode()),
                           ("report.md", _markdown(result).encode()), ("layers.png", plot),
                           ("report.html", _html_page(result, plot).encode())]:
         atomic_write(out / name, content)

@@ -8,12 +8,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-SCHEMA = "onnpu.layers/1"
-
-
-def finite(value: float | None) -> float | None:
-    """JSON has no inf/NaN: such values become null (SQNR of identical tensors is infinite)."""
-    return value if value is not None and math.isfinite(value) else None
+SCHEMA = "onnpu.layers/1"  # written by onnpu.jsonio: a non-finite number (SQNR of identical tensors) is null
 
 
 @dataclass
@@ -28,7 +23,7 @@ class DeviceRow:
     alone_beyond_one_fraction: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self) | {"sqnr_db": finite(self.sqnr_db)}
+        return asdict(self)
 
 
 @dataclass
@@ -59,9 +54,6 @@ class LayerRow:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        for key in ("sqnr_db", "input_sqnr_db", "lost_db", "layer_sqnr_db", "rounding_sqnr_db", "noise_share",
-                    "rounding_share", "max_error_steps", "cosine", "max_abs_error"):
-            data[key] = finite(data[key])
         data["device"] = self.device.to_dict() if self.device else None
         return data
 
@@ -75,7 +67,7 @@ class OpSummary:
     worst: str
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self) | {"mean_lost_db": finite(self.mean_lost_db)}
+        return asdict(self)
 
 
 @dataclass
@@ -143,7 +135,7 @@ class LayersResult:
             device["first_op_departure"] = name(self.device.first_op_departure)
         return {"schema": SCHEMA, "reference": self.reference, "quantized": self.quantized,
                 "input_source": self.input_source, "samples": self.samples, "threshold_db": self.threshold_db,
-                "final_sqnr_db": finite(self.final_sqnr_db), "first_below_threshold": name(self.first_below),
+                "final_sqnr_db": self.final_sqnr_db, "first_below_threshold": name(self.first_below),
                 "top": [name(i) for i in self.top], "by_op": [o.to_dict() for o in self.by_op],
                 "advice": [asdict(a) for a in self.advice], "device": device,
                 "reference_tensors": self.reference_tensors, "skipped": self.skipped, "chunks": self.chunks,

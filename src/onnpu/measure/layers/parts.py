@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import onnx
 
-from onnpu.measure.layers_graph import LayerTensor, topological_order, value_types
+from onnpu.measure.layers.graph import LayerTensor, topological_order, value_types
 from onnpu.model.qparams import INT_TYPES
 
 
