@@ -1,13 +1,17 @@
 """How far one set of outputs is from another: SQNR, max / mean abs error, cosine similarity, top-1 /
-top-5 agreement for classifier outputs, and top-k itself. Pure numpy, shared by every layer."""
+top-5 agreement for classifier outputs, top-k itself, and the difference in quantization steps. Pure numpy,
+shared by every layer: a figure two verbs show comes from here, so they never disagree about a model."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+
+DRIFT_FLAG_STEPS = 2.0  # more than this many steps apart is flagged (one step per layer is the HTP's rounding)
 
 
 @dataclass
@@ -20,19 +24,25 @@ class OutputQuality:
     top1_agreement: float | None = None
     top5_overlap: float | None = None
     samples: int = 0
+    max_steps: float | None = None  # in the test output's quantization steps (None: a float output)
+    mean_steps: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
+def ratio_db(signal: float, noise: float) -> float:
+    """10·log10(signal / noise): inf when the noise is zero, -inf when the signal is (and the noise is not)."""
+    if noise <= 0:
+        return math.inf
+    return 10 * math.log10(signal / noise) if signal > 0 else -math.inf
+
+
 def sqnr_db(reference: np.ndarray, test: np.ndarray) -> float:
     """10·log10(‖ref‖² / ‖ref − test‖²) over all samples; inf when identical."""
-    ref = reference.astype(np.float64).ravel()
-    noise = np.sum((ref - test.astype(np.float64).ravel()) ** 2)
-    signal = np.sum(ref**2)
-    if noise == 0:
-        return float("inf")
-    return float(10 * np.log10(signal / noise)) if signal > 0 else float("-inf")
+    ref = np.asarray(reference, np.float64).ravel()
+    diff = ref - np.asarray(test, np.float64).ravel()
+    return ratio_db(float(np.vdot(ref, ref)), float(np.vdot(diff, diff)))
 
 
 def _is_classifier_output(samples: np.ndarray) -> bool:
@@ -42,11 +52,17 @@ def _is_classifier_output(samples: np.ndarray) -> bool:
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the ``k`` highest scores of a 1-D vector, best first (stable: ties keep class order)."""
-    return np.argsort(-np.asarray(scores), kind="stable")[:k]
+    """Indices of the ``k`` highest scores along the last axis, best first. The one tie rule: equal scores keep
+    class order (the lower index first), as ``argmax`` does."""
+    return np.argsort(-np.asarray(scores), axis=-1, kind="stable")[..., :k]
 
 
-def compare_outputs(name: str, reference: Sequence[np.ndarray], test: Sequence[np.ndarray]) -> OutputQuality:
+def compare_outputs(name: str, reference: Sequence[np.ndarray], test: Sequence[np.ndarray], *,
+                    scale: Sequence[float] | None = None, axis: int | None = None,
+                    integer: bool = False) -> OutputQuality:
+    """SQNR, errors and cosine of ``test`` against ``reference`` (one array per sample); top-1 / top-5 for
+    classifier outputs; with ``scale`` (the test output's quantization step, per ``axis``) or ``integer``, the
+    difference in steps too (:func:`drift_in_steps`)."""
     ref = np.stack([np.asarray(r, np.float64) for r in reference])
     tst = np.stack([np.asarray(t, np.float64) for t in test])
     a, b = ref.reshape(len(ref), -1), tst.reshape(len(tst), -1)
@@ -54,10 +70,68 @@ def compare_outputs(name: str, reference: Sequence[np.ndarray], test: Sequence[n
     quality = OutputQuality(name, sqnr_db(ref, tst), float(np.max(np.abs(ref - tst))),
                             float(np.mean(np.abs(ref - tst))), float(np.mean(cos)), samples=len(ref))
     if _is_classifier_output(ref):
-        top1 = np.argmax(a, axis=1) == np.argmax(b, axis=1)
         k = min(5, a.shape[1])
-        ta, tb = np.argsort(-a, axis=1)[:, :k], np.argsort(-b, axis=1)[:, :k]
+        ta, tb = top_k(a, k), top_k(b, k)
+        top1 = ta[:, 0] == tb[:, 0]
         overlap = [len(set(x) & set(y)) / k for x, y in zip(ta, tb, strict=True)]
         quality.top1_agreement = float(np.mean(top1))
         quality.top5_overlap = float(np.mean(overlap))
+    if scale is not None or integer:
+        steps = drift_in_steps(test, reference, scale, axis, integer=integer)
+        quality.max_steps, quality.mean_steps = steps.max_steps, steps.mean_steps
     return quality
+
+
+@dataclass
+class StepDrift:
+    """How far two runs of one output are apart, in that output's quantization steps (the scale of the Q/DQ
+    that produces it, per axis when it has one scale per channel; integer outputs: the raw integer difference).
+    ``kind`` is ``quantized``, ``integer`` or ``float`` (no step: only the raw difference)."""
+
+    max_abs_diff: float
+    kind: str
+    step: float | None = None  # the output's (largest) step; 1 for integers
+    max_steps: float | None = None
+    mean_steps: float | None = None
+    share_beyond: float | None = None  # share of values more than ``beyond`` steps apart
+    beyond: float = DRIFT_FLAG_STEPS
+
+    @property
+    def flagged(self) -> bool:
+        return self.max_steps is not None and self.max_steps > self.beyond + 1e-6
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self) | {"flagged": self.flagged}
+
+
+def drift_in_steps(a: Sequence[np.ndarray], b: Sequence[np.ndarray], scale: Sequence[float] | None = None,
+                   axis: int | None = None, *, integer: bool = False, beyond: float = DRIFT_FLAG_STEPS) -> StepDrift:
+    """``a`` against ``b`` (the same output, sample by sample) in quantization steps: ``scale`` (one value, or
+    one per index of ``axis``) for a quantized output; ``integer`` for integer outputs (a step is 1); neither:
+    a float output, raw difference only. Steps are rounded to 1e-3: float32 outputs on the same step grid
+    differ by whole steps up to float rounding."""
+    diffs = [np.abs(np.asarray(x, np.float64) - np.asarray(y, np.float64)) for x, y in zip(a, b, strict=True)]
+    raw = max((float(d.max()) for d in diffs if d.size), default=0.0)
+    if scale is not None and len(scale):
+        steps = np.asarray(scale, np.float64).ravel()
+        per = [_in_steps(d, steps, axis) for d in diffs]
+        kind, step = "quantized", float(steps.max())
+    elif integer:
+        per, kind, step = diffs, "integer", 1.0
+    else:
+        return StepDrift(raw, "float", beyond=beyond)
+    values = np.concatenate([p.ravel() for p in per]) if per else np.zeros(0)
+    if not values.size:
+        return StepDrift(raw, kind, step, 0.0, 0.0, 0.0, beyond)
+    return StepDrift(raw, kind, step, round(float(values.max()), 3), round(float(values.mean()), 4),
+                     float(np.mean(values > beyond + 1e-6)), beyond)
+
+
+def _in_steps(diff: np.ndarray, steps: np.ndarray, axis: int | None) -> np.ndarray:
+    if steps.size == 1:
+        return diff / steps[0]
+    if axis is None or not diff.ndim or diff.shape[axis % diff.ndim] != steps.size:
+        raise ValueError(f"{steps.size} scales do not fit an output of shape {list(diff.shape)} along axis {axis}")
+    shape = [1] * diff.ndim
+    shape[axis % diff.ndim] = -1
+    return diff / steps.reshape(shape)

@@ -67,12 +67,13 @@ def render(result: BenchResult) -> None:
                                                                      else ""), soft_wrap=True)
     if result.drift:
         drift = Table(title="output drift against " + escape(result.drift[0].reference), title_justify="left")
-        for col in ("run", "output", "SQNR dB", "max |err|", "mean |err|", "cosine", "top-1", "top-5"):
+        for col in ("run", "output", "SQNR dB", "max |err|", "mean |err|", "max steps", "cosine", "top-1", "top-5"):
             drift.add_column(col, justify="left" if col in ("run", "output") else "right")
         for d in result.drift:
             for o in d.outputs:
                 drift.add_row(escape(d.label), escape(o.name), f"{o.sqnr_db:.2f}", f"{o.max_abs_error:.4g}",
-                              f"{o.mean_abs_error:.4g}", f"{o.cosine:.5f}",
+                              f"{o.mean_abs_error:.4g}", "-" if o.max_steps is None else f"{o.max_steps:.2f}",
+                              f"{o.cosine:.5f}",
                               "-" if o.top1_agreement is None else f"{o.top1_agreement:.0%}",
                               "-" if o.top5_overlap is None else f"{o.top5_overlap:.0%}")
         out().print(drift)

@@ -47,11 +47,12 @@ def run(args: argparse.Namespace) -> int:
         return 0
     table = Table(title=f"{escape(result.candidate)} against {escape(result.reference)} on {result.samples} inputs "
                         f"({escape(result.input_source)})", title_justify="left")
-    for col in ("output", "SQNR dB", "max |err|", "mean |err|", "cosine", "top-1", "top-5"):
+    for col in ("output", "SQNR dB", "max |err|", "mean |err|", "max steps", "cosine", "top-1", "top-5"):
         table.add_column(col, justify="left" if col == "output" else "right")
     for o in result.outputs:
         table.add_row(escape(o.name), f"{o.sqnr_db:.2f}", f"{o.max_abs_error:.4g}", f"{o.mean_abs_error:.4g}",
-                      f"{o.cosine:.5f}", "-" if o.top1_agreement is None else f"{o.top1_agreement:.0%}",
+                      "-" if o.max_steps is None else f"{o.max_steps:.2f}", f"{o.cosine:.5f}",
+                      "-" if o.top1_agreement is None else f"{o.top1_agreement:.0%}",
                       "-" if o.top5_overlap is None else f"{o.top5_overlap:.0%}")
     out().print(table)
     return 0

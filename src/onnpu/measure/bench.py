@@ -15,6 +15,7 @@ import numpy as np
 from onnpu import progress
 from onnpu.errors import OnnpuError
 from onnpu.machine import machine_info, peak_rss_mb, rss_mb
+from onnpu.measure.compare import step_args
 from onnpu.metrics import OutputQuality, compare_outputs
 from onnpu.model.inspection import tensor_infos
 from onnpu.runtime.compiled import model_for_target
@@ -250,7 +251,9 @@ def _drift(reference: str | Path | None, cells: list[_Cell], data: Mapping[str, 
         others = [c for c in cells if c is not base]
     drift = []
     for cell in others:
-        qualities = [compare_outputs(label, [ref_out[x]], [cell.outputs[y]])
+        assert cell.loaded is not None
+        steps = {o.name: o for o in tensor_infos(cell.loaded.proto)[1]}
+        qualities = [compare_outputs(label, [ref_out[x]], [cell.outputs[y]], **step_args(steps.get(y)))
                      for label, x, y in pair_outputs(ref_out, cell.outputs)]
         drift.append(Drift(cell.label, ref_label, qualities))
     return drift

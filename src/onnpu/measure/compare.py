@@ -7,7 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from onnpu.metrics import OutputQuality, compare_outputs
+from onnpu.model.inspection import TensorInfo, tensor_infos
 from onnpu.quantization.calibration import model_inputs
 from onnpu.runtime.context_cache import open_session
 from onnpu.runtime.feeds import pair_outputs, run_feeds
@@ -28,6 +31,15 @@ class CompareResult:
                 "input_source": self.input_source, "outputs": [o.to_dict() for o in self.outputs]}
 
 
+def step_args(info: TensorInfo | None) -> dict[str, Any]:
+    """``compare_outputs``' step arguments for an output: its quantization step, or integer steps."""
+    if info is None:
+        return {}
+    if info.quant is not None:
+        return {"scale": info.quant.scale, "axis": info.quant.axis}
+    return {"integer": not np.issubdtype(info.numpy_dtype, np.floating)}
+
+
 def _label(model: str | Path, target: Target) -> str:
     """``model.onnx @ npu (QCS6490 HTP v68, emulated)``: which SoC an NPU number is for, always said."""
     return f"{Path(model).name} @ {target.name}" + (f" ({target.hardware})" if target.is_qnn else "")
@@ -46,6 +58,7 @@ def compare(reference: tuple[str | Path, Target], candidate: tuple[str | Path, T
     feeds = model_inputs(inputs, ref.proto, count, preprocess=preprocess, seed=seed, dims=dims)
     a = run_feeds(ref, feeds, model=str(ref_model), dims=dims)
     b = run_feeds(cand, feeds, model=str(cand_model), dims=dims)
-    qualities = [compare_outputs(label, a[x], b[y]) for label, x, y in pair_outputs(a, b)]
+    steps = {o.name: o for o in tensor_infos(cand.proto)[1]}  # drift in the candidate's output steps
+    qualities = [compare_outputs(label, a[x], b[y], **step_args(steps.get(y))) for label, x, y in pair_outputs(a, b)]
     return CompareResult(_label(ref_model, ref_target), _label(cand_model, cand_target),
                          len(feeds), str(inputs), qualities)

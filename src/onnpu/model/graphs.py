@@ -1,16 +1,17 @@
 """Walking a model's graphs, control-flow bodies included: every node with the scope it sits in (``If_0/then_branch``),
 unique node names (ONNX Runtime reports the nodes inside ``If``/``Loop``/``Scan`` bodies flat, by their names in the
-file), what an ``If``'s condition depends on, and the value range an integer input can take."""
+file), what an ``If``'s condition depends on, and the value range an integer input can take. And the graph helpers
+every module uses instead of building its own: producers, consumers, constants, topological order, the backward
+walk from tensors to the nodes that compute them."""
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import onnx
-
-from onnpu.model.qparams import constant_tensors
 
 CONTROL_FLOW = ("If", "Loop", "Scan")
 SHAPE_ONLY = ("Shape", "Size")  # their outputs depend on shapes, not values
@@ -100,17 +101,79 @@ def with_unique_names(model: onnx.ModelProto) -> onnx.ModelProto:
     return result
 
 
-def _producers(graph: onnx.GraphProto) -> dict[str, onnx.NodeProto]:
+def producers(graph: onnx.GraphProto) -> dict[str, onnx.NodeProto]:
+    """Tensor name → the node of ``graph`` that computes it."""
     return {o: n for n in graph.node for o in n.output if o}
 
 
+def producer_positions(graph: onnx.GraphProto) -> dict[str, int]:
+    """Tensor name → the position in ``graph.node`` of the node that computes it."""
+    return {o: i for i, n in enumerate(graph.node) for o in n.output if o}
+
+
 def consumers(graph: onnx.GraphProto) -> dict[str, list[onnx.NodeProto]]:
-    """Tensor name → the nodes of ``graph`` that read it."""
+    """Tensor name → the nodes of ``graph`` that read it, in graph order."""
     found: dict[str, list[onnx.NodeProto]] = {}
     for node in graph.node:
         for name in node.input:
-            found.setdefault(name, []).append(node)
+            if name:
+                found.setdefault(name, []).append(node)
     return found
+
+
+def constant_tensors(model: onnx.ModelProto) -> dict[str, onnx.TensorProto]:
+    """Initializers and Constant-node values (top-level graph) by tensor name."""
+    values = {t.name: t for t in model.graph.initializer}
+    for node in model.graph.node:
+        if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
+            values[node.output[0]] = node.attribute[0].t
+    return values
+
+
+def topological_order(graph: onnx.GraphProto) -> list[int]:
+    """Node positions in an order where every node comes after its producers (Kahn's algorithm, stable: the
+    file's order wherever the file is already sorted, which ONNX requires but not every exporter honours)."""
+    produced_by = producer_positions(graph)
+    waiting = [0] * len(graph.node)
+    users: dict[int, list[int]] = {}
+    for i, node in enumerate(graph.node):
+        deps = {produced_by[x] for x in node.input if x in produced_by and produced_by[x] != i}
+        waiting[i] = len(deps)
+        for d in deps:
+            users.setdefault(d, []).append(i)
+    ready = [i for i, w in enumerate(waiting) if w == 0]
+    heapq.heapify(ready)
+    order: list[int] = []
+    while ready:
+        i = heapq.heappop(ready)
+        order.append(i)
+        for u in users.get(i, ()):
+            waiting[u] -= 1
+            if waiting[u] == 0:
+                heapq.heappush(ready, u)
+    order += [i for i in range(len(graph.node)) if waiting[i] > 0]  # a cycle: ONNX Runtime will refuse it
+    return order
+
+
+def topological_nodes(graph: onnx.GraphProto) -> list[onnx.NodeProto]:
+    """Nodes in an order where every node comes after its producers."""
+    return [graph.node[i] for i in topological_order(graph)]
+
+
+def upstream(graph: onnx.GraphProto, targets: Iterable[str], stop: Iterable[str] = ()) -> set[int]:
+    """The backward walk: positions of the nodes that compute ``targets``, walking back through their inputs
+    until a tensor in ``stop`` (graph inputs and initializers end the walk by themselves)."""
+    produced_by = producer_positions(graph)
+    cut = set(stop)
+    seen: set[int] = set()
+    stack = [produced_by[t] for t in targets if t in produced_by]
+    while stack:
+        index = stack.pop()
+        if index in seen:
+            continue
+        seen.add(index)
+        stack += [produced_by[x] for x in graph.node[index].input if x and x not in cut and x in produced_by]
+    return seen
 
 
 def condition_inputs(model: onnx.ModelProto, item: GraphNode) -> tuple[list[str], bool]:
@@ -120,7 +183,7 @@ def condition_inputs(model: onnx.ModelProto, item: GraphNode) -> tuple[list[str]
         return [], False
     scopes = list(item.graphs)
     top_inputs = {i.name for i in model.graph.input} - {t.name for t in model.graph.initializer}
-    producers = [_producers(g) for g in scopes]
+    found = [producers(g) for g in scopes]
     initializers = [{t.name for t in g.initializer} for g in scopes]
     inputs: set[str] = set()
     shapes = False
@@ -132,7 +195,7 @@ def condition_inputs(model: onnx.ModelProto, item: GraphNode) -> tuple[list[str]
             continue
         seen.add((name, level))
         for depth in range(level, -1, -1):  # the name may come from an enclosing graph (outer scope)
-            producer = producers[depth].get(name)
+            producer = found[depth].get(name)
             if producer is not None:
                 if producer.op_type in SHAPE_ONLY:
                     shapes = True

@@ -15,8 +15,8 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from onnpu.model.graphs import consumers
-from onnpu.model.qparams import constant_tensors, qdq_params
+from onnpu.model.graphs import constant_tensors, consumers, producers
+from onnpu.model.qparams import qdq_params
 
 # ops whose quantized form needs the full group (verified on v68: GlobalAveragePool, AveragePool, ReduceMean)
 POOLS = ("GlobalAveragePool", "AveragePool", "ReduceMean", "GlobalMaxPool", "MaxPool")
@@ -62,13 +62,13 @@ def complete_qdq_groups(model: onnx.ModelProto) -> tuple[onnx.ModelProto, list[G
     result.CopyFrom(model)
     graph = result.graph
     inits = constant_tensors(result)
-    producers = {o: n for n in graph.node for o in n.output}
+    made_by = producers(graph)
     readers = consumers(graph)
     outputs = {o.name for o in graph.output}
     fixes: list[GroupFix] = []
     insert_after: dict[str, list[onnx.NodeProto]] = {}
     for node in list(graph.node):
-        source = producers.get(node.input[0]) if node.input else None
+        source = made_by.get(node.input[0]) if node.input else None
         if node.op_type not in POOLS or source is None or source.op_type != "DequantizeLinear":
             continue
         found = _following_q(node.output[0], readers, outputs)

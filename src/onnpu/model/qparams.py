@@ -13,6 +13,7 @@ from onnx import numpy_helper
 
 from onnpu.errors import InputDataError
 from onnpu.model.files import metadata
+from onnpu.model.graphs import constant_tensors, producers
 
 IO_QUANT_METADATA_KEY = "onnpu.io_quantization"
 
@@ -75,15 +76,6 @@ def dequantize(q: np.ndarray, qp: QuantParams) -> np.ndarray:
     return ((q.astype(np.float32) - zp) * scale).astype(np.float32)
 
 
-def constant_tensors(model: onnx.ModelProto) -> dict[str, onnx.TensorProto]:
-    """Initializers and Constant-node values by tensor name."""
-    values = {t.name: t for t in model.graph.initializer}
-    for node in model.graph.node:
-        if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
-            values[node.output[0]] = node.attribute[0].t
-    return values
-
-
 def qdq_params(node: onnx.NodeProto, consts: dict[str, onnx.TensorProto], dtype: str | None = None
                ) -> QuantParams | None:
     """The parameters of a QuantizeLinear / DequantizeLinear node whose scale (and zero point) are constants;
@@ -144,12 +136,12 @@ def io_quant_params(model: onnx.ModelProto) -> tuple[dict[str, QuantParams], dic
                     if qp:
                         inputs[inp.name] = qp
                     break
-    producers = {o: n for n in model.graph.node for o in n.output}
+    made_by = producers(model.graph)
     for out in model.graph.output:
         if out.name in meta:
             outputs[out.name] = meta[out.name]
             continue
-        node = producers.get(out.name)
+        node = made_by.get(out.name)
         if node is None:
             continue
         is_int = elem[out.name] in INT_TYPES

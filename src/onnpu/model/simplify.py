@@ -23,7 +23,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from onnpu.errors import ShapeError, SimplifyError
-from onnpu.model.graphs import CONTROL_FLOW, condition_inputs, count_nodes, op_histogram, walk
+from onnpu.model.graphs import CONTROL_FLOW, condition_inputs, count_nodes, op_histogram, producers, walk
 from onnpu.model.inspection import graph_inputs
 from onnpu.model.transforms import constants_to_initializers
 
@@ -174,12 +174,12 @@ def drop_cast_round_trips(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]
     types = {v.name: v.type.tensor_type.elem_type for v in (*typed.graph.value_info, *typed.graph.input,
                                                              *typed.graph.output)}
     types.update({t.name: t.data_type for t in typed.graph.initializer})
-    producers = {o: n for n in result.graph.node for o in n.output}
+    made_by = producers(result.graph)
     dropped = 0
     for node in result.graph.node:
         if node.op_type != "Cast" or node.domain not in STANDARD_DOMAINS or not node.input:
             continue
-        first = producers.get(node.input[0])
+        first = made_by.get(node.input[0])
         if first is None or first.op_type != "Cast" or not first.input:
             continue
         original = types.get(first.input[0])

@@ -11,6 +11,7 @@ import onnx
 from onnpu import jsonio
 from onnpu.errors import QuantizationError
 from onnpu.model.files import set_metadata
+from onnpu.model.graphs import producers
 from onnpu.model.qparams import IO_QUANT_METADATA_KEY, io_quant_params
 
 
@@ -91,9 +92,9 @@ def quantized_io(model: onnx.ModelProto) -> onnx.ModelProto:
             graph.node.remove(user)
         _set_elem_type(inp, elem)
         table[inp.name] = qin[inp.name].to_dict()
-    producers = {o: n for n in graph.node for o in n.output}
+    made_by = producers(graph)
     for out in graph.output:
-        node = producers.get(out.name)
+        node = made_by.get(out.name)
         if out.name not in qout or node is None or node.op_type != "DequantizeLinear":
             continue
         integer = node.input[0]

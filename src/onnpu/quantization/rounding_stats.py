@@ -11,6 +11,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from onnpu import progress
+from onnpu.model.graphs import producers
 from onnpu.model.inspection import tensor_infos
 from onnpu.model.qparams import qdq_params
 from onnpu.runtime.feeds import prepare_feeds
@@ -52,12 +53,12 @@ def _attr(node: onnx.NodeProto, name: str, default: object) -> object:
 
 def find_layers(model: onnx.ModelProto) -> list[Layer]:
     inits = {t.name: t for t in model.graph.initializer}
-    producers = {o: n for n in model.graph.node for o in n.output}
+    made_by = producers(model.graph)
     layers = []
     for node in model.graph.node:
         if node.op_type not in ROUNDABLE or len(node.input) < 2:
             continue
-        dq = producers.get(node.input[1])
+        dq = made_by.get(node.input[1])
         if dq is None or dq.op_type != "DequantizeLinear" or dq.input[0] not in inits or dq.input[1] not in inits:
             continue
         if node.op_type == "Gemm" and (_attr(node, "transA", 0) or not _attr(node, "transB", 0)):
@@ -78,7 +79,7 @@ def find_layers(model: onnx.ModelProto) -> list[Layer]:
         for key in ("pads", "strides", "dilations"):
             layer.attrs[key] = list(_attr(node, key, []))  # type: ignore[call-overload]
         if len(node.input) > 2 and node.input[2]:
-            bdq = producers.get(node.input[2])
+            bdq = made_by.get(node.input[2])
             if bdq is not None and bdq.op_type == "DequantizeLinear" and bdq.input[0] in inits:
                 layer.bias = bdq.input[0]
                 layer.bias_scale = numpy_helper.to_array(inits[bdq.input[1]]).astype(np.float64).ravel()

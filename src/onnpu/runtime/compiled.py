@@ -17,13 +17,13 @@ import onnxruntime as ort
 
 from onnpu.errors import ModelError, TargetError
 from onnpu.model.files import metadata, parse_model_file, validate_model_file
+from onnpu.runtime.compat import compatibility
 from onnpu.runtime.failures import explain_failure
 from onnpu.runtime.native_log import capture_native
 from onnpu.runtime.qnn import qnn_status, version_tuple
 from onnpu.runtime.session import attach_provider, first_line, session_options
 from onnpu.runtime.targets import Target
 
-COMPAT_KEY = "ep_compatibility_info.QNNExecutionProvider"
 MANIFEST = "manifest.json"
 _RECORD = re.compile(rb"soc_type=([A-Za-z0-9_]+);arch=(\d+)")
 
@@ -55,10 +55,9 @@ def context_info(path: Path, model: onnx.ModelProto | None = None, *, records: b
     """Read a compiled model's compatibility info and (``records``) the SoC records of its QNN binaries, which
     means reading and scanning the binaries."""
     proto = model if model is not None else parse_model_file(path)
-    compat = metadata(proto).get(COMPAT_KEY)
-    parts = compat.split(":") if compat else []
-    sdk = parts[2] if len(parts) > 2 else None
-    soc_models = [int(x) for x in parts[5].split(",") if x.isdigit() and int(x)] if len(parts) > 5 else []
+    parsed = compatibility(metadata(proto))
+    compat, sdk = (parsed.text, parsed.qnn_sdk) if parsed else (None, None)
+    soc_models = list(parsed.soc_models) if parsed else []
     found: list[tuple[str, int]] = []
     binaries: list[str] = []
     multi = False

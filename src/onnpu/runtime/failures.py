@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import onnx
 
 from onnpu.errors import OnnpuError, PlacementError, TargetError
+from onnpu.model.graphs import consumers, producers
 from onnpu.runtime.native_log import CapturedLog
 from onnpu.runtime.placement import original_name
 from onnpu.runtime.targets import Target
@@ -100,12 +101,12 @@ def _node_lookup(model: onnx.ModelProto, name: str, op_type: str) -> str:
 
 def _in_qdq_group(model: onnx.ModelProto, name: str) -> bool:
     """Is node ``name`` fed only by DequantizeLinear and read only by QuantizeLinear (a complete QDQ group)?"""
-    producers = {o: n for n in model.graph.node for o in n.output}
     node = next((n for n in model.graph.node if n.name == name), None)
     if node is None:
         return False
-    feeds = [producers.get(i) for i in node.input[:1] if i]
-    readers = [n for n in model.graph.node if set(node.output) & set(n.input)]
+    made_by, read_by = producers(model.graph), consumers(model.graph)
+    feeds = [made_by.get(i) for i in node.input[:1] if i]
+    readers = [r for o in node.output for r in read_by.get(o, [])]
     outputs = {o.name for o in model.graph.output}
     return (all(p is not None and p.op_type == "DequantizeLinear" for p in feeds) and bool(readers)
             and all(r.op_type == "QuantizeLinear" for r in readers) and not set(node.output) & outputs)

@@ -76,8 +76,11 @@ OPTIMIZATION_LEVELS = {
 
 def session_options(target: Target, dims: Mapping[str, int] | None, threads: int | None,
                      log_level: int, config: Mapping[str, str] | None, optimization: str,
-                     profile_prefix: str | None = None) -> ort.SessionOptions:
+                     profile_prefix: str | None = None, optimized_model: str | Path | None = None
+                     ) -> ort.SessionOptions:
     so = ort.SessionOptions()
+    if optimized_model is not None:
+        so.optimized_model_filepath = str(optimized_model)
     if profile_prefix:
         so.enable_profiling = True
         so.profile_file_prefix = profile_prefix
@@ -131,13 +134,15 @@ def create_session(model: str | Path | onnx.ModelProto, target: Target, *, dims:
                    threads: int | None = None, log_level: int | None = None,
                    config: Mapping[str, str] | None = None, optimization: str = "all",
                    profile_prefix: str | None = None, label: str | Path | None = None,
-                   checked: onnx.ModelProto | None = None) -> LoadedSession:
+                   checked: onnx.ModelProto | None = None, optimized_model: str | Path | None = None
+                   ) -> LoadedSession:
     """Create a session for ``model`` (a file, or a model in memory) on ``target``.
 
     ``dims`` fixes symbolic dimensions for this session only (a dynamic model otherwise lands on the CPU).
     With ``target.allow_fallback`` false, a model that cannot run fully on the target raises PlacementError.
     ``optimization="disabled"`` keeps the graph as written (an exact CPU reference for QDQ arithmetic).
     ``profile_prefix`` turns on ONNX Runtime's JSON profiler (``session.end_profiling()`` returns the file).
+    ``optimized_model`` is where ONNX Runtime writes the graph after its optimisations (``optimization``).
     ``log_level`` is ONNX Runtime's (0 verbose … 3 errors); the log is captured, never shown. NPU sessions keep
     warnings (2), which name the nodes the QNN backend refuses. ``label`` names a model given in memory in
     messages (e.g. the file it was read from). ``checked`` is the file's graph as ``validate_model_file`` already
@@ -151,7 +156,7 @@ def create_session(model: str | Path | onnx.ModelProto, target: Target, *, dims:
         path = Path(model)
         proto = checked if checked is not None else validate_model_file(path)
         source = str(path)
-    so = session_options(target, dims, threads, log_level, config, optimization, profile_prefix)
+    so = session_options(target, dims, threads, log_level, config, optimization, profile_prefix, optimized_model)
     providers, qnn_mode = attach_provider(so, target)
     start = time.perf_counter()
     try:

@@ -21,6 +21,7 @@ import onnxruntime as ort
 from onnpu import jsonio
 from onnpu._version import __version__
 from onnpu.machine import htp_is_emulated
+from onnpu.metrics import drift_in_steps
 from onnpu.model.files import validate_model_file
 from onnpu.model.inspection import tensor_infos
 from onnpu.runtime.compiled import MANIFEST, compile_model, context_info
@@ -74,8 +75,7 @@ class _Reference:
 
     def __init__(self, source: Path, proto: onnx.ModelProto, feeds: list[dict[str, np.ndarray]]) -> None:
         self.source, self.feeds = source, feeds
-        self.steps = {o.name: o.quant.scale[0] for o in tensor_infos(proto)[1]
-                      if o.quant is not None and o.quant.per_tensor}
+        self.infos = {o.name: o for o in tensor_infos(proto)[1]}
         self._outputs: dict[str, list[np.ndarray]] | None = None
 
     @property
@@ -95,13 +95,13 @@ def _verify(entry: CompiledEntry, path: Path, target: Target, reference: _Refere
     if not reference.feeds:
         return
     npu = run_feeds(loaded, reference.feeds, model=str(path))
-    steps = reference.steps
     for name, values in reference.outputs.items():
-        diff = max(float(np.max(np.abs(a.astype(np.float64) - b.astype(np.float64))))
-                   for a, b in zip(values, npu[name], strict=True))
-        entry.max_abs_diff[name] = diff
-        # float32 outputs of the same step differ by whole steps, up to float rounding
-        entry.max_steps[name] = round(diff / steps[name], 3) if name in steps else None
+        info = reference.infos.get(name)
+        quant = info.quant if info else None
+        drift = drift_in_steps(npu[name], values, quant.scale if quant else None, quant.axis if quant else None,
+                               integer=info is not None and not np.issubdtype(info.numpy_dtype, np.floating))
+        entry.max_abs_diff[name] = drift.max_abs_diff
+        entry.max_steps[name] = drift.max_steps
 
 
 def _publish(staging: Path, folder: Path) -> None:

@@ -12,6 +12,7 @@ import onnx
 
 from onnpu.errors import OnnpuError
 from onnpu.model.files import read_model
+from onnpu.model.graphs import producers
 from onnpu.runtime.session import create_session
 from onnpu.runtime.targets import Target
 
@@ -106,9 +107,9 @@ def locate_compile_failure(model: str | Path | onnx.ModelProto, target: Target) 
     node = proto.graph.node[high - 1]
     quantized = None
     if node.op_type in ("QuantizeLinear", "DequantizeLinear"):
-        producers = {o: n for n in proto.graph.node for o in n.output}
-        source = producers.get(node.input[0])
+        made_by = producers(proto.graph)
+        source = made_by.get(node.input[0])
         if source is not None and source.op_type == "QuantizeLinear":
-            source = producers.get(source.input[0])
+            source = made_by.get(source.input[0])
         quantized = source.op_type if source is not None else None
     return CompileFailure(node.name or f"<{node.op_type}>", node.op_type, quantized, errors[high], probes)

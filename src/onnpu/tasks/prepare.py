@@ -16,6 +16,7 @@ import numpy as np
 import onnx
 
 from onnpu.errors import PlacementError, QuantizationError, ShapeError, SimplifyError, TargetError
+from onnpu.metrics import DRIFT_FLAG_STEPS, drift_in_steps
 from onnpu.model.files import check_output, read_model, read_model_and_layout, write_model
 from onnpu.model.graphs import integer_input_ranges
 from onnpu.model.inspection import TensorInfo, quantization_style, tensor_infos
@@ -35,8 +36,6 @@ from onnpu.tasks.explain_placement import PlacementReport, explain_placement
 from onnpu.tasks.simplify import SimplifyResult
 from onnpu.tasks.simplify import simplify as simplify_model_file
 from onnpu.vision.preprocess import PreprocessConfig, preprocess_for
-
-DRIFT_FLAG_STEPS = 2.0  # an output further than this from the exact CPU QDQ arithmetic is flagged
 
 
 @dataclass
@@ -118,26 +117,10 @@ class PrepareResult:
 
 def _drift(name: str, npu: list[np.ndarray], cpu: list[np.ndarray], info: TensorInfo | None) -> OutputDrift:
     """Outputs in float (quantized ones dequantized with their own parameters) → the drift in steps."""
-    diffs = [np.abs(a.astype(np.float64) - b.astype(np.float64)) for a, b in zip(npu, cpu, strict=True)]
-    raw = max((float(np.max(d)) for d in diffs if d.size), default=0.0)
     quant = info.quant if info else None
-    if quant is not None:
-        scale = np.asarray(quant.scale, dtype=np.float64)
-        if quant.per_tensor or quant.axis is None:
-            in_steps = [d / float(scale[0]) for d in diffs]
-        else:
-            in_steps = [d / scale.reshape([-1 if i == quant.axis % d.ndim else 1 for i in range(d.ndim)])
-                        for d in diffs]
-        kind, step = "quantized", float(np.max(scale))
-    elif info is not None and not np.issubdtype(info.numpy_dtype, np.floating):
-        in_steps, kind, step = diffs, "integer", 1.0
-    else:
-        return OutputDrift(name, raw, None, None, "float")
-    values = np.concatenate([s.ravel() for s in in_steps]) if in_steps else np.zeros(1)
-    # float32 outputs of the same step differ by whole steps, up to float rounding
-    return OutputDrift(name, raw, step, round(float(values.max(initial=0.0)), 3), kind,
-                       round(float(values.mean()), 4) if values.size else 0.0,
-                       float(np.mean(values > DRIFT_FLAG_STEPS + 1e-6)) if values.size else 0.0)
+    d = drift_in_steps(npu, cpu, quant.scale if quant else None, quant.axis if quant else None,
+                       integer=info is not None and not np.issubdtype(info.numpy_dtype, np.floating))
+    return OutputDrift(name, d.max_abs_diff, d.step, d.max_steps, d.kind, d.mean_steps, d.share_beyond)
 
 
 def _refused_listing(report: PlacementReport) -> tuple[int, str]:

@@ -21,6 +21,7 @@ import numpy as np
 import onnx
 
 from onnpu.errors import InputDataError
+from onnpu.model.graphs import producers
 from onnpu.model.inspection import Dim, TensorInfo
 from onnpu.model.qparams import dequantize
 
@@ -39,7 +40,7 @@ def softmax(v: np.ndarray) -> np.ndarray:
 def output_kind(graph: onnx.GraphProto, output: str) -> tuple[ScoreKind, str | None]:
     """What ``output`` holds, from the graph: walk back through value-preserving ops to a Softmax or
     LogSoftmax. Returns the kind and the name of the node that decided it (None for logits)."""
-    producer = {name: node for node in graph.node for name in node.output}
+    producer = producers(graph)
     current, seen = output, set()
     while current in producer and current not in seen:
         seen.add(current)

@@ -15,6 +15,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from onnpu.model.files import write_model
+from onnpu.model.graphs import consumers
 from onnpu.storage import scratch_dir
 
 # (repeats, kernel, stride, expand ratio, out channels) per stage of EfficientNet-Lite0.
@@ -121,13 +122,10 @@ def fold_pads_into_convs(model: onnx.ModelProto) -> onnx.ModelProto:
     """Zero ``Pad`` nodes (constant pads, spatial axes only) that feed only a Conv become the Conv's own
     (asymmetric) ``pads``: TF "same" padding as one op, as the HTP runs it best."""
     inits = {t.name: t for t in model.graph.initializer}
-    consumers: dict[str, list[onnx.NodeProto]] = {}
-    for node in model.graph.node:
-        for name in node.input:
-            consumers.setdefault(name, []).append(node)
+    readers = consumers(model.graph)
     removed: list[onnx.NodeProto] = []
     for node in model.graph.node:
-        users = consumers.get(node.output[0], []) if node.op_type == "Pad" else []
+        users = readers.get(node.output[0], []) if node.op_type == "Pad" else []
         if len(users) != 1 or users[0].op_type != "Conv" or node.input[1] not in inits:
             continue
         mode = next((a.s for a in node.attribute if a.name == "mode"), b"constant")
@@ -164,8 +162,10 @@ def fold_pads_into_convs(model: onnx.ModelProto) -> onnx.ModelProto:
 def export_onnx(out: Path, opset: int = 17) -> None:
     """Export the pretrained float model (input ``image`` 1x3x224x224, output ``logits`` 1x1000), constants
     folded by ONNX Runtime's basic optimisations and the "same" padding folded into the convolutions."""
-    import onnxruntime as ort
     import torch
+
+    from onnpu.runtime.session import create_session
+    from onnpu.runtime.targets import get_target
 
     model = _build_torch_model()
     dummy = torch.zeros(1, 3, IMAGE_SIZE, IMAGE_SIZE)
@@ -175,10 +175,7 @@ def export_onnx(out: Path, opset: int = 17) -> None:
             warnings.simplefilter("ignore")
             torch.onnx.export(model, (dummy,), str(raw), input_names=["image"], output_names=["logits"],
                               opset_version=opset, dynamo=False, do_constant_folding=True)
-        so = ort.SessionOptions()
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
-        so.optimized_model_filepath = str(folded)
-        ort.InferenceSession(str(raw), so, providers=["CPUExecutionProvider"])
+        create_session(raw, get_target("cpu"), optimization="basic", optimized_model=folded)
         result = fold_pads_into_convs(onnx.load(str(folded)))
         result.producer_name, result.producer_version = "onnpu", "zoo"
         onnx.checker.check_model(result)

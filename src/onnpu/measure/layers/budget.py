@@ -8,7 +8,8 @@ from __future__ import annotations
 from onnpu.measure.layers.advice import cause
 from onnpu.measure.layers.graph import LayerPlan
 from onnpu.measure.layers.result import DeviceRow, LayerRow, lost_db
-from onnpu.measure.layers.stats import DeviceStats, DriftStats, ratio_db
+from onnpu.measure.layers.stats import DeviceStats, DriftStats
+from onnpu.metrics import ratio_db
 
 
 def _inputs_nsr(stats: dict[str, DriftStats], inputs: tuple[str, ...]) -> tuple[float | None, float, float]:

@@ -12,7 +12,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import onnx
 
-from onnpu.model.qparams import INT_TYPES, QuantParams, constant_tensors, qdq_params
+from onnpu.model.graphs import (
+    constant_tensors,
+    consumers,
+    producers,
+    topological_nodes,
+    topological_order,
+    upstream,
+)
+from onnpu.model.qparams import INT_TYPES, QuantParams, qdq_params
 
 QDQ = ("QuantizeLinear", "DequantizeLinear")
 FLOAT_TYPES = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE, onnx.TensorProto.BFLOAT16}
@@ -61,38 +69,6 @@ class LayerPlan:
         return {t.name: t for t in self.tensors}
 
 
-def topological_nodes(graph: onnx.GraphProto) -> list[onnx.NodeProto]:
-    """Nodes in an order where every node comes after its producers."""
-    return [graph.node[i] for i in topological_order(graph)]
-
-
-def topological_order(graph: onnx.GraphProto) -> list[int]:
-    """Node positions in an order where every node comes after its producers (Kahn's algorithm, stable: the
-    file's order wherever the file is already sorted, which ONNX requires but not every exporter honours)."""
-    produced_by = {o: i for i, n in enumerate(graph.node) for o in n.output if o}
-    waiting = [0] * len(graph.node)
-    users: dict[int, list[int]] = {}
-    for i, node in enumerate(graph.node):
-        deps = {produced_by[x] for x in node.input if x in produced_by and produced_by[x] != i}
-        waiting[i] = len(deps)
-        for d in deps:
-            users.setdefault(d, []).append(i)
-    import heapq
-
-    ready = [i for i, w in enumerate(waiting) if w == 0]
-    heapq.heapify(ready)
-    order: list[int] = []
-    while ready:
-        i = heapq.heappop(ready)
-        order.append(i)
-        for u in users.get(i, ()):
-            waiting[u] -= 1
-            if waiting[u] == 0:
-                heapq.heappush(ready, u)
-    order += [i for i in range(len(graph.node)) if waiting[i] > 0]  # a cycle: ONNX Runtime will refuse it
-    return order
-
-
 def value_types(model: onnx.ModelProto) -> dict[str, onnx.ValueInfoProto]:
     g = model.graph
     return {v.name: v for v in (*g.input, *g.value_info, *g.output)}
@@ -113,11 +89,8 @@ class QuantizedGraph:
     def __init__(self, model: onnx.ModelProto) -> None:
         g = model.graph
         self.consts = constant_tensors(model)
-        self.producer = {o: n for n in g.node for o in n.output if o}
-        self.consumers: dict[str, list[onnx.NodeProto]] = {}
-        for node in g.node:
-            for x in node.input:
-                self.consumers.setdefault(x, []).append(node)
+        self.producer = producers(g)
+        self.consumers = consumers(g)
         self.elem = {v.name: v.type.tensor_type.elem_type for v in (*g.input, *g.output)}
         self.tensors = set(self.producer) | {i.name for i in g.input if i.name not in self.consts}
         self.inputs = [i.name for i in g.input if i.name not in self.consts]
@@ -171,27 +144,11 @@ Group = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[int, ...]
 def _groups(graph: onnx.GraphProto, shared: set[str], skip_qdq: bool, live: set[str]) -> dict[str, Group]:
     """For each shared tensor: (node names, op types, shared input tensors, node positions) back to the
     previous shared tensors."""
-    producer = {o: i for i, n in enumerate(graph.node) for o in n.output if o}
     order = {node: k for k, node in enumerate(topological_order(graph))}
     result = {}
     for name in shared:
-        seen: set[int] = set()
-        inputs: list[str] = []
-        stack = [producer[name]] if name in producer else []
-        while stack:
-            index = stack.pop()
-            if index in seen:
-                continue
-            seen.add(index)
-            for x in graph.node[index].input:
-                if not x:
-                    continue
-                if x in shared:
-                    if x not in inputs:
-                        inputs.append(x)
-                elif x in producer:
-                    stack.append(producer[x])
-        ids = sorted(seen, key=lambda i: order[i])
+        ids = sorted(upstream(graph, [name], shared - {name}), key=lambda i: order[i])
+        inputs = list(dict.fromkeys(x for i in ids for x in graph.node[i].input if x in shared and x != name))
         kept = [graph.node[i] for i in ids if not (skip_qdq and graph.node[i].op_type in QDQ)
                 and any(x in live for x in graph.node[i].input)]  # named without its constants
         result[name] = (tuple(n.name or n.output[0] for n in kept), tuple(n.op_type for n in kept), tuple(inputs),

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import onnx
 
-from onnpu.measure.layers.graph import LayerTensor, topological_order, value_types
+from onnpu.measure.layers.graph import LayerTensor, value_types
+from onnpu.model.graphs import topological_order, upstream
 from onnpu.model.qparams import INT_TYPES
 
 
@@ -75,27 +76,13 @@ def chunks(tensors: Sequence[LayerTensor], budget_bytes: int, device: bool = Fal
 LOCAL_SUFFIX = "__onnpu_fed"
 
 
-def _ancestors(g: onnx.GraphProto, targets: Sequence[str], cut: set[str]) -> set[int]:
-    """Indices of the nodes that compute ``targets``, walking back until a tensor in ``cut``."""
-    producer = {o: i for i, n in enumerate(g.node) for o in n.output if o}
-    seen: set[int] = set()
-    stack = [producer[t] for t in targets if t in producer]
-    while stack:
-        index = stack.pop()
-        if index in seen:
-            continue
-        seen.add(index)
-        stack += [producer[x] for x in g.node[index].input if x and x not in cut and x in producer]
-    return seen
-
-
 def islands(model: onnx.ModelProto, targets: Sequence[str], cut: set[str], name: str,
             elem_types: Mapping[str, int] | None = None) -> tuple[onnx.ModelProto, dict[str, str]]:
     """The nodes of ``model`` that compute each of ``targets`` from the nearest tensors in ``cut``, with those
     tensors made graph inputs (``<tensor>__onnpu_fed``): every layer becomes an island fed with values the
     caller chooses. Returns the model and {its input: the tensor it stands for}."""
     g = model.graph
-    seen = _ancestors(g, targets, cut)
+    seen = upstream(g, targets, cut)
     order = {node: k for k, node in enumerate(topological_order(g))}
     types = value_types(model)
     consts = {t.name: t for t in g.initializer}
@@ -175,7 +162,7 @@ def prefix_model(model: onnx.ModelProto, outputs: Sequence[str]) -> onnx.ModelPr
     """A copy of ``model`` that computes only ``outputs``: the nodes they need, their weights, the same inputs
     (a chunk of tensors early in the graph then costs only the start of the graph)."""
     g = model.graph
-    needed = _ancestors(g, outputs, set())
+    needed = upstream(g, outputs)
     nodes = [g.node[i] for i in sorted(needed)]
     nested = any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for n in nodes for a in n.attribute)
     used = {x for n in nodes for x in n.input}

@@ -15,9 +15,11 @@ import onnxruntime as ort
 from onnpu.measure.layers.graph import LayerTensor
 from onnpu.measure.layers.parts import Chunk, device_alone_model, expose, local_model, prefix_model
 from onnpu.measure.layers.stats import DeviceStats, DriftStats
+from onnpu.metrics import drift_in_steps
 from onnpu.model.files import metadata, read_model, write_model
 from onnpu.model.inspection import TensorInfo, tensor_infos
 from onnpu.model.qparams import QuantParams, dequantize, quantize_array
+from onnpu.runtime.compat import compatibility
 from onnpu.runtime.context_cache import open_session
 from onnpu.runtime.feeds import align_by_position, prepare_feeds
 from onnpu.runtime.session import LoadedSession, exact_cpu_session
@@ -105,11 +107,10 @@ def htp_arch(target: Target, compiled: Path | None) -> str:
     if options.get("htp_arch", "0") != "0":
         return f"v{options['htp_arch']}"
     if compiled is not None and compiled.is_file():
-        info = metadata(read_model(compiled, load_external_data=False)).get(
-            "ep_compatibility_info.QNNExecutionProvider", "")
-        fields = info.split(":")
-        if len(fields) > 5 and fields[4] not in ("", "0"):
-            return f"v{fields[4]} (soc_model {fields[5]})"
+        info = compatibility(metadata(read_model(compiled, load_external_data=False)))
+        if info is not None and info.htp_archs:
+            return (f"v{','.join(map(str, info.htp_archs))} (soc_model {','.join(map(str, info.soc_models))})"
+                    if info.soc_models else f"v{','.join(map(str, info.htp_archs))}")
     soc = options.get("soc_model")
     return f"soc_model {soc}" if soc else "backend default (no soc_model or htp_arch option)"
 
@@ -122,12 +123,12 @@ def compiled_context(path: Path, target: Target, dims: Mapping[str, int] | None)
 
 
 def output_steps(a: np.ndarray, b: np.ndarray, qp: QuantParams | None) -> float:
-    """Largest difference between two runs' values of one output, in its quantization steps when it has them."""
-    diff = np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))
-    if not diff.size:
-        return 0.0
+    """Largest difference between two runs' values of one output, in its quantization steps when it has them
+    (per axis), else raw (integers: steps of 1)."""
     integer = np.issubdtype(np.asarray(a).dtype, np.integer)
-    return float(diff.max()) / (qp.scale[0] if qp is not None and not integer else 1.0)
+    drift = drift_in_steps([a], [b], qp.scale if qp is not None and not integer else None,
+                           qp.axis if qp is not None else None, integer=integer)
+    return drift.max_steps if drift.max_steps is not None else drift.max_abs_diff
 
 
 def _stored(t: LayerTensor, values: Mapping[str, np.ndarray]) -> tuple[np.ndarray, QuantParams | None]:

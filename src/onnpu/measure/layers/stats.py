@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from onnpu.metrics import ratio_db
 from onnpu.model.qparams import QuantParams
 
 
@@ -42,13 +43,6 @@ def dequantize64(q: np.ndarray, qp: QuantParams) -> np.ndarray:
     scale = _per_axis(qp.scale, qp, q.ndim).astype(np.float32)
     zp = _per_axis(qp.zero_point, qp, q.ndim).astype(np.float32)
     return ((q.astype(np.float32) - zp) * scale).astype(np.float64)
-
-
-def ratio_db(signal: float, noise: float) -> float:
-    """10·log10(signal / noise): inf when the noise is zero, -inf when the signal is."""
-    if noise <= 0:
-        return math.inf
-    return 10 * math.log10(signal / noise) if signal > 0 else -math.inf
 
 
 @dataclass
