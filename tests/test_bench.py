@@ -37,12 +37,38 @@ def test_two_models_interleaved_with_drift(tmp_path: Path) -> None:
     result = benchmark([(src, get_target("cpu")), (tmp_path / "q.onnx", get_target("cpu"))], iterations=7,
                        warmup=1)
     assert [len(r.latencies_ms) for r in result.runs] == [7, 7]
-    assert all(r.session_cold_s > 0 and r.first_run_ms > 0 and r.cache == "off" for r in result.runs)
+    assert all((r.session_cold_s or 0) > 0 and (r.first_run_ms or 0) > 0 and r.cache == "off" for r in result.runs)
+    # interleaved: in time order the runs alternate round by round, and who goes first rotates
+    timeline = sorted((t, r.label) for r in result.runs for t in r.starts_ms)
+    rounds = [[label for _, label in timeline[i:i + 2]] for i in range(0, len(timeline), 2)]
+    assert all(sorted(pair) == ["cls.onnx @ cpu", "q.onnx @ cpu"] for pair in rounds)
+    assert [pair[0] for pair in rounds] == ["cls.onnx @ cpu", "q.onnx @ cpu"] * 3 + ["cls.onnx @ cpu"]
     [drift] = result.drift
     assert drift.reference == "cls.onnx @ cpu" and drift.label == "q.onnx @ cpu"
     assert drift.outputs[0].top1_agreement is not None and drift.outputs[0].sqnr_db > 10
-    data = result.to_dict()
-    assert data["schema"] == "onnpu.bench/1" and data["interleaved"] is True
+    data = jsonio.loads(jsonio.dumps(result))
+    assert data["schema"] == "onnpu.bench/1" and [len(r["starts_ms"]) for r in data["runs"]] == [7, 7]
+
+
+@pytest.mark.npu
+def test_an_impossible_cell_is_reported_in_its_row_and_the_rest_runs(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """A float model on QCS6490's NPU with CPU fallback disabled cannot run: its row says why, the three other
+    cells are measured, and the exit code says some cells failed (5)."""
+    flt = models.save(models.float_conv(), tmp_path / "float.onnx")
+    qdq = models.save(models.qdq_conv(), tmp_path / "qdq.onnx")
+    args = ["bench", str(flt), str(qdq), "--target", "cpu,npu", "-n", "2", "--no-fallback"]
+    assert main([*args, "--json"]) == 5
+    captured = capsys.readouterr()
+    runs = {r["label"]: r for r in jsonio.loads(captured.out)["runs"]}
+    failed = runs.pop("float.onnx @ npu")
+    assert "float op: this HTP computes no float" in failed["error"] and failed["stats"] is None
+    assert "onnpu prepare" in failed["hint"]
+    assert sorted(runs) == ["float.onnx @ cpu", "qdq.onnx @ cpu", "qdq.onnx @ npu"]
+    assert all(r["error"] is None and len(r["latencies_ms"]) == 2 for r in runs.values())
+    assert "warning: float.onnx @ npu:" in captured.err
+    assert main(args) == 5
+    assert "float.onnx @ npu: did not run: " in capsys.readouterr().out
 
 
 @pytest.mark.npu

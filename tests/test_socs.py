@@ -130,7 +130,7 @@ def test_aihub_style_classifier_on_qcs6490_refused_named_then_prepared(tmp_path:
 
     src = models.aihub_style_classifier(tmp_path)
     with pytest.raises(RefusalError) as info:
-        create_session(src, get_target("npu"))
+        create_session(src, get_target("npu", allow_fallback=False))
     assert [(r.name, r.op_type) for r in info.value.refused] == [("pool", "GlobalAveragePool")]
     assert "QCS6490 HTP v68" in str(info.value) and "_token_" not in str(info.value)
     assert "onnpu prepare" in (info.value.hint or "") and "--soc qcs6490" in (info.value.hint or "")
@@ -157,15 +157,38 @@ def test_aihub_style_classifier_on_qcs6490_refused_named_then_prepared(tmp_path:
 
 
 @pytest.mark.npu
-def test_float_model_on_qcs6490_is_refused_with_the_reason(tmp_path: Path) -> None:
+def test_float_model_on_qcs6490_runs_on_the_cpu_and_says_so_or_is_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """HTP v68 computes no float: with fallback allowed (the default) the whole model runs on the CPU and the
+    placement, the JSON and a warning say why and what fixes it; with --no-fallback it is refused (exit 3)."""
     from onnpu.runtime.failures import RefusalError
     from onnpu.runtime.session import create_session
 
     src = models.save(models.float_conv(), tmp_path / "float.onnx")
     with pytest.raises(RefusalError, match="float op: this HTP computes no float") as info:
-        create_session(src, get_target("npu"))
+        create_session(src, get_target("npu", allow_fallback=False))
     assert {r.name for r in info.value.refused} >= {"conv1"}
     assert "v69+ run float ops in fp16" in (info.value.hint or "") and "--calib" in (info.value.hint or "")
+
+    loaded = create_session(src, get_target("npu"))
+    assert loaded.providers == ["CPUExecutionProvider"] and loaded.fallback is not None
+    placement = loaded.placement
+    assert placement is not None and placement.on_target == 0 and not placement.fully_on_target
+    assert placement.headline().startswith(f"0 of {placement.total} nodes on the NPU (QCS6490 HTP v68")
+    assert "float model — this HTP computes no float; the whole model ran on the CPU; fix: " in placement.headline()
+    assert "onnpu prepare" in (placement.fix or "")
+    x = np.random.default_rng(0).random((1, 3, 16, 16), dtype=np.float32)
+    expected = create_session(src, get_target("cpu")).run({"x": x})[0]
+    np.testing.assert_array_equal(loaded.run({"x": x})[0], expected)  # the CPU's own result
+
+    assert main(["run", str(src), "--target", "npu", "--json"]) == 0
+    captured = capsys.readouterr()
+    data = jsonio.loads(captured.out)
+    assert data["providers"] == ["CPUExecutionProvider"] and data["placement"]["on_target"] == 0
+    assert data["placement"]["cpu_fallback"] == "float model — this HTP computes no float"
+    assert "warning:" in captured.err and "the whole model runs on the CPU" in captured.err
+    assert main(["run", str(src), "--target", "npu", "--no-fallback"]) == 3  # ExitCode.REFUSED
+    assert "float op: this HTP computes no float" in capsys.readouterr().err
 
 
 @pytest.mark.npu

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from onnpu.errors import InputDataError
+
 DRIFT_FLAG_STEPS = 2.0  # more than this many steps apart is flagged (one step per layer is the HTP's rounding)
 
 
@@ -65,6 +67,9 @@ def compare_outputs(name: str, reference: Sequence[np.ndarray], test: Sequence[n
     difference in steps too (:func:`drift_in_steps`)."""
     ref = np.stack([np.asarray(r, np.float64) for r in reference])
     tst = np.stack([np.asarray(t, np.float64) for t in test])
+    if ref.shape != tst.shape:
+        raise InputDataError(f"output {name}: shapes {list(ref.shape[1:])} and {list(tst.shape[1:])} differ, so there "
+                             "is nothing to compare", hint="compare a model with its own quantized or compiled copy")
     a, b = ref.reshape(len(ref), -1), tst.reshape(len(tst), -1)
     cos = np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1) + 1e-30)
     quality = OutputQuality(name, sqnr_db(ref, tst), float(np.max(np.abs(ref - tst))),

@@ -77,6 +77,8 @@ def render(result: BenchResult) -> None:
                               "-" if o.top1_agreement is None else f"{o.top1_agreement:.0%}",
                               "-" if o.top5_overlap is None else f"{o.top5_overlap:.0%}")
         out().print(drift)
+    for note in result.notes:
+        out().print(f"[yellow]note: {escape(note)}[/]", soft_wrap=True)
 
 
 def _num(value: float | None, fmt: str) -> str:

@@ -55,4 +55,6 @@ def run(args: argparse.Namespace) -> int:
                       "-" if o.top1_agreement is None else f"{o.top1_agreement:.0%}",
                       "-" if o.top5_overlap is None else f"{o.top5_overlap:.0%}")
     out().print(table)
+    for side, headline in result.placements.items():
+        out().print(f"{side}: {escape(headline)}", soft_wrap=True)
     return 0

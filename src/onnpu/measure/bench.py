@@ -230,16 +230,15 @@ def benchmark(runs: Sequence[tuple[str | Path, Target]], *, iterations: int = 10
                 break
         elif rounds >= iterations:
             break
-    drift = _drift(reference, ready, data, dims)
+    drift, drift_notes = _drift(reference, ready, data, dims)
     threads_text = f"intra-op threads {threads}" if threads else f"ONNX Runtime default ({os.cpu_count()} CPUs)"
-    notes = [f"{c.label} did not run: {c.error}" for c in cells if c.error is not None]
     return BenchResult([c.result() for c in cells], drift, rounds, warmup, machine_info(), threads_text,
                        "given inputs" if inputs is not None else f"random, seed {seed}",
-                       time.perf_counter() - start_all, peak_rss_mb(), notes)
+                       time.perf_counter() - start_all, peak_rss_mb(), drift_notes)
 
 
 def _drift(reference: str | Path | None, cells: list[_Cell], data: Mapping[str, np.ndarray],
-           dims: Mapping[str, int] | None) -> list[Drift]:
+           dims: Mapping[str, int] | None) -> tuple[list[Drift], list[str]]:
     if reference is not None:
         ref_session = create_session(reference, get_target("cpu"), dims=dims)
         ref_out = {k: v[0] for k, v in run_feeds(ref_session, [data], model=str(reference), dims=dims).items()}
@@ -249,11 +248,17 @@ def _drift(reference: str | Path | None, cells: list[_Cell], data: Mapping[str, 
         base = next((c for c in cells if c.target.provider == CPU), cells[0])
         ref_out, ref_label = base.outputs, base.label
         others = [c for c in cells if c is not base]
-    drift = []
+    drift, notes = [], []
     for cell in others:
         assert cell.loaded is not None
         steps = {o.name: o for o in tensor_infos(cell.loaded.proto)[1]}
-        qualities = [compare_outputs(label, [ref_out[x]], [cell.outputs[y]], **step_args(steps.get(y)))
-                     for label, x, y in pair_outputs(ref_out, cell.outputs)]
-        drift.append(Drift(cell.label, ref_label, qualities))
-    return drift
+        qualities = []
+        for label, x, y in pair_outputs(ref_out, cell.outputs):
+            if np.shape(ref_out[x]) != np.shape(cell.outputs[y]):  # other models, not copies of one
+                notes.append(f"no drift for {cell.label} {label}: its shape {list(np.shape(cell.outputs[y]))} is "
+                             f"not {ref_label}'s {list(np.shape(ref_out[x]))}")
+                continue
+            qualities.append(compare_outputs(label, [ref_out[x]], [cell.outputs[y]], **step_args(steps.get(y))))
+        if qualities:
+            drift.append(Drift(cell.label, ref_label, qualities))
+    return drift, notes

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +25,12 @@ class CompareResult:
     samples: int
     input_source: str
     outputs: list[OutputQuality]
+    placements: dict[str, str] = field(default_factory=dict)  # side ("reference", "candidate") → headline
 
     def to_dict(self) -> dict[str, Any]:
         return {"reference": self.reference, "candidate": self.candidate, "samples": self.samples,
-                "input_source": self.input_source, "outputs": [o.to_dict() for o in self.outputs]}
+                "input_source": self.input_source, "outputs": [o.to_dict() for o in self.outputs],
+                "placements": self.placements}
 
 
 def step_args(info: TensorInfo | None) -> dict[str, Any]:
@@ -60,5 +62,7 @@ def compare(reference: tuple[str | Path, Target], candidate: tuple[str | Path, T
     b = run_feeds(cand, feeds, model=str(cand_model), dims=dims)
     steps = {o.name: o for o in tensor_infos(cand.proto)[1]}  # drift in the candidate's output steps
     qualities = [compare_outputs(label, a[x], b[y], **step_args(steps.get(y))) for label, x, y in pair_outputs(a, b)]
+    placements = {side: s.placement.headline() if s.placement else "not recorded"
+                  for side, s in (("reference", ref), ("candidate", cand))}
     return CompareResult(_label(ref_model, ref_target), _label(cand_model, cand_target),
-                         len(feeds), str(inputs), qualities)
+                         len(feeds), str(inputs), qualities, placements)

@@ -29,12 +29,36 @@ class RefusedNode:
 
 
 class RefusalError(PlacementError):
-    """The HTP of the target SoC refused nodes in a way that makes the whole session fail."""
+    """The HTP of the target SoC refused nodes in a way that makes the whole session fail. ``reason`` says why
+    in one phrase (``float model — this HTP computes no float``)."""
 
-    def __init__(self, message: str, hint: str, refused: list[RefusedNode], hardware: str) -> None:
+    def __init__(self, message: str, hint: str, refused: list[RefusedNode], hardware: str, reason: str = "") -> None:
         super().__init__(message, hint=hint)
         self.refused = refused
         self.hardware = hardware
+        self.reason = reason or message
+
+
+GRAPH_FAILURES = ("finalize", "Failed to compose", "MEM_ALLOC", "graphAddNode")
+
+
+def is_graph_failure(exc: BaseException) -> bool:
+    """A QNN backend failure to build the whole graph (as opposed to a refused node)."""
+    text = f"{exc} {exc.__cause__ or ''}"
+    return any(k in text for k in GRAPH_FAILURES)
+
+
+def whole_model_refusal(error: OnnpuError, path: str) -> tuple[str, str] | None:
+    """(reason, fix) when a failed NPU session means the target's HTP cannot take this model at all: the nodes
+    it claimed make the session fail (a float model on an HTP without float, ops outside complete QDQ groups)
+    or QNN cannot build the graph. Where CPU fallback is allowed the whole model then runs on the CPU. None for
+    every other failure (a backend that did not load, a board problem, a bad option): those are errors."""
+    if isinstance(error, RefusalError):
+        return error.reason, error.hint or ""
+    if isinstance(error, TargetError) and not isinstance(error, PlacementError) and is_graph_failure(error):
+        return ("QNN cannot build the graph for this HTP",
+                f"`onnpu placement {path}` names the node it fails from; a newer HTP (e.g. --soc qcs8550) may take it")
+    return None
 
 
 # (pattern in the error or the native log, cause, fix) for failures seen on boards
@@ -158,8 +182,10 @@ def explain_failure(text: str, log: CapturedLog | None, target: Target, model: o
             hint = (f"`onnpu prepare {path} -o fixed.onnx" + (f" --soc {soc.name.lower()}" if soc else "")
                     + "` completes the QDQ groups (and checks the outputs are unchanged)")
         why = refused[0].reason if refused else "a node was refused after layout transformation"
+        short = ("float model — this HTP computes no float" if not quantized else
+                 f"{listed or 'a node'}{more} outside a complete QDQ group — this HTP computes no float")
         return RefusalError(f"{path}: {where} cannot run {listed or 'the model'}{more}: {why}; the session cannot "
-                            "be created", hint, refused, where)
+                            "be created", hint, refused, where, short)
     known = board_error(text + "\n" + (log.text if log else ""))
     if known:
         cause, fix = known

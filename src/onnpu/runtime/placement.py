@@ -53,6 +53,10 @@ class PlacementSummary:
     hardware: str = ""  # e.g. "QCS6490 HTP v68 (emulated)"
     failure: str | None = None  # the session could not be created: why (no node was placed)
     where: str | None = None  # the target's device in words ("NPU", "QNN CPU", ...); None: from the provider
+    # the target could not take the model at all and, fallback allowed, the whole model ran on the CPU: why, and
+    # what makes it run on the target
+    cpu_fallback: str | None = None
+    fix: str | None = None
 
     @property
     def total(self) -> int:
@@ -88,6 +92,9 @@ class PlacementSummary:
         kept = sum(1 for n in self.nodes if n.provider is not None)
         detail = self.hardware if self.hardware and self.hardware != where else self.target_provider
         text = f"{self.on_target} of {kept} nodes on the {where} ({detail})"
+        if self.cpu_fallback is not None:
+            return f"{text}: {self.cpu_fallback}; the whole model ran on the CPU" + (f"; fix: {self.fix}"
+                                                                                     if self.fix else "")
         if self.target_provider != CPU:
             text += f", {self.partitions} partition{'s' if self.partitions != 1 else ''}"
         io = sum(1 for n in self.nodes if n.io_conversion and n.provider != self.target_provider)
@@ -108,6 +115,7 @@ class PlacementSummary:
 
     def to_dict(self) -> dict[str, Any]:
         return {"target_provider": self.target_provider, "hardware": self.hardware, "failure": self.failure,
+                "cpu_fallback": self.cpu_fallback, "fix": self.fix,
                 "device": self.where or PROVIDER_SHORT.get(self.target_provider, self.target_provider),
                 "total_nodes": self.total,
                 "on_target": self.on_target, "by_provider": self.by_provider, "partitions": self.partitions,

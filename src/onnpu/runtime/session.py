@@ -12,6 +12,7 @@ from typing import Any
 import onnx
 import onnxruntime as ort
 
+from onnpu import progress
 from onnpu.errors import InputDataError, ModelError, OnnpuError, PlacementError, RunError, TargetError
 from onnpu.model.files import validate_model_file
 from onnpu.runtime.native_log import CapturedLog, capture_native
@@ -34,6 +35,9 @@ class LoadedSession:
     qnn_mode: str | None
     subgraphs: list[AssignedSubgraph] | None
     log: CapturedLog | None = None  # what ONNX Runtime / QNN wrote while the session was created
+    # The target could not take the model at all and, CPU fallback allowed, the whole model runs on the CPU:
+    # the error the target's session failed with (its reason and fix are in the placement).
+    fallback: OnnpuError | None = None
 
     @property
     def graph(self) -> onnx.GraphProto:
@@ -54,8 +58,14 @@ class LoadedSession:
     def placement(self) -> PlacementSummary | None:
         if self.subgraphs is None:
             return None
-        return summarize(self.graph, self.subgraphs, self.target.provider,
-                         self.target.hardware if self.target.is_qnn else "", self.target.device)
+        summary = summarize(self.graph, self.subgraphs, self.target.provider,
+                            self.target.hardware if self.target.is_qnn else "", self.target.device)
+        if self.fallback is not None:
+            from onnpu.runtime.failures import whole_model_refusal
+
+            why = whole_model_refusal(self.fallback, str(self.model_path))
+            summary.cpu_fallback, summary.fix = why if why else (str(self.fallback), self.fallback.hint)
+        return summary
 
     def run(self, feeds: Mapping[str, Any], outputs: list[str] | None = None) -> list[Any]:
         try:
@@ -168,14 +178,12 @@ def create_session(model: str | Path | onnx.ModelProto, target: Target, *, dims:
     except Exception as exc:  # ORT raises its own Fail/InvalidGraph/... types; map them to what the user can do
         text = str(exc)
         _check_backend_loaded(path, target, log)  # a backend that failed to load is that, fallback or not
-        known = None
+        known: OnnpuError | None = None
         if target.provider == QNN:
             from onnpu.runtime.failures import explain_failure  # only when a session fails
 
             known = explain_failure(text, log, target, proto, str(path))
-        if known is not None:
-            raise known from exc
-        if "fallback to CPU EP has been explicitly disabled" in text:
+        if known is None and "fallback to CPU EP has been explicitly disabled" in text:
             refused = log.unsupported_nodes()
             listed = ", ".join(f"{name} ({op})" for name, op in refused[:6])
             more = f" and {len(refused) - 6} more" if len(refused) > 6 else ""
@@ -184,14 +192,51 @@ def create_session(model: str | Path | onnx.ModelProto, target: Target, *, dims:
                                  f"disabled{detail}",
                                  hint=f"run `onnpu placement {path} --target {target.name}` to see which nodes and "
                                       "why, or allow fallback") from exc
-        if target.provider == QNN and ("QNN" in text or "Qnn" in text or "backend" in text.lower()):
-            raise TargetError(f"{path}: the {target.backend_label} backend failed: {first_line(text)}",
-                              hint="run `onnpu doctor` to check the QNN installation") from exc
+        if known is None and target.provider == QNN and ("QNN" in text or "Qnn" in text or "backend" in text.lower()):
+            known = TargetError(f"{path}: the {target.backend_label} backend failed: {first_line(text)}",
+                                hint="run `onnpu doctor` to check the QNN installation")
+        if known is not None:
+            known.__cause__ = exc
+            fallback = _cpu_fallback(known, source, path, proto, target, dims, threads, config, optimization,
+                                     profile_prefix, optimized_model)
+            if fallback is None:
+                raise known from exc
+            return fallback
         raise ModelError(f"{path}: onnxruntime cannot load the model: {first_line(text)}",
                          hint="check the model with `onnpu inspect`") from exc
     elapsed = time.perf_counter() - start
     _check_backend_loaded(path, target, log)  # else the EP claims no node and all would run on the CPU, silently
     return LoadedSession(session, target, path, proto, elapsed, qnn_mode, _assignment(session), log)
+
+
+def _cpu_fallback(error: OnnpuError, source: str | bytes, path: Path, proto: onnx.ModelProto, target: Target,
+                  dims: Mapping[str, int] | None, threads: int | None, config: Mapping[str, str] | None,
+                  optimization: str, profile_prefix: str | None, optimized_model: str | Path | None
+                  ) -> LoadedSession | None:
+    """Fallback as documented: when the target's HTP cannot take the model at all (``whole_model_refusal``) and
+    CPU fallback is allowed, the whole model runs on the CPU, and says so (a warning on ``onnpu.progress``, the
+    placement's headline and JSON). None when fallback is disabled or the failure is another one."""
+    from onnpu.runtime.failures import whole_model_refusal
+
+    why = whole_model_refusal(error, str(path)) if target.allow_fallback else None
+    if why is None:
+        return None
+    cpu = get_target("cpu")
+    cpu_config = {k: v for k, v in (config or {}).items() if not k.startswith("ep.context")}
+    so = session_options(cpu, dims, threads, 3, cpu_config, optimization, profile_prefix, optimized_model)
+    start = time.perf_counter()
+    try:
+        with capture_native() as log:
+            session = ort.InferenceSession(source, sess_options=so, providers=[CPU])
+            session.disable_fallback()
+    except Exception as exc:
+        raise ModelError(f"{path}: onnxruntime cannot load the model: {first_line(str(exc))}",
+                         hint="check the model with `onnpu inspect`") from exc
+    elapsed = time.perf_counter() - start
+    reason, fix = why
+    progress.warn(f"{path}: 0 nodes on the {target.device} ({target.hardware}): {reason}; the whole model runs on "
+                  f"the CPU" + (f" (fix: {fix})" if fix else ""))
+    return LoadedSession(session, target, path, proto, elapsed, None, _assignment(session), log, fallback=error)
 
 
 BACKEND_FAILURES = ("SetupBackend failed", "Unable to load backend", "Failed to initialize backend")

@@ -13,10 +13,12 @@ import onnx
 from onnpu.errors import OnnpuError
 from onnpu.model.files import read_model
 from onnpu.model.graphs import producers
+from onnpu.runtime.failures import is_graph_failure
 from onnpu.runtime.session import create_session
 from onnpu.runtime.targets import Target
 
-GRAPH_FAILURES = ("finalize", "Failed to compose", "MEM_ALLOC", "graphAddNode")
+__all__ = ["CompileFailure", "is_graph_failure", "locate_compile_failure"]
+
 MAX_PROBES = 16
 
 
@@ -33,12 +35,6 @@ class CompileFailure:
         if self.quantized_op:
             what += f", the quantization of a {self.quantized_op} output"
         return what
-
-
-def is_graph_failure(exc: BaseException) -> bool:
-    """A QNN backend failure to build the whole graph (as opposed to a refused node)."""
-    text = f"{exc} {exc.__cause__ or ''}"
-    return any(k in text for k in GRAPH_FAILURES)
 
 
 def _qnn_words(exc: BaseException) -> str:

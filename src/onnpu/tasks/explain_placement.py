@@ -278,6 +278,10 @@ def explain_placement(model: str | Path, target: Target, *, dims: Mapping[str, i
             if not (target.is_qnn and is_graph_failure(exc)):
                 raise
             return _graph_failure_report(model, proto, target, exc)
+        if isinstance(loaded.fallback, RefusalError):  # the whole model fell back to the CPU: say why, node by node
+            return _refused_report(model, proto, target, loaded.fallback)
+        if isinstance(loaded.fallback, TargetError):
+            return _graph_failure_report(model, proto, target, loaded.fallback)
     summary = loaded.placement
     if summary is None:
         raise TargetError(f"onnxruntime {ort.__version__} cannot record which provider runs each node",
