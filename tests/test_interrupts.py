@@ -30,18 +30,30 @@ def _hashes(folder: Path) -> dict[str, str]:
     return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*") if p.is_file()}
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _interrupt_when(argv: list[str], ready: Callable[[], bool], env: dict[str, str] | None = None,
                     timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """Run the CLI in a child, send it SIGINT (Ctrl-C) as soon as ``ready()`` says it is mid-work."""
+    # the child gets Ctrl-C's default disposition whatever this process inherited: a suite started in the
+    # background (`nohup make test`, `&`) ignores SIGINT, and Python installs no KeyboardInterrupt handler then
     proc = subprocess.Popen([sys.executable, "-m", "onnpu", *argv], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})},
+                            preexec_fn=_default_sigint)
     deadline = time.monotonic() + timeout
     while not ready():
         assert proc.poll() is None, f"finished before it could be interrupted: {proc.communicate()}"
         assert time.monotonic() < deadline, "never got to the point to interrupt"
         time.sleep(0.005)
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=timeout)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise AssertionError("the child did not stop on SIGINT") from None
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
@@ -57,6 +69,29 @@ def test_ctrl_c_during_quantize_leaves_no_partial_output(tmp_path: Path) -> None
     assert "Traceback" not in done.stderr
     assert _hashes(work) == before  # no model, no data file, no temporary file: only the input
     assert not list(scratch.glob("onnpu-*")), "a scratch folder was not removed"
+
+
+@pytest.mark.parametrize("verb", ["bench", "run"])
+def test_ctrl_c_ends_any_verb_with_130(verb: str, tmp_path: Path) -> None:
+    """The one error boundary: Ctrl-C in the middle of a verb's work is exit 130 and no traceback, whatever the
+    verb (bench measuring, run iterating)."""
+    src = models.save(models.classifier(size=64), tmp_path / "cls.onnx")
+    argv = {"bench": ["bench", str(src), "--target", "cpu", "--duration", "120", "--json"],
+            "run": ["run", str(src), "--iterations", "10000000", "--json"]}[verb]
+    start = time.monotonic()
+    done = _interrupt_when(argv, lambda: time.monotonic() - start > 2.0)  # well into the loop by then
+    assert done.returncode == 130, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr and done.stdout == ""
+
+
+def test_the_interrupt_tests_do_not_depend_on_the_inherited_disposition(tmp_path: Path) -> None:
+    """Run with SIGINT ignored (as under `nohup`), the children still get Ctrl-C's default: this test's own
+    process ignores it while starting one."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        test_ctrl_c_ends_any_verb_with_130("run", tmp_path)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _photos(folder: Path, count: int) -> list[Path]:

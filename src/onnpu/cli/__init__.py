@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
         module.register(sub)
     for verb in sub.choices.values():  # `onnpu doctor -v` as well as `onnpu -v doctor`
         verb.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help=VERBOSE_HELP)
+        verb.set_defaults(parser=verb)  # flags that do not apply in a mode are refused with the verb's usage
     return parser
 
 
@@ -90,6 +91,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return fail(exc)
         except KeyboardInterrupt:
             return int(ExitCode.INTERRUPTED)
+        except ImportError as exc:  # Ctrl-C while a native extension initialises (onnxruntime re-raises it so)
+            if isinstance(exc.__context__, KeyboardInterrupt) or isinstance(exc.__cause__, KeyboardInterrupt):
+                return int(ExitCode.INTERRUPTED)
+            raise
         except BrokenPipeError:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 1

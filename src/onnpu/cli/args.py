@@ -6,7 +6,7 @@ Only cheap modules are imported here: building the parser must not import onnx, 
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from onnpu.errors import InputDataError, ShapeError, TargetError
 from onnpu.quantization.config import ACTIVATION_TYPES, DEFAULT_QUANTIZE, METHODS, WEIGHT_TYPES, QuantizeConfig
@@ -63,6 +63,31 @@ def _bounded(text: str, kind: type, low: float, what: str) -> Any:
     if not value >= low or value != value or value in (float("inf"), float("-inf")):
         raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
     return value
+
+
+# --- flags that do not apply in a mode are refused, as argparse refuses a wrong command line (exit 2) -------
+
+def refuse(args: argparse.Namespace, message: str) -> NoReturn:
+    """A usage error found after parsing (a flag that does nothing in this mode): argparse's message and exit 2."""
+    parser: argparse.ArgumentParser = args.parser
+    parser.error(message)
+
+
+def given(args: argparse.Namespace, *names: str) -> list[str]:
+    """The flags among ``names`` (dest names) the user gave (those whose default is None)."""
+    return [f"--{n.replace('_', '-')}" for n in names if getattr(args, n, None) is not None]
+
+
+def require_images(args: argparse.Namespace, source: str | None, what: str) -> None:
+    """Preprocessing flags apply to images only: refuse them when ``source`` is an .npz, ``random`` or absent."""
+    from pathlib import Path
+
+    flags = [f for f, v in (("--resize", args.resize), ("--crop-ratio", args.crop_ratio), ("--scaling", args.scaling),
+                            ("--mean", args.mean), ("--std", args.std), ("--size", args.size)) if v is not None]
+    flags += ["--bgr"] if args.bgr else []
+    if flags and not (source and Path(source).is_dir()):
+        refuse(args, f"{', '.join(flags)}: preprocessing applies to images, and {what} is "
+                     f"{'not given' if not source else repr(source)}, not a folder of images")
 
 
 # --- target ---------------------------------------------------------------------------------------------
@@ -245,11 +270,16 @@ def add_quantize_args(p: argparse.ArgumentParser, *, calib_required: bool = True
                    help="weight rounding: nearest, or optimized (second-order, per layer, on the calibration "
                         f"inputs); default {DEFAULT_QUANTIZE.rounding}")
     p.add_argument("--no-bias-correction", action="store_true", help="with --rounding optimized: keep biases")
-    p.add_argument("--jobs", type=positive_int, default=1, help="layers rounded in parallel (default 1)")
+    p.add_argument("--jobs", type=positive_int, help="with --rounding optimized: layers rounded in parallel "
+                   "(default 1)")
     p.add_argument("--force", action="store_true", help="allow -o to replace the input file")
     add_preprocess_args(p)
 
 
 def quantize_config_from(args: argparse.Namespace) -> QuantizeConfig:
+    if args.rounding == "nearest":
+        flags = (["--no-bias-correction"] if args.no_bias_correction else []) + given(args, "jobs")
+        if flags:
+            refuse(args, f"{', '.join(flags)}: only with --rounding optimized")
     return QuantizeConfig(args.activations, args.weights, args.per_channel, args.method, args.rounding,
                           not args.no_bias_correction)

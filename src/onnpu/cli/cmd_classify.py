@@ -13,6 +13,7 @@ from onnpu.cli.args import (
     parse_dims,
     positive_int,
     preprocess_from,
+    refuse,
     target_from,
 )
 
@@ -88,6 +89,8 @@ def _folder_mode(args: argparse.Namespace) -> bool:
 def _run_folder(args: argparse.Namespace) -> int:
     import sys
 
+    if args.resume and not args.output:
+        refuse(args, "--resume: continues a results file, give it with -o")
     from onnpu.cli.console import escape, out, print_json
     from onnpu.cli.sources import local_file, local_model
     from onnpu.errors import ExitCode

@@ -12,6 +12,7 @@ from onnpu.cli.args import (
     parse_dims,
     positive_int,
     preprocess_from,
+    require_images,
     targets_from,
 )
 
@@ -36,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from onnpu.cli.sources import local_model
     from onnpu.measure.compare import compare
 
+    require_images(args, args.inputs, "--inputs")
     args.reference = local_model(args.reference)
     args.candidate = local_model(args.candidate)
     ta, tb = targets_from(args, "cpu,cpu" if args.candidate else "cpu,npu", count=2)

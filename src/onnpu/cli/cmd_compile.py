@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from onnpu.cli.args import add_json_arg, add_soc_arg, non_negative_int
+from onnpu.cli.args import add_json_arg, add_soc_arg, given, non_negative_int, refuse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -15,8 +15,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--multi-soc", action="store_true",
                    help="one model holding a context per SoC (checked by its records: the emulator cannot run it)")
     p.add_argument("--no-embed", action="store_true", help="keep each QNN binary beside its model (_qnn.bin)")
-    p.add_argument("--inputs", type=non_negative_int, default=2,
-                   help="random inputs each compiled model is checked on (2; 0: no check)")
+    p.add_argument("--inputs", type=non_negative_int,
+                   help="random inputs each compiled model is checked on (default 2; 0: no check)")
     p.add_argument("--allow-fallback", action="store_true", help="keep nodes the NPU refuses on the CPU")
     p.add_argument("--ep-option", action="append", default=[], metavar="KEY=VALUE", help="QNN provider option")
     add_json_arg(p)
@@ -31,10 +31,12 @@ def run(args: argparse.Namespace) -> int:
     from onnpu.runtime.qnn_options import parse_option
     from onnpu.tasks.compile import compile_for_socs
 
+    if args.multi_soc and given(args, "inputs"):
+        refuse(args, "--inputs: a multi-SoC model is checked by its records (the emulator cannot run it)")
     model = local_model(args.model) or args.model
     socs = [s.strip() for s in (args.soc or "").split(",") if s.strip()]
     result = compile_for_socs(model, args.output, socs, multi_soc=args.multi_soc, embed=not args.no_embed,
-                              inputs=args.inputs, allow_fallback=args.allow_fallback,
+                              inputs=2 if args.inputs is None else args.inputs, allow_fallback=args.allow_fallback,
                               options=dict(parse_option(o) for o in args.ep_option))
     if args.json:
         print_json(result.to_dict())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from onnpu.cli.args import add_json_arg, add_soc_arg
+from onnpu.cli.args import add_json_arg, add_soc_arg, refuse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -43,10 +43,12 @@ def run(args: argparse.Namespace) -> int:
     from onnpu.tasks.doctor import doctor
 
     if args.socs:
+        if args.no_selftest or args.soc:
+            flag = "--no-selftest" if args.no_selftest else "--soc"
+            refuse(args, f"{flag}: --socs lists the SoCs and checks nothing")
         return _socs(args.json)
     report = doctor(selftest=not args.no_selftest, soc=args.soc)
-    board_ok = all(c.passed for c in report.board)
-    exit_code = 0 if report.ok or (args.no_selftest and report.compatible and board_ok) else 1
+    exit_code = 0 if report.ok else 1
     if args.json:
         print_json(report.to_dict())
         return exit_code

@@ -11,11 +11,14 @@ from onnpu.cli.args import (
     add_json_arg,
     add_preprocess_args,
     add_target_args,
+    given,
     non_negative_int,
     parse_dims,
     positive_float,
     positive_int,
     preprocess_from,
+    refuse,
+    require_images,
     target_from,
 )
 
@@ -36,9 +39,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--count", type=positive_int, default=8, help="inputs to use (default 8; the HTP emulator is slow)")
     p.add_argument("--seed", type=non_negative_int, default=0)
     add_target_args(p, "cpu")
-    p.add_argument("--threshold", type=float, default=20.0, metavar="DB",
-                   help="report the first layer whose SQNR falls below this (default 20 dB)")
-    p.add_argument("--top", type=positive_int, default=10, help="how many of the worst layers to list (default 10)")
+    p.add_argument("--threshold", type=float, metavar="DB",
+                   help="with a float model: report the first layer whose SQNR falls below this (default 20 dB)")
+    p.add_argument("--top", type=positive_int, help="with a float model: how many of the worst layers to list "
+                   "(default 10)")
     p.add_argument("--all", action="store_true", help=f"print every layer (default: all up to {FULL_TABLE_ROWS})")
     p.add_argument("--max-mb", type=positive_float, default=512, metavar="MB",
                    help="memory for one input's tensors; bigger models run in chunks, slower (default 512)")
@@ -203,15 +207,20 @@ def run(args: argparse.Namespace) -> int:
     from onnpu.cli.console import err, escape, print_json
     from onnpu.cli.sources import local_model
     from onnpu.errors import OnnpuError
-    from onnpu.measure.layers.compare import compare_layers
+    from onnpu.measure.layers.compare import DEFAULT_THRESHOLD_DB, compare_layers
 
     if len(args.models) > 2:
         raise OnnpuError(f"layers takes one or two models, got {len(args.models)}",
                          hint="onnpu layers FLOAT.onnx QUANT.onnx [--target npu]")
+    require_images(args, args.inputs, "--inputs")
+    if len(args.models) == 1 and given(args, "threshold", "top"):
+        refuse(args, f"{', '.join(given(args, 'threshold', 'top'))}: rank layers against a float model, and only "
+                     "the quantized model was given")
     models = [str(local_model(m)) for m in args.models]
     reference, quantized = (models[0], models[1]) if len(models) == 2 else (None, models[0])
     result = compare_layers(reference, quantized, inputs=args.inputs, count=args.count, target=target_from(args),
-                            threshold_db=args.threshold, top=args.top, preprocess=preprocess_from(args),
+                            threshold_db=DEFAULT_THRESHOLD_DB if args.threshold is None else args.threshold,
+                            top=10 if args.top is None else args.top, preprocess=preprocess_from(args),
                             dims=parse_dims(args.dim), seed=args.seed, cache=not args.no_cache, max_mb=args.max_mb)
     if args.report:
         from onnpu.measure.layers.report import write_layers_report

@@ -11,11 +11,14 @@ from onnpu.cli.args import (
     add_shape_args,
     add_target_args,
     add_value_arg,
+    given,
     input_values,
     parse_dims,
     positive_int,
     preprocess_from,
     quantize_config_from,
+    refuse,
+    require_images,
     shape_specs,
     target_from,
 )
@@ -35,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "first (constant folding, shape computations, resolved Ifs)")
     add_target_args(p, "npu", fallback=False, cache=False, dims=False)
     p.add_argument("--no-verify", action="store_true", help="skip the NPU verification")
-    p.add_argument("--verify-inputs", type=positive_int, default=1,
+    p.add_argument("--verify-inputs", type=positive_int,
                    help="held-out inputs the NPU is checked on against the exact CPU arithmetic (default 1)")
     add_quantize_args(p, calib_required=False)
     add_json_arg(p)
@@ -43,21 +46,24 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from onnpu.cli.cmd_quantize import render_quality
+    from onnpu.cli.cmd_quantize import exit_code, render_quality
     from onnpu.cli.console import escape, out, print_json
     from onnpu.cli.sources import local_model
     from onnpu.tasks.prepare import prepare
 
+    require_images(args, args.calib, "--calib")
+    if args.no_verify and given(args, "verify_inputs"):
+        refuse(args, "--verify-inputs: nothing is verified with --no-verify")
     args.model = local_model(args.model)
     result = prepare(args.model, args.output, args.calib, dims=parse_dims(args.dim),
                      shapes=shape_specs(args.input), values=input_values(args.input_value),
                      simplify=not args.no_simplify, config=quantize_config_from(args), io=args.io,
                      preprocess=preprocess_from(args), holdout=args.holdout, limit=args.limit, seed=args.seed,
                      target_sqnr=args.target_sqnr, target=target_from(args), verify=not args.no_verify,
-                     verify_inputs=args.verify_inputs, force=args.force)
+                     verify_inputs=args.verify_inputs or 1, force=args.force)
     if args.json:
         print_json(result.to_dict())
-        return 0
+        return exit_code(result.quantization)
     if result.shapes:
         out().print("shapes: " + escape("; ".join(result.shapes.changes)), soft_wrap=True)
     if result.simplified:
@@ -75,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     for note in result.notes:
         out().print(f"note: {escape(note)}", soft_wrap=True)
     out().print(f"[green]wrote {result.output}[/]")
-    return 0
+    return exit_code(result.quantization)
 
 
 def render_npu_check(npu: NpuCheck) -> None:

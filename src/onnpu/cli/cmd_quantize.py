@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from onnpu.cli.args import add_json_arg, add_quantize_args, preprocess_from, quantize_config_from
+from onnpu.cli.args import add_json_arg, add_quantize_args, preprocess_from, quantize_config_from, require_images
 
 if TYPE_CHECKING:
     from onnpu.quantization.pipeline import QuantizeResult
@@ -50,19 +50,29 @@ def render_quality(result: QuantizeResult) -> None:
         out().print(f"[yellow]{note}[/]")
 
 
+def exit_code(result: QuantizeResult | None) -> int:
+    """4 (quality) when --target-sqnr was set and the held-out SQNR stays below it, else 0."""
+    from onnpu.errors import ExitCode
+
+    if result is None or result.target_sqnr is None or not result.quality:
+        return int(ExitCode.OK)
+    return int(ExitCode.OK if result.worst_sqnr >= result.target_sqnr else ExitCode.QUALITY)
+
+
 def run(args: argparse.Namespace) -> int:
     from onnpu.cli.console import out, print_json
     from onnpu.cli.sources import local_model
     from onnpu.quantization.pipeline import quantize
 
+    require_images(args, args.calib, "--calib")
     args.model = local_model(args.model)
     result = quantize(args.model, args.output, args.calib, config=quantize_config_from(args), io=args.io,
                       preprocess=preprocess_from(args), holdout=args.holdout, limit=args.limit, seed=args.seed,
-                      target_sqnr=args.target_sqnr, force=args.force, jobs=args.jobs)
+                      target_sqnr=args.target_sqnr, force=args.force, jobs=args.jobs or 1)
     if args.json:
         print_json(result.to_dict())
-        return 0
+        return exit_code(result)
     render_quality(result)
     out().print(f"[green]wrote {result.output}[/] ({result.quantized_bytes / 1e6:.2f} MB, "
                 f"float {result.float_bytes / 1e6:.2f} MB) in {result.seconds:.1f} s")
-    return 0
+    return exit_code(result)

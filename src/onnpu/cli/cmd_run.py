@@ -13,6 +13,7 @@ from onnpu.cli.args import (
     non_negative_int,
     parse_dims,
     positive_int,
+    refuse,
     target_from,
 )
 
@@ -27,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--input", "-i", action="append", default=[], metavar="NAME=PATH",
                    help="input array from .npy/.npz (repeatable); PATH alone: an .npz holding every input")
     p.add_argument("--random", action="store_true", help="generate inputs (seeded) instead of --input")
-    p.add_argument("--seed", type=non_negative_int, default=0, help="seed for --random (default 0)")
+    p.add_argument("--seed", type=non_negative_int, help="seed for --random (default 0)")
     p.add_argument("--iterations", type=positive_int, default=1, help="timed runs (default 1)")
     p.add_argument("--output", "-o", help="save outputs to this .npz")
     add_download_args(p)
@@ -67,12 +68,11 @@ def run(args: argparse.Namespace) -> int:
     from onnpu.cli.console import escape, out, print_json
     from onnpu.cli.render import print_placement
     from onnpu.cli.sources import local_model
-    from onnpu.errors import InputDataError
     from onnpu.runtime.feeds import load_arrays
     from onnpu.tasks.run import run_model
 
-    if args.input and args.random:
-        raise InputDataError("--input and --random conflict", hint="give inputs from files or generate them, not both")
+    if args.input and (args.random or args.seed is not None):
+        refuse(args, f"{'--random' if args.random else '--seed'}: the inputs come from --input files")
     target = target_from(args)
     inputs = load_arrays(_specs(args.input)) if args.input else None
     model = local_model(args.model, args) or args.model
@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         from onnpu.model.files import check_output
 
         check_output(args.output)  # before any work
-    result = run_model(model, target, inputs=inputs, seed=args.seed, dims=parse_dims(args.dim),
+    result = run_model(model, target, inputs=inputs, seed=args.seed or 0, dims=parse_dims(args.dim),
                        iterations=args.iterations, cache=not args.no_cache)
     if args.output:
         _save_npz(Path(args.output), result.outputs)

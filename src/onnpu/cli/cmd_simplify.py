@@ -10,10 +10,12 @@ from onnpu.cli.args import (
     add_json_arg,
     add_shape_args,
     add_value_arg,
+    given,
     input_values,
     non_negative_int,
     parse_dims,
     positive_int,
+    refuse,
     shape_specs,
 )
 
@@ -30,9 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_value_arg(p)
     p.add_argument("--skip-fusion", action="append", default=[], metavar="PATTERN",
                    help="an OnnxSlim fusion pattern to leave out, e.g. FusionConvTransposeBN (repeatable)")
-    p.add_argument("--inputs", type=positive_int, default=2,
-                   help="random inputs the outputs are compared on (default 2)")
-    p.add_argument("--seed", type=non_negative_int, default=0, help="seed of those inputs")
+    p.add_argument("--inputs", type=positive_int, help="random inputs the outputs are compared on (default 2)")
+    p.add_argument("--seed", type=non_negative_int, help="seed of those inputs (default 0)")
     p.add_argument("--no-verify", action="store_true", help="do not compare the outputs with the original")
     p.add_argument("--force", action="store_true", help="allow -o to replace the input file")
     add_json_arg(p)
@@ -44,10 +45,12 @@ def run(args: argparse.Namespace) -> int:
     from onnpu.cli.sources import local_model
     from onnpu.tasks.simplify import simplify
 
+    if args.no_verify and given(args, "inputs", "seed"):
+        refuse(args, f"{', '.join(given(args, 'inputs', 'seed'))}: nothing is compared with --no-verify")
     args.model = local_model(args.model)
     result = simplify(args.model, args.output, dims=parse_dims(args.dim), shapes=shape_specs(args.input),
-                      values=input_values(args.input_value), verify=not args.no_verify, inputs=args.inputs,
-                      seed=args.seed, skip_fusions=args.skip_fusion, force=args.force)
+                      values=input_values(args.input_value), verify=not args.no_verify, inputs=args.inputs or 2,
+                      seed=args.seed or 0, skip_fusions=args.skip_fusion, force=args.force)
     if args.json:
         print_json(result.to_dict())
         return 0

@@ -185,9 +185,8 @@ def benchmark(runs: Sequence[tuple[str | Path, Target]], *, iterations: int = 10
     for cell in cells:
         try:
             cell.loaded, cell.cold_s, cell.cached_s, cell.state = _open(cell.path, cell.target, dims, threads, cache)
-        except OnnpuError as exc:
+        except OnnpuError as exc:  # reported in the cell's row
             cell.error = exc
-            progress.warn(f"{cell.label}: {exc}")
         cell.rss = rss_mb()
     ready = [c for c in cells if c.loaded is not None]
     data: dict[str, np.ndarray] = {}
@@ -208,7 +207,6 @@ def benchmark(runs: Sequence[tuple[str | Path, Target]], *, iterations: int = 10
                 cell.loaded.run(cell.feed)
         except OnnpuError as exc:
             cell.error, cell.loaded = exc, None
-            progress.warn(f"{cell.label}: {exc}")
     ready = [c for c in cells if c.loaded is not None]
     if not ready:
         assert cells[0].error is not None

@@ -208,6 +208,26 @@ def _check(model: onnx.ModelProto) -> str | None:
     return None
 
 
+def fusion_patterns() -> list[str]:
+    """The names of OnnxSlim's fusion and elimination patterns (what ``skip_fusions`` may name)."""
+    from onnxslim.core.pattern.registry import DEFAULT_FUSION_PATTERNS
+
+    return list(DEFAULT_FUSION_PATTERNS)
+
+
+def check_fusion_names(names: Sequence[str]) -> None:
+    """Refuse a pattern name OnnxSlim does not have (it would ignore it silently), naming the closest ones."""
+    known = fusion_patterns()
+    for name in names:
+        if name not in known:
+            import difflib
+
+            close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+            raise SimplifyError(f"--skip-fusion {name!r}: {library_version()} has no such pattern"
+                                + (f" (did you mean {', '.join(close)}?)" if close else ""),
+                                hint="its patterns: " + ", ".join(known))
+
+
 def simplify_model(model: onnx.ModelProto, *, source: str = "model", skip_fusions: Sequence[str] = ()
                    ) -> tuple[onnx.ModelProto, SimplifyStats]:
     """Pure transform: OnnxSlim with its defaults (``skip_fusions`` names fusion patterns to leave out), then
@@ -215,6 +235,7 @@ def simplify_model(model: onnx.ModelProto, *, source: str = "model", skip_fusion
     inputs or outputs, non-standard ops, a model the ONNX checker refuses that it accepted before)."""
     import onnxslim
 
+    check_fusion_names(skip_fusions)
     work, _ = drop_cast_round_trips(model)
     checked_before = _check(model)
     try:

@@ -107,7 +107,7 @@ def find_soc(text: str) -> Soc:
         if digits.isdigit() and int(digits) in qnn_soc_models():
             return soc_for_model(int(digits))
         raise TargetError(f"unknown SoC {text!r}", hint=f"use one of {_names()} (or a QNN soc_model id); "
-                          "`onnpu doctor` lists the table")
+                          "`onnpu doctor --socs` lists the table")
     if not soc.compilable:
         raise TargetError(f"{soc.name} has an HTP v{soc.htp_arch}: this QNN compiles for v{MIN_HTP_ARCH} and newer",
                           hint="use an onnxruntime-qnn built with a QNN SDK that still supports v66 for this board")

@@ -70,8 +70,7 @@ def demo(image: str | Path | None = None, *, top: int = 5, repeat_cpu: int = 10,
         except OnnpuError as exc:
             if isinstance(exc, InputDataError):  # the image: no column can run
                 raise
-            progress.warn(f"{label}: {exc}")
-            runs.append(DemoRun(label, None, exc))
+            runs.append(DemoRun(label, None, exc))  # reported in its column
     if all(r.error for r in runs) and runs[0].error is not None:
         raise runs[0].error
     return DemoResult(str(path), runs, model.built)

@@ -19,7 +19,7 @@ from onnpu.model.files import check_output, read_model_and_layout, write_model
 from onnpu.model.graphs import integer_input_ranges
 from onnpu.model.inspection import tensor_infos
 from onnpu.model.shapes import fix_shapes_model
-from onnpu.model.simplify import SimplifyStats, bake_inputs, condition_hint, simplify_model
+from onnpu.model.simplify import SimplifyStats, bake_inputs, check_fusion_names, condition_hint, simplify_model
 from onnpu.runtime.feeds import random_inputs, run_feeds
 from onnpu.runtime.session import exact_cpu_session, first_line
 
@@ -121,6 +121,7 @@ def simplify(model: str | Path, out: str | Path | None, *, dims: Mapping[str, in
     output moved beyond float rounding."""
     start = time.perf_counter()
     src = Path(model)
+    check_fusion_names(skip_fusions)  # before any work
     if out is not None:
         check_output(out, inputs=(src,), force=force)
     proto, had_external = read_model_and_layout(src)
