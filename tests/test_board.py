@@ -127,14 +127,38 @@ def test_windows_on_snapdragon_needs_an_arm64_python() -> None:
     assert windows_python_check("AMD64", "Intel64 Family 6 Model 154, GenuineIntel").passed
 
 
-@pytest.mark.parametrize("text", [pattern for pattern, _, _ in BOARD_ERRORS])
-def test_known_board_errors_are_translated(text: str, tmp_path: Path) -> None:
-    assert board_error(f"prefix {text} suffix") is not None
-    log = CapturedLog(f"[E:qnn] {text}", [f"[E:qnn] {text}"])
-    model = models.qdq_conv()
-    error = explain_failure("QNN SetupBackend failed", log, get_target("npu"), model, "m.onnx")
+# Lines as boards print them (QNN's and FastRPC's own wording, prefixes and codes included), written here
+# independently of the table under test, each with words its cause and fix must contain.
+BOARD_LOG_LINES = [
+    ("  <E> Failed to create transport for device, error: 4000", "skeleton library", "ADSP_LIBRARY_PATH"),
+    ("QnnDsp <E> Failed to load skel, error: 4000", "skeleton library", "libQnnHtpV<arch>Skel.so"),
+    ("QnnDsp <E> Transport layer setup failed: 14001", "DSP transport", "cDSP state"),
+    ("remote_handle64_open: ERROR 0x4e untrusted app trying to offload to signed remote process", "signed",
+     "unsigned PD"),
+    ("QnnDsp <E> Failed to retrieve skel build id : err: 1003", "skeleton library", "one QNN release"),
+    ("QnnDsp <E> Failed to create context from binary with err 0x138d: QNN_CONTEXT_ERROR_CREATE_FROM_BINARY",
+     "another SoC", "onnpu compile"),
+    ("QnnDsp <E> Stub lib id mismatch: expected (v2.51.0.260929181845), detected (v2.45.0.250207083545)",
+     "different QNN releases", "one QNN release"),
+    ("dlopen failed: libcdsprpc.so: cannot open shared object file: No such file or directory", "FastRPC",
+     "qcom-fastrpc1"),
+    ("Failed to finalize QNN graph. Error: QNN_COMMON_ERROR_MEM_ALLOC: Memory allocation related error., Code: 1002",
+     "finalize the graph", "memory"),
+]
+
+
+@pytest.mark.parametrize(("line", "cause_words", "fix_words"), BOARD_LOG_LINES)
+def test_known_board_errors_are_translated(line: str, cause_words: str, fix_words: str) -> None:
+    found = board_error(line)
+    assert found is not None and cause_words in found[0]
+    log = CapturedLog(f"[E:qnn] {line}", [f"[E:qnn] {line}"])
+    error = explain_failure("QNN SetupBackend failed", log, get_target("npu"), models.qdq_conv(), "m.onnx")
     assert error is not None and "the NPU session failed on QCS6490 HTP v68" in str(error)
-    assert error.hint
+    assert fix_words in (error.hint or "")
+
+
+def test_every_known_board_error_has_a_real_line() -> None:
+    assert all(any(pattern in line for line, _, _ in BOARD_LOG_LINES) for pattern, _, _ in BOARD_ERRORS)
 
 
 def test_context_binary_error_5005_is_translated() -> None:

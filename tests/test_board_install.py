@@ -10,7 +10,10 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.index  # pip asks the package index
 
 
 def test_runtime_dependencies_resolve_for_aarch64_boards(tmp_path: Path) -> None:

@@ -36,9 +36,41 @@ def test_required_npu_turns_an_npu_skip_into_a_failure(tmp_path: Path) -> None:
     assert "1 failed, 1 skipped" in required.stdout and "an npu test may not skip" in required.stdout
     relaxed = _run(tmp_path, {"ONNPU_REQUIRE_NPU": "0"})
     assert relaxed.returncode == 0 and "2 skipped" in relaxed.stdout
+    # the run ends with one line: how many ran, what was skipped and why
+    assert relaxed.stdout.strip().splitlines()[-1] == (
+        "onnpu tests: 0 ran (nothing); 2 skipped (1 × pretend the QNN EP is missing; 1 × not an npu test: may skip)"
+        "; 0 needed the package index (marker index)")
 
 
-def test_ci_script_requires_the_npu_and_an_installed_browser() -> None:
-    script = (TESTS.parent / ".ci" / "run").read_text()
-    assert "export ONNPU_REQUIRE_NPU=1" in script
-    assert "export ONNPU_REQUIRE_CHROMIUM=1" in script
+def _ci(tmp_path: Path, *, chromium: bool, make_prints: str, make_exits: int = 0) -> tuple[int, str]:
+    """Run .ci/run as CI does, with a stand-in `make` that reports the environment it was given (and
+    `apt-get` failing, `chromium` present or not); only the tools the script uses are on PATH."""
+    import shutil
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(parents=True)
+    for tool in ("dirname", "tee", "grep", "mktemp", "rm", "cat"):
+        real = shutil.which(tool)
+        assert real is not None, tool
+        (bin_dir / tool).symlink_to(real)
+    fake = {"make": f'echo "make $* NPU=${{ONNPU_REQUIRE_NPU:-}} CHROMIUM=${{ONNPU_REQUIRE_CHROMIUM:-}}"\n'
+                    f'echo "{make_prints}"\nexit {make_exits}\n',
+            "apt-get": "exit 100\n", **({"chromium": "exit 0\n"} if chromium else {})}
+    for name, body in fake.items():
+        (bin_dir / name).write_text("#!" + str(shutil.which("bash")) + "\n" + body)
+        (bin_dir / name).chmod(0o755)
+    done = subprocess.run([str(shutil.which("bash")), str(TESTS.parent / ".ci" / "run")], capture_output=True,
+                          text=True, env={"PATH": str(bin_dir), "TMPDIR": str(tmp_path)}, timeout=60)
+    return done.returncode, done.stdout + done.stderr
+
+
+def test_ci_script_requires_the_npu_and_the_browser_it_installed(tmp_path: Path) -> None:
+    code, out = _ci(tmp_path / "a", chromium=True, make_prints="392 passed in 12.0s")
+    assert code == 0 and "make test NPU=1 CHROMIUM=1" in out
+    code, out = _ci(tmp_path / "b", chromium=False, make_prints="392 passed in 12.0s")
+    assert code == 0 and "make test NPU=1 CHROMIUM=\n" in out and "could not install chromium" in out
+    code, out = _ci(tmp_path / "c", chromium=True, make_prints="no tests ran")
+    assert code == 1 and "the suite ran no test" in out
+    code, _ = _ci(tmp_path / "d", chromium=True, make_prints="3 failed, 389 passed", make_exits=2)
+    assert code == 2
+    assert not list(tmp_path.glob("*/onnpu-ci.*"))  # its log is removed

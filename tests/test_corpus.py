@@ -25,7 +25,7 @@ from onnpu.tasks.explain_placement import PlacementReport, explain_placement
 from onnpu.tasks.prepare import prepare
 from onnpu.vision.preprocess import PreprocessConfig
 
-pytestmark = [pytest.mark.corpus, pytest.mark.npu]
+pytestmark = [pytest.mark.corpus, pytest.mark.npu, pytest.mark.index]  # fetched with pip download
 STARTED = time.time()
 RECORDS = corpus.records()
 NO_REASON = "not claimed by the QNN EP (no reason logged)"

@@ -1,6 +1,7 @@
 """stdout belongs to onnpu: every verb that has ``--json`` runs as a program would run it (a subprocess, on the
-NPU path where it has one) and its stdout parses with ``json.loads``; CSV and JSONL outputs parse too. The QNN
-libraries print to file descriptor 1 (``# LIBNATIVE: ...`` on this machine): none of it may show."""
+NPU path where it has one); its stdout parses strictly (``onnpu.jsonio.loads``) and says what was asked. CSV
+and JSONL outputs parse too. The QNN libraries print to file descriptor 1 (``# LIBNATIVE: ...`` on this
+machine): none of it may show."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import io
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -86,13 +89,32 @@ def test_every_json_verb_is_covered(files: dict[str, Path]) -> None:
     assert with_json - covered == set(), "add these verbs to json_commands()"
 
 
-@pytest.mark.parametrize("verb", ["doctor", "inspect", "fix-shapes", "quantize", "prepare", "placement", "profile",
-                                  "run", "classify", "bench", "compare", "cache", "compile", "simplify",
-                                  "layers"])
+# what each verb's JSON must say about the invocation above (so a parse of some other JSON cannot pass)
+EXPECTED: dict[str, Callable[[dict[str, Any]], bool]] = {
+    "doctor": lambda d: d["ok"] is True and any("QNNExecutionProvider" in p for p in d["providers"]),
+    "inspect": lambda d: d["quantization_style"] == "QDQ" and [t["name"] for t in d["inputs"]] == ["x"],
+    "fix-shapes": lambda d: d["inputs"]["x"][0] == 1 and d["remaining_dynamic"] == {},
+    "quantize": lambda d: d["output"].endswith("q.onnx") and len(d["quality"]) == 1,
+    "prepare": lambda d: d["npu"]["placement"]["fully_on_target"] is True,
+    "placement": lambda d: d["fully_on_target"] is True and d["on_target"] == d["total_nodes"],
+    "profile": lambda d: d["iterations"] == 2 and len(d["rows"]) > 0,
+    "run": lambda d: d["placement"]["fully_on_target"] is True and "y" in d["outputs"],
+    "classify": lambda d: len(d["images"]) == 1 and len(d["images"][0]["top"]) == 5,
+    "bench": lambda d: d["schema"] == "onnpu.bench/1" and [len(r["latencies_ms"]) for r in d["runs"]] == [2, 2],
+    "compare": lambda d: d["samples"] == 2 and d["candidate"].startswith("qdq.onnx @ npu"),
+    "cache": lambda d: isinstance(d["contexts"], list) and "cache_dir" in d,
+    "compile": lambda d: d["schema"] == "onnpu.compile/1" and [e["soc"] for e in d["entries"]] == ["QCS6490"],
+    "layers": lambda d: d["schema"] == "onnpu.layers/1" and len(d["rows"]) > 0,
+    "simplify": lambda d: d["output"].endswith("simple.onnx") and d["checks"][0]["ok"] is True,
+}
+
+
+@pytest.mark.parametrize("verb", list(EXPECTED))
 def test_json_stdout_parses(verb: str, files: dict[str, Path]) -> None:
     done = onnpu(*json_commands(files)[verb])
     assert done.returncode == 0, done.stderr[-2000:]
-    jsonio.loads(done.stdout)  # the whole of stdout, nothing before or after
+    data = jsonio.loads(done.stdout)  # the whole of stdout, nothing before or after, strict JSON
+    assert EXPECTED[verb](data), jsonio.dumps(data)[:2000]
     assert "LIBNATIVE" not in done.stdout + done.stderr
 
 
@@ -127,9 +149,13 @@ def test_folder_results_csv_jsonl_and_json_summary_parse(files: dict[str, Path])
 @pytest.mark.zoo
 def test_zoo_and_demo_json_parse(zoo_model) -> None:  # type: ignore[no-untyped-def]
     env = {"ONNPU_CACHE_DIR": os.environ["ONNPU_CACHE_DIR"]}
-    for args in (["zoo", "path", "--json"], ["demo", "--json"]):
-        done = onnpu(*args, env=env)
-        assert done.returncode == 0, done.stderr[-2000:]
-        data = jsonio.loads(done.stdout)
-        assert data
+    done = onnpu("zoo", "path", "--json", env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    paths = jsonio.loads(done.stdout)
+    assert paths["built"] is False and paths["quantized"] == str(zoo_model.quantized_model)
+    done = onnpu("demo", "--json", env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    data = jsonio.loads(done.stdout)
+    assert [r["label"] for r in data["runs"]] == ["CPU float", "CPU quantized", "NPU quantized"]
+    assert all(r["error"] is None and len(r["images"][0]["top"]) == 5 for r in data["runs"])
     assert data["npu_top1_matches_float"] is True

@@ -186,10 +186,11 @@ def explain_failure(text: str, log: CapturedLog | None, target: Target, model: o
                  f"{listed or 'a node'}{more} outside a complete QDQ group — this HTP computes no float")
         return RefusalError(f"{path}: {where} cannot run {listed or 'the model'}{more}: {why}; the session cannot "
                             "be created", hint, refused, where, short)
-    known = board_error(text + "\n" + (log.text if log else ""))
+    everything = text + "\n" + (log.text if log else "")
+    known = board_error(everything)
     if known:
         cause, fix = known
-        if "MEM_ALLOC" in text and target.soc is not None:
+        if "MEM_ALLOC" in everything and target.soc is not None:  # the SoC is named already
             fix = (f"the graph may not fit {target.soc.name}'s HTP memory (VTCM {target.soc.vtcm_mb:g} MB): split "
                    "or shrink the model, or try `--ep-option vtcm_mb=N`")
         return TargetError(f"{path}: the NPU session failed on {target.hardware}: {cause}", hint=fix)

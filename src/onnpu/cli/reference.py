@@ -1,0 +1,177 @@
+"""The command reference, generated from the parser itself (every verb, argument, default and choice that
+``--help`` shows), as Markdown for the README and any other document (simonw/llm keeps ``docs/help.md`` so, with
+cog). The text is built from the argparse actions, not from ``--help``'s formatting, so it is the same on every
+Python version and terminal width.
+
+    python -m onnpu.cli.reference README.md            # rewrite the block between the markers
+    python -m onnpu.cli.reference --check README.md    # exit 1 when the block is not what the parser says
+
+A document takes the reference between a ``BEGIN`` and an ``END`` marker line (:data:`BEGIN`, :data:`END`);
+``tests/test_cli_reference.py`` fails when the README's block drifts from the parser."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import cast
+
+BEGIN = "<!-- BEGIN onnpu command reference: `python -m onnpu.cli.reference README.md` writes it; do not edit -->"
+END = "<!-- END onnpu command reference -->"
+API_BEGIN = "<!-- BEGIN onnpu library reference: `python -m onnpu.cli.reference README.md` writes it; do not edit -->"
+API_END = "<!-- END onnpu library reference -->"
+
+__all__ = ["API_BEGIN", "API_END", "BEGIN", "END", "api_markdown", "main", "reference_markdown", "replace_block"]
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def _argument(action: argparse.Action) -> str:
+    """``--target, -t TARGET`` / ``--no-cache`` / ``MODEL`` / ``{list,clear}`` as the reference shows it."""
+    if not action.option_strings:
+        if action.choices is not None and action.metavar is None:
+            name = "{" + ",".join(map(str, action.choices)) + "}"
+        else:
+            name = str(action.metavar or action.dest).upper() if action.metavar is None else str(action.metavar)
+        return name + ("..." if action.nargs in ("+", "*") else "") if action.nargs not in ("?",) else f"[{name}]"
+    flags = ", ".join(sorted(action.option_strings, key=lambda s: not s.startswith("--")))
+    if action.nargs == 0:
+        return flags
+    if action.choices is not None and action.metavar is None:
+        return f"{flags} {{{','.join(map(str, action.choices))}}}"
+    metavar = action.metavar or action.dest.upper()
+    return f"{flags} {metavar}"
+
+
+def _rows(actions: Sequence[argparse.Action], verb: bool) -> list[str]:
+    rows = []
+    for action in actions:
+        if isinstance(action, argparse._HelpAction) or action.help == argparse.SUPPRESS:
+            continue
+        if verb and "--verbose" in action.option_strings:  # every verb takes it: listed once, as a global option
+            continue
+        what = action.help or ""
+        if action.required and action.option_strings:
+            what = f"(required) {what}"
+        rows.append(f"| `{_cell(_argument(action))}` | {_cell(what)} |")
+    return rows
+
+
+def _table(title: str | None, actions: Sequence[argparse.Action], verb: bool = True) -> list[str]:
+    rows = _rows(actions, verb)
+    if not rows:
+        return []
+    head = [f"*{_cell(title)}*", ""] if title else []
+    return [*head, "| argument | what it does |", "|---|---|", *rows, ""]
+
+
+def _verbs(parser: argparse.ArgumentParser) -> dict[str, tuple[str, argparse.ArgumentParser]]:
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    helps = {c.dest: c.help or "" for c in sub._choices_actions}
+    return {name: (helps.get(name, ""), p) for name, p in sub.choices.items()}
+
+
+def reference_markdown(heading: str = "####") -> str:
+    """Every verb of ``onnpu`` with its arguments, as Markdown (``heading`` is each verb's heading level)."""
+    from onnpu.cli import build_parser
+
+    parser = build_parser()
+    lines = [f"{heading} Global options (before the command; `-v` also after it)", "",
+             *_table(None, [a for a in parser._actions if not isinstance(a, argparse._SubParsersAction)], False)]
+    plain = ("positional arguments", "options", "optional arguments")  # argparse's own groups (by version)
+    for name, (summary, verb) in _verbs(parser).items():
+        lines += [f"{heading} `onnpu {name}`", "", _cell(summary) + ("" if summary.endswith(".") else "."), ""]
+        if verb.description:
+            lines += [_cell(verb.description), ""]
+        lines += _table(None, [a for g in verb._action_groups if g.title in plain for a in g._group_actions])
+        for group in verb._action_groups:
+            if group.title not in plain:
+                lines += _table(group.title, group._group_actions)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _default(value: object) -> str:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return repr(value)
+    if isinstance(value, tuple) and all(isinstance(v, (bool, int, float, str)) for v in value):
+        return repr(value)
+    return f"{type(value).__name__}(…)"
+
+
+def signature_text(function: object) -> str:
+    """``(model, out, calib, *, config=QuantizeConfig(…), io='float')``: parameter names, kinds and defaults
+    (annotations left out: ``help()`` and the type checker have them)."""
+    import inspect
+
+    parts: list[str] = []
+    star = False
+    for p in inspect.signature(function).parameters.values():  # type: ignore[arg-type]
+        if p.kind is p.KEYWORD_ONLY and not star:
+            parts.append("*")
+            star = True
+        prefix = "*" if p.kind is p.VAR_POSITIONAL else "**" if p.kind is p.VAR_KEYWORD else ""
+        star = star or p.kind is p.VAR_POSITIONAL
+        parts.append(prefix + p.name + ("" if p.default is p.empty else f"={_default(p.default)}"))
+    return "(" + ", ".join(parts) + ")"
+
+
+def api_markdown() -> str:
+    """Every public name of ``onnpu`` (its ``__all__``): functions with their signatures, classes and errors with
+    what they are, as one Markdown table."""
+    import enum
+
+    import onnpu
+    from onnpu.errors import OnnpuError
+
+    rows = ["| name | what it is |", "|---|---|"]
+    for name in cast("list[str]", onnpu.__all__):
+        value = getattr(onnpu, name)
+        if isinstance(value, type) and issubclass(value, enum.Enum):
+            what = "enum (" + ", ".join(f"{k} = {m.value}" for k, m in value.__members__.items()) + ")"
+        elif isinstance(value, type) and issubclass(value, OnnpuError):
+            what = "exception (" + ", ".join(b.__name__ for b in value.__bases__) + ")"
+        elif isinstance(value, type):
+            what = "class"
+        elif callable(value):
+            what = f"function `{name}{signature_text(value)}`"
+        else:
+            what = type(value).__name__
+        rows.append(f"| `onnpu.{name}` | {_cell(what)} |")
+    return "\n".join(rows) + "\n"
+
+
+def replace_block(text: str, block: str, begin: str = BEGIN, end: str = END) -> str:
+    """``text`` with the part between the ``begin`` and ``end`` marker lines replaced by ``block``."""
+    if begin not in text or end not in text:
+        raise ValueError(f"the document has no markers {begin!r} … {end!r} (onnpu.cli.reference)")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{begin}\n\n{block}\n{end}{tail}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    check = "--check" in args
+    paths = [Path(a) for a in args if a != "--check"] or [Path("README.md")]
+    stale = []
+    for path in paths:
+        text = path.read_text(encoding="utf-8")
+        updated = replace_block(text, reference_markdown())
+        if API_BEGIN in text:
+            updated = replace_block(updated, api_markdown(), API_BEGIN, API_END)
+        if updated != text:
+            stale.append(path)
+            if not check:
+                path.write_text(updated, encoding="utf-8")
+    if check and stale:
+        print(f"stale command reference in {', '.join(map(str, stale))}: run python -m onnpu.cli.reference "
+              + " ".join(map(str, stale)), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

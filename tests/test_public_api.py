@@ -1,0 +1,72 @@
+"""The public API is what the README says, whatever was imported before: in a fresh process every onnpu module is
+imported first (a subpackage that shares a name with a function would replace it then: ``onnpu.quantize`` was
+once the subpackage), then each public name is checked against the README's library reference — functions by
+their signature, classes, errors and enums by what they are — and every ``onnpu.…()`` the README names
+resolves to something callable."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from onnpu import jsonio
+from onnpu.cli.reference import API_BEGIN, API_END
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+PROBE = r'''
+import importlib, json, pkgutil, sys
+import onnpu
+for module in pkgutil.walk_packages(onnpu.__path__, "onnpu."):
+    if not module.name.endswith("__main__"):
+        importlib.import_module(module.name)
+from onnpu.cli.reference import api_markdown
+names = json.loads(sys.stdin.read())
+missing = []
+for dotted in names:  # onnpu.a.b.c: import the longest module prefix, then get the attributes
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            value = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        try:
+            for attr in parts[cut:]:
+                value = getattr(value, attr)
+        except AttributeError:
+            value = None
+        break
+    if not callable(value):
+        missing.append(dotted)
+print(json.dumps({"reference": api_markdown(), "not_callable": missing}))
+'''
+
+
+def _documented_calls(text: str) -> list[str]:
+    """Every ``onnpu.name(`` or ``onnpu.module.name(`` the README shows as a call."""
+    return sorted(set(re.findall(r"`(onnpu(?:\.\w+)+)\(", text)))
+
+
+def test_public_names_are_what_the_readme_says_after_importing_everything() -> None:
+    text = README.read_text(encoding="utf-8")
+    documented = text.split(API_BEGIN, 1)[1].split(API_END, 1)[0].strip()
+    calls = _documented_calls(text)
+    assert "onnpu.quantize" in calls and "onnpu.classify" in calls
+    done = subprocess.run([sys.executable, "-c", PROBE], input=jsonio.dumps(calls), capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = jsonio.loads(done.stdout.strip().splitlines()[-1])
+    assert found["not_callable"] == [], "the README calls these, and they are not callable"
+    assert found["reference"].strip() == documented, "the public API changed: `python -m onnpu.cli.reference README.md`"
+    assert "| `onnpu.quantize` | function `quantize(model, out, calib, *, config=" in documented
+
+
+def test_the_reference_tells_a_function_from_a_module() -> None:
+    """What the fresh-process test relies on: a module where a function is documented would show as one."""
+    import onnpu.quantization
+    from onnpu.cli.reference import signature_text
+
+    assert signature_text(onnpu.quantize).startswith("(model, out, calib, *, config=")
+    assert not callable(onnpu.quantization)
