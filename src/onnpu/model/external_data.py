@@ -11,12 +11,13 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import BinaryIO
-
-import onnx
-from onnx import helper
+from typing import TYPE_CHECKING, BinaryIO
 
 from onnpu.errors import ModelError
+from onnpu.model import proto
+
+if TYPE_CHECKING:
+    import onnx
 
 UNTRUSTED_HINT = ("a model may only read data files inside its own folder: put the data file beside the model "
                   "and name it by a relative path (or get the model from a source you trust)")
@@ -75,7 +76,7 @@ def all_tensors(model: onnx.ModelProto) -> Iterator[onnx.TensorProto]:
 def external_tensors(model: onnx.ModelProto) -> list[onnx.TensorProto]:
     """Tensors whose data lives in an external file."""
     return [t for t in all_tensors(model) if t.HasField("data_location")
-            and t.data_location == onnx.TensorProto.EXTERNAL]
+            and t.data_location == proto.TensorProto.EXTERNAL]
 
 
 def external_data_files(model: onnx.ModelProto) -> list[str]:
@@ -135,10 +136,10 @@ def check_locations(model: onnx.ModelProto, source: str | Path) -> list[External
 
 def expected_bytes(tensor: onnx.TensorProto) -> int | None:
     """How many bytes the tensor's shape and element type need (``None`` when that cannot be said)."""
-    if any(d < 0 for d in tensor.dims) or tensor.data_type == onnx.TensorProto.STRING:
+    if any(d < 0 for d in tensor.dims) or tensor.data_type == proto.TensorProto.STRING:
         return None
     try:
-        itemsize = helper.tensor_dtype_to_np_dtype(tensor.data_type).itemsize
+        itemsize = proto.np_dtype(tensor.data_type).itemsize
     except (KeyError, ValueError, TypeError):
         return None
     count = math.prod(tensor.dims)
@@ -147,7 +148,7 @@ def expected_bytes(tensor: onnx.TensorProto) -> int | None:
     return count * itemsize
 
 
-_PACKED_4BIT = {getattr(onnx.TensorProto, n) for n in ("INT4", "UINT4", "FLOAT4E2M1") if hasattr(onnx.TensorProto, n)}
+_PACKED_4BIT = {21, 22, 23}  # TensorProto.UINT4, INT4, FLOAT4E2M1: two elements per byte
 
 
 def _resolve_inside(folder: Path, root: Path, ref: ExternalRef, source: str | Path) -> Path:
@@ -227,7 +228,7 @@ def load_external_data(model: onnx.ModelProto, path: Path) -> None:
                 raise ModelError(f"{path}: external-data file {data.name} is too short (tensor {ref.name!r})",
                                  hint=f"the file is truncated: copy {data.name} again")
             ref.tensor.raw_data = raw
-            ref.tensor.data_location = onnx.TensorProto.DEFAULT
+            ref.tensor.data_location = proto.TensorProto.DEFAULT
             del ref.tensor.external_data[:]
     finally:
         for f in handles.values():

@@ -5,14 +5,18 @@ first, model last), the user's input never overwritten."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import onnx
 from google.protobuf.message import DecodeError
 
 from onnpu.errors import ModelError, OutputError
 from onnpu.model import external_data as _external
+from onnpu.model import proto
 from onnpu.model.external_data import check_external_data, external_data_files, external_tensors
 from onnpu.storage import commit, new_temp, probe_writable
+
+if TYPE_CHECKING:
+    import onnx
 
 __all__ = ["check_external_data", "check_output", "external_data_files", "external_tensors", "metadata",
            "read_model", "read_model_and_layout", "set_metadata", "validate_model_file", "write_model"]
@@ -31,7 +35,7 @@ def parse_model_file(path: str | Path) -> onnx.ModelProto:
     if p.stat().st_size == 0:
         raise ModelError(f"{p}: the file is empty (0 bytes)", hint="copy or export the model again")
     try:
-        model = onnx.load(str(p), load_external_data=False)
+        model = proto.load_model(p)  # as onnx.load(p, load_external_data=False), without onnx's package import
     except PermissionError as exc:
         raise ModelError(f"{p}: cannot read the file ({exc.strerror})", hint="check its permissions") from exc
     except (DecodeError, RuntimeError, ValueError, OSError) as exc:
@@ -144,6 +148,8 @@ def write_model(model: onnx.ModelProto, out: str | Path, *, inputs: tuple[str | 
     complete and in place before the model that refers to it, under a name the replaced model does not
     use (``_data_names``); ``model`` itself is left untouched.
     """
+    import onnx
+
     target, parent = check_output(out, inputs=inputs, force=force)
     if external_data is None:
         external_data = model.ByteSize() > PROTOBUF_LIMIT if not external_tensors(model) else True

@@ -10,8 +10,12 @@ import heapq
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import onnx
+from onnpu.model import proto
+
+if TYPE_CHECKING:
+    import onnx
 
 CONTROL_FLOW = ("If", "Loop", "Scan")
 SHAPE_ONLY = ("Shape", "Size")  # their outputs depend on shapes, not values
@@ -41,9 +45,9 @@ def node_label(node: onnx.NodeProto, index: int | None = None) -> str:
 def bodies(node: onnx.NodeProto) -> Iterator[tuple[str, onnx.GraphProto]]:
     """The graphs a node holds (``then_branch``/``else_branch`` of If, ``body`` of Loop/Scan), by attribute."""
     for attr in node.attribute:
-        if attr.type == onnx.AttributeProto.GRAPH:
+        if attr.type == proto.AttributeProto.GRAPH:
             yield attr.name, attr.g
-        elif attr.type == onnx.AttributeProto.GRAPHS:
+        elif attr.type == proto.AttributeProto.GRAPHS:
             for i, g in enumerate(attr.graphs):
                 yield f"{attr.name}[{i}]", g
 
@@ -79,7 +83,7 @@ def needs_unique_names(model: onnx.ModelProto) -> bool:
 def with_unique_names(model: onnx.ModelProto) -> onnx.ModelProto:
     """A copy in which every unnamed or duplicated node name (in any graph) is replaced by a unique
     ``<Op #k>``; named unique nodes keep their names."""
-    result = onnx.ModelProto()
+    result = proto.ModelProto()
     result.CopyFrom(model)
     seen: Counter[str] = Counter(g.node.name for g in walk(result.graph) if g.node.name)
     used: set[str] = set()
@@ -213,8 +217,8 @@ def integer_input_ranges(model: onnx.ModelProto) -> dict[str, tuple[int, int]]:
     """For integer graph inputs that index a constant table (``Gather`` indices, an embedding lookup, reached
     directly or through Cast/Unsqueeze/Reshape/Flatten/Squeeze): the valid half-open range [0, rows)."""
     consts = constant_tensors(model)
-    integer = {onnx.TensorProto.INT64, onnx.TensorProto.INT32, onnx.TensorProto.INT16, onnx.TensorProto.INT8,
-               onnx.TensorProto.UINT8, onnx.TensorProto.UINT16, onnx.TensorProto.UINT32, onnx.TensorProto.UINT64}
+    t = proto.TensorProto
+    integer = {t.INT64, t.INT32, t.INT16, t.INT8, t.UINT8, t.UINT16, t.UINT32, t.UINT64}
     passthrough = ("Cast", "Unsqueeze", "Reshape", "Flatten", "Squeeze", "Identity")
     users = consumers(model.graph)
     ranges: dict[str, tuple[int, int]] = {}

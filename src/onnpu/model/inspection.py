@@ -7,14 +7,16 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import onnx
-from onnx import helper
 
+from onnpu.model import proto
 from onnpu.model.files import external_data_files, metadata, read_model
 from onnpu.model.qparams import QuantParams, io_quant_params
+
+if TYPE_CHECKING:
+    import onnx
 
 Dim = int | str | None
 QDQ_OPS = {"QuantizeLinear", "DequantizeLinear"}
@@ -41,7 +43,7 @@ class TensorInfo:
 
     @property
     def numpy_dtype(self) -> np.dtype:
-        return np.dtype(helper.tensor_dtype_to_np_dtype(onnx.TensorProto.DataType.Value(self.elem_type.upper())))
+        return proto.np_dtype(proto.TensorProto.DataType.Value(self.elem_type.upper()))
 
     def with_dims(self, dims: Mapping[str, int] | None) -> TensorInfo:
         """This tensor with the symbolic dims ``dims`` names fixed (as a session's free-dimension overrides fix
@@ -87,7 +89,7 @@ class ModelInfo:
 
 
 def _elem_name(elem_type: int) -> str:
-    return onnx.TensorProto.DataType.Name(elem_type).lower()
+    return str(proto.TensorProto.DataType.Name(elem_type)).lower()
 
 
 def _shape(value: onnx.ValueInfoProto) -> list[Dim]:
@@ -125,7 +127,7 @@ def _parameters(model: onnx.ModelProto) -> tuple[int, int]:
     for t in model.graph.initializer:
         n = int(np.prod(t.dims)) if t.dims else 1
         count += n
-        size += n * np.dtype(helper.tensor_dtype_to_np_dtype(t.data_type)).itemsize
+        size += n * proto.np_dtype(t.data_type).itemsize
     return count, size
 
 

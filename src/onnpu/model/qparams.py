@@ -5,21 +5,23 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import onnx
-from onnx import numpy_helper
 
 from onnpu.errors import InputDataError
+from onnpu.model import proto
 from onnpu.model.files import metadata
 from onnpu.model.graphs import constant_tensors, producers
+
+if TYPE_CHECKING:
+    import onnx
 
 IO_QUANT_METADATA_KEY = "onnpu.io_quantization"
 
 INT_TYPES = {
-    onnx.TensorProto.UINT8: np.uint8, onnx.TensorProto.INT8: np.int8,
-    onnx.TensorProto.UINT16: np.uint16, onnx.TensorProto.INT16: np.int16,
+    proto.TensorProto.UINT8: np.uint8, proto.TensorProto.INT8: np.int8,
+    proto.TensorProto.UINT16: np.uint16, proto.TensorProto.INT16: np.int16,
 }
 
 
@@ -82,9 +84,9 @@ def qdq_params(node: onnx.NodeProto, consts: dict[str, onnx.TensorProto], dtype:
     ``dtype`` overrides the integer type (else the zero point's, else uint8). The one Q/DQ reader."""
     if len(node.input) < 2 or node.input[1] not in consts:
         return None
-    scale = numpy_helper.to_array(consts[node.input[1]]).astype(np.float64).ravel()
+    scale = proto.to_array(consts[node.input[1]]).astype(np.float64).ravel()
     if len(node.input) > 2 and node.input[2] and node.input[2] in consts:
-        zp_arr = numpy_helper.to_array(consts[node.input[2]])
+        zp_arr = proto.to_array(consts[node.input[2]])
         zp = zp_arr.astype(np.int64).ravel()
         dtype = dtype or zp_arr.dtype.name
     else:

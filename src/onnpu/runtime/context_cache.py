@@ -17,9 +17,8 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import onnx
 import onnxruntime as ort
 
 from onnpu import jsonio
@@ -31,6 +30,9 @@ from onnpu.runtime.qnn import qnn_status
 from onnpu.runtime.session import LoadedSession, create_session
 from onnpu.runtime.targets import Target
 from onnpu.storage import atomic_write, discard_dir, locked, sha256_file, staging_dir, sweep_leftovers
+
+if TYPE_CHECKING:
+    import onnx
 
 CACHE_FORMAT = 3  # bump when what a cache entry holds changes
 CTX_NAME = "model_ctx.onnx"

@@ -6,12 +6,13 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Any
-
-import onnx
+from typing import TYPE_CHECKING, Any
 
 from onnpu.model.graphs import walk
 from onnpu.runtime.targets import CPU, QNN
+
+if TYPE_CHECKING:
+    import onnx
 
 _TOKEN = re.compile(r"_token_\d+$")
 PROVIDER_SHORT = {QNN: "NPU", CPU: "CPU"}

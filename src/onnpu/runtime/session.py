@@ -7,18 +7,21 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import onnx
 import onnxruntime as ort
 
 from onnpu import progress
 from onnpu.errors import InputDataError, ModelError, OnnpuError, PlacementError, RunError, TargetError
+from onnpu.model import proto as onnx_proto
 from onnpu.model.files import validate_model_file
 from onnpu.runtime.native_log import CapturedLog, capture_native
 from onnpu.runtime.placement import AssignedSubgraph, PlacementSummary, summarize
 from onnpu.runtime.qnn import ensure_qnn, qnn_devices
 from onnpu.runtime.targets import CPU, QNN, Target, get_target
+
+if TYPE_CHECKING:
+    import onnx
 
 ort.set_default_logger_severity(3)
 
@@ -160,7 +163,7 @@ def create_session(model: str | Path | onnx.ModelProto, target: Target, *, dims:
     """
     if log_level is None:
         log_level = 2 if target.provider == QNN else 3
-    if isinstance(model, onnx.ModelProto):
+    if isinstance(model, onnx_proto.ModelProto):
         path, proto, source = Path(label) if label else IN_MEMORY, model, model.SerializeToString()
     else:
         path = Path(model)

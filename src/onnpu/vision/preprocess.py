@@ -8,10 +8,9 @@ import json
 import math
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import onnx
 from PIL import Image
 
 from onnpu.errors import InputDataError
@@ -20,6 +19,9 @@ from onnpu.model.inspection import TensorInfo
 from onnpu.model.qparams import quantize_array
 from onnpu.vision.images import load_image
 from onnpu.vision.presets import SCALING
+
+if TYPE_CHECKING:
+    import onnx
 
 PREPROCESS_METADATA_KEY = "onnpu.preprocess"
 

@@ -15,15 +15,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import onnx
 
 from onnpu.errors import InputDataError
 from onnpu.model.graphs import producers
 from onnpu.model.inspection import Dim, TensorInfo
 from onnpu.model.qparams import dequantize
+
+if TYPE_CHECKING:
+    import onnx
 
 ScoreKind = Literal["probabilities", "log-probabilities", "logits"]
 # ops that carry a tensor's values through unchanged (up to layout or quantization)
