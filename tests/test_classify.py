@@ -116,3 +116,19 @@ def test_default_model_classifies_photos_on_npu(zoo_model, photos: dict[str, Pat
     assert 281 <= cat.top[0].index <= 285
     assert result.placement is not None and result.placement.fully_on_target
     assert result.placement.partitions == 1 and result.placement.on_target == result.placement.total == 285
+
+
+def test_cli_prints_the_top_classes_as_a_plain_table(twins: tuple[Path, Path], photos: dict[str, Path],
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """The one-image path prints plain text (no rich: start-up), --top classes, best first, and --threads works."""
+    image = photos["chelsea"]
+    expected = classify([image], twins[0], get_target("cpu"), top=3).images[0].top
+    assert main(["classify", str(image), "--model", str(twins[0]), "--top", "3", "--threads", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].startswith("placement: 5 of 5 nodes on the CPU")
+    head = next(i for i, line in enumerate(lines) if line.startswith(f"{image}  ("))
+    assert lines[head + 1].split() == ["#", "class", "label", "score"]
+    rows = [line.split() for line in lines[head + 3:head + 6]]
+    assert [int(r[1]) for r in rows] == [p.index for p in expected]
+    assert [float(r[-1]) for r in rows] == [round(p.score, 4) for p in expected]
+    assert lines[-1].startswith("session ") and "median latency" in lines[-1]

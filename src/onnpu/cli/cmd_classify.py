@@ -51,26 +51,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def render(result: ClassifyResult, top: int) -> None:
-    from rich.table import Table
+    """Plain text, written as it is (no rich: the one-image path is the one whose start-up users time)."""
+    import sys
 
-    from onnpu.cli.console import escape, out
-    from onnpu.cli.render import print_placement
+    from onnpu.cli.render import placement_lines, plain_table
 
-    out().print(f"[bold]{result.model}[/] on {result.target.describe()}")
-    print_placement(result.target, result.providers, result.placement)
-    for note in result.notes:
-        out().print(f"  {escape(note)}")
+    lines = [f"{result.model} on {result.target.describe()}",
+             *placement_lines(result.target, result.providers, result.placement),
+             *(f"  {note}" for note in result.notes)]
     for image in result.images:
-        table = Table(title=f"{escape(image.image)}  ({image.latency_ms:.1f} ms)", title_justify="left")
-        table.add_column("#", justify="right")
-        table.add_column("class", justify="right")
-        table.add_column("label")
-        table.add_column("score", justify="right")
-        for rank, p in enumerate(image.top[:top], 1):
-            table.add_row(str(rank), str(p.index), escape(p.label), f"{p.score:.4f}")
-        out().print(table)
-    out().print(f"session {result.session_seconds * 1000:.0f} ms; median latency {result.median_latency_ms:.2f} ms "
-                "(warm-up excluded)")
+        rows = [(str(rank), str(p.index), p.label, f"{p.score:.4f}") for rank, p in enumerate(image.top[:top], 1)]
+        lines += ["", f"{image.image}  ({image.latency_ms:.1f} ms)",
+                  *plain_table(("#", "class", "label", "score"), rows, (True, True, False, True))]
+    lines += ["", f"session {result.session_seconds * 1000:.0f} ms; median latency {result.median_latency_ms:.2f} ms "
+              "(warm-up excluded)"]
+    sys.stdout.write("\n".join(lines) + "\n")
 
 
 def _default_model() -> str:
