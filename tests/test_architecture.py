@@ -95,7 +95,7 @@ def test_classify_on_the_cpu_imports_neither_torch_nor_the_quantizer(tmp_path: P
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 50, 3), dtype=np.uint8)).save(image)
     code = (f"from onnpu.cli import main\nassert main(['classify', {str(image)!r}, '--model', {str(model)!r}, "
             "'--target', 'cpu', '--json']) == 0\n"
-            "import sys\nassert 'onnx' not in sys.modules and 'ml_dtypes' not in sys.modules, 'classify imported onnx'\n"
+            "import sys\nassert 'onnx' not in sys.modules and 'ml_dtypes' not in sys.modules, 'it imported onnx'\n"
             "import onnpu.tasks.run, onnpu.model.inspection, onnpu.model.shapes, onnpu.tasks.explain_placement\n"
             "import onnpu.measure.bench, onnpu.vision.folder\n"
             "from onnpu.model._ort_tools import ort_tool\nort_tool('onnx_model_utils')\n")

@@ -76,8 +76,8 @@ CASES: dict[str, list[tuple[int, str]]] = {
     "zoo": [(2, "zoo fetch"), (1, "zoo path no-such-model")],
     "demo": [(2, "demo --top 0")],
 }
-NPU_CASES = {("prepare", 3), ("prepare", 0), ("placement", 3), ("placement", 0), ("profile", 3), ("run", 3),
-             ("run", 0), ("classify", 3), ("bench", 3), ("compile", 3), ("compile", 0), ("layers", 0),
+NPU_CASES = {("doctor", 1), ("prepare", 3), ("prepare", 0), ("placement", 3), ("placement", 0), ("profile", 3),
+             ("run", 3), ("run", 0), ("classify", 3), ("bench", 3), ("compile", 3), ("compile", 0), ("layers", 0),
              ("layers", 2)}
 
 

@@ -26,6 +26,7 @@ class CliReporter(Reporter):
         self.notes = notes and show
         self._bar: Progress | None = None
         self._tasks: dict[str, TaskID] = {}
+        self._warned: set[str] = set()
 
     def _progress(self) -> Progress:
         if self._bar is None:
@@ -47,6 +48,9 @@ class CliReporter(Reporter):
         bar.update(self._tasks[stage], completed=done, total=total)
 
     def warn(self, message: str) -> None:
+        if message in self._warned:  # the same warning twice (e.g. two sessions of one model) is said once
+            return
+        self._warned.add(message)
         self._console().print(f"[yellow]warning:[/] {escape(message)}", soft_wrap=True)
 
     def note(self, message: str) -> None:
