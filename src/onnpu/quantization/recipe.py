@@ -13,6 +13,7 @@ import onnx
 
 from onnpu import progress
 from onnpu.errors import QuantizationError
+from onnpu.model.biases import unshare_biases
 from onnpu.model.files import metadata, set_metadata, write_model
 from onnpu.model.qparams import qdq_params
 from onnpu.model.transforms import constants_to_initializers, ensure_opset
@@ -82,6 +83,7 @@ def quantize_qdq_model(model: onnx.ModelProto, calibration: Sequence[Mapping[str
     original = onnx.ModelProto()
     original.CopyFrom(model)
     original = ensure_opset(constants_to_initializers(original))
+    unshare_biases(original)  # before ONNX Runtime's quantizer copies shared biases under names that may collide
     kept_metadata = metadata(original)
     # qnn_preprocess_model fails on models that carry metadata_props (onnxruntime 1.32): strip them for
     # quantization and put them back on the result.
