@@ -181,9 +181,8 @@ def test_a_second_writer_of_one_results_file_is_refused(folder_of_images: tuple[
                               timeout=120, env={**os.environ})
     assert code.returncode == 1 and "another onnpu process is writing" in code.stderr, code.stderr
     assert not results.exists()
-    with pytest.raises(OutputError):
-        with exclusive_output(results), exclusive_output(results):
-            pass
+    with pytest.raises(OutputError), exclusive_output(results), exclusive_output(results):
+        pass
 
 
 def test_resume_of_a_finished_file_says_so(folder_of_images: tuple[Path, Path],
