@@ -207,6 +207,8 @@ def add_download_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sha256", help="expected SHA-256 of a model given as a URL")
     parser.add_argument("--model-data", action="append", default=[], metavar="URL",
                         help="URL of the model's external-data file (default: found beside the model URL)")
+    parser.add_argument("--max-download-mb", type=positive_float, metavar="MB",
+                        help="refuse downloads larger than this (default 8590 MB, or ONNPU_MAX_DOWNLOAD_MB)")
 
 
 # --- preprocessing ------------------------------------------------------------------------------------------
