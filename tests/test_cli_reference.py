@@ -44,5 +44,5 @@ def test_check_fails_on_a_stale_block_and_rewrites_it(tmp_path: Path) -> None:
     assert main(["--check", str(doc)]) == 1
     assert main([str(doc)]) == 0 and main(["--check", str(doc)]) == 0
     text = doc.read_text(encoding="utf-8")
-    assert text.startswith("# CLI\n") and text.endswith("\nafter\n") and "#### `onnpu bench`" in text
-    assert replace_block(text, reference_markdown()) == text
+    assert text.startswith("# CLI\n") and text.endswith("\nafter\n") and "\n## `onnpu bench`" in text  # below "# CLI"
+    assert replace_block(text, reference_markdown("##")) == text
