@@ -24,7 +24,7 @@ import onnxruntime as ort
 from onnpu import jsonio
 from onnpu.errors import OnnpuError
 from onnpu.model.files import external_data_files, validate_model_file
-from onnpu.paths import cache_dir, lock_file
+from onnpu.paths import cache_area, lock_file
 from onnpu.runtime.placement import AssignedSubgraph
 from onnpu.runtime.qnn import qnn_status
 from onnpu.runtime.session import LoadedSession, create_session
@@ -57,7 +57,7 @@ class CacheEntry:
 
 
 def contexts_dir() -> Path:
-    return cache_dir() / "contexts"
+    return cache_area("contexts")
 
 
 def cache_key(model: Path, target: Target, dims: Mapping[str, int] | None) -> tuple[str, dict[str, Any]]:
