@@ -32,9 +32,8 @@ def full_disk(folder: Path) -> Iterator[int | None]:
                                  capture_output=True).returncode == 0
     try:
         if mounted:
-            with (folder / "filler").open("wb") as f:
-                with contextlib.suppress(OSError):
-                    f.write(b"\0" * (1 << 20))
+            with (folder / "filler").open("wb") as f, contextlib.suppress(OSError):
+                f.write(b"\0" * (1 << 20))
         yield None if mounted else 1
     finally:
         if mounted:
