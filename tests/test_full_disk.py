@@ -118,3 +118,15 @@ def test_an_unwritable_cache_says_how_to_move_it(tmp_path: Path, small: tuple[Pa
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert done.returncode == 1 and len(lines) == 2, done.stderr
     assert "cache folder" in lines[0] and "ONNPU_CACHE_DIR" in lines[1], lines
+
+
+@pytest.mark.npu
+def test_a_full_context_cache(tmp_path: Path) -> None:
+    model = models.save(models.qdq_conv(), tmp_path / "q.onnx")
+    with full_disk(tmp_path / "disk") as fsize:
+        cache = tmp_path / "disk" / "cache"
+        done = child(["run", str(model), "--target", "npu", "--random"], fsize, env={"ONNPU_CACHE_DIR": str(cache)})
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode == 1 and lines[0].startswith("error: "), done.stderr[-2000:]
+    assert ("disk full" in lines[0] or "file too large" in lines[0]) and "--no-cache" in done.stderr, lines
+    assert "onnpu inspect" not in done.stderr
