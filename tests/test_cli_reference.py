@@ -17,6 +17,8 @@ def test_readme_reference_is_what_the_parser_says() -> None:
     text = README.read_text(encoding="utf-8")
     block = text.split(BEGIN, 1)[1].split(END, 1)[0].strip()
     assert block == reference_markdown().strip(), "stale: run `python -m onnpu.cli.reference README.md`"
+    docs = README.parent / "docs/reference/cli.md"
+    assert main(["--check", str(docs)]) == 0, "stale: run `python -m onnpu.cli.reference README.md`"
 
 
 def test_reference_lists_every_verb_and_every_argument() -> None:

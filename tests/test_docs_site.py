@@ -54,7 +54,7 @@ def test_a_broken_link_or_a_missing_include_fails_the_build(tmp_path: Path) -> N
     shutil.copy(ROOT / "mkdocs.yml", tmp_path / "mkdocs.yml")
     shutil.copytree(ROOT / "src", tmp_path / "src", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "BENCHMARKS.md", tmp_path / "BENCHMARKS.md")
-    page = tmp_path / "docs/safety.md"
+    page = tmp_path / "docs/index.md"
     original = page.read_text(encoding="utf-8")
     page.write_text(original + "\nSee [the missing page](nowhere.md).\n", encoding="utf-8")
     done = build(tmp_path / "mkdocs.yml", tmp_path / "site")

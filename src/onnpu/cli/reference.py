@@ -5,6 +5,7 @@ so it is the same on every Python version and terminal width.
 
     python -m onnpu.cli.reference                      # rewrite every document that has markers (DOCUMENTS)
     python -m onnpu.cli.reference --check              # exit 1 when a block is not what the code says
+    python -m onnpu.cli.reference README.md            # the README, and the docs/reference pages beside it
 
 A document takes the reference between a ``BEGIN`` and an ``END`` marker line (:data:`BEGIN`, :data:`END`); each
 verb's heading goes one level below the last heading before the marker. The library's public names go between
@@ -224,6 +225,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     check = "--check" in args
     paths = [Path(a) for a in args if a != "--check"] or [p for p in map(Path, DOCUMENTS) if p.exists()]
+    for readme in [p for p in paths if p.name == "README.md"]:  # the README's command keeps the docs current too
+        paths += [p for p in (readme.parent / d for d in DOCUMENTS[1:]) if p.exists() and p not in paths]
     stale = []
     for path in paths:
         text = path.read_text(encoding="utf-8")
