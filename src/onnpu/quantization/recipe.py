@@ -18,8 +18,8 @@ from onnpu.model.files import metadata, set_metadata, write_model
 from onnpu.model.qparams import qdq_params
 from onnpu.model.transforms import constants_to_initializers, ensure_opset
 from onnpu.quantization import transformer
-from onnpu.quantization.exclusions import nodes_to_exclude
 from onnpu.quantization.config import ACTIVATION_TYPES, DEFAULT_QUANTIZE, METHODS, WEIGHT_TYPES, QuantizeConfig
+from onnpu.quantization.exclusions import nodes_to_exclude
 from onnpu.storage import scratch_dir
 
 
