@@ -177,7 +177,7 @@ def _check_full_disk(done: subprocess.CompletedProcess[str], out_dir: Path, reas
     err = [line for line in done.stderr.splitlines() if line.strip()]
     assert done.returncode == 1, done.stderr[-2000:]
     assert err[0].startswith("error: ") and "cannot write the model" in err[0] and reason in err[0], err
-    assert err[1].startswith("hint: ") and "free space" in err[1], err
+    assert err[1].startswith("hint: ") and "free" in err[1], err
     assert len(err) == 2, err
     assert list(out_dir.iterdir()) == [], "a partial model or data file was left"
 
@@ -190,9 +190,9 @@ def test_disk_full_while_writing_a_model(external: bool, tmp_path: Path) -> None
         out = tmp_path / "small" / "fixed.onnx"
         argv = ["fix-shapes", str(src), "-o", str(out), "--dim", "N=1"]
         if mounted:  # a real file system with 1 MiB of room
-            _check_full_disk(_child(argv), out.parent, "No space left on device")
+            _check_full_disk(_child(argv), out.parent, "disk full")
         else:  # no mounting here: the same 1 MiB, as a limit on the size of any file the child writes
-            _check_full_disk(_child(argv, fsize=1 << 20), out.parent, "File too large")
+            _check_full_disk(_child(argv, fsize=1 << 20), out.parent, "file too large")
     assert _hashes(src.parent) == before
 
 
@@ -200,4 +200,4 @@ def test_file_size_limit_while_writing_a_model(tmp_path: Path) -> None:
     src = _big_model(tmp_path, external=True)
     (tmp_path / "out").mkdir()
     argv = ["fix-shapes", str(src), "-o", str(tmp_path / "out" / "fixed.onnx"), "--dim", "N=1"]
-    _check_full_disk(_child(argv, fsize=1 << 20), tmp_path / "out", "File too large")
+    _check_full_disk(_child(argv, fsize=1 << 20), tmp_path / "out", "file too large")

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import onnx
 import pytest
+from onnx import TensorProto, helper, numpy_helper
 
 import models
 from onnpu import get_target, jsonio, run_model
@@ -86,3 +89,71 @@ def test_default_quantized_model_is_fully_on_npu(zoo_model, capsys: pytest.Captu
     assert main(["placement", str(zoo_model.quantized_model), "--require-full"]) == 0
     out = capsys.readouterr().out
     assert "285 of 285 nodes on the NPU" in out and "1 partition" in out
+
+
+def _focus_model() -> onnx.ModelProto:
+    """A YOLOX-style 'Focus' stem (four strided Slice pairs + Concat, which ONNX Runtime fuses into SpaceToDepth +
+    Gather before any provider sees it), a Conv, a Constant-made shape and a Reshape: float."""
+    rng = np.random.default_rng(0)
+    nodes, parts, inits = [], [], []
+    for k, (r, c) in enumerate([(0, 0), (1, 0), (0, 1), (1, 1)]):
+        for axis, start in ((2, r), (3, c)):
+            src = "x" if axis == 2 else f"s{k}a"
+            out = f"s{k}a" if axis == 2 else f"s{k}"
+            consts = [numpy_helper.from_array(np.array([v], np.int64), f"{out}_{n}")
+                      for n, v in (("start", start), ("end", 1 << 30), ("axis", axis), ("step", 2))]
+            nodes.append(helper.make_node("Constant", [], [f"{out}_c"], name=f"const_{out}",
+                                          value=consts[0]))
+            nodes.append(helper.make_node("Slice", [src, f"{out}_c", f"{out}_end", f"{out}_axis", f"{out}_step"],
+                                          [out], name=f"slice_{out}"))
+            inits.extend(consts[1:])
+        parts.append(f"s{k}")
+    nodes.append(helper.make_node("Concat", parts, ["focus"], axis=1, name="concat"))
+    nodes.append(helper.make_node("Conv", ["focus", "w"], ["c"], name="conv"))
+    nodes.append(helper.make_node("Constant", [], ["shape"], name="shape_const",
+                                  value=numpy_helper.from_array(np.array([1, -1], np.int64))))
+    nodes.append(helper.make_node("Reshape", ["c", "shape"], ["y"], name="flatten"))
+    inits.append(numpy_helper.from_array(rng.normal(0, 0.3, (4, 12, 1, 1)).astype(np.float32), "w"))
+    graph = helper.make_graph(nodes, "focus", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 64])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 9
+    onnx.checker.check_model(model)
+    return model
+
+
+def test_float_model_on_v68_refused_fused_and_constants_told_apart(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """QCS6490 computes no float: every node that computes is refused — never 'removed' — the Slices and Concat
+    ONNX Runtime fused into its own SpaceToDepth carry that node's refusal, Constants are constants."""
+    src = models.save(_focus_model(), tmp_path / "focus.onnx")
+    report = explain_placement(src, get_target("npu"))  # the default SoC: QCS6490, HTP v68
+    states = {n.name: n.state for n in report.nodes}
+    assert {states[f"slice_s{k}{a}"] for k in range(4) for a in ("a", "")} == {"refused"}
+    assert states["concat"] == states["conv"] == "refused"
+    assert states["shape_const"] == "constant" and states["const_s0a"] == "constant"
+    slices = [n for n in report.nodes if n.op_type == "Slice"]
+    assert all(n.fused_into == "SpaceToDepth + Gather" and "SpaceToDepth" in n.reason for n in slices)
+    assert "removed" not in report.summary.by_provider and report.summary.by_provider["refused"] >= 10
+    assert "float" in (report.summary.failure or "")
+    assert all(n.state != "constant" for g in report.reasons for n in g.nodes)  # constants are never blamed
+    assert main(["placement", str(src), "--json"]) == 0
+    data = jsonio.loads(capsys.readouterr().out)
+    assert data["by_state"]["constant"] == 9 and data["fusions"][0]["into"] == "SpaceToDepth + Gather"
+    assert {g["reason"].split(",")[0] for g in data["reasons"]} >= {"fused by ONNX Runtime into SpaceToDepth + Gather"}
+    assert sum(g["count"] for g in data["reasons"]) == data["by_state"]["refused"]
+
+
+def test_compact_by_default_every_node_with_all(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = models.save(_focus_model(), tmp_path / "focus.onnx")
+    assert main(["placement", str(src), "--soc", FLOAT_SOC]) == 0  # v73 computes float: all of it on the NPU
+    compact = capsys.readouterr().out
+    assert "nodes not on the target" not in compact and "const_s0a" not in compact  # constants never listed
+    assert "Slice ×8, Concat ×1 → SpaceToDepth + Gather (NPU)" in compact
+    assert main(["placement", str(src), "--soc", FLOAT_SOC, "--all"]) == 0
+    every = capsys.readouterr().out
+    assert all(name in every for name in ("const_s0a", "slice_s3", "shape_const", "concat", "flatten"))
+    assert "fused into SpaceToDepth + Gather" in every
+    report = explain_placement(src, get_target("npu", soc=FLOAT_SOC))
+    assert report.fully_on_target and report.off_target == [] and report.reasons == []
+    assert report.summary.on_target == report.summary.total - 9  # every node but the 9 Constants

@@ -9,7 +9,7 @@ import argparse
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from onnpu.errors import InputDataError, ShapeError, TargetError
-from onnpu.quantization.config import ACTIVATION_TYPES, DEFAULT_QUANTIZE, METHODS, WEIGHT_TYPES, QuantizeConfig
+from onnpu.quantization.config import ACTIVATION_TYPES, AUTO, DEFAULT_QUANTIZE, METHODS, WEIGHT_TYPES, QuantizeConfig
 from onnpu.runtime.qnn_options import parse_option
 from onnpu.runtime.socs import SOCS
 from onnpu.runtime.targets import Target, get_target
@@ -207,6 +207,8 @@ def add_download_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sha256", help="expected SHA-256 of a model given as a URL")
     parser.add_argument("--model-data", action="append", default=[], metavar="URL",
                         help="URL of the model's external-data file (default: found beside the model URL)")
+    parser.add_argument("--max-download-mb", type=positive_float, metavar="MB",
+                        help="refuse downloads larger than this (default 8590 MB, or ONNPU_MAX_DOWNLOAD_MB)")
 
 
 # --- preprocessing ------------------------------------------------------------------------------------------
@@ -255,7 +257,8 @@ def add_quantize_args(p: argparse.ArgumentParser, *, calib_required: bool = True
     p.add_argument("--calib", required=calib_required,
                    help="folder of images, .npz of input arrays, or `random`"
                    + ("" if calib_required else " (needed for a float model)"))
-    p.add_argument("--activations", choices=tuple(ACTIVATION_TYPES), default="u8", help="activation type (u8)")
+    p.add_argument("--activations", choices=(AUTO, *ACTIVATION_TYPES), default=AUTO,
+                   help="activation type; auto (default): u16 for transformer encoders (W8A16), u8 otherwise")
     p.add_argument("--weights", choices=tuple(WEIGHT_TYPES), default="i8", help="weight type (i8)")
     p.add_argument("--per-channel", action=argparse.BooleanOptionalAction, default=True,
                    help="per-channel weights (default on)")

@@ -115,6 +115,9 @@ def _run_folder(args: argparse.Namespace) -> int:
     if args.json:
         print_json(summary.to_dict())
         return int(code)
+    if summary.resumed and not summary.classified and not summary.failed:
+        out().print(f"nothing left to do: all {summary.resumed} images are already in {escape(str(summary.output))}")
+        return int(code)
     out().print(f"{summary.classified} classified, {summary.failed} unreadable, {summary.skipped_non_images} "
                 f"non-images skipped, {summary.resumed} already done; {summary.images_per_s:.1f} images/s "
                 f"({summary.workers} decode threads, batch {summary.batch}, JPEG draft "

@@ -47,16 +47,20 @@ def _specs(items: list[str]) -> dict[str, str]:
     return specs
 
 
-def _save_npz(out: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Write an .npz atomically."""
+def _save_npz(out: Path, arrays: dict[str, np.ndarray], inputs: tuple[str, ...]) -> None:
+    """Write an .npz atomically (never through a link, never over one of the command's inputs)."""
     import numpy as np
 
+    from onnpu.guards import write_error
     from onnpu.model.files import check_output
     from onnpu.storage import atomic_output
 
-    check_output(out)
-    with atomic_output(out) as f:
-        np.savez(f, **arrays)  # type: ignore[arg-type]
+    check_output(out, others=inputs)
+    try:
+        with atomic_output(out) as f:
+            np.savez(f, **arrays)  # type: ignore[arg-type]
+    except OSError as exc:
+        raise write_error(exc, "outputs", out) from exc
 
 
 def run(args: argparse.Namespace) -> int:
@@ -76,14 +80,16 @@ def run(args: argparse.Namespace) -> int:
     target = target_from(args)
     inputs = load_arrays(_specs(args.input)) if args.input else None
     model = local_model(args.model, args) or args.model
+    read: tuple[str, ...] = ()
     if args.output:
-        from onnpu.model.files import check_output
+        from onnpu.model.files import check_output, model_files
 
-        check_output(args.output)  # before any work
+        read = (*(str(f) for f in model_files(model)), *_specs(args.input).values())
+        check_output(args.output, others=read)  # before any work
     result = run_model(model, target, inputs=inputs, seed=args.seed or 0, dims=parse_dims(args.dim),
                        iterations=args.iterations, cache=not args.no_cache)
     if args.output:
-        _save_npz(Path(args.output), result.outputs)
+        _save_npz(Path(args.output), result.outputs, read)
     if args.json:
         print_json(result.to_dict() | {"saved_to": args.output})
         return 0

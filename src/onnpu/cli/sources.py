@@ -15,10 +15,12 @@ def local_model(ref: str | None, args: argparse.Namespace | None = None) -> str 
     if ref is None or not is_url(ref):
         return ref
     from onnpu.model.downloads import fetch_model
+    from onnpu.model.http_transfer import DownloadPolicy
 
     sha = getattr(args, "sha256", None) if args else None
     data = tuple(getattr(args, "model_data", []) or []) if args else ()
-    return str(fetch_model(ref, sha256=sha, data_urls=data))
+    policy = DownloadPolicy.from_env(getattr(args, "max_download_mb", None) if args else None)
+    return str(fetch_model(ref, sha256=sha, data_urls=data, policy=policy))
 
 
 def local_file(ref: str | None) -> str | None:

@@ -8,31 +8,24 @@ it. Each URL's transfer and the index are locked, so concurrent onnpu processes 
 from __future__ import annotations
 
 import hashlib
-import http.client
 import json
 import shutil
 import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
+from typing import IO
 from urllib.parse import quote, unquote, urljoin, urlparse
 
 from onnpu import progress
 from onnpu.errors import DownloadError
+from onnpu.guards import disk_full, write_error
 from onnpu.model.external_data import check_external_data, check_locations
 from onnpu.model.files import parse_model_file
-from onnpu.paths import cache_dir, lock_file
+from onnpu.model.http_transfer import DownloadPolicy, Response, TransferFailed, get
+from onnpu.paths import cache_area, lock_file
 from onnpu.storage import LockTimeout, atomic_write, commit, copy_file, locked, sha256_file
 
-CHUNK = 1 << 16
-
-
-@dataclass(frozen=True)
-class DownloadPolicy:
-    timeout: float = 30.0
-    retries: int = 3
-    backoff: float = 0.5  # seconds, doubled after each failed attempt
+__all__ = ["DownloadPolicy", "clear_downloads", "fetch", "fetch_model", "is_url", "list_downloads"]
 
 
 def is_url(ref: str | Path) -> bool:
@@ -40,7 +33,7 @@ def is_url(ref: str | Path) -> bool:
 
 
 def downloads_dir() -> Path:
-    return cache_dir() / "downloads"
+    return cache_area("downloads")
 
 
 def _index_path() -> Path:
@@ -82,12 +75,12 @@ def _filename(url: str) -> str:
     return name if name not in ("", ".", "..") else "download"
 
 
-def _validator(response: http.client.HTTPResponse) -> str | None:
+def _validator(headers: dict[str, str]) -> str | None:
     """What ``If-Range`` may carry: a strong ETag, else Last-Modified."""
-    etag = response.headers.get("ETag")
+    etag = headers.get("etag")
     if etag and not etag.startswith("W/"):
         return str(etag)
-    modified = response.headers.get("Last-Modified")
+    modified = headers.get("last-modified")
     return str(modified) if modified else None
 
 
@@ -103,82 +96,102 @@ def _start_over(part: Path) -> None:
     part.with_suffix(".json").unlink(missing_ok=True)
 
 
-class _RangeMismatch(DownloadError):
-    """The server answered a range request with another range."""
-
-
-def _resume_from(response: http.client.HTTPResponse, have: int) -> int:
-    """The byte offset the response body starts at: ``have`` for a matching 206, else 0 (start over)."""
-    if response.status != 206:
+def _resume_from(answer: Response, have: int, validator: str | None) -> int:
+    """The byte offset the body starts at: ``have`` for a 206 of the same file from there, else 0."""
+    if answer.status != 206:
         return 0  # the server ignored Range, or the file changed (If-Range): the whole file comes
-    content_range = response.headers.get("Content-Range", "")
+    content_range = answer.headers.get("content-range", "")
     try:
         start = int(content_range.split()[1].split("-")[0])
     except (IndexError, ValueError):
         start = -1
     if start != have:
-        raise _RangeMismatch(f"the server answered a range request with another range ({content_range!r})")
+        raise TransferFailed(f"the server answered a range request with another range ({content_range[:60]!r})")
+    if validator is None or _validator(answer.headers) != validator:
+        # a server that ignores If-Range and sends the tail of another file: never glue it to the old head
+        raise TransferFailed("the server sent part of a file that changed since the download began")
     return have
+
+
+class _PartSink:
+    """Opens the part file for the answer: appended to for a 206 of the same file, else started afresh
+    (with the new answer's validator saved for a later resume)."""
+
+    def __init__(self, url: str, part: Path, have: int, validator: str | None) -> None:
+        self.url, self.part, self.have, self.validator = url, part, have, validator
+        self.opened: list[IO[bytes]] = []
+
+    def __call__(self, answer: Response) -> IO[bytes]:
+        start = _resume_from(answer, self.have, self.validator)
+        if start == 0:
+            self.have = 0
+            fresh = _validator(answer.headers)
+            if fresh:
+                atomic_write(self.part.with_suffix(".json"), json.dumps({"url": self.url, "validator": fresh}))
+            else:
+                self.part.with_suffix(".json").unlink(missing_ok=True)
+        self.opened.append(self.part.open("ab" if start else "wb"))
+        return self.opened[-1]
+
+    def close(self) -> None:
+        for f in self.opened:
+            f.close()
+
+
+def _attempt(url: str, part: Path, policy: DownloadPolicy, left: float) -> str | None:
+    """One try: None when the file is complete in ``part``, else why not (for the retry loop)."""
+    have = part.stat().st_size if part.exists() else 0
+    validator = _saved_validator(part) if have else None
+    if have and validator is None:
+        _start_over(part)  # nothing proves the server's file unchanged: a resumed part could be spliced
+        have = 0
+    headers = {"User-Agent": "onnpu", "Accept-Encoding": "identity"}
+    if have and validator:
+        headers.update({"Range": f"bytes={have}-", "If-Range": validator})
+    sink = _PartSink(url, part, have, validator)
+    label = f"downloading {_filename(url)}"
+    try:
+        answer = get(url, headers, policy, left, sink,
+                     lambda got, total: progress.advance(label, sink.have + got, sink.have + total if total else 0))
+    except TransferFailed as exc:
+        if "changed since" in str(exc) or "another range" in str(exc):
+            _start_over(part)
+        return str(exc)
+    finally:
+        sink.close()
+    if answer.status in (200, 206):
+        return None
+    if answer.status == 416 and have:  # a range past the end: the part is complete or bad
+        _start_over(part)
+    elif 400 <= answer.status < 500 and answer.status not in (408, 429):
+        raise DownloadError(f"{url}: HTTP {answer.status}", hint="check the URL")
+    return f"HTTP {answer.status}"
 
 
 def _transfer(url: str, part: Path, policy: DownloadPolicy) -> None:
     """Fetch ``url`` into ``part``, resuming from its current size when the server's file is provably the
-    same (``If-Range`` with the validator saved when the part was started); retries with backoff."""
+    same (``If-Range`` with the validator saved when the part was started, and the same validator on the
+    206); retries with backoff, all within the policy's deadline for the whole file."""
     delay = policy.backoff
-    last: Exception | None = None
+    last = "the deadline passed"
+    end = time.monotonic() + policy.deadline
+    tries = 0
     for attempt in range(policy.retries + 1):
-        have = part.stat().st_size if part.exists() else 0
-        validator = _saved_validator(part) if have else None
-        if have and validator is None:
-            _start_over(part)  # nothing proves the server's file unchanged: a resumed part could be spliced
-            have = 0
-        headers = {"User-Agent": "onnpu"}
-        if have and validator:
-            headers.update({"Range": f"bytes={have}-", "If-Range": validator})
-        request = urllib.request.Request(url, headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=policy.timeout) as response:
-                start = _resume_from(response, have)
-                if start == 0:
-                    fresh = _validator(response)
-                    if fresh:
-                        atomic_write(part.with_suffix(".json"), json.dumps({"url": url, "validator": fresh}))
-                    else:
-                        part.with_suffix(".json").unlink(missing_ok=True)
-                length = response.headers.get("Content-Length")
-                total = start + int(length) if length is not None else 0
-                with part.open("ab" if start else "wb") as f:
-                    done = start
-                    while True:
-                        chunk = response.read(CHUNK)
-                        if not chunk:
-                            break
-                        f.write(chunk)
-                        done += len(chunk)
-                        progress.advance(f"downloading {_filename(url)}", done, total)
-                if total and done < total:
-                    raise DownloadError(f"{url}: transfer ended at {done} of {total} bytes")
-                return
-        except urllib.error.HTTPError as exc:
-            if exc.code == 416 and have:  # asked for a range past the end: the part file is complete or bad
-                _start_over(part)
-            elif 400 <= exc.code < 500 and exc.code not in (408, 429):
-                raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason}",
-                                    hint="check the URL") from exc
-            last = exc
-        except _RangeMismatch as exc:
-            _start_over(part)
-            last = exc
-        except DownloadError as exc:
-            last = exc
-        except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
-            last = exc
-        if attempt < policy.retries:
+        left = end - time.monotonic()
+        if left <= 0:
+            last = f"no complete file within the deadline of {policy.deadline:g} s"
+            break
+        tries += 1
+        failure = _attempt(url, part, policy, left)
+        if failure is None:
+            return
+        last = failure
+        if attempt < policy.retries and time.monotonic() + delay < end:
             time.sleep(delay)
             delay *= 2
-    reason = getattr(last, "reason", None) or last
-    raise DownloadError(f"{url}: download failed after {policy.retries + 1} attempts ({reason})",
-                        hint="check the network and the URL; a partial download resumes on the next try")
+    raise DownloadError(f"{url}: download failed after {tries} attempt{'s' if tries != 1 else ''} ({last})",
+                        hint="check the URL and the network; a partial download resumes on the next try "
+                        "(limits: ONNPU_DOWNLOAD_TIMEOUT, ONNPU_DOWNLOAD_DEADLINE, ONNPU_DOWNLOAD_MIN_RATE)")
 
 
 def _cached(url: str, sha256: str | None, target: Path | None) -> Path | None:
@@ -192,8 +205,8 @@ def _cached(url: str, sha256: str | None, target: Path | None) -> Path | None:
         return None
     if "size" in entry and str(path.stat().st_size) != str(entry["size"]):
         return None  # cut short since: download again
-    if sha256 is not None and digest != sha256.lower():
-        return None
+    if sha256 is not None and (digest != sha256.lower() or sha256_file(path) != digest):
+        return None  # a pinned file is re-hashed every time it is used: an edit in place is not trusted
     if target is None or path == target:
         return path
     if not (target.is_file() and sha256_file(target) == digest):
@@ -202,11 +215,35 @@ def _cached(url: str, sha256: str | None, target: Path | None) -> Path | None:
     return target
 
 
-def fetch(url: str, *, sha256: str | None = None, policy: DownloadPolicy = DownloadPolicy(),
-          folder: Path | None = None, name: str | None = None) -> Path:
+def _not_html(url: str, part: Path) -> None:
+    """Refuse an error page served with status 200 (HTML, XML or JSON where a file was asked for)."""
+    with part.open("rb") as f:
+        head = f.read(512).lstrip().lower()
+    if head.startswith((b"<!doctype", b"<html", b"<?xml", b"<head", b"<body")):
+        raise DownloadError(f"{url}: the server sent a web page, not the file",
+                            hint="use the file's direct download URL (the page was not cached)")
+
+
+def _model_file(url: str, part: Path) -> None:
+    """Refuse, before it is cached, a download that is not an ONNX model."""
+    _not_html(url, part)
+    try:
+        parse_model_file(part)
+    except DownloadError:
+        raise
+    except Exception as exc:
+        raise DownloadError(f"{url}: the download is not an ONNX model ({getattr(exc, 'message', exc)})",
+                            hint="check the URL: it must name the .onnx file itself (nothing was cached)") from None
+
+
+def fetch(url: str, *, sha256: str | None = None, policy: DownloadPolicy | None = None,
+          folder: Path | None = None, name: str | None = None,
+          check: Callable[[str, Path], None] | None = _not_html) -> Path:
     """The local path of ``url``, downloading it once. With ``sha256`` the content is verified (and a cached
-    copy with another hash is not used). ``folder``/``name`` place the file inside the download cache
-    (models keep external data beside them); otherwise it lands in ``downloads/sha256/<hash>/<name>``."""
+    copy is re-hashed before every use). ``folder``/``name`` place the file inside the download cache
+    (models keep external data beside them); otherwise it lands in ``downloads/sha256/<hash>/<name>``.
+    ``check`` looks at a finished download before it is cached: what it refuses is never kept."""
+    policy = policy or DownloadPolicy.from_env()
     base = downloads_dir()
     target = (folder / (name or _filename(url))) if folder is not None else None
     if target is not None and not _inside(target, base):
@@ -226,32 +263,41 @@ def fetch(url: str, *, sha256: str | None = None, policy: DownloadPolicy = Downl
                 _start_over(part)
                 raise DownloadError(f"{url}: SHA-256 mismatch (got {digest[:16]}…, expected {sha256[:16]}…)",
                                     hint="the file changed or the pin is wrong; the download was discarded")
+            if check is not None:
+                try:
+                    check(url, part)
+                except DownloadError:
+                    _start_over(part)
+                    raise
             dest = target or base / "sha256" / digest / _filename(url)
             dest.parent.mkdir(parents=True, exist_ok=True)
             commit(part, dest)
             part.with_suffix(".json").unlink(missing_ok=True)
             _record(url, dest, digest)
         except OSError as exc:
-            raise DownloadError(f"{url}: cannot store the download in {base} ({exc.strerror or exc})",
-                                hint="check free space and permissions of the cache folder") from exc
+            if disk_full(exc):
+                _start_over(part)  # a part that cannot grow is no use to a resume
+            raise write_error(exc, "download", part.parent,
+                              hint="free some space, or point ONNPU_CACHE_DIR at a disk with room") from exc
     return dest
 
 
 def fetch_model(url: str, *, sha256: str | None = None, data_urls: tuple[str, ...] = (),
-                policy: DownloadPolicy = DownloadPolicy()) -> Path:
+                policy: DownloadPolicy | None = None) -> Path:
     """A model from ``url`` with its external-data files: given as ``data_urls`` or found beside the model
     on the server (the locations the model names, relative to its URL). Everything lands in one folder of
     the download cache, one per model URL (two models with the same graph may carry different weights).
     A location that is absolute or leaves the model's folder is refused before any request is made."""
     folder = downloads_dir() / "models" / _url_key("\n".join((url, *data_urls)))
-    first = fetch(url, sha256=sha256, policy=policy, folder=folder)
+    policy = policy or DownloadPolicy.from_env()
+    first = fetch(url, sha256=sha256, policy=policy, folder=folder, check=_model_file)
     proto = parse_model_file(first)
     refs = check_locations(proto, url)
     given = {_filename(u): u for u in data_urls}
     for location in sorted({ref.location for ref in refs}):
         relative = PurePosixPath(location.replace("\\", "/"))
         data_url = given.get(relative.name) or urljoin(url, quote(location))
-        fetch(data_url, policy=policy, folder=folder / relative.parent, name=relative.name)
+        fetch(data_url, policy=policy, folder=folder / relative.parent, name=relative.name, check=None)
     check_external_data(proto, first)  # every data file there, inside the folder, long enough
     return first
 

@@ -4,22 +4,25 @@ first, model last), the user's input never overwritten."""
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from google.protobuf.message import DecodeError
 
 from onnpu.errors import ModelError, OutputError
+from onnpu.guards import check_destination, file_kind, same_file, write_error
 from onnpu.model import external_data as _external
-from onnpu.model import proto
+from onnpu.model import limits, proto
 from onnpu.model.external_data import check_external_data, external_data_files, external_tensors
-from onnpu.storage import commit, new_temp, probe_writable
+from onnpu.paths import lock_file
+from onnpu.storage import commit, locked, new_temp, probe_writable
 
 if TYPE_CHECKING:
     import onnx
 
 __all__ = ["check_external_data", "check_output", "external_data_files", "external_tensors", "metadata",
-           "read_model", "read_model_and_layout", "set_metadata", "validate_model_file", "write_model"]
+           "model_files", "read_model", "read_model_and_layout", "set_metadata", "validate_model_file", "write_model"]
 
 EXTERNAL_DATA_THRESHOLD = 1024
 PROTOBUF_LIMIT = 2_000_000_000
@@ -32,8 +35,13 @@ def parse_model_file(path: str | Path) -> onnx.ModelProto:
         raise ModelError(f"{p}: no such file", hint="check the path of the model")
     if p.is_dir():
         raise ModelError(f"{p}: is a folder, not an ONNX file", hint="pass the .onnx file inside it")
-    if p.stat().st_size == 0:
+    info = p.stat()
+    if not stat.S_ISREG(info.st_mode):
+        raise ModelError(f"{p}: is {file_kind(info.st_mode)}, not a regular file; onnpu reads models only from "
+                         "regular files", hint="copy the model to a file first")
+    if info.st_size == 0:
         raise ModelError(f"{p}: the file is empty (0 bytes)", hint="copy or export the model again")
+    limits.check_file_size(p, info.st_size)
     try:
         model = proto.load_model(p)  # as onnx.load(p, load_external_data=False), without onnx's package import
     except PermissionError as exc:
@@ -44,6 +52,7 @@ def parse_model_file(path: str | Path) -> onnx.ModelProto:
     if not model.graph.node and not model.graph.output:
         raise ModelError(f"{p}: not a valid ONNX model (no graph inside)",
                          hint="export or download the model again")
+    limits.check_nodes(p, model.graph)
     return model
 
 
@@ -99,20 +108,36 @@ def set_metadata(model: onnx.ModelProto, entries: dict[str, str]) -> None:
         entry.key, entry.value = key, value
 
 
-def _same_file(a: Path, b: Path) -> bool:
+def model_files(path: str | Path) -> list[Path]:
+    """A model file and the external-data files it refers to (those that exist; locations are not trusted
+    here, only compared): everything a writer must not overwrite when the model is one of its inputs."""
+    p = Path(path)
+    files = [p]
     try:
-        return a.resolve() == b.resolve()
-    except OSError:
-        return False
+        names = external_data_files(proto.load_model(p)) if p.is_file() else []
+    except Exception:  # an unreadable model has no data files anyone could lose
+        names = []
+    for name in names:
+        candidate = p.parent / name
+        if name and candidate.exists():
+            files.append(candidate)
+    return files
 
 
-def check_output(out: str | Path, *, inputs: tuple[str | Path, ...] = (), force: bool = False) -> tuple[Path, Path]:
-    """Fail early, before any work, when ``out`` cannot be written or would replace one of ``inputs``."""
+def check_output(out: str | Path, *, inputs: tuple[str | Path, ...] = (), force: bool = False,
+                 others: tuple[str | Path, ...] = ()) -> tuple[Path, Path]:
+    """Fail early, before any work, when ``out`` cannot be written, is a link or special file, or would
+    replace one of the input models ``inputs`` (their external data included) or other input files
+    ``others`` (labels, calibration files). ``force`` allows replacing an input model file itself (its
+    external data never: the new model's data goes under another name)."""
     target = Path(out)
     for src in inputs:
-        if _same_file(Path(src), target) and not force:
+        model, *data = model_files(src)
+        if same_file(model, target) and not force:
             raise OutputError(f"{target}: output would overwrite the input model",
                               hint="choose another -o path (or pass --force to replace it)")
+        check_destination(target, inputs=data, what="model")
+    check_destination(target, inputs=others, what="model")
     parent = target.parent if str(target.parent) else Path(".")
     if not parent.is_dir():
         raise OutputError(f"{target}: the output folder {parent} does not exist", hint="create it first")
@@ -124,18 +149,19 @@ def check_output(out: str | Path, *, inputs: tuple[str | Path, ...] = (), force:
     return target, parent
 
 
-def _data_names(target: Path) -> tuple[str, list[str]]:
+def _data_names(target: Path, avoid: set[str]) -> tuple[str, list[str]]:
     """The name for the new data file of ``target``, and the data files of the model being replaced that
-    are garbage once the new model is in place. A model that replaces one whose data is ``<name>.data``
-    gets ``<name>.1.data`` (and the next one ``<name>.data`` again): the old model keeps reading its own,
-    complete data until the new model replaces it, whoever reads it meanwhile and whenever the writer dies."""
-    primary, alternate = f"{target.name}.data", f"{target.name}.1.data"
+    are garbage once the new model is in place. The new name is neither one the replaced model uses (it
+    keeps reading its own, complete data until the new model replaces it, whoever reads it meanwhile and
+    whenever the writer dies) nor one of ``avoid`` (the data files of the command's input models):
+    ``<name>.data``, else ``<name>.1.data``, ``<name>.2.data`` …"""
     try:
         old = set(external_data_files(parse_model_file(target))) if target.is_file() else set()
     except ModelError:
         old = set()
-    name = alternate if primary in old else primary
-    return name, [n for n in (primary, alternate) if n in old and n != name]
+    ours = [f"{target.name}.data", *(f"{target.name}.{i}.data" for i in range(1, 64))]
+    name = next(n for n in ours if n not in old and n not in avoid)
+    return name, [n for n in ours if n in old and n != name and n not in avoid]
 
 
 def write_model(model: onnx.ModelProto, out: str | Path, *, inputs: tuple[str | Path, ...] = (),
@@ -148,21 +174,28 @@ def write_model(model: onnx.ModelProto, out: str | Path, *, inputs: tuple[str | 
     complete and in place before the model that refers to it, under a name the replaced model does not
     use (``_data_names``); ``model`` itself is left untouched.
     """
-    import onnx
 
     target, parent = check_output(out, inputs=inputs, force=force)
+    avoid = {f.name for src in inputs for f in model_files(src)[1:] if f.parent.resolve() == parent.resolve()}
+    with locked(lock_file("outputs", str(target.resolve()))):  # one writer of this path at a time
+        return _write_model(model, target, parent, avoid, external_data, size_threshold)
+
+
+def _write_model(model: onnx.ModelProto, target: Path, parent: Path, avoid: set[str], external_data: bool | None,
+                 size_threshold: int) -> Path:
+    import onnx
+
     if external_data is None:
         external_data = model.ByteSize() > PROTOBUF_LIMIT if not external_tensors(model) else True
     try:
         tmp = new_temp(target)
     except OSError as exc:
-        raise OutputError(f"{target}: cannot write in {parent} ({exc.strerror})",
-                          hint="choose a writable folder with -o") from exc
+        raise write_error(exc, "model", target, hint="choose a writable folder with -o") from exc
     tmp_data = parent / f"{tmp.name}.data"
     stale: list[str] = []
     try:
         if external_data:
-            data_name, stale = _data_names(target)
+            data_name, stale = _data_names(target, avoid)
             work = onnx.ModelProto()
             work.CopyFrom(model)  # onnx strips the tensors it moves out: never the caller's model
             # onnx writes the data under the location it is given: a temporary name, pointed at the final
@@ -178,11 +211,10 @@ def write_model(model: onnx.ModelProto, out: str | Path, *, inputs: tuple[str | 
                 commit(tmp_data, parent / data_name)
         else:
             onnx.save_model(model, str(tmp))
-            _, stale = _data_names(target)
+            _, stale = _data_names(target, avoid)
         commit(tmp, target)
     except OSError as exc:
-        raise OutputError(f"{target}: cannot write the model ({exc.strerror or exc})",
-                          hint="check free space and permissions of the output folder") from exc
+        raise write_error(exc, "model", target) from exc
     finally:
         for leftover in (tmp, tmp_data):
             if leftover.exists():

@@ -23,6 +23,7 @@ from onnpu.quantization.evaluate import evaluate, run_on_cpu
 from onnpu.quantization.mixed_precision import MixedPrecisionStep, raise_to_target
 from onnpu.quantization.recipe import quantize_qdq_model
 from onnpu.quantization.rounding import RoundingReport
+from onnpu.quantization.transformer import resolve_config
 from onnpu.vision.preprocess import PreprocessConfig, preprocess_for
 
 ROUNDING_SAMPLES = 64  # calibration inputs whose layer statistics drive optimised rounding
@@ -94,11 +95,14 @@ def quantize(model: str | Path, out: str | Path, calib: str | Path | Calibration
         load_calibration(calib, inputs, preprocess=pre, holdout=holdout, limit=limit, seed=seed,
                          ranges=integer_input_ranges(float_model))
 
-    quant = quantize_qdq_model(float_model, data.calibration, config)
+    config, recipe = resolve_config(float_model, config)  # "auto" activations: W8A16 for transformer encoders
+    said = [f"recipe: {recipe}"] if recipe else []
+    quant = quantize_qdq_model(float_model, data.calibration, config, notes=said)
     reference = run_on_cpu(float_model, data.heldout, exact=False) if data.heldout else {}  # the float outputs, once
     quality = evaluate(float_model, quant, data.heldout, reference)
     result = QuantizeResult(str(src), str(out), config, io, len(data.calibration), len(data.heldout), quality,
                             0.0, _model_bytes(float_model), _model_bytes(quant), target_sqnr=target_sqnr)
+    result.notes.extend(said)
     if not data.heldout:
         result.notes.append("no held-out inputs (--holdout 0): no quality report")
     if target_sqnr is not None:

@@ -318,3 +318,22 @@ def exact_cpu_session(model: str | Path | onnx.ModelProto, *, dims: Mapping[str,
     model computes DequantizeLinear → float op → QuantizeLinear as written. That is what the HTP computes to
     within one step; the CPU EP's fused integer kernels are not (they saturate on x86 without VNNI)."""
     return create_session(model, get_target("cpu"), dims=dims, threads=threads, optimization="disabled")
+
+
+def optimized_graph(model: str | Path | onnx.ModelProto, *, dims: Mapping[str, int] | None = None
+                    ) -> onnx.ModelProto | None:
+    """The graph ONNX Runtime hands to the execution providers: the model after its basic (level 1)
+    optimisations, which run before partitioning (fusions such as ``SpaceToDepth``, constant folding, no-op
+    removal). Without weights. None when onnxruntime cannot load the model on the CPU."""
+    from onnpu.storage import scratch_dir
+
+    config = {"session.optimized_model_external_initializers_file_name": "weights.bin",
+              "session.optimized_model_external_initializers_min_size_in_bytes": "1024"}
+    with scratch_dir("onnpu-optimized-") as tmp:
+        out = tmp / "optimized.onnx"
+        try:
+            create_session(model, get_target("cpu"), dims=dims, optimization="basic", optimized_model=out,
+                           config=config)
+        except OnnpuError:
+            return None
+        return onnx_proto.load_model(out) if out.exists() else None

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import onnx
 import onnxruntime as ort
@@ -19,60 +17,14 @@ from onnpu.model.files import read_model, validate_model_file
 from onnpu.model.graphs import CONTROL_FLOW, GraphNode, condition_inputs, needs_unique_names, walk, with_unique_names
 from onnpu.model.inspection import quantization_style, tensor_infos
 from onnpu.runtime.failures import RefusalError
-from onnpu.runtime.placement import NodePlacement, PlacementSummary
-from onnpu.runtime.session import create_session
+from onnpu.runtime.placement import NodePlacement, PlacementSummary, original_name, summarize
+from onnpu.runtime.rewrites import Fate, absorbed, fates
+from onnpu.runtime.session import create_session, optimized_graph
 from onnpu.runtime.targets import CPU, QNN, Target
 from onnpu.tasks.compile_failure import is_graph_failure, locate_compile_failure
+from onnpu.tasks.placement_report import NO_REASON, NodeReport, PlacementReport
 
-
-@dataclass
-class NodeReport:
-    name: str
-    op_type: str
-    provider: str | None
-    reason: str = ""
-    fix: str = ""
-    io_conversion: bool = False
-    scope: str = ""  # "" at the top level, else where inside a control-flow body, e.g. "If_0/then_branch"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "op_type": self.op_type, "provider": self.provider, "reason": self.reason,
-                "fix": self.fix, "io_conversion": self.io_conversion, "scope": self.scope}
-
-
-@dataclass
-class PlacementReport:
-    model: str
-    target: Target
-    summary: PlacementSummary
-    nodes: list[NodeReport]
-    transitions: int
-    precision: str
-    recommendations: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def cpu_nodes(self) -> list[NodeReport]:
-        """Nodes that fell back from the target (I/O conversion by design excluded)."""
-        return [n for n in self.nodes if n.provider and n.provider != self.target.provider and not n.io_conversion]
-
-    @property
-    def by_op_type(self) -> dict[str, dict[str, int]]:
-        table: dict[str, Counter[str]] = {}
-        for n in self.nodes:
-            table.setdefault(n.op_type, Counter())[n.provider or "removed"] += 1
-        return {op: dict(c) for op, c in sorted(table.items())}
-
-    @property
-    def fully_on_target(self) -> bool:
-        return self.summary.fully_on_target
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"model": self.model, "target": self.target.describe(), **self.summary.to_dict(),
-                "transitions": self.transitions, "precision": self.precision, "by_op_type": self.by_op_type,
-                "recommendations": self.recommendations, "notes": self.notes,
-                "nodes": [n.to_dict() for n in self.nodes]}
-
+__all__ = ["NodeReport", "PlacementReport", "explain_placement"]
 
 def _transitions(graph_nodes: list[onnx.NodeProto], placed: list[NodePlacement]) -> int:
     """Tensors that cross between providers (each crossing costs a copy and a sync)."""
@@ -122,7 +74,7 @@ def _explain(node: NodePlacement, qnn_reason: str | None, dynamic: dict[str, lis
         if node.op_type == "Dropout":
             return qnn_reason, "strip Dropout (a no-op at inference) before quantizing"
         return qnn_reason, "check the op's attributes and types against the QNN EP's supported list"
-    return "not claimed by the QNN EP (no reason logged)", "check `onnpu inspect` for unusual types or shapes"
+    return NO_REASON, "check `onnpu inspect` for unusual types or shapes"
 
 
 def _control_flow_fix(model: onnx.ModelProto, item: GraphNode, path: str) -> str:
@@ -168,44 +120,77 @@ def _precision(style: str, target: Target) -> tuple[str, list[str]]:
             + (" (emulated here at fp16 accuracy)" if htp_is_emulated() else ""), fix)
 
 
+def _fates(source: str | Path | onnx.ModelProto, proto: onnx.ModelProto, dims: Mapping[str, int] | None
+           ) -> dict[str, Fate] | None:
+    """What ONNX Runtime's optimisation does to the model's nodes before the providers see them (None: onnxruntime
+    could not make the optimised graph)."""
+    optimized = optimized_graph(source, dims=dims)
+    return fates(proto.graph, optimized.graph) if optimized is not None else None
+
+
 def _failure_report(model: str | Path, proto: onnx.ModelProto, target: Target, failure: str,
-                    refused: dict[str, tuple[str, str]], hint: str, notes: list[str]) -> PlacementReport:
-    """The placement of a model whose session cannot be created on this HTP: the nodes to blame, why, the fix."""
+                    refused: dict[str, tuple[str, str]], hint: str, notes: list[str], found: Mapping[str, Fate]
+                    ) -> PlacementReport:
+    """The placement of a model whose session cannot be created on this HTP: the nodes to blame, why, the fix.
+    A node the target refused that ONNX Runtime made (``SpaceToDepth`` from ``Slice`` + ``Concat``) is blamed on
+    the model's nodes fused into it."""
+    names = {g.node.name for g in walk(proto.graph)}
+    inside = absorbed(dict(found))
+    blame = {name: value for name, value in refused.items() if name in names}
+    for made, (reason, fix) in refused.items():
+        for name in inside.get(made, []) if made not in names else []:
+            blame.setdefault(name, (f"{found[name].describe()}, which {target.hardware} refused: {reason}", fix))
     placed, nodes = [], []
     for i, item in enumerate(walk(proto.graph)):
         node = item.node
         name = node.name or f"<{node.op_type} #{i}>"
-        placed.append(NodePlacement(name, node.op_type, None, scope=item.location, parent=item.parent))
-        reason, fix = refused.get(name, ("", ""))
-        nodes.append(NodeReport(name, node.op_type, None, reason, fix, scope=item.location))
+        fate = found.get(node.name)
+        if name in blame:
+            state = "refused"
+        elif node.op_type == "Constant":
+            state = "constant"
+        elif fate is not None and fate.kind != "fused":
+            state = fate.kind
+        else:
+            state = "unplaced"
+        into = " + ".join(fate.into) if fate is not None and fate.kind == "fused" else ""
+        placed.append(NodePlacement(name, node.op_type, None, scope=item.location, parent=item.parent, state=state,
+                                    fused_into=into))
+        reason, fix = blame.get(name, ("", ""))
+        nodes.append(NodeReport(name, node.op_type, None, reason, fix, scope=item.location, state=state,
+                                fused_into=into))
     summary = PlacementSummary(target.provider, placed, 0, [], target.hardware, failure)
     style = quantization_style(Counter(n.op_type for n in proto.graph.node))
     precision, recommendations = _precision(style, target)
     return PlacementReport(str(model), target, summary, nodes, 0, precision, [hint, *recommendations], notes)
 
 
-def _refused_report(model: str | Path, proto: onnx.ModelProto, target: Target, error: RefusalError
-                    ) -> PlacementReport:
-    count = len(error.refused)
-    return _failure_report(model, proto, target, f"{count} node{'s' if count != 1 else ''} refused",
-                           {r.name: (r.reason, error.hint or "") for r in error.refused}, error.hint or "",
-                           [str(error)])
+def _refused_report(model: str | Path, proto: onnx.ModelProto, target: Target, error: RefusalError,
+                    found: Mapping[str, Fate]) -> PlacementReport:
+    report = _failure_report(model, proto, target, "", {r.name: (r.reason, error.hint or "") for r in error.refused},
+                             error.hint or "", [str(error)], found)
+    states = report.summary.by_state
+    count = states.get("refused", 0)
+    computing = count + states.get("unplaced", 0)
+    report.summary.failure = f"{error.reason} ({count} of the {computing} nodes that compute refused)"
+    return report
 
 
-def _graph_failure_report(model: str | Path, proto: onnx.ModelProto, target: Target, error: TargetError
-                          ) -> PlacementReport:
+def _graph_failure_report(model: str | Path, proto: onnx.ModelProto, target: Target, error: TargetError,
+                          found: Mapping[str, Fate]) -> PlacementReport:
     """QNN could not build the graph and named no node: find the first node from which it fails."""
-    found = locate_compile_failure(proto, target)
-    if found is None:
+    located = locate_compile_failure(proto, target)
+    if located is None:
         raise error
     newer = "a newer HTP (e.g. --soc qcs8550, v73)" if target.soc and target.soc.htp_arch < 73 else "another SoC"
     fix = (f"QNN builds the graph up to the node before it: try {newer}, or keep this "
-           f"{found.quantized_op or found.op_type} out of the model (or in 16-bit: --target-sqnr)")
-    reason = f"QNN cannot build the graph from this node on for {target.hardware}: {found.error}"
+           f"{located.quantized_op or located.op_type} out of the model (or in 16-bit: --target-sqnr)")
+    reason = f"QNN cannot build the graph from this node on for {target.hardware}: {located.error}"
     return _failure_report(model, proto, target,
-                           f"QNN cannot build the graph: from {found.describe()} on ({found.error})",
-                           {found.node: (reason, fix)}, fix,
-                           [str(error), f"found by compiling the model's first nodes alone ({found.probes} tries)"])
+                           f"QNN cannot build the graph: from {located.describe()} on ({located.error})",
+                           {located.node: (reason, fix)}, fix,
+                           [str(error), f"found by compiling the model's first nodes alone ({located.probes} tries)"],
+                           found)
 
 
 def _control_flow_reports(proto: onnx.ModelProto, summary: PlacementSummary, nodes: list[NodeReport],
@@ -230,16 +215,16 @@ def _control_flow_reports(proto: onnx.ModelProto, summary: PlacementSummary, nod
     for item, report in zip(items, nodes, strict=True):
         if not item.scope or report.provider in (None, target.provider):
             continue
-        inner = f"inside {item.parent} ({'/'.join(item.scope[-1:])})"
-        report.reason = f"{inner}: the QNN EP takes no node of a control-flow body that stays on the CPU" + \
-            (f"; {reasons[report.name]}" if report.name in reasons else "")
+        report.reason = f"inside {item.scope[0]}: the QNN EP takes no node of a control-flow body that stays on the " \
+            "CPU" + (f"; {reasons[report.name]}" if report.name in reasons else "")
         report.fix = next((fix for prefix, fix in fixes.items() if item.scope[:len(prefix)] == prefix), report.fix)
     return recommendations
 
 
 def explain_placement(model: str | Path, target: Target, *, dims: Mapping[str, int] | None = None) -> PlacementReport:
     """Explain where each node of ``model`` (inside control-flow bodies too) runs on ``target``, from sessions
-    with a verbose log."""
+    with a verbose log; nodes ONNX Runtime fused, folded or removed before any provider saw them are told apart
+    (and the fused ones carry the provider and reason of the node they were fused into)."""
     level = 0 if target.is_qnn else 3
     notes: list[str] = []
     loaded = None
@@ -250,6 +235,23 @@ def explain_placement(model: str | Path, target: Target, *, dims: Mapping[str, i
         proto = with_unique_names(read_model(model))
         source = proto
         notes.append("nodes without a unique name in the file are listed as <Op #k>")
+    found: dict[str, Fate] | None = None
+    optimized = False  # the optimised graph is known
+
+    def rewrites() -> dict[str, Fate]:
+        nonlocal found, optimized
+        if found is None:
+            made = _fates(source, proto, dims)
+            found, optimized = made or {}, made is not None
+        return found
+
+    def failed(exc: TargetError) -> PlacementReport:
+        if isinstance(exc, RefusalError):
+            return _refused_report(model, proto, target, exc, rewrites())
+        if not (target.is_qnn and is_graph_failure(exc)):
+            raise exc
+        return _graph_failure_report(model, proto, target, exc, rewrites())
+
     if target.provider != CPU:
         # First as the NPU runs a model it can take whole: with CPU fallback disabled even the graph-input Q
         # and graph-output DQ run on the NPU. Only if that fails, the fallback session says what went where.
@@ -257,13 +259,11 @@ def explain_placement(model: str | Path, target: Target, *, dims: Mapping[str, i
         try:
             loaded = create_session(source, strict, dims=dims, log_level=level, label=model)
         except RefusalError as exc:
-            return _refused_report(model, proto, target, exc)
+            return failed(exc)
         except PlacementError:
             loaded = None
         except TargetError as exc:
-            if not (target.is_qnn and is_graph_failure(exc)):
-                raise
-            return _graph_failure_report(model, proto, target, exc)
+            return failed(exc)
         else:
             if any(n.op_type in ("QuantizeLinear", "DequantizeLinear") and n.io_conversion
                    for n in (loaded.placement.nodes if loaded.placement else [])):
@@ -272,20 +272,17 @@ def explain_placement(model: str | Path, target: Target, *, dims: Mapping[str, i
     if loaded is None:
         try:
             loaded = create_session(source, target.with_fallback(True), dims=dims, log_level=level, label=model)
-        except RefusalError as exc:
-            return _refused_report(model, proto, target, exc)
         except TargetError as exc:
-            if not (target.is_qnn and is_graph_failure(exc)):
-                raise
-            return _graph_failure_report(model, proto, target, exc)
-        if isinstance(loaded.fallback, RefusalError):  # the whole model fell back to the CPU: say why, node by node
-            return _refused_report(model, proto, target, loaded.fallback)
-        if isinstance(loaded.fallback, TargetError):
-            return _graph_failure_report(model, proto, target, loaded.fallback)
-    summary = loaded.placement
-    if summary is None:
+            return failed(exc)
+        if isinstance(loaded.fallback, TargetError):  # the whole model fell back to the CPU: say why, node by node
+            return failed(loaded.fallback)
+    if loaded.subgraphs is None:
         raise TargetError(f"onnxruntime {ort.__version__} cannot record which provider runs each node",
                           hint="placement needs onnxruntime ≥ 1.24 (session.record_ep_graph_assignment_info)")
+    named = {original_name(name) for sub in loaded.subgraphs for name, _ in sub.nodes}
+    missing = any(g.node.name not in named and g.node.op_type != "Constant" for g in walk(loaded.graph))
+    summary = summarize(loaded.graph, loaded.subgraphs, target.provider,
+                        target.hardware if target.is_qnn else "", target.device, rewrites() if missing else None)
     inputs, _ = tensor_infos(loaded.proto)
     dynamic = {t.name: [d if isinstance(d, str) else f"{t.name}[{i}]" for i, d in enumerate(t.shape)
                         if not isinstance(d, int) and d not in (dims or {})] for t in inputs}
@@ -295,12 +292,17 @@ def explain_placement(model: str | Path, target: Target, *, dims: Mapping[str, i
     nodes = []
     for node in summary.nodes:
         report = NodeReport(node.name, node.op_type, node.provider, io_conversion=node.io_conversion,
-                            scope=node.scope)
+                            scope=node.scope, state=node.state, fused_into=node.fused_into)
         if node.provider is None:
-            report.reason = "removed by graph optimisation (folded or fused into another node)"
+            fate = rewrites().get(node.name)
+            parent = rewrites().get(node.parent or "")
+            report.reason = ("in the branch not taken of an If ONNX Runtime replaced by its other branch"
+                             if fate is None and parent is not None and parent.kind == "folded" else
+                             _gone(node, fate, optimized))
         elif node.provider != target.provider:
-            reason = reasons.get(node.name)
-            report.reason, report.fix = _explain(node, f"{reason} (on {target.hardware})" if reason else None,
+            own = reasons.get(node.name) or next((reasons[n] for n in node.fused_into.split(" + ") if n in reasons),
+                                                 None)
+            report.reason, report.fix = _explain(node, f"{own} (on {target.hardware})" if own else None,
                                                  dynamic, str(model), quantized)
         nodes.append(report)
     style = quantization_style(Counter(g.node.op_type for g in walk(loaded.graph)))
@@ -313,3 +315,15 @@ def explain_placement(model: str | Path, target: Target, *, dims: Mapping[str, i
     graph_nodes = [g.node for g in walk(loaded.graph)]
     return PlacementReport(str(model), target, summary, nodes, _transitions(graph_nodes, summary.nodes),
                            precision, recommendations, notes)
+
+
+def _gone(node: NodePlacement, fate: Fate | None, known: bool) -> str:
+    """Why no provider runs a node (it is not refused: ONNX Runtime did away with it before placement)."""
+    if node.state == "constant":
+        return "a Constant: an initializer once ONNX Runtime loads the model (nothing to run)"
+    if fate is not None:
+        return fate.describe()
+    if known:  # in the graph the providers were given, gone from their assignment
+        return ("removed by ONNX Runtime's layout transformation for the NPU (cancelled against the transposes it "
+                "inserted)" if node.op_type == "Transpose" else "removed by ONNX Runtime after partitioning")
+    return "removed by ONNX Runtime's graph optimisation (folded or fused)"

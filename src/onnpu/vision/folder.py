@@ -20,8 +20,10 @@ import numpy as np
 
 from onnpu import progress
 from onnpu.errors import InputDataError, OnnpuError
+from onnpu.guards import check_destination
 from onnpu.machine import peak_rss_mb
 from onnpu.metrics import top_k
+from onnpu.model.files import model_files
 from onnpu.model.inspection import TensorInfo, tensor_infos
 from onnpu.runtime.context_cache import open_session
 from onnpu.runtime.targets import Target, require_inference
@@ -130,6 +132,9 @@ def classify_folder(sources: Sequence[str | Path], model: str | Path, target: Ta
     reported to ``onnpu.progress`` (stage ``classifying``), skipped files and unreadable images as warnings."""
     require_inference(target, "classify")
     images, others = collect_images(sources)
+    read = [*model_files(model), *([labels] if labels else []), *images]  # results never replace an input
+    if output:
+        check_destination(output, inputs=read, what="results")  # before any work
     # ONNX Runtime's intra-op threads spin while they wait; here the decode threads need those cores
     loaded = open_session(model, target, threads=threads, cache=cache, dims=dims,
                           config={"session.intra_op.allow_spinning": "0"})
@@ -145,8 +150,8 @@ def classify_folder(sources: Sequence[str | Path], model: str | Path, target: Ta
     per_image = TensorInfo(info.name, info.elem_type, [1, *info.shape[1:]], info.quant)
     config = preprocess_for(loaded.proto, preprocess)
     size = target_size(per_image, config)
-    writer = ResultWriter(Path(output), top, resume, _run_record(model, reader, top, labels, config, draft, target)) \
-        if output else None
+    writer = ResultWriter(Path(output), top, resume, _run_record(model, reader, top, labels, config, draft, target),
+                          inputs=read) if output else None
     done_before = writer.done if writer else set()
     todo = [p for p in images if str(p) not in done_before]
     pool_size = workers or max(1, min(4, os.cpu_count() or 1))

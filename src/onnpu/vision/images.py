@@ -3,6 +3,7 @@ at reduced size when preprocessing needs fewer pixels, and one clear error for e
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +12,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from onnpu.errors import InputDataError
+from onnpu.guards import open_regular
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 
@@ -22,12 +24,16 @@ def load_image(path: str | Path, draft: Callable[[tuple[int, int]], tuple[int, i
     p = Path(path)
     if not p.exists():
         raise InputDataError(f"{p}: no such image file", hint="check the path")
-    if p.is_file() and p.stat().st_size == 0:
+    if p.is_dir():
+        raise InputDataError(f"{p}: is a folder, not an image", hint="pass image files")
+    handle = open_regular(p, "image")  # FIFOs, devices and sockets refused (never blocks)
+    if os.fstat(handle.fileno()).st_size == 0:
+        handle.close()
         raise InputDataError(f"{p}: the image file is empty (0 bytes)", hint="copy the image again")
     try:
-        with warnings.catch_warnings():
+        with handle, warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(p) as opened:
+            with Image.open(handle) as opened:
                 if draft is not None and opened.format == "JPEG":
                     opened.draft("RGB", draft(opened.size))
                 opened.load()

@@ -8,6 +8,7 @@ from importlib import resources
 from pathlib import Path
 
 from onnpu.errors import InputDataError
+from onnpu.guards import read_regular
 
 IMAGENET_LABELS = "imagenet1k_labels.txt"
 
@@ -15,6 +16,37 @@ IMAGENET_LABELS = "imagenet1k_labels.txt"
 def imagenet_labels() -> list[str]:
     text = resources.files("onnpu.data").joinpath(IMAGENET_LABELS).read_text(encoding="utf-8")
     return [line for line in text.splitlines() if line]
+
+
+LABELS_LIMIT = 64_000_000
+JSON_HINT = 'give a JSON list of names, or an object {"0": "name", "1": …}; or a text file, one name per line'
+
+
+def _json_labels(p: Path, text: str) -> list[str]:
+    """Names from JSON: a list of names, or an object from class index (an integer) to name."""
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise InputDataError(f"{p}: the labels JSON is nested too deeply", hint=JSON_HINT) from None
+    except ValueError as exc:
+        raise InputDataError(f"{p}: not valid JSON ({exc})", hint=JSON_HINT) from None
+    if isinstance(data, dict):
+        try:
+            keys = {int(str(k)): k for k in data}
+        except ValueError:
+            bad = next(k for k in data if not str(k).strip().lstrip("-").isdigit())
+            raise InputDataError(f"{p}: the key {str(bad)[:40]!r} is not a class index", hint=JSON_HINT) from None
+        if sorted(keys) != list(range(len(keys))):
+            raise InputDataError(f"{p}: the class indices are not 0 … {len(keys) - 1}", hint=JSON_HINT)
+        values = [data[keys[i]] for i in range(len(keys))]
+    elif isinstance(data, list):
+        values = data
+    else:
+        raise InputDataError(f"{p}: the labels JSON is a {type(data).__name__}, not a list or object",
+                             hint=JSON_HINT)
+    if any(isinstance(v, (dict, list)) for v in values):
+        raise InputDataError(f"{p}: a label is not a name (nested JSON)", hint=JSON_HINT)
+    return [str(v) for v in values]
 
 
 def load_labels(path: str | Path | None, num_classes: int) -> list[str]:
@@ -26,17 +58,13 @@ def load_labels(path: str | Path | None, num_classes: int) -> list[str]:
             return ["background", *names] if num_classes == 1001 else names
         return [f"class {i}" for i in range(num_classes)]
     p = Path(path)
-    if not p.is_file():
-        raise InputDataError(f"{p}: labels file not found", hint="give a text file with one class name per line")
+    raw = read_regular(p, "labels file", limit=LABELS_LIMIT)
     try:
-        text = p.read_text(encoding="utf-8")
-    except (UnicodeDecodeError, OSError) as exc:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise InputDataError(f"{p}: cannot read the labels file ({exc})", hint="save it as UTF-8 text") from exc
-    if p.suffix.lower() == ".json":
-        data = json.loads(text)
-        labels = [str(data[k]) for k in sorted(data, key=int)] if isinstance(data, dict) else [str(x) for x in data]
-    else:
-        labels = [line.strip() for line in text.splitlines() if line.strip()]
+    labels = _json_labels(p, text) if p.suffix.lower() == ".json" else \
+        [line.strip() for line in text.splitlines() if line.strip()]
     if len(labels) != num_classes:
         raise InputDataError(f"{p}: has {len(labels)} labels but the model has {num_classes} classes",
                              hint="use the labels file that belongs to this model")

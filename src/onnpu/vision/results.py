@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
 from onnpu import jsonio
 from onnpu.errors import OutputError
-from onnpu.storage import atomic_write
+from onnpu.guards import check_destination, exclusive_output, write_error
+from onnpu.storage import atomic_write, commit, new_temp
 
 RECORD_SCHEMA = "onnpu.classify-results/1"
 Top = list[tuple[int, str, float]]
@@ -52,29 +55,48 @@ class ResultWriter:
     """Streams one row per image to CSV or JSONL, flushed as it goes; on resume, knows which images an
     earlier run classified."""
 
-    def __init__(self, path: Path, top: int, resume: bool, record: dict[str, Any]) -> None:
+    def __init__(self, path: Path, top: int, resume: bool, record: dict[str, Any],
+                 inputs: Iterable[str | Path] = ()) -> None:
+        """``inputs``: the command's input files (model, labels …), which the results may never replace.
+        The results path is never written through a link; one onnpu process at a time writes it (a second
+        one, ``--resume`` or not, is refused)."""
         if path.suffix.lower() not in (".csv", ".jsonl"):
             raise OutputError(f"{path}: results go to a .csv or .jsonl file", hint="e.g. -o results.csv")
         if not path.parent.is_dir():
             raise OutputError(f"{path}: the folder {path.parent} does not exist", hint="create it first")
+        check_destination(path, inputs=inputs, what="results")
+        check_destination(record_path(path), inputs=inputs, what="run record")
         self.path, self.top = path, top
         self.jsonl = path.suffix.lower() == ".jsonl"
         self.done: set[str] = set()
         self.record = {"schema": RECORD_SCHEMA, **record}
-        resuming = resume and path.exists()
+        self._lock = exclusive_output(path, "results file")
+        self._lock.__enter__()
+        try:
+            self._open(resume and path.exists())
+        except BaseException:
+            self._lock.__exit__(None, None, None)
+            raise
+
+    def _open(self, resuming: bool) -> None:
+        path = self.path
         try:
             if resuming:
                 self._check_record()
                 self.done = self._keep_complete_rows()
+                fd = os.open(path, os.O_WRONLY | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0))
+                self._file: TextIO = os.fdopen(fd, "a", newline="", encoding="utf-8")
             else:
                 atomic_write(record_path(path), jsonio.dumps(self.record, indent=1) + "\n")
-            self._file: TextIO = path.open("a" if resuming else "w", newline="", encoding="utf-8")
+                tmp = new_temp(path)  # a new file renamed over the path: an old file or link is replaced, not
+                self._file = tmp.open("w", newline="", encoding="utf-8")  # written through
+                if not self.jsonl:
+                    csv.writer(self._file).writerow(_csv_header(self.top))
+                self._file.flush()
+                commit(tmp, path)
         except OSError as exc:
-            raise OutputError(f"{path}: cannot write results ({exc.strerror})", hint="choose a writable -o") from exc
+            raise write_error(exc, "results", path, hint="choose a writable -o") from exc
         self._csv = None if self.jsonl else csv.writer(self._file)
-        if not resuming and self._csv is not None:
-            self._csv.writerow(_csv_header(top))
-            self._file.flush()
 
     def _check_record(self) -> None:
         sidecar = record_path(self.path)
@@ -135,6 +157,12 @@ class ResultWriter:
         return done
 
     def write(self, image: str, top: Top | None, error: str | None = None) -> None:
+        try:
+            self._write(image, top, error)
+        except OSError as exc:
+            raise write_error(exc, "results", self.path) from exc
+
+    def _write(self, image: str, top: Top | None, error: str | None) -> None:
         if self.jsonl:
             record: dict[str, Any] = {"image": image}
             if error:
@@ -151,4 +179,7 @@ class ResultWriter:
         self._file.flush()
 
     def close(self) -> None:
-        self._file.close()
+        try:
+            self._file.close()
+        finally:
+            self._lock.__exit__(None, None, None)
