@@ -26,6 +26,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 from bench_compile import compile_section  # noqa: E402
 from bench_layers import layers_section  # noqa: E402
 from bench_quality import quality_section  # noqa: E402
+from bench_quant import quant_section  # noqa: E402
 from bench_simplify import simplify_section  # noqa: E402
 from bench_speed import latency_section, overhead_section, sessions_section, startup_section  # noqa: E402
 from corpus_bench import corpus_section  # noqa: E402
@@ -51,6 +52,7 @@ SECTIONS: dict[str, Callable[[ZooModel, bool], list[str]]] = {
     "latency": latency_section,
     "compile": compile_section,
     "quality": quality_section,
+    "quant": quant_section,
     "folder": lambda model, quick: folder_section(model.float_model, quick),
     "simplify": simplify_section,
     "layers": layers_section,
