@@ -197,3 +197,57 @@ def test_resume_of_a_finished_file_says_so(folder_of_images: tuple[Path, Path],
     assert "nothing left to do" in capsys.readouterr().out
     assert results.read_text() == rows
     assert len([json.loads(x) for x in rows.splitlines()]) == 3
+
+
+def _sparse_model(folder: Path, gib: int) -> Path:
+    """A valid model whose external data is a sparse file of ``gib`` GiB (one float tensor, all zeros)."""
+    from onnx import TensorProto, helper
+
+    count = (gib << 30) // 4
+    weight = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[count])
+    weight.data_location = TensorProto.EXTERNAL
+    for key, value in (("location", "w.data"), ("offset", "0"), ("length", str(count * 4))):
+        entry = weight.external_data.add()
+        entry.key, entry.value = key, value
+    graph = helper.make_graph([helper.make_node("Add", ["x", "w"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N"])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [count])], [weight])
+    path = folder / "sparse.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    with (folder / "w.data").open("wb") as f:
+        f.truncate(count * 4)
+    return path
+
+
+def test_external_data_that_cannot_fit_is_refused_before_reading(tmp_path: Path) -> None:
+    model = _sparse_model(tmp_path, 8)
+    code = ("import resource, sys\nresource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))\n"
+            "from onnpu.cli import main\n"
+            f"sys.exit(main(['fix-shapes', {str(model)!r}, '-o', {str(tmp_path / 'f.onnx')!r}, '--dim', 'N=8']))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert done.returncode == 1 and len(errors) == 1, done.stderr[-2000:]
+    assert "GB of memory" in errors[0] and "ONNPU_MEMORY_CHECK" in done.stderr, done.stderr
+    assert not (tmp_path / "f.onnx").exists()
+
+
+def test_a_graph_over_the_node_limit_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    from onnx import TensorProto, helper
+
+    nodes = [helper.make_node("Identity", [f"t{i}"], [f"t{i + 1}"]) for i in range(1200)]
+    graph = helper.make_graph(nodes, "chain", [helper.make_tensor_value_info("t0", TensorProto.FLOAT, [1])],
+                              [helper.make_tensor_value_info("t1200", TensorProto.FLOAT, [1])])
+    path = tmp_path / "chain.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    monkeypatch.setenv("ONNPU_MAX_NODES", "1000")
+    one_error(capsys, main(["run", str(path), "--target", "cpu", "--random"]), "1,200 nodes")
+    monkeypatch.setenv("ONNPU_MAX_NODES", "1200")
+    assert main(["run", str(path), "--target", "cpu", "--random"]) == 0
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX FIFOs")
+def test_a_fifo_model_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fifo = tmp_path / "m.onnx"
+    os.mkfifo(fifo)
+    one_error(capsys, main(["inspect", str(fifo)]), "FIFO")

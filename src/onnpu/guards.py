@@ -24,7 +24,7 @@ from typing import IO
 from onnpu.errors import InputDataError, OnnpuError, OutputError
 
 __all__ = ["check_destination", "disk_full", "exclusive_output", "file_kind", "free_space", "open_regular",
-           "read_regular", "same_file", "write_error"]
+           "read_regular", "room_for_writing", "same_file", "write_error", "write_files"]
 
 PathLike = str | os.PathLike[str]
 
@@ -139,6 +139,22 @@ def _folder(path: Path) -> Path:
     return path if path.is_dir() else (path.parent if str(path.parent) else Path("."))
 
 
+def room_for_writing(folder: PathLike, probe: int = 1 << 16) -> OSError | None:
+    """The error a write of ``probe`` bytes in ``folder`` meets when the disk, quota or file-size limit is
+    full, else None: asked after a library failed in its own words (an ONNX Runtime "cannot write" can be a
+    full disk)."""
+    import tempfile
+
+    try:
+        with tempfile.TemporaryFile(dir=folder) as f:
+            f.write(b"\0" * probe)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as exc:
+        return exc if disk_full(exc) else None
+    return None
+
+
 def write_error(exc: OSError, what: str, path: PathLike, hint: str | None = None) -> OutputError:
     """The one-line error for a failed write: disk full says disk full, with the path and the free space."""
     p = Path(path)
@@ -174,3 +190,50 @@ def exclusive_output(path: PathLike, what: str = "output") -> Iterator[None]:
         yield
     finally:
         hold.__exit__(None, None, None)
+
+
+def write_files(folder: PathLike, files: dict[str, bytes], what: str = "report", flag: str = "--report") -> list[Path]:
+    """Write a set of files into ``folder`` all or nothing: a new folder is assembled beside it and renamed
+    into place; in an existing folder every file is written to a temporary file first and only then renamed
+    over its name. Interrupted or out of space, nothing new is left behind (and no half-made folder)."""
+    import tempfile
+
+    from onnpu.storage import commit, fsync_dir, new_temp
+
+    dest = check_destination(folder, what=what, flag=flag, folder=True)
+    parent = dest.parent if str(dest.parent) else Path(".")
+    try:
+        if not parent.is_dir():
+            parent.mkdir(parents=True, exist_ok=True)
+        if not dest.exists():
+            staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".staging", dir=parent))
+            try:
+                for name, content in files.items():
+                    tmp = new_temp(staging / name)
+                    tmp.write_bytes(content)
+                    commit(tmp, staging / name)
+                os.chmod(staging, 0o777 & ~_umask())
+                os.rename(staging, dest)
+                fsync_dir(parent)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+        else:
+            temps: dict[str, Path] = {}
+            try:
+                for name, content in files.items():
+                    temps[name] = new_temp(dest / name)
+                    temps[name].write_bytes(content)
+                for name, tmp in temps.items():
+                    commit(tmp, dest / name)
+            finally:
+                for tmp in temps.values():
+                    tmp.unlink(missing_ok=True)
+    except OSError as exc:
+        raise write_error(exc, what, dest, hint=f"free some space, or choose another {flag} folder") from exc
+    return [dest / name for name in files]
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

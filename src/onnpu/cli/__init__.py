@@ -7,8 +7,11 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
+from typing import Any
 
 from onnpu._version import __version__
 from onnpu.cli import (
@@ -70,12 +73,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     stdout and stderr, so ``--json``, CSV and JSONL outputs hold nothing else; ``-v`` shows the native
     output on stderr. The library's progress, warnings and notes (``onnpu.progress``) go to one reporter on
     stderr, set here for every verb: no progress bar for programs (``--json``, ``--csv``)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    previous = _interrupt_once()
+    try:
+        return _main(args)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _interrupt_once() -> Any:
+    """The first Ctrl-C interrupts the verb; later ones are ignored while it cleans up (a second Ctrl-C
+    during clean-up would otherwise print "Exception ignored …" tracebacks). Returns the handler to restore
+    (None when nothing was changed: another thread, or SIGINT ignored as under nohup)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    current = signal.getsignal(signal.SIGINT)
+    if current is not signal.default_int_handler:
+        return None
+
+    def once(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, once)
+    return current
+
+
+def _main(args: argparse.Namespace) -> int:
     from onnpu.cli.progress import CliReporter
     from onnpu.progress import reporting
     from onnpu.runtime.native_log import native_output_redirected
 
-    parser = build_parser()
-    args = parser.parse_args(argv)
     verbose = int(getattr(args, "verbose", 0) or 0)
     reporter = CliReporter(show=not (getattr(args, "json", False) or getattr(args, "csv", False)))
     with native_output_redirected(show=bool(verbose)), reporting(reporter):
@@ -98,6 +128,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         except BrokenPipeError:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 1
+        except MemoryError:
+            from onnpu.cli.console import fail
+
+            return fail(OnnpuError(f"out of memory while running `onnpu {args.command}`",
+                                   hint="run it on a machine with more memory, or with a smaller model or input"))
+        except OSError as exc:
+            from onnpu.guards import disk_full, write_error
+
+            if not disk_full(exc):
+                raise
+            from onnpu.cli.console import fail
+
+            return fail(write_error(exc, "output", exc.filename or "."))
         finally:
             if handler is not None:
                 logging.getLogger("onnpu").removeHandler(handler)
@@ -109,5 +152,7 @@ def main_entry() -> None:
     from onnpu.runtime.native_log import silence_stdout_fd
 
     code = main()
+    if code == ExitCode.INTERRUPTED:  # a second Ctrl-C while the interpreter shuts down is ignored too
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     silence_stdout_fd("-v" in sys.argv[1:] or "--verbose" in sys.argv[1:])
     sys.exit(code)

@@ -9,7 +9,7 @@ import argparse
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from onnpu.errors import InputDataError, ShapeError, TargetError
-from onnpu.quantization.config import ACTIVATION_TYPES, DEFAULT_QUANTIZE, METHODS, WEIGHT_TYPES, QuantizeConfig
+from onnpu.quantization.config import ACTIVATION_TYPES, AUTO, DEFAULT_QUANTIZE, METHODS, WEIGHT_TYPES, QuantizeConfig
 from onnpu.runtime.qnn_options import parse_option
 from onnpu.runtime.socs import SOCS
 from onnpu.runtime.targets import Target, get_target
@@ -302,7 +302,8 @@ def add_quantize_args(p: argparse.ArgumentParser, *, calib_required: bool = True
     p.add_argument("--calib", required=calib_required,
                    help="folder of images, .npz of input arrays, or `random`"
                    + ("" if calib_required else " (needed for a float model)"))
-    p.add_argument("--activations", choices=tuple(ACTIVATION_TYPES), default="u8", help="activation type (u8)")
+    p.add_argument("--activations", choices=(AUTO, *ACTIVATION_TYPES), default=AUTO,
+                   help="activation type; auto (default): u16 for transformer encoders (W8A16), u8 otherwise")
     p.add_argument("--weights", choices=tuple(WEIGHT_TYPES), default="i8", help="weight type (i8)")
     p.add_argument("--per-channel", action=argparse.BooleanOptionalAction, default=True,
                    help="per-channel weights (default on)")

@@ -110,7 +110,11 @@ def run(args: argparse.Namespace) -> int:
     from onnpu.cli.console import escape, out, print_json
     from onnpu.cli.sources import local_model
     from onnpu.errors import ExitCode
+    from onnpu.guards import check_destination
     from onnpu.measure.bench import benchmark
+
+    if args.report:  # before any work: never a link, file or special file
+        check_destination(args.report, what="report", flag="--report", folder=True)
     from onnpu.runtime.feeds import load_arrays
 
     args.models = [local_model(m) or m for m in args.models]

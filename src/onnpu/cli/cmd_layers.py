@@ -211,7 +211,11 @@ def run(args: argparse.Namespace) -> int:
     from onnpu.cli.console import err, escape, print_json
     from onnpu.cli.sources import local_model
     from onnpu.errors import OnnpuError
+    from onnpu.guards import check_destination
     from onnpu.measure.layers.compare import DEFAULT_THRESHOLD_DB, compare_layers
+
+    if args.report:  # before any work: never a link, file or special file
+        check_destination(args.report, what="report", flag="--report", folder=True)
 
     if len(args.models) > 2:
         raise OnnpuError(f"layers takes one or two models, got {len(args.models)}",

@@ -7,9 +7,9 @@ import html
 from pathlib import Path
 
 from onnpu import jsonio
+from onnpu.guards import write_files
 from onnpu.measure.bench import BenchResult
 from onnpu.measure.figures import html_page, img_tag, png, pyplot
-from onnpu.storage import atomic_write, output_dir
 
 __all__ = ["latency_plot", "write_report"]
 
@@ -84,14 +84,9 @@ def _html(result: BenchResult, plot: bytes) -> str:
 
 
 def write_report(result: BenchResult, folder: str | Path) -> list[Path]:
-    """``report.json``, ``report.md``, ``latency.png`` and ``report.html`` in ``folder`` (created; an existing
-    report there is replaced file by file, atomically)."""
-    out = output_dir(folder, "report", "--report")
+    """``report.json``, ``report.md``, ``latency.png`` and ``report.html`` in ``folder`` (created; all files or none:
+    ``onnpu.guards.write_files``)."""
     plot = latency_plot(result)
-    written = []
-    for name, content in [("report.json", jsonio.dumps(result.to_dict()).encode()),
-                          ("report.md", _markdown(result).encode()), ("latency.png", plot),
-                          ("report.html", _html(result, plot).encode())]:
-        atomic_write(out / name, content)
-        written.append(out / name)
-    return written
+    return write_files(folder, {"report.json": jsonio.dumps(result.to_dict()).encode(),
+                                "report.md": _markdown(result).encode(), "latency.png": plot,
+                                "report.html": _html(result, plot).encode()})

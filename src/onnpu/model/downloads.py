@@ -22,7 +22,7 @@ from onnpu.guards import disk_full, write_error
 from onnpu.model.external_data import check_external_data, check_locations
 from onnpu.model.files import parse_model_file
 from onnpu.model.http_transfer import DownloadPolicy, Response, TransferFailed, get
-from onnpu.paths import cache_dir, lock_file
+from onnpu.paths import cache_area, lock_file
 from onnpu.storage import LockTimeout, atomic_write, commit, copy_file, locked, sha256_file
 
 __all__ = ["DownloadPolicy", "clear_downloads", "fetch", "fetch_model", "is_url", "list_downloads"]
@@ -33,7 +33,7 @@ def is_url(ref: str | Path) -> bool:
 
 
 def downloads_dir() -> Path:
-    return cache_dir() / "downloads"
+    return cache_area("downloads")
 
 
 def _index_path() -> Path:

@@ -212,6 +212,10 @@ def check_external_data(model: onnx.ModelProto, path: Path) -> list[tuple[Extern
 def load_external_data(model: onnx.ModelProto, path: Path) -> None:
     """Read every external tensor's bytes into ``model`` (in place), after ``check_external_data``."""
     spans = check_external_data(model, path)
+    from onnpu.model.limits import check_memory
+
+    # the bytes end up inside the protobuf: refuse up front what cannot fit (a sparse 8 GiB file included)
+    check_memory(path, 2 * sum(length for _, _, _, length in spans), "reading its external data")
     handles: dict[Path, BinaryIO] = {}
     try:
         for ref, data, offset, length in spans:
@@ -221,6 +225,9 @@ def load_external_data(model: onnx.ModelProto, path: Path) -> None:
                     f = handles[data] = data.open("rb")
                 f.seek(offset)
                 raw = f.read(length)
+            except MemoryError:
+                raise ModelError(f"{path}: out of memory reading external-data file {ref.location!r}",
+                                 hint="run it on a machine with more memory") from None
             except OSError as exc:  # removed or replaced since it was checked
                 raise ModelError(f"{path}: cannot read external-data file {ref.location!r} ({exc.strerror})",
                                  hint=f"keep {ref.location} in the same folder as {path.name}") from exc

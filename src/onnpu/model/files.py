@@ -4,15 +4,16 @@ first, model last), the user's input never overwritten."""
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from google.protobuf.message import DecodeError
 
 from onnpu.errors import ModelError, OutputError
-from onnpu.guards import check_destination, same_file, write_error
+from onnpu.guards import check_destination, file_kind, same_file, write_error
 from onnpu.model import external_data as _external
-from onnpu.model import proto
+from onnpu.model import limits, proto
 from onnpu.model.external_data import check_external_data, external_data_files, external_tensors
 from onnpu.paths import lock_file
 from onnpu.storage import commit, locked, new_temp, probe_writable
@@ -34,8 +35,13 @@ def parse_model_file(path: str | Path) -> onnx.ModelProto:
         raise ModelError(f"{p}: no such file", hint="check the path of the model")
     if p.is_dir():
         raise ModelError(f"{p}: is a folder, not an ONNX file", hint="pass the .onnx file inside it")
-    if p.stat().st_size == 0:
+    info = p.stat()
+    if not stat.S_ISREG(info.st_mode):
+        raise ModelError(f"{p}: is {file_kind(info.st_mode)}, not a regular file; onnpu reads models only from "
+                         "regular files", hint="copy the model to a file first")
+    if info.st_size == 0:
         raise ModelError(f"{p}: the file is empty (0 bytes)", hint="copy or export the model again")
+    limits.check_file_size(p, info.st_size)
     try:
         model = proto.load_model(p)  # as onnx.load(p, load_external_data=False), without onnx's package import
     except PermissionError as exc:
@@ -46,6 +52,7 @@ def parse_model_file(path: str | Path) -> onnx.ModelProto:
     if not model.graph.node and not model.graph.output:
         raise ModelError(f"{p}: not a valid ONNX model (no graph inside)",
                          hint="export or download the model again")
+    limits.check_nodes(p, model.graph)
     return model
 
 

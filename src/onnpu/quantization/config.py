@@ -9,13 +9,14 @@ from typing import Any
 from onnpu.errors import QuantizationError
 
 ACTIVATION_TYPES = {"u8": "QUInt8", "u16": "QUInt16"}
+AUTO = "auto"  # activations: u16 for transformer encoders (W8A16), u8 for the rest (quantization.transformer)
 WEIGHT_TYPES = {"u8": "QUInt8", "i8": "QInt8"}
 METHODS = {"minmax": "MinMax", "entropy": "Entropy", "percentile": "Percentile"}
 
 
 @dataclass(frozen=True)
 class QuantizeConfig:
-    activations: str = "u8"
+    activations: str = AUTO
     weights: str = "i8"
     per_channel: bool = True
     method: str = "minmax"
@@ -26,7 +27,7 @@ class QuantizeConfig:
         if self.rounding not in ("nearest", "optimized"):
             raise QuantizationError(f"unknown --rounding value {self.rounding!r}",
                                     hint="--rounding takes nearest or optimized")
-        for value, table, flag in ((self.activations, ACTIVATION_TYPES, "--activations"),
+        for value, table, flag in ((self.activations, {AUTO: "", **ACTIVATION_TYPES}, "--activations"),
                                    (self.weights, WEIGHT_TYPES, "--weights"), (self.method, METHODS, "--method")):
             if value not in table:
                 raise QuantizationError(f"unknown {flag} value {value!r}", hint=f"{flag} takes " + ", ".join(table))

@@ -30,6 +30,7 @@ from onnpu.quantization.evaluate import (
 from onnpu.quantization.mixed_precision import MixedPrecisionStep, raise_to_target
 from onnpu.quantization.recipe import quantize_qdq_model
 from onnpu.quantization.rounding import RoundingReport
+from onnpu.quantization.transformer import resolve_config
 from onnpu.quantization.trust import CalibrationCheck, check_calibration
 from onnpu.runtime.inputs import check_finite
 from onnpu.runtime.targets import Target
@@ -109,8 +110,10 @@ def quantize(model: str | Path, out: str | Path, calib: str | Path | Calibration
         load_calibration(calib, inputs, preprocess=pre, holdout=holdout, limit=limit, seed=seed,
                          kinds=kinds_for(float_model, overrides=input_ranges))
 
+    config, recipe = resolve_config(float_model, config)  # "auto" activations: W8A16 for transformer encoders
+    said = [f"recipe: {recipe}"] if recipe else []
     try:
-        quant = quantize_qdq_model(float_model, data.calibration, config)
+        quant = quantize_qdq_model(float_model, data.calibration, config, notes=said)
     except (AssertionError, QuantizationError) as exc:  # the calibrator fails on NaN/Inf ranges ("scale issue")
         check_finite(run_on_cpu(float_model, data.calibration, exact=False), model=str(src),
                      samples=data.calibration_names, inputs=data.random_kinds)  # names the output and the input
@@ -124,6 +127,7 @@ def quantize(model: str | Path, out: str | Path, calib: str | Path | Calibration
     quality = evaluate(float_model, quant, data.heldout, reference)
     result = QuantizeResult(str(src), str(out), config, io, len(data.calibration), len(data.heldout), quality,
                             0.0, _model_bytes(float_model), _model_bytes(quant), target_sqnr=target_sqnr)
+    result.notes.extend(said)
     if not data.heldout:
         result.notes.append("no held-out inputs (--holdout 0): no quality report")
     if target_sqnr is not None:

@@ -17,6 +17,7 @@ from onnpu.model.biases import unshare_biases
 from onnpu.model.files import metadata, set_metadata, write_model
 from onnpu.model.qparams import qdq_params
 from onnpu.model.transforms import constants_to_initializers, ensure_opset
+from onnpu.quantization import transformer
 from onnpu.quantization.config import ACTIVATION_TYPES, DEFAULT_QUANTIZE, METHODS, WEIGHT_TYPES, QuantizeConfig
 from onnpu.storage import scratch_dir
 
@@ -70,11 +71,11 @@ def _failure(stage: str, exc: Exception) -> QuantizationError:
 
 
 def quantize_qdq_model(model: onnx.ModelProto, calibration: Sequence[Mapping[str, np.ndarray]],
-                       config: QuantizeConfig = DEFAULT_QUANTIZE, *, sixteen_bit: Sequence[str] = ()
-                       ) -> onnx.ModelProto:
+                       config: QuantizeConfig = DEFAULT_QUANTIZE, *, sixteen_bit: Sequence[str] = (),
+                       notes: list[str] | None = None) -> onnx.ModelProto:
     """Quantize a float model (fixed shapes) to QDQ for the QNN HTP. ``sixteen_bit`` names activation
     tensors raised to uint16 (mixed precision). The calibration inputs read are reported to ``onnpu.progress``
-    (stage ``calibrating``)."""
+    (stage ``calibrating``). What was changed for the HTP is said in ``notes``."""
     from onnxruntime.quantization import CalibrationMethod, QuantType, quantize
     from onnxruntime.quantization.execution_providers.qnn import get_qnn_qdq_config, qnn_preprocess_model
 
@@ -84,6 +85,11 @@ def quantize_qdq_model(model: onnx.ModelProto, calibration: Sequence[Mapping[str
     original.CopyFrom(model)
     original = ensure_opset(constants_to_initializers(original))
     unshare_biases(original)  # before ONNX Runtime's quantizer copies shared biases under names that may collide
+    config, _ = transformer.resolve_config(original, config)
+    original, said = transformer.for_htp(original, calibration)
+    if notes is not None:
+        notes.extend(said)
+    layernorms = transformer.layernorm_overrides(original)
     kept_metadata = metadata(original)
     # qnn_preprocess_model fails on models that carry metadata_props (onnxruntime 1.32): strip them for
     # quantization and put them back on the result.
@@ -98,7 +104,8 @@ def quantize_qdq_model(model: onnx.ModelProto, calibration: Sequence[Mapping[str
         except Exception as exc:
             raise _failure("ONNX Runtime's QNN preprocessing (qnn_preprocess_model)", exc) from exc
         source = pre if changed else stripped
-        overrides = {name: [{"quant_type": QuantType.QUInt16}] for name in sixteen_bit}
+        overrides = {**layernorms,
+                     **{name: [{"quant_type": QuantType.QUInt16}] for name in sixteen_bit}}
         root = logging.getLogger()
         level = root.level
         root.setLevel(logging.ERROR)  # ORT's quantizer logs advice on the root logger
@@ -123,6 +130,7 @@ def quantize_qdq_model(model: onnx.ModelProto, calibration: Sequence[Mapping[str
         finally:
             root.setLevel(level)
         result = onnx.load(str(staged))
+    transformer.quantize_where_constants(result)
     _check_scales(result)
     set_metadata(result, kept_metadata)
     return result

@@ -23,8 +23,9 @@ import onnxruntime as ort
 
 from onnpu import jsonio
 from onnpu.errors import OnnpuError
+from onnpu.guards import room_for_writing, write_error
 from onnpu.model.files import external_data_files, validate_model_file
-from onnpu.paths import cache_dir, lock_file
+from onnpu.paths import cache_area, lock_file
 from onnpu.runtime.placement import AssignedSubgraph
 from onnpu.runtime.qnn import qnn_status
 from onnpu.runtime.session import LoadedSession, create_session
@@ -57,7 +58,7 @@ class CacheEntry:
 
 
 def contexts_dir() -> Path:
-    return cache_dir() / "contexts"
+    return cache_area("contexts")
 
 
 def cache_key(model: Path, target: Target, dims: Mapping[str, int] | None) -> tuple[str, dict[str, Any]]:
@@ -112,7 +113,15 @@ def _compile(folder: Path, src: Path, proto: onnx.ModelProto, target: Target, fi
         # both (measured: 0.08 s vs 0.13 s for EfficientNet-Lite0 on the emulator)
         compile_config = {**(config or {}), "ep.context_enable": "1",
                           "ep.context_file_path": str(staging / CTX_NAME), "ep.context_embed_mode": "0"}
-        loaded = create_session(src, target, dims=dims, threads=threads, config=compile_config, checked=proto)
+        try:
+            loaded = create_session(src, target, dims=dims, threads=threads, config=compile_config, checked=proto)
+        except OnnpuError as exc:
+            full = room_for_writing(staging)  # ONNX Runtime words a full cache disk as a model it cannot load
+            if full is not None:
+                raise write_error(full, "compiled NPU context into the cache", staging.parent,
+                                  hint="free some space, point ONNPU_CACHE_DIR at a disk with room, or run with "
+                                  "--no-cache") from exc
+            raise
         if not (staging / CTX_NAME).is_file():
             raise _NothingCompiled(loaded)
         meta = {"fields": fields, "model": str(src.resolve()), "created": time.time(),

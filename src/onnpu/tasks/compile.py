@@ -20,6 +20,7 @@ import onnxruntime as ort
 
 from onnpu import jsonio
 from onnpu._version import __version__
+from onnpu.guards import room_for_writing, write_error
 from onnpu.machine import htp_is_emulated
 from onnpu.metrics import drift_in_steps
 from onnpu.model.files import validate_model_file
@@ -117,7 +118,24 @@ def compile_for_socs(model: str | Path, out_dir: str | Path, socs: Sequence[str]
     """Compile ``model`` for each SoC in ``socs`` (default: the SoC onnpu would run on) into ``out_dir``."""
     src = Path(model)
     proto = validate_model_file(src)
+    created = not Path(out_dir).exists()
     folder = output_dir(out_dir)
+    try:
+        return _compile_into(src, proto, folder, socs, multi_soc=multi_soc, embed=embed, inputs=inputs, seed=seed,
+                             allow_fallback=allow_fallback, options=options, dims=dims)
+    except BaseException as exc:
+        if created and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()  # a failed compile leaves no empty folder behind
+        if isinstance(exc, Exception) and not isinstance(exc, OSError):
+            full = room_for_writing(folder if folder.is_dir() else folder.parent)
+            if full is not None:  # QNN and ONNX Runtime report a full disk in their own words: say it plainly
+                raise write_error(full, "compiled model", folder) from exc
+        raise
+
+
+def _compile_into(src: Path, proto: onnx.ModelProto, folder: Path, socs: Sequence[str], *, multi_soc: bool,
+                  embed: bool, inputs: int, seed: int, allow_fallback: bool, options: Mapping[str, str] | None,
+                  dims: Mapping[str, int] | None) -> CompileResult:
     here = choose_soc(purpose="compile")  # the default SoC, and the board's own (on a board)
     chosen: list[Soc] = [choose_soc(s, purpose="compile").soc for s in socs] or [here.soc]
     chosen = list({s.soc_model: s for s in chosen}.values())

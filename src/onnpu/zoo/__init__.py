@@ -12,7 +12,7 @@ from pathlib import Path
 
 from onnpu import jsonio
 from onnpu.errors import ModelError, OnnpuError
-from onnpu.paths import cache_dir, lock_file
+from onnpu.paths import cache_area, lock_file
 from onnpu.storage import atomic_write, locked, sha256_file, staging_dir, sweep_leftovers
 
 DEFAULT_MODEL = "efficientnet-lite0"
@@ -57,7 +57,7 @@ def build(name: str = DEFAULT_MODEL, *, force: bool = False) -> ZooModel:
     ``onnpu.progress.note``)."""
     if name not in BUILDERS:
         raise OnnpuError(f"unknown zoo model {name!r}", hint="available: " + ", ".join(BUILDERS))
-    folder = cache_dir() / "zoo" / name
+    folder = cache_area("zoo") / name
     start = time.perf_counter()
     built = False
     if force or not _valid(folder):

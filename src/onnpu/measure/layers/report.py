@@ -9,10 +9,10 @@ import math
 from pathlib import Path
 
 from onnpu import jsonio
+from onnpu.guards import write_files
 from onnpu.measure.figures import html_page, img_tag, png, pyplot
 from onnpu.measure.layers.advice import CLIPPING, ROUNDING, WEIGHTS
 from onnpu.measure.layers.result import LayerRow, LayersResult
-from onnpu.storage import atomic_write, output_dir
 
 __all__ = ["layers_plot", "write_layers_report"]
 
@@ -162,12 +162,7 @@ def _html_page(result: LayersResult, plot: bytes) -> str:
 def write_layers_report(result: LayersResult, folder: str | Path) -> list[Path]:
     """``report.json`` (strict JSON, ``onnpu.layers/1``), ``report.md``, ``layers.png`` and ``report.html`` in
     ``folder``."""
-    out = output_dir(folder, "report", "--report")
     plot = layers_plot(result)
-    written = []
-    for name, content in [("report.json", jsonio.dumps(result.to_dict()).encode()),
-                          ("report.md", _markdown(result).encode()), ("layers.png", plot),
-                          ("report.html", _html_page(result, plot).encode())]:
-        atomic_write(out / name, content)
-        written.append(out / name)
-    return written
+    return write_files(folder, {"report.json": jsonio.dumps(result.to_dict()).encode(),
+                                "report.md": _markdown(result).encode(), "layers.png": plot,
+                                "report.html": _html_page(result, plot).encode()})

@@ -1,0 +1,99 @@
+"""Limits checked before a model is read: what it will cost must fit, or the command refuses it in one line
+(instead of a MemoryError traceback, the OOM killer on a board, or minutes of work on a graph no real model
+has).
+
+* Memory: the bytes a command will hold (the protobuf, external data read into it) against what the machine
+  can give this process now — psutil's available memory, and the address-space limit (``ulimit -v``).
+  ``ONNPU_MEMORY_CHECK=0`` turns the check off.
+* Size: a model file over the 2 GiB protobuf limit cannot be parsed (weights that large belong in external
+  data).
+* Nodes: more than ``ONNPU_MAX_NODES`` (default 300,000, subgraphs included) is refused: real models have
+  tens of thousands at most, and a million-node chain takes minutes and gigabytes in ONNX Runtime."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from onnpu.errors import ModelError
+
+__all__ = ["MAX_NODES", "PROTOBUF_LIMIT", "available_memory", "check_file_size", "check_memory", "check_nodes"]
+
+PROTOBUF_LIMIT = 2**31 - 1
+MAX_NODES = 300_000
+
+
+def available_memory() -> int | None:
+    """Bytes this process can still allocate: psutil's available memory, capped by the address-space limit
+    left (``RLIMIT_AS``); None when neither can be read."""
+    found: list[int] = []
+    try:
+        import psutil
+
+        found.append(int(psutil.virtual_memory().available))
+        try:
+            import resource
+
+            soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+            if soft != resource.RLIM_INFINITY:
+                found.append(max(0, int(soft) - int(psutil.Process().memory_info().vms)))
+        except (ImportError, OSError, ValueError):
+            pass
+    except Exception:  # psutil unavailable or refused (containers without /proc)
+        return None
+    return min(found) if found else None
+
+
+def _enabled() -> bool:
+    return os.environ.get("ONNPU_MEMORY_CHECK", "1").strip().lower() not in ("0", "off", "no", "false")
+
+
+def check_memory(path: str | Path, need: int, what: str) -> None:
+    """Refuse, before reading, a ``need``-byte job that cannot fit in what is available."""
+    if not _enabled() or need < 256 << 20:  # small jobs are never refused
+        return
+    free = available_memory()
+    if free is not None and need > free:
+        raise ModelError(f"{path}: {what} needs about {need / 1e9:.1f} GB of memory; {free / 1e9:.1f} GB is "
+                         "available to this process",
+                         hint="run it on a machine with more memory (or raise `ulimit -v`); ONNPU_MEMORY_CHECK=0 "
+                         "tries anyway")
+
+
+def check_file_size(path: str | Path, size: int) -> None:
+    if size > PROTOBUF_LIMIT:
+        raise ModelError(f"{path}: the file is {size / 2**30:.1f} GiB, over the 2 GiB limit of one ONNX protobuf",
+                         hint="save the weights as external data (onnx.save_model(..., save_as_external_data=True))")
+    check_memory(path, 3 * size, "parsing the model")
+
+
+def max_nodes() -> int:
+    raw = os.environ.get("ONNPU_MAX_NODES", "")
+    try:
+        return int(raw) if raw.strip() else MAX_NODES
+    except ValueError:
+        raise ModelError(f"ONNPU_MAX_NODES={raw!r} is not a whole number", hint="unset it or give a number") from None
+
+
+def count_nodes(graph: object) -> int:
+    """Nodes in a graph and every subgraph (If/Loop/Scan bodies)."""
+    total = 0
+    stack = [graph]
+    while stack:
+        g = stack.pop()
+        for node in getattr(g, "node", ()):
+            total += 1
+            for attr in node.attribute:
+                if attr.HasField("g"):
+                    stack.append(attr.g)
+                stack.extend(attr.graphs)
+    return total
+
+
+def check_nodes(path: str | Path, graph: object) -> None:
+    limit = max_nodes()
+    count = count_nodes(graph)
+    if count > limit:
+        raise ModelError(f"{path}: the graph has {count:,} nodes, more than onnpu takes ({limit:,}); graphs that "
+                         "large take minutes and gigabytes to load", hint=f"set ONNPU_MAX_NODES={count} if the "
+                         "model really is that large")
