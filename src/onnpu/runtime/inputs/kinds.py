@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from onnpu.errors import InputDataError
-from onnpu.model.graphs import constant_tensors, consumers
+from onnpu.model.graphs import constant_tensors, consumers, integer_input_ranges
 from onnpu.model.inspection import TensorInfo, tensor_infos
 
 if TYPE_CHECKING:
@@ -73,14 +73,6 @@ def _reached(name: str, users: Mapping[str, list[onnx.NodeProto]]) -> list[tuple
     return found
 
 
-def _table_rows(node: onnx.NodeProto, via: str, consts: Mapping[str, onnx.TensorProto]) -> int | None:
-    if node.op_type != "Gather" or len(node.input) < 2 or node.input[1] != via or node.input[0] not in consts:
-        return None
-    dims = list(consts[node.input[0]].dims)
-    axis = next((a.i for a in node.attribute if a.name == "axis"), 0)
-    return int(dims[axis % len(dims)]) if dims else None
-
-
 def _is_one(name: str, consts: Mapping[str, onnx.TensorProto]) -> bool:
     from onnpu.model import proto
 
@@ -118,15 +110,14 @@ def _waveform_like(info: TensorInfo) -> bool:
     return not isinstance(last, int) or last >= WAVEFORM_MIN_SAMPLES
 
 
-def _integer_kind(info: TensorInfo, reached: list[tuple[onnx.NodeProto, str]],
-                  consts: Mapping[str, onnx.TensorProto], longest: int) -> InputKind:
+def _integer_kind(info: TensorInfo, reached: list[tuple[onnx.NodeProto, str]], rows: int | None,
+                  longest: int) -> InputKind:
     dtype = info.numpy_dtype
-    rows = [r for node, via in reached if (r := _table_rows(node, via, consts))]
     lowered = info.name.lower()
     if rows:
-        table = next(node.input[0] for node, via in reached if _table_rows(node, via, consts))
+        table = next((n.input[0] for n, via in reached if n.op_type == "Gather" and n.input[1:2] == [via]), "")
         kind = "positions" if "position" in lowered or "pos_id" in lowered else "token ids"
-        return InputKind(info.name, kind, 0, min(rows) - 1, f"rows of {table!r}")
+        return InputKind(info.name, kind, 0, rows - 1, f"rows of {table!r}" if table else "rows of its table")
     limits = np.iinfo(dtype) if dtype != np.bool_ else None
     if limits is not None and _image_like(info):
         return InputKind(info.name, "image", max(limits.min, 0), min(limits.max, 255), "pixels")
@@ -169,6 +160,7 @@ def input_kinds(model: onnx.ModelProto, *, infos: list[TensorInfo] | None = None
     consts = constant_tensors(model)
     users = consumers(model.graph)
     longest = _longest_axis(infos, dims)
+    tables = integer_input_ranges(model)  # token ids: the rows of the table each indexes
     kinds: dict[str, InputKind] = {}
     for info in infos:
         if info.name in overrides:
@@ -183,5 +175,5 @@ def input_kinds(model: onnx.ModelProto, *, infos: list[TensorInfo] | None = None
         elif np.issubdtype(dtype, np.floating):
             kinds[info.name] = _float_kind(info, reached, consts, declared or {})
         else:
-            kinds[info.name] = _integer_kind(info, reached, consts, longest)
+            kinds[info.name] = _integer_kind(info, reached, tables.get(info.name, (0, 0))[1], longest)
     return kinds

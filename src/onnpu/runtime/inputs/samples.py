@@ -51,8 +51,6 @@ def _named(path: Path, arrays: dict[str, np.ndarray], infos: list[TensorInfo]) -
                                  hint="give an .npz with one array per input, named after it")
         return {infos[0].name: arrays[""]}
     missing = [i.name for i in infos if i.name not in arrays]
-    if missing and len(arrays) == len(infos) == 1:
-        return {infos[0].name: next(iter(arrays.values()))}
     if missing:
         raise InputDataError(f"{path}: holds {_held(arrays)}; the model wants {wanted(infos)} (no array named "
                              f"{missing[0]!r})", hint="name each array after a model input; stack samples on axis 0")
