@@ -87,6 +87,18 @@ def _classifier() -> object:
     return models.classifier()
 
 
+def _hostile(path: Path) -> None:
+    import hostile
+
+    hostile.rewrite(hostile.with_external_data(path, "model.onnx"), location="/etc/passwd")
+
+
+def _unsupported() -> object:
+    import models
+
+    return models.unsupported_op()
+
+
 def _encoder(path: Path) -> None:
     import models
     import test_transformer
@@ -112,6 +124,9 @@ BUILDERS: dict[str, Callable[[Path], None]] = {
     "photo": _photo("matplotlib:grace_hopper.jpg"),  # a real photo (Grace Hopper, 512x600 JPEG)
     "cat-photo": _photo("skimage:chelsea.png"),
     "photos": _crops,  # a folder of real photo crops, one subfolder per photo (calibration data)
+    # a folder with a model.onnx whose weights are named as external data at /etc/passwd
+    "hostile-model": _hostile,
+    "unsupported": _model(_unsupported),  # a float model with a Unique node, which the QNN EP cannot run
     # a BERT-style sentence encoder as torch exports it: int64 input_ids + attention_mask [1, 16], 2 heads, d=32
     "encoder": _encoder,
     "sentences": _sentences,  # 24 tokenized "sentences" for it (.npz: input_ids, attention_mask [24, 16])
