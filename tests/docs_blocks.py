@@ -99,6 +99,39 @@ def _unsupported() -> object:
     return models.unsupported_op()
 
 
+def _keyword_spotter() -> object:
+    """A small keyword spotter on raw audio: waveform [1, 1, 8000] (0.5 s at 16 kHz) → 4 class logits."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    import models
+
+    rng = np.random.default_rng(7)
+
+    def weight(name: str, *shape: int) -> object:
+        return numpy_helper.from_array(rng.normal(0, (2 / np.prod(shape[1:])) ** 0.5, shape).astype(np.float32), name)
+
+    inits = [weight("frames.w", 16, 1, 64), weight("conv.w", 32, 16, 5), weight("fc.w", 4, 32),
+             numpy_helper.from_array(np.zeros(4, np.float32), "fc.b")]
+    nodes = [helper.make_node("Conv", ["waveform", "frames.w"], ["f"], strides=[32], name="frames"),
+             helper.make_node("Relu", ["f"], ["fr"], name="frames_relu"),
+             helper.make_node("Conv", ["fr", "conv.w"], ["c"], strides=[2], pads=[2, 2], name="conv"),
+             helper.make_node("Relu", ["c"], ["cr"], name="conv_relu"),
+             helper.make_node("GlobalAveragePool", ["cr"], ["g"], name="pool"),
+             helper.make_node("Flatten", ["g"], ["v"], name="flatten"),
+             helper.make_node("Gemm", ["v", "fc.w", "fc.b"], ["logits"], transB=1, name="fc")]
+    return models._model(nodes, [helper.make_tensor_value_info("waveform", TensorProto.FLOAT, [1, 1, 8000])],
+                         [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 4])], inits,
+                         "keyword_spotter")
+
+
+def _tones(path: Path) -> None:
+    import numpy as np
+    from corpus import tone_clips
+
+    np.savez(path, waveform=tone_clips(8000, 16000, count=24).reshape(24, 1, 8000))
+
+
 def _encoder(path: Path) -> None:
     import models
     import test_transformer
@@ -127,6 +160,8 @@ BUILDERS: dict[str, Callable[[Path], None]] = {
     # a folder with a model.onnx whose weights are named as external data at /etc/passwd
     "hostile-model": _hostile,
     "unsupported": _model(_unsupported),  # a float model with a Unique node, which the QNN EP cannot run
+    "keyword-spotter": _model(_keyword_spotter),
+    "tones": _tones,  # 24 clips of notes with harmonics, 0.5 s at 16 kHz (.npz: waveform [24, 1, 8000])
     # a BERT-style sentence encoder as torch exports it: int64 input_ids + attention_mask [1, 16], 2 heads, d=32
     "encoder": _encoder,
     "sentences": _sentences,  # 24 tokenized "sentences" for it (.npz: input_ids, attention_mask [24, 16])
