@@ -127,6 +127,7 @@ def _keyword_spotter() -> object:
 
 def _tones(path: Path) -> None:
     import numpy as np
+
     from corpus import tone_clips
 
     np.savez(path, waveform=tone_clips(8000, 16000, count=24).reshape(24, 1, 8000))
