@@ -19,6 +19,7 @@ from onnpu.vision.presets import SCALING
 
 if TYPE_CHECKING:
     from onnpu.vision.detection.detector import DetectPreprocess
+    from onnpu.vision.detection.eval_run import DetectEvalResult
     from onnpu.vision.detection.results import DetectResult, ImageDetections
 
 HEAD_CHOICES = ("yolov8", "yolov5", "yolox", "boxes-scores", "nms")  # onnpu.vision.detection.heads.HEADS
@@ -39,13 +40,14 @@ def unit_interval(text: str) -> float:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("detect", help="detect objects in images (boxes, classes, scores), on cpu or npu")
     p.add_argument("images", nargs="+", help="image files or URLs, folders (recursive) or globs")
-    p.add_argument("--model", "-m", required=True, help="ONNX detector (file or URL)")
+    p.add_argument("--model", "-m", required=True, action="append",
+                   help="ONNX detector (file or URL); with --eval repeatable (e.g. float and quantized)")
     add_target_args(p)
     p.add_argument("--head", choices=HEAD_CHOICES,
                    help="the output layout (default: recognised from the output shapes and the graph)")
     p.add_argument("--labels", help="labels file or URL, one class per line or JSON (default: COCO-80 for 80 classes)")
-    p.add_argument("--conf", type=unit_interval, default=0.25, help="score threshold (default 0.25)")
-    p.add_argument("--iou", type=unit_interval, default=0.45, help="NMS IoU threshold (default 0.45)")
+    p.add_argument("--conf", type=unit_interval, help="score threshold (default 0.25; with --eval 0.001)")
+    p.add_argument("--iou", type=unit_interval, help="NMS IoU threshold (default 0.45; with --eval 0.6)")
     p.add_argument("--max-det", type=positive_int, default=300, help="most detections per image (default 300)")
     g = p.add_argument_group("preprocessing (default: letterbox, RGB, 0-1; YOLOX raw heads: corner, BGR, 0-255)")
     g.add_argument("--fit", choices=FIT_CHOICES, help="letterbox (centred, padded), corner (padded right and "
@@ -67,6 +69,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     f.add_argument("--workers", type=positive_int, help="decode/preprocess threads (default: min(4, CPUs))")
     f.add_argument("--threads", type=positive_int, help="ONNX Runtime intra-op threads (also for single images)")
     f.add_argument("--no-draft", action="store_true", help="decode JPEGs at full size")
+    e = p.add_argument_group("evaluation: IMAGE is the folder of the annotated images; --model repeatable, --target "
+                             "a comma list (e.g. cpu,npu): every model on every target, side by side")
+    e.add_argument("--eval", metavar="ANNOTATIONS", help="COCO annotations (.json): mAP@[.5:.95] and mAP@.5, and "
+                   "each cell's detections against the first cell's")
     add_download_args(p)
     add_json_arg(p)
     p.set_defaults(handler=run)
@@ -195,7 +201,7 @@ def _run_folder(args: argparse.Namespace, model: str, labels: str | None) -> int
                             head=args.head, labels=labels, conf=args.conf, iou=args.iou, max_det=args.max_det,
                             preprocess=preprocess_of(args), cache=not args.no_cache, dims=parse_dims(args.dim),
                             on_result=line)
-    outputs.finish(_classes(summary.head), labels)
+    outputs.finish(summary.num_classes, labels)
     code = _code(summary.detected, summary.failed)
     if summary.total and not summary.detected and not summary.failed and not summary.resumed:
         code = 1  # only non-image files
@@ -216,20 +222,73 @@ def _run_folder(args: argparse.Namespace, model: str, labels: str | None) -> int
     return code
 
 
-def _classes(head_text: str) -> int:
-    """The class count in a head's description (``head yolov8 (80 classes): …``)."""
-    import re
+def _run_eval(args: argparse.Namespace, labels: str | None) -> int:
+    from onnpu.cli.args import targets_from
+    from onnpu.cli.console import print_json
+    from onnpu.cli.sources import local_model
+    from onnpu.vision.detection.eval_run import evaluate_detectors
 
-    found = re.search(r"\((\d+) classes\)", head_text)
-    return int(found.group(1)) if found else 0
+    flags = [f for f, v in (("-o", args.output), ("--resume", args.resume), ("--save", args.save),
+                            ("--coco-json", args.coco_json)) if v]
+    if flags:
+        refuse(args, f"{', '.join(flags)}: not with --eval (it reports mAP, not detections)")
+    if len(args.images) != 1:
+        refuse(args, "--eval: give one folder, the one the annotations' file names are relative to")
+    models = [local_model(m, args) or m for m in args.model]
+    result = evaluate_detectors(args.images[0], args.eval, models, targets_from(args, "cpu"), head=args.head,
+                                labels=labels, conf=0.001 if args.conf is None else args.conf,
+                                iou=0.6 if args.iou is None else args.iou, max_det=args.max_det,
+                                preprocess=preprocess_of(args), batch=args.batch, workers=args.workers,
+                                threads=args.threads, draft=not args.no_draft, cache=not args.no_cache)
+    if args.json:
+        print_json(result.to_dict())
+    else:
+        render_eval(result)
+    failed = sum(1 for c in result.cells if c.error is not None)
+    return _code(len(result.cells) - failed, failed)
+
+
+def render_eval(result: DetectEvalResult) -> None:
+    import sys
+
+    from onnpu.cli.render import plain_table
+
+    ref = result.reference
+    rows = []
+    for cell in result.cells:
+        if cell.error is not None or cell.scores is None:
+            rows.append((cell.label, "-", "-", "-", "-", "-", f"did not run: {cell.error}"))
+            continue
+        delta = "" if ref is None or cell is ref or ref.scores is None else \
+            f"{(cell.scores.map - ref.scores.map) * 100:+.1f}"
+        versus = cell.versus_reference
+        rows.append((cell.label, f"{cell.scores.map * 100:.1f}", f"{cell.scores.map50 * 100:.1f}", delta or "ref",
+                     f"{versus.matched}/{versus.missed}/{versus.extra}" if versus else "-",
+                     f"{versus.median_box_error_px:.2f}" if versus and versus.median_box_error_px is not None
+                     else "-", f"{cell.images_per_s:.1f}"))
+    lines = [f"{result.images} images, {result.annotated_boxes} annotated boxes ({result.annotations})",
+             *plain_table(("model @ target", "mAP", "mAP@.5", "ΔmAP", "matched/missed/extra", "box err px",
+                           "images/s"), rows, (False, True, True, True, True, True, True)),
+             "mAP = mAP@[.5:.95] in %; matched/missed/extra and the median box error compare each cell's "
+             "detections scoring ≥ 0.25 with the reference's (the first row)"]
+    lines += [f"{cell.label}: {cell.placement}" for cell in result.cells if cell.placement]
+    evaluator = next((c.scores.evaluator for c in result.cells if c.scores), None)
+    if evaluator:
+        lines.append(f"evaluator: {evaluator}")
+    sys.stdout.write("\n".join(lines) + "\n")
 
 
 def run(args: argparse.Namespace) -> int:
     from onnpu.cli.sources import local_file, local_model
 
-    model = local_model(args.model, args)
-    assert model is not None
     labels = local_file(args.labels)
+    if args.eval:
+        return _run_eval(args, labels)
+    if len(args.model) > 1:
+        refuse(args, "--model: one model (several only with --eval)")
+    model = local_model(args.model[0], args) or args.model[0]
+    args.conf = 0.25 if args.conf is None else args.conf
+    args.iou = 0.45 if args.iou is None else args.iou
     if _folder_mode(args):
         return _run_folder(args, model, labels)
     from onnpu.cli.console import print_json

@@ -4,8 +4,10 @@ results and evaluation. The decoder is a library of its own: ``decode(outputs, h
 ``recognise_head(shapes, input_size)``."""
 
 from onnpu.vision.detection.decode import Detections, decode
+from onnpu.vision.detection.evaluate import CocoScores, evaluate_coco
 from onnpu.vision.detection.heads import HEADS, Head, recognise_head
 from onnpu.vision.detection.letterbox import Placement, place
 from onnpu.vision.detection.nms import box_iou, nms
 
-__all__ = ["HEADS", "Detections", "Head", "Placement", "box_iou", "decode", "nms", "place", "recognise_head"]
+__all__ = ["HEADS", "CocoScores", "Detections", "Head", "Placement", "box_iou", "decode", "evaluate_coco", "nms",
+           "place", "recognise_head"]

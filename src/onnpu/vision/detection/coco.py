@@ -29,8 +29,11 @@ def image_id(image: str, position: int, by_name: Mapping[str, int] | None = None
     return int(stem) if stem.isdigit() else position + 1
 
 
-def coco_results(images: Iterable[ImageDetections], *, coco80: bool,
+def coco_results(images: Iterable[ImageDetections], *, coco80: bool = False,
+                 categories: Mapping[int, int] | None = None,
                  by_name: Mapping[str, int] | None = None) -> list[dict[str, Any]]:
+    """Detections in COCO's results format. Category ids: ``categories`` (class → id) when given, else COCO's
+    ids for an 80-class model (``coco80``), else the class index."""
     out: list[dict[str, Any]] = []
     for position, result in enumerate(images):
         if result.error is not None:
@@ -38,7 +41,8 @@ def coco_results(images: Iterable[ImageDetections], *, coco80: bool,
         ident = image_id(result.image, position, by_name)
         for b in result.boxes:
             x1, y1, x2, y2 = b.box
-            out.append({"image_id": ident, "category_id": category_id(b.cls, coco80),
+            cat = categories.get(b.cls, b.cls) if categories is not None else category_id(b.cls, coco80)
+            out.append({"image_id": ident, "category_id": cat,
                         "bbox": [round(x1, 2), round(y1, 2), round(x2 - x1, 2), round(y2 - y1, 2)],
                         "score": round(b.score, 5)})
     return out

@@ -78,6 +78,7 @@ class DetectFolderSummary:
     placement: str
     head: str
     warnings: list[str] = field(default_factory=list)
+    num_classes: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -194,4 +195,4 @@ def detect_folder(sources: Sequence[str | Path], model: str | Path, target: Targ
                                processed / seconds if seconds else 0.0, batch, pool_size, threads, draft,
                                str(output) if output else None, peak_rss_mb(), loaded.providers,
                                loaded.placement.headline() if loaded.placement else "not recorded",
-                               detector.head.describe(), warnings)
+                               detector.head.describe(), warnings, detector.head.num_classes)
