@@ -82,6 +82,29 @@ def random_inputs(infos: list[TensorInfo], seed: int, dims: Mapping[str, int] | 
     return out
 
 
+def model_typed_inputs(infos: list[TensorInfo], seed: int, dims: Mapping[str, int] | None = None, *,
+                       ranges: Mapping[str, tuple[int, int]] | None = None) -> dict[str, np.ndarray]:
+    """Seeded inputs in each input's own dtype, inside the range its quantization parameters can represent: a
+    quantized integer input gets integers over its whole type; a float input that the model quantizes first gets
+    floats on that quantization's grid, over its whole range (its own parameters, as ``io_quant_params`` reads
+    them); other inputs as ``random_inputs``. Any number of inputs; ready for any session of the model, compiled
+    or not (a compiled model no longer holds the Q/DQ nodes that say how to quantize float data)."""
+    rng = np.random.default_rng(seed)
+    plain = random_inputs([i for i in infos if i.quant is None], seed, dims, ranges=ranges)
+    out: dict[str, np.ndarray] = {}
+    for info in infos:
+        if info.quant is None:
+            out[info.name] = plain[info.name]
+            continue
+        shape = _resolved_shape(info, dims)
+        qtype = np.dtype(info.quant.dtype)
+        limits = np.iinfo(qtype)
+        q = rng.integers(limits.min, limits.max, shape, endpoint=True).astype(qtype)
+        want = info.numpy_dtype
+        out[info.name] = dequantize(q, info.quant).astype(want) if np.issubdtype(want, np.floating) else q.astype(want)
+    return out
+
+
 def float_view(info: TensorInfo) -> TensorInfo:
     """The float view of an input: data for a quantized input is prepared in float, then quantized."""
     return TensorInfo(info.name, "float", info.shape, None)
