@@ -172,3 +172,10 @@ def test_verification_is_remembered_by_path_size_and_mtime(compiled: Path, tmp_p
     _flip_byte(out)  # a new mtime: verified again, and refused
     with pytest.raises(ModelError, match="SHA-256"):
         model_for_target(out, get_target("npu"))
+
+
+def test_another_tools_manifest_beside_a_model_is_not_a_compile_manifest(tmp_path: Path) -> None:
+    src = models.save(models.qdq_conv(), tmp_path / "conv.qdq.onnx")
+    (tmp_path / "manifest.json").write_text(json.dumps({"model": "conv.qdq.onnx", "sha256": "0" * 64}))
+    path, _, info = model_for_target(src, get_target("npu"))
+    assert path == src and info is None

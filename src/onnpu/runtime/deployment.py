@@ -119,8 +119,12 @@ def load_manifest(path: Path) -> Manifest:
 def manifest_beside(path: Path) -> Manifest | None:
     """The manifest of the compile folder ``path`` (a compiled model file) belongs to, if it lists it."""
     file = path.parent / MANIFEST
-    if not file.is_file():
+    try:
+        data = json.loads(file.read_text(encoding="utf-8")) if file.is_file() else None
+    except (OSError, ValueError, UnicodeDecodeError):
         return None
+    if not isinstance(data, dict) or not str(data.get("schema", "")).startswith("onnpu.compile/"):
+        return None  # another tool's manifest.json (onnpu's model zoo writes one)
     manifest = load_manifest(file)
     return manifest if manifest.entry_for_file(path.name) is not None else None
 
