@@ -4,15 +4,17 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.onnpu-installed
 
-.PHONY: demo test lint bench labels clean
+.PHONY: demo test lint bench labels docs docs-outputs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	# torch 2.13.0 CPU comes from the local disk (never a CUDA build from the index)
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[qnn,zoo,report,dev]'
+	$(BIN)/pip install --quiet -e '.[qnn,zoo,report,dev,docs,eval]'
 	# test data only: the PP-OCRv4 ONNX models inside rapidocr-onnxruntime (its OpenCV stack is not needed)
 	$(BIN)/pip install --quiet --no-deps rapidocr-onnxruntime==1.4.4
+	# test data only: tokenizes the corpus's sentences with a model's own tokenizer.json (no hub client needed)
+	$(BIN)/pip install --quiet --no-deps tokenizers==0.23.3
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -30,7 +32,19 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# The documentation site, offline, into site/: a broken link, a missing page or anchor fails the build.
+docs: $(STAMP)
+	$(BIN)/python -m onnpu.cli.reference --check
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+# Rewrite the generated parts of the docs from the code: the CLI and API reference, and the output shown
+# under every runnable shell block (each block run for real; tests/test_docs_blocks.py checks them).
+docs-outputs: $(STAMP)
+	$(BIN)/python -m onnpu.cli.reference
+	$(BIN)/python tests/docs_blocks.py --write
+
 bench: $(STAMP)
+	$(BIN)/python tests/corpus.py fetch  # the corpus's models (pinned, checked by SHA-256) before any section needs them
 	$(BIN)/python benchmarks/run.py --out BENCHMARKS.md
 
 labels: $(STAMP)
@@ -39,4 +53,4 @@ labels: $(STAMP)
 	pathlib.Path('src/onnpu/data/imagenet1k_labels.txt').write_text('\n'.join(names) + '\n')"
 
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build site *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

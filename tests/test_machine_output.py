@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+import detect_models
 import models
 from onnpu import jsonio
 from onnpu.cli import build_parser
@@ -41,8 +42,11 @@ def files(tmp_path_factory: pytest.TempPathFactory, photos: dict[str, Path]) -> 
 
     float_model = models.save(models.float_conv(), root / "float.onnx")
     quantize(float_model, root / "float.qdq.onnx", "random", config=QuantizeConfig(rounding="nearest"))
+    detector = detect_models.save(detect_models.square_detector(), root / "det.onnx")
+    quantize(detector, root / "det.qdq.onnx", "random", config=QuantizeConfig(rounding="nearest"))
     return {
         "float.qdq": root / "float.qdq.onnx",
+        "det.qdq": root / "det.qdq.onnx",
         "qdq": models.save(models.qdq_conv(), root / "qdq.onnx"),
         "float": models.save(models.float_conv(), root / "float.onnx"),
         "dynamic": models.save(models.float_conv(batch="N"), root / "dyn.onnx"),
@@ -70,6 +74,7 @@ def json_commands(f: dict[str, Path]) -> dict[str, list[str]]:
                     "--json"],
         "run": ["run", str(f["qdq"]), *npu, "--no-cache", "--json"],
         "classify": ["classify", str(f["photo"]), "--model", str(f["u8"]), *npu, "--soc", FLOAT_SOC, "--json"],
+        "detect": ["detect", str(f["photo"]), "--model", str(f["det.qdq"]), *npu, "--json"],
         "bench": ["bench", str(f["qdq"]), "--target", "cpu,npu", "-n", "2", "--json"],
         "compare": ["compare", str(f["qdq"]), "--targets", "cpu,npu", "--count", "2", "--json"],
         "cache": ["cache", "list", "--json"],
@@ -100,6 +105,7 @@ EXPECTED: dict[str, Callable[[dict[str, Any]], bool]] = {
     "profile": lambda d: d["iterations"] == 2 and len(d["rows"]) > 0,
     "run": lambda d: d["placement"]["fully_on_target"] is True and "y" in d["outputs"],
     "classify": lambda d: len(d["images"]) == 1 and len(d["images"][0]["top"]) == 5,
+    "detect": lambda d: d["head"]["kind"] == "yolov8" and len(d["images"]) == 1 and "detections" in d["images"][0],
     "bench": lambda d: d["schema"] == "onnpu.bench/1" and [len(r["latencies_ms"]) for r in d["runs"]] == [2, 2],
     "compare": lambda d: d["samples"] == 2 and d["candidate"].startswith("qdq.onnx @ npu"),
     "cache": lambda d: isinstance(d["contexts"], list) and "cache_dir" in d,

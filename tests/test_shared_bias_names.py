@@ -64,3 +64,40 @@ def test_shared_bias_model_quantizes_and_runs(tmp_path: Path) -> None:
         assert min(q.sqnr_db for q in result.quality) > 15
         ran = run_model(out, get_target("cpu"), inputs={"x": feeds["x"][0]})
         assert np.isfinite(ran.outputs["y"]).all()
+
+
+def _swift_like_model() -> onnx.ModelProto:
+    """What swift-f0 0.3.0's pitch model does that ONNX Runtime's quantizer trips on: a Gemm with a scalar bias, a
+    -inf fill before a Softmax, and a Softmax computed in double."""
+    rng = np.random.default_rng(2)
+    inits = [numpy_helper.from_array(rng.normal(0, 0.4, (8, 16)).astype(np.float32), "w"),
+             numpy_helper.from_array(np.array(0.1, np.float32), "scalar_bias"),
+             numpy_helper.from_array(np.array(0.0, np.float32), "zero"),
+             numpy_helper.from_array(np.array(-np.inf, np.float32), "minus_inf")]
+    nodes = [helper.make_node("Gemm", ["x", "w", "scalar_bias"], ["g"], transB=1, name="gemm"),
+             helper.make_node("Greater", ["g", "zero"], ["keep"], name="keep_positive"),
+             helper.make_node("Where", ["keep", "g", "minus_inf"], ["filled"], name="masked_fill"),
+             helper.make_node("Softmax", ["filled"], ["p"], axis=-1, name="softmax_float"),
+             helper.make_node("Cast", ["g"], ["g64"], to=TensorProto.DOUBLE, name="to_double"),
+             helper.make_node("Softmax", ["g64"], ["p64"], axis=-1, name="softmax_double"),
+             helper.make_node("Cast", ["p64"], ["q"], to=TensorProto.FLOAT, name="to_float"),
+             helper.make_node("Add", ["p", "q"], ["y"], name="sum")]
+    graph = helper.make_graph(nodes, "swift_like", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 9
+    onnx.checker.check_model(model)
+    return model
+
+
+def test_scalar_gemm_bias_double_softmax_and_inf_fill_quantize(tmp_path: Path) -> None:
+    src = tmp_path / "swift_like.onnx"
+    onnx.save(_swift_like_model(), str(src))
+    x = np.random.default_rng(3).normal(0, 1, (12, 16)).astype(np.float32)
+    np.savez(tmp_path / "calib.npz", x=x)
+    result = quantize(src, tmp_path / "q.onnx", tmp_path / "calib.npz", config=QuantizeConfig(rounding="nearest"))
+    assert any("-infinity fill" in n and "minus_inf" in n for n in result.notes)
+    assert min(q.sqnr_db for q in result.quality) > 15
+    quantized = onnx.load(str(tmp_path / "q.onnx"))
+    double_softmax = next(n for n in quantized.graph.node if n.name == "softmax_double")
+    assert double_softmax.input[0] == "g64"  # left as the model computes it: no Q/DQ around a double tensor

@@ -99,6 +99,9 @@ if TYPE_CHECKING:  # the public API: one list (each name re-exported as itself)
     from onnpu.tasks.simplify import simplify as simplify
     from onnpu.vision.classify import ClassifyResult as ClassifyResult
     from onnpu.vision.classify import classify as classify
+    from onnpu.vision.detection.detect import detect as detect
+    from onnpu.vision.detection.folder import detect_folder as detect_folder
+    from onnpu.vision.detection.results import DetectResult as DetectResult
     from onnpu.vision.folder import classify_folder as classify_folder
     from onnpu.vision.preprocess import PreprocessConfig as PreprocessConfig
 

@@ -21,6 +21,7 @@ from onnpu.cli import (
     cmd_compare,
     cmd_compile,
     cmd_demo,
+    cmd_detect,
     cmd_doctor,
     cmd_fix_shapes,
     cmd_inspect,
@@ -36,7 +37,8 @@ from onnpu.cli import (
 from onnpu.errors import ExitCode, OnnpuError
 
 COMMANDS = (cmd_doctor, cmd_inspect, cmd_fix_shapes, cmd_quantize, cmd_prepare, cmd_placement, cmd_profile, cmd_run,
-            cmd_simplify, cmd_classify, cmd_bench, cmd_compare, cmd_compile, cmd_layers, cmd_cache, cmd_zoo, cmd_demo)
+            cmd_simplify, cmd_classify, cmd_detect, cmd_bench, cmd_compare, cmd_compile, cmd_layers, cmd_cache, cmd_zoo,
+            cmd_demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

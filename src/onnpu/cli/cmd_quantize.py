@@ -43,9 +43,11 @@ def render_quality(result: QuantizeResult) -> None:
             out().print(f"  model size {result.plain_bytes / 1e6:.2f} MB → {result.quantized_bytes / 1e6:.2f} MB")
     if result.rounding is not None and result.nearest_quality:
         before = min(q.sqnr_db for q in result.nearest_quality)
-        out().print(f"  optimized rounding ({result.rounding.method}, {len(result.rounding.layers)} layers, "
-                    f"{result.rounding.seconds:.1f} s): layer output error ÷{result.rounding.improvement:.2f}; "
-                    f"SQNR {before:.2f} → {result.worst_sqnr:.2f} dB")
+        rounding = result.rounding
+        out().print(f"  optimized rounding ({rounding.method}, {len(rounding.layers)} layers, "
+                    f"{rounding.seconds:.1f} s, "
+                    f"{rounding.kept_nearest} kept nearest as measured better or not reached): layer output error "
+                    f"÷{rounding.improvement:.2f}; SQNR {before:.2f} → {result.worst_sqnr:.2f} dB")
     for note in result.notes:
         out().print(f"[yellow]{note}[/]")
 

@@ -1,13 +1,17 @@
 """The command reference, generated from the parser itself (every verb, argument, default and choice that
-``--help`` shows), as Markdown for the README and any other document (simonw/llm keeps ``docs/help.md`` so, with
-cog). The text is built from the argparse actions, not from ``--help``'s formatting, so it is the same on every
-Python version and terminal width.
+``--help`` shows), as Markdown for the README, the documentation site and any other document (simonw/llm keeps
+``docs/help.md`` so, with cog). The text is built from the argparse actions, not from ``--help``'s formatting,
+so it is the same on every Python version and terminal width.
 
-    python -m onnpu.cli.reference README.md            # rewrite the block between the markers
-    python -m onnpu.cli.reference --check README.md    # exit 1 when the block is not what the parser says
+    python -m onnpu.cli.reference                      # rewrite every document that has markers (DOCUMENTS)
+    python -m onnpu.cli.reference --check              # exit 1 when a block is not what the code says
+    python -m onnpu.cli.reference README.md            # the README, and the docs/reference pages beside it
 
-A document takes the reference between a ``BEGIN`` and an ``END`` marker line (:data:`BEGIN`, :data:`END`);
-``tests/test_cli_reference.py`` fails when the README's block drifts from the parser."""
+A document takes the reference between a ``BEGIN`` and an ``END`` marker line (:data:`BEGIN`, :data:`END`); each
+verb's heading goes one level below the last heading before the marker. The library's public names go between
+:data:`API_BEGIN` and :data:`API_END` as a table, or between :data:`DOCS_API_BEGIN` and :data:`DOCS_API_END` as
+mkdocstrings directives grouped by layer (the site renders them from the docstrings).
+``tests/test_cli_reference.py`` and ``tests/test_docs_pages.py`` fail when a block drifts from the code."""
 
 from __future__ import annotations
 
@@ -21,8 +25,14 @@ BEGIN = "<!-- BEGIN onnpu command reference: `python -m onnpu.cli.reference READ
 END = "<!-- END onnpu command reference -->"
 API_BEGIN = "<!-- BEGIN onnpu library reference: `python -m onnpu.cli.reference README.md` writes it; do not edit -->"
 API_END = "<!-- END onnpu library reference -->"
+DOCS_API_BEGIN = "<!-- BEGIN onnpu library API: `python -m onnpu.cli.reference` writes it; do not edit -->"
+DOCS_API_END = "<!-- END onnpu library API -->"
+DOCUMENTS = ("README.md", "docs/reference/cli.md", "docs/reference/api.md")
+"""The documents ``python -m onnpu.cli.reference`` without paths rewrites (those that exist, from the current
+folder)."""
 
-__all__ = ["API_BEGIN", "API_END", "BEGIN", "END", "api_markdown", "main", "reference_markdown", "replace_block"]
+__all__ = ["API_BEGIN", "API_END", "BEGIN", "DOCS_API_BEGIN", "DOCS_API_END", "DOCUMENTS", "END", "api_docs_markdown",
+           "api_markdown", "heading_below", "main", "reference_markdown", "replace_block", "update"]
 
 
 def _cell(text: str) -> str:
@@ -143,6 +153,65 @@ def api_markdown() -> str:
     return "\n".join(rows) + "\n"
 
 
+_LAYERS = (  # the public API grouped for a reader, by the subpackage that defines each name
+    ("model", "Models: inspect, fix shapes, quantization parameters"),
+    ("quantization", "Quantization"),
+    ("runtime", "Targets, sessions and placement"),
+    ("tasks", "End-to-end tasks: prepare, simplify, placement, compile, run, doctor, demo"),
+    ("vision", "Images: classify"),
+    ("measure", "Measure: bench, compare, layers, profile"),
+    ("errors", "Errors and exit codes"),
+)
+
+
+def api_docs_markdown(heading: str = "##") -> str:
+    """Every public name of ``onnpu`` as a mkdocstrings directive (``::: onnpu.NAME``), grouped by the layer
+    that defines it: its functions, then its classes."""
+    import onnpu
+
+    groups: dict[str, list[str]] = {layer: [] for layer, _ in _LAYERS}
+    for name in sorted(cast("list[str]", onnpu.__all__), key=lambda n: (n[:1].isupper(), n)):  # functions first
+        module = getattr(getattr(onnpu, name), "__module__", None)
+        if not isinstance(module, str) or not module.startswith("onnpu."):
+            continue  # __version__
+        layer = module.split(".")[1]
+        if layer not in groups:
+            raise ValueError(f"onnpu.{name} is defined in {module}: add its layer to onnpu.cli.reference._LAYERS")
+        groups[layer].append(name)
+    lines: list[str] = []
+    for layer, title in _LAYERS:
+        if groups[layer]:
+            lines += [f"{heading} {title}", ""]
+            lines += [f"::: onnpu.{name}\n" for name in groups[layer]]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def heading_below(text: str, marker: str) -> str:
+    """The heading prefix one level below the last Markdown heading before ``marker`` in ``text`` (``####``
+    under ``### Command reference``; ``##`` under a page's ``#`` title), outside fenced code."""
+    level, fenced = 1, False
+    for line in text.split(marker, 1)[0].splitlines():
+        if line.lstrip().startswith(("```", "~~~")):
+            fenced = not fenced
+        elif not fenced and line.startswith("#"):
+            hashes = len(line) - len(line.lstrip("#"))
+            if hashes <= 6 and line[hashes:hashes + 1] == " ":
+                level = hashes
+    return "#" * min(level + 1, 6)
+
+
+def update(text: str) -> str:
+    """``text`` with every generated block it has markers for rewritten from the code."""
+    if BEGIN in text:
+        text = replace_block(text, reference_markdown(heading_below(text, BEGIN)))
+    if API_BEGIN in text:
+        text = replace_block(text, api_markdown(), API_BEGIN, API_END)
+    if DOCS_API_BEGIN in text:
+        text = replace_block(text, api_docs_markdown(heading_below(text, DOCS_API_BEGIN)), DOCS_API_BEGIN,
+                             DOCS_API_END)
+    return text
+
+
 def replace_block(text: str, block: str, begin: str = BEGIN, end: str = END) -> str:
     """``text`` with the part between the ``begin`` and ``end`` marker lines replaced by ``block``."""
     if begin not in text or end not in text:
@@ -155,13 +224,16 @@ def replace_block(text: str, block: str, begin: str = BEGIN, end: str = END) -> 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     check = "--check" in args
-    paths = [Path(a) for a in args if a != "--check"] or [Path("README.md")]
+    paths = [Path(a) for a in args if a != "--check"] or [p for p in map(Path, DOCUMENTS) if p.exists()]
+    for readme in [p for p in paths if p.name == "README.md"]:  # the README's command keeps the docs current too
+        paths += [p for p in (readme.parent / d for d in DOCUMENTS[1:]) if p.exists() and p not in paths]
     stale = []
     for path in paths:
         text = path.read_text(encoding="utf-8")
-        updated = replace_block(text, reference_markdown())
-        if API_BEGIN in text:
-            updated = replace_block(updated, api_markdown(), API_BEGIN, API_END)
+        if BEGIN not in text and API_BEGIN not in text and DOCS_API_BEGIN not in text:
+            print(f"{path}: no onnpu.cli.reference markers", file=sys.stderr)
+            return 2
+        updated = update(text)
         if updated != text:
             stale.append(path)
             if not check:

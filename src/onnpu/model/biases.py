@@ -63,3 +63,33 @@ def unshare_biases(model: onnx.ModelProto) -> list[str]:
         taken.add(name)
         made.append(name)
     return made
+
+
+def full_gemm_biases(model: onnx.ModelProto) -> list[str]:
+    """A Gemm bias given as a scalar or a [1, N] row (Gemm broadcasts C) becomes a [N] vector, its own copy: ONNX
+    Runtime's quantizer indexes the bias per output channel and fails on a scalar (``too many indices for array``;
+    swift-f0 0.3.0's Gemms have a 0-d bias). Exact. In place; returns the Gemm nodes changed."""
+    import numpy as np
+    from onnx import numpy_helper
+
+    inits = {t.name: t for t in model.graph.initializer}
+    taken = _names(model)
+    changed = []
+    for node in model.graph.node:
+        if node.op_type != "Gemm" or len(node.input) < 3 or node.input[2] not in inits or node.input[1] not in inits:
+            continue
+        trans_b = next((a.i for a in node.attribute if a.name == "transB"), 0)
+        columns = int(inits[node.input[1]].dims[0 if trans_b else 1])
+        bias = numpy_helper.to_array(inits[node.input[2]])
+        if bias.shape == (columns,) or bias.size not in (1, columns) or bias.ndim > 2:
+            continue
+        base = name = f"{node.input[2]}__{node.name or 'gemm'}"
+        k = 1
+        while name in taken:
+            name, k = f"{base}_{k}", k + 1
+        model.graph.initializer.append(numpy_helper.from_array(np.broadcast_to(bias.reshape(-1), (columns,)).copy(),
+                                                               name))
+        node.input[2] = name
+        taken.add(name)
+        changed.append(node.name)
+    return changed

@@ -27,6 +27,7 @@ from onnpu.quantization.transformer import resolve_config
 from onnpu.vision.preprocess import PreprocessConfig, preprocess_for
 
 ROUNDING_SAMPLES = 64  # calibration inputs whose layer statistics drive optimised rounding
+ROUNDING_MIN_BUDGET = 10.0  # seconds optimised rounding may always take; else as long as quantizing took
 
 
 @dataclass
@@ -116,8 +117,10 @@ def quantize(model: str | Path, out: str | Path, calib: str | Path | Calibration
         from onnpu.quantization.rounding import optimize_rounding
 
         result.nearest_quality = result.quality
+        budget = max(ROUNDING_MIN_BUDGET, time.perf_counter() - start)  # rounding at most doubles the time
         quant, result.rounding = optimize_rounding(quant, float_model, data.calibration[:ROUNDING_SAMPLES],
-                                                   bias_correction=config.bias_correction, jobs=jobs)
+                                                   bias_correction=config.bias_correction, jobs=jobs, budget=budget)
+        result.notes += result.rounding.notes
         result.quality = evaluate(float_model, quant, data.heldout, reference)
     if io == "uint8":
         quant = quantized_io(quant)

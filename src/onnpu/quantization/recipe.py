@@ -13,12 +13,13 @@ import onnx
 
 from onnpu import progress
 from onnpu.errors import QuantizationError
-from onnpu.model.biases import unshare_biases
+from onnpu.model.biases import full_gemm_biases, unshare_biases
 from onnpu.model.files import metadata, set_metadata, write_model
 from onnpu.model.qparams import qdq_params
 from onnpu.model.transforms import constants_to_initializers, ensure_opset
 from onnpu.quantization import transformer
 from onnpu.quantization.config import ACTIVATION_TYPES, DEFAULT_QUANTIZE, METHODS, WEIGHT_TYPES, QuantizeConfig
+from onnpu.quantization.exclusions import nodes_to_exclude
 from onnpu.storage import scratch_dir
 
 
@@ -85,6 +86,7 @@ def quantize_qdq_model(model: onnx.ModelProto, calibration: Sequence[Mapping[str
     original.CopyFrom(model)
     original = ensure_opset(constants_to_initializers(original))
     unshare_biases(original)  # before ONNX Runtime's quantizer copies shared biases under names that may collide
+    full_gemm_biases(original)  # its bias quantization indexes per channel: no scalar Gemm bias
     config, _ = transformer.resolve_config(original, config)
     original, said = transformer.for_htp(original, calibration)
     if notes is not None:
@@ -118,6 +120,7 @@ def quantize_qdq_model(model: onnx.ModelProto, calibration: Sequence[Mapping[str
                 weight_type=getattr(QuantType, WEIGHT_TYPES[config.weights]),
                 per_channel=config.per_channel,
                 init_overrides=overrides or None,
+                nodes_to_exclude=nodes_to_exclude(source) or None,
             )
             staged = Path(tmp) / "quantized.onnx"
             stage = "calibration and quantization (onnxruntime.quantization.quantize)"

@@ -1,25 +1,31 @@
-"""Optimised weight rounding: instead of rounding each weight to the nearest step, choose the integer
-weights that minimise each layer's output error on the calibration inputs (second-order, GPTQ/OBQ-style:
-columns are quantized one at a time and the error of each is spread over the columns not yet quantized,
-weighted by the inverse of the layer's input covariance). Scales and zero points stay exactly as the QNN
-recipe chose them, so the result is the same QDQ layout, just better integers."""
+"""Optimised weight rounding that never loses to nearest rounding. Layers are taken in waves, in graph order:
+each wave's statistics come from the model as the waves before it left it, so every layer is rounded against
+the quantized inputs it will really receive (sequential rounding), and against the float outputs it should
+give. Per layer the candidates (nearest, nearest with the bias shift, optimised) are measured on check inputs
+that chose nothing, and the lowest error is kept. Scales and zero points stay exactly as the QNN recipe chose
+them: the same QDQ layout, better integers (and biases)."""
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import onnx
 from onnx import numpy_helper
 
 from onnpu import progress
-from onnpu.quantization.rounding_stats import Layer, Stats, collect_stats, find_layers
+from onnpu.model.graphs import topological_nodes
+from onnpu.quantization.rounding_solve import candidates, from_rows
+from onnpu.quantization.rounding_stats import Layer, PairStats, collect_pairs, find_layers
 
-DAMPING = 0.01  # of the mean diagonal, added to the covariance (it is rank-deficient with few samples)
-BLOCK = 128
+WAVES = 1  # statistics are re-collected this many times, each wave after the waves before it were rounded
+AGAINST_FLOAT = False  # fit towards the float layer's output on its float input (else: on the quantized input)
+CHECK_EVERY = 4  # every 4th rounding input measures the candidates instead of fitting them
+MIN_SAMPLES = 8  # inputs the statistics get even when the time budget is short
 
 
 @dataclass
@@ -29,9 +35,11 @@ class LayerReport:
     rows: int
     columns: int
     groups: int
-    error_nearest: float  # tr((W − Ŵ) H (W − Ŵ)ᵀ), the layer's output error on the calibration inputs
-    error_optimized: float
+    error_nearest: float  # Σ ‖W x − Ŵ x̃‖² on the check inputs, nearest rounding as the recipe made it
+    error_optimized: float  # the same for the rounding kept (≤ error_nearest)
     bias_corrected: bool
+    choice: str = "nearest"  # nearest, nearest+bias, optimized; or "skipped" (time budget spent)
+    output_energy: float = 0.0  # Σ ‖W x‖² there: errors relative to it
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -43,6 +51,10 @@ class RoundingReport:
     samples: int
     seconds: float
     layers: list[LayerReport]
+    waves: int = 1
+    budget_seconds: float | None = None
+    notes: list[str] = field(default_factory=list)
+    check_sqnr: tuple[float, float] | None = None  # worst output SQNR on the check inputs: as given, rounded
 
     @property
     def improvement(self) -> float:
@@ -50,123 +62,17 @@ class RoundingReport:
         opt = sum(r.error_optimized for r in self.layers)
         return near / opt if opt > 0 else float("inf")
 
+    @property
+    def kept_nearest(self) -> int:
+        """Layers whose integer weights stayed as nearest rounding made them (measured better, or not reached)."""
+        return sum(r.choice != "optimized" for r in self.layers)
+
     def to_dict(self) -> dict[str, object]:
-        return {"method": self.method, "samples": self.samples, "seconds": self.seconds,
-                "improvement": self.improvement, "layers": [r.to_dict() for r in self.layers]}
-
-
-def _quant(w: np.ndarray, scale: np.ndarray, zp: np.ndarray, lo: int, hi: int) -> np.ndarray:
-    return np.clip(np.rint(w / scale) + zp, lo, hi)
-
-
-def gptq(w: np.ndarray, h: np.ndarray, scale: np.ndarray, zp: np.ndarray, lo: int, hi: int,
-         act_order: bool = True) -> np.ndarray:
-    """Integer weights for rows ``w`` [rows, d] sharing the input covariance ``h`` [d, d]."""
-    w = w.astype(np.float64).copy()
-    h = h.astype(np.float64).copy()
-    d = w.shape[1]
-    dead = np.diag(h) == 0
-    h[dead, dead] = 1.0
-    perm = np.argsort(-np.diag(h), kind="stable") if act_order else np.arange(d)
-    w, h = w[:, perm], h[np.ix_(perm, perm)]
-    h[np.diag_indices(d)] += DAMPING * np.mean(np.diag(h))
-    hinv = np.linalg.inv(np.linalg.cholesky(h))
-    hinv = hinv.T @ hinv  # H⁻¹
-    u = np.linalg.cholesky(hinv).T  # upper: H⁻¹ = Uᵀ U
-    s, z = scale[:, None], zp[:, None]
-    q = np.zeros_like(w)
-    for i1 in range(0, d, BLOCK):
-        i2 = min(i1 + BLOCK, d)
-        w1 = w[:, i1:i2].copy()
-        err = np.zeros_like(w1)
-        u1 = u[i1:i2, i1:i2]
-        for i in range(i2 - i1):
-            qi = _quant(w1[:, i:i + 1], s, z, lo, hi)
-            q[:, i1 + i] = qi[:, 0]
-            e = (w1[:, i] - ((qi[:, 0] - z[:, 0]) * s[:, 0])) / u1[i, i]
-            w1[:, i:] -= np.outer(e, u1[i, i:])
-            err[:, i] = e
-        w[:, i2:] -= err @ u[i1:i2, i2:]
-    inverse = np.argsort(perm)
-    return q[:, inverse]
-
-
-def _gptq_per_row(w: np.ndarray, hs: np.ndarray, scale: np.ndarray, zp: np.ndarray, lo: int, hi: int) -> np.ndarray:
-    """Depthwise layers: every row has its own small covariance ``hs`` [rows, d, d]."""
-    d = w.shape[1]
-    hs = hs.astype(np.float64).copy()
-    idx = np.arange(d)
-    diag_mean = hs[:, idx, idx].mean(axis=1, keepdims=True)
-    hs[:, idx, idx] += DAMPING * np.maximum(diag_mean, 1e-12)
-    hinv = np.linalg.inv(hs)
-    u = np.swapaxes(np.linalg.cholesky(hinv), 1, 2)
-    w = w.astype(np.float64).copy()
-    q = np.zeros_like(w)
-    for i in range(d):
-        qi = _quant(w[:, i], scale, zp, lo, hi)
-        q[:, i] = qi
-        e = (w[:, i] - (qi - zp) * scale) / u[:, i, i]
-        w[:, i:] -= e[:, None] * u[:, i, i:]
-    return q
-
-
-def _error(w: np.ndarray, wq: np.ndarray, h: np.ndarray) -> float:
-    delta = w - wq
-    if h.ndim == 3:  # per row
-        return float(np.einsum("rd,rde,re->", delta, h, delta))
-    return float(np.einsum("rd,de,re->", delta, h, delta))
-
-
-def _round_layer(layer: Layer, weight: np.ndarray, stats: Stats) -> tuple[np.ndarray, LayerReport, np.ndarray]:
-    """New integer weights (original shape) from the float ``weight``, the report, and the per-output-channel
-    output shift (for bias correction)."""
-    info = np.iinfo(layer.dtype)
-    lo, hi = int(info.min), int(info.max)
-    op = layer.node.op_type
-    w = weight.astype(np.float64)
-    if op in ("Gemm", "MatMul"):
-        rows = w if op == "Gemm" else w.T  # rows = output features
-    elif op == "Conv":
-        rows = w.reshape(w.shape[0], -1)
-    else:  # ConvTranspose [Cin, Cout/g, kh, kw] → rows per output channel over (Cin, kh, kw)
-        rows = w.transpose(1, 0, *range(2, w.ndim)).reshape(w.shape[1], -1)
-    n_rows = rows.shape[0]
-    scale = np.broadcast_to(layer.scale if layer.scale.size > 1 else layer.scale[0], (n_rows,)).astype(np.float64)
-    zp = np.broadcast_to(layer.zero_point if layer.zero_point.size > 1 else layer.zero_point[0], (n_rows,))
-    zp = zp.astype(np.float64)
-    groups = stats.hessian.shape[0]
-    if op == "ConvTranspose":
-        k = int(np.prod(w.shape[2:]))
-        hessian = np.stack([np.kron(stats.hessian[g], np.eye(k)) for g in range(groups)])
-        total = np.stack([np.kron(stats.total[g], np.ones(k)) for g in range(groups)])
-    else:
-        hessian, total = stats.hessian, stats.total
-    mean = total / max(stats.count, 1)
-    per = n_rows // groups
-    real_rows = rows * 1.0
-    nearest = _quant(real_rows, scale[:, None], zp[:, None], lo, hi)
-    if groups > 1 and per == 1 and op == "Conv":  # depthwise: one covariance per channel
-        q = _gptq_per_row(real_rows, hessian, scale, zp, lo, hi)
-        h_rows = hessian
-        means = mean
-    else:
-        q = np.zeros_like(real_rows)
-        for g in range(groups):
-            sl = slice(g * per, (g + 1) * per)
-            q[sl] = gptq(real_rows[sl], hessian[g], scale[sl], zp[sl], lo, hi)
-        h_rows = np.repeat(hessian, per, axis=0) if groups > 1 else hessian[0]
-        means = np.repeat(mean, per, axis=0) if groups > 1 else np.broadcast_to(mean[0], real_rows.shape)
-    deq = lambda x: (x - zp[:, None]) * scale[:, None]  # noqa: E731
-    report = LayerReport(layer.name, op, n_rows, real_rows.shape[1], groups,
-                         _error(real_rows, deq(nearest), h_rows), _error(real_rows, deq(q), h_rows), False)
-    shift = np.einsum("rd,rd->r", real_rows - deq(q), means)  # E[(W − Ŵ) x] per output channel
-    if op in ("Gemm", "Conv"):
-        out = q.reshape(w.shape) if op == "Conv" else q
-    elif op == "MatMul":
-        out = q.T
-    else:
-        out = q.reshape(w.shape[1], w.shape[0], *w.shape[2:]).transpose(1, 0, *range(2, w.ndim))
-    return out.astype(layer.dtype), report, shift
+        return {"method": self.method, "samples": self.samples, "seconds": self.seconds, "waves": self.waves,
+                "budget_seconds": self.budget_seconds, "improvement": self.improvement,
+                "kept_nearest": self.kept_nearest, "notes": self.notes,
+                "check_sqnr_db": list(self.check_sqnr) if self.check_sqnr else None,
+                "layers": [r.to_dict() for r in self.layers]}
 
 
 def _float_weights(float_model: onnx.ModelProto, layers: Sequence[Layer]) -> dict[str, np.ndarray]:
@@ -179,36 +85,114 @@ def _float_weights(float_model: onnx.ModelProto, layers: Sequence[Layer]) -> dic
     return found
 
 
+def _waves(layers: Sequence[Layer], model: onnx.ModelProto, count: int) -> list[list[Layer]]:
+    """Layers in graph order, cut into ``count`` consecutive waves of about equal size."""
+    order = {id(n): i for i, n in enumerate(topological_nodes(model.graph))}
+    position = {n.name or n.output[0]: order.get(id(n), 0) for n in model.graph.node}
+    ranked = sorted(layers, key=lambda layer: position.get(layer.name, 0))
+    count = max(1, min(count, len(ranked)))
+    bounds = np.linspace(0, len(ranked), count + 1).round().astype(int)
+    return [ranked[a:b] for a, b in itertools.pairwise(bounds) if b > a]
+
+
+def _apply(layer: Layer, inits: Mapping[str, onnx.TensorProto], q: np.ndarray, shift: np.ndarray | None) -> bool:
+    """Write the integer weights (and the bias shift, in bias steps) into the model; True if the bias moved."""
+    inits[layer.weight].CopyFrom(numpy_helper.from_array(q.astype(layer.dtype), layer.weight))
+    if shift is None or layer.bias is None or layer.bias_scale is None:
+        return False
+    original = numpy_helper.to_array(inits[layer.bias])
+    step = np.broadcast_to(layer.bias_scale, original.shape)
+    corrected = original.astype(np.int64) + np.rint(shift / step).astype(np.int64)
+    info = np.iinfo(original.dtype)
+    inits[layer.bias].CopyFrom(numpy_helper.from_array(np.clip(corrected, info.min, info.max).astype(original.dtype),
+                                                       layer.bias))
+    return True
+
+
+def _worst_sqnr(float_model: onnx.ModelProto, model: onnx.ModelProto,
+                feeds: Sequence[Mapping[str, np.ndarray]], reference: Mapping[str, list[np.ndarray]]) -> float:
+    from onnpu.quantization.evaluate import evaluate
+
+    return min((q.sqnr_db for q in evaluate(float_model, model, feeds, reference)), default=float("nan"))
+
+
 def optimize_rounding(model: onnx.ModelProto, float_model: onnx.ModelProto,
-                      feeds: Sequence[Mapping[str, np.ndarray]], *, bias_correction: bool = True, jobs: int = 1
+                      feeds: Sequence[Mapping[str, np.ndarray]], *, bias_correction: bool = True, jobs: int = 1,
+                      waves: int = WAVES, budget: float | None = None, against_float: bool = AGAINST_FLOAT
                       ) -> tuple[onnx.ModelProto, RoundingReport]:
-    """Re-round the integer weights of every Conv/ConvTranspose/Gemm/MatMul of a QDQ model (pure: returns a
-    new model). Deterministic: no randomness, same inputs → same integers."""
+    """Re-round the integer weights of every Conv/ConvTranspose/Gemm/MatMul of a QDQ model (pure: returns a new
+    model). Every 4th input is a check input: it measures the candidates of each layer and, at the end, the
+    whole model against the model as given (kept when the rounded one is not better there). Within ``budget``
+    seconds (None: no limit): statistics are collected on as many inputs as half of it allows (at least 8),
+    and layers not reached in time keep nearest rounding (reported as skipped). Deterministic when the budget
+    is not reached."""
+    from onnpu.quantization.evaluate import run_on_cpu
+
     start = time.perf_counter()
     result = onnx.ModelProto()
     result.CopyFrom(model)
     weights = _float_weights(float_model, find_layers(result))
     layers = [layer for layer in find_layers(result) if layer.weight in weights]  # others keep nearest rounding
-    stats = collect_stats(result, layers, feeds)
+    flagged = [(f, len(feeds) >= CHECK_EVERY and k % CHECK_EVERY == CHECK_EVERY - 1) for k, f in enumerate(feeds)]
     inits = {t.name: t for t in result.graph.initializer}
-    reports: list[LayerReport] = []
-
-    def work(layer: Layer) -> tuple[Layer, np.ndarray, LayerReport, np.ndarray]:
-        return (layer, *_round_layer(layer, weights[layer.weight], stats[layer.name]))
-
+    reports: dict[str, LayerReport] = {}
+    planned = _waves(layers, result, waves)
     done = 0
-    with ThreadPoolExecutor(max(1, jobs)) as pool:  # numpy/BLAS release the GIL
-        for layer, q, report, shift in pool.map(work, layers):
-            inits[layer.weight].CopyFrom(numpy_helper.from_array(q, layer.weight))
-            if bias_correction and layer.bias and layer.bias_scale is not None:
-                original = numpy_helper.to_array(inits[layer.bias])
-                step = np.broadcast_to(layer.bias_scale, original.shape)
-                corrected = original.astype(np.int64) + np.rint(shift / step).astype(np.int64)
-                info = np.iinfo(original.dtype)
-                corrected = np.clip(corrected, info.min, info.max).astype(original.dtype)
-                inits[layer.bias].CopyFrom(numpy_helper.from_array(corrected, layer.bias))
-                report.bias_corrected = True
-            reports.append(report)
-            done += 1
-            progress.advance("rounding", done, len(layers))
-    return result, RoundingReport("gptq", len(feeds), time.perf_counter() - start, reports)
+    used = 0
+    deadline = None if budget is None else start + budget
+    for index, wave in enumerate(planned):
+        wave_start = time.perf_counter()
+        share = None if deadline is None else (deadline - wave_start) / (2 * (len(planned) - index))
+
+        reached = [len(flagged)]
+
+        def stop(k: int, wave_start: float = wave_start, share: float | None = share,
+                 reached: list[int] = reached) -> bool:
+            late = share is not None and k >= MIN_SAMPLES and (time.perf_counter() - wave_start) * (k + 1) / k > share
+            if late:
+                reached[0] = k
+            return late
+
+        stats = collect_pairs(result, float_model, wave, flagged, against_float=against_float, stop=stop)
+        used = max(used, reached[0])
+
+        def work(layer: Layer, stats: Mapping[str, tuple[PairStats, PairStats | None]] = stats
+                 ) -> tuple[Layer, LayerReport, np.ndarray, np.ndarray | None]:
+            fit_s, check_s = stats[layer.name]
+            late = deadline is not None and time.perf_counter() > deadline
+            found, energy = candidates(layer, weights[layer.weight], fit_s, check_s, bias_correction=bias_correction,
+                                       skip=late)
+            best = min(found, key=lambda c: c.error)  # the first (nearest) wins ties
+            q = from_rows(layer, best.q, weights[layer.weight].shape)
+            choice = "skipped" if late and best.name == "nearest" else best.name
+            row = LayerReport(layer.name, layer.node.op_type, best.q.shape[0], best.q.shape[1], layer.groups,
+                              found[0].error, best.error, False, choice, energy)
+            return layer, row, q, best.shift
+
+        with ThreadPoolExecutor(max(1, jobs)) as pool:  # numpy/BLAS release the GIL
+            for layer, row, q, shift in pool.map(work, wave):
+                row.bias_corrected = _apply(layer, inits, q, shift)
+                reports[layer.name] = row
+                done += 1
+                progress.advance("rounding", done, len(layers))
+    ordered = [reports[layer.name] for wave in planned for layer in wave]
+    report = RoundingReport("gptq", used, 0.0, ordered, len(planned), budget)
+    skipped = sum(r.choice == "skipped" for r in ordered)
+    if skipped:
+        report.notes.append(f"{skipped} of {len(ordered)} layers kept nearest rounding: the time budget of "
+                            f"{budget:.0f} s for rounding was spent")
+    check = [f for f, is_check in flagged if is_check]
+    if check and any(r.choice != "nearest" for r in ordered):
+        reference = run_on_cpu(float_model, check, exact=False)
+        before, after = _worst_sqnr(float_model, model, check, reference), _worst_sqnr(float_model, result, check,
+                                                                                         reference)
+        report.check_sqnr = (before, after)
+        if not after > before:
+            report.notes.append(f"the rounded model was not better on the check inputs ({after:.2f} dB against "
+                                f"{before:.2f} dB): nearest rounding kept for every layer")
+            for r in ordered:
+                r.choice = "skipped" if r.choice == "skipped" else "nearest"
+                r.error_optimized = r.error_nearest
+            result = model
+    report.seconds = time.perf_counter() - start
+    return result, report

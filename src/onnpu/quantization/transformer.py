@@ -106,7 +106,8 @@ def _constant_gathernd(model: onnx.ModelProto, shapes: Mapping[str, Sequence[int
 
 
 def _mask_branch_constants(model: onnx.ModelProto) -> list[str]:
-    """Initializers of value ≤ -HUGE (or -inf) in the inputs of Adds that feed a Softmax: the mask's -infinity."""
+    """Initializers of value ≤ -HUGE (or -inf) among what feeds a Softmax (up to the MatMul/Conv/Gemm that compute
+    its scores): the -infinity of a mask or a masked fill."""
     from onnx import numpy_helper
 
     inits = _initializers(model)
@@ -115,10 +116,7 @@ def _mask_branch_constants(model: onnx.ModelProto) -> list[str]:
     for node in model.graph.node:
         if node.op_type != "Softmax":
             continue
-        add = made_by.get(node.input[0])
-        if add is None or add.op_type != "Add":
-            continue
-        stack, seen = list(add.input), set()
+        stack, seen = [node.input[0]], set()
         while stack:
             name = stack.pop()
             if name in seen:
@@ -130,7 +128,7 @@ def _mask_branch_constants(model: onnx.ModelProto) -> list[str]:
                     found.append(name)
                 continue
             source = made_by.get(name)
-            if source is not None and source.op_type != "MatMul":  # stop at the scores themselves
+            if source is not None and source.op_type not in ("MatMul", "Conv", "Gemm"):  # stop at the scores
                 stack.extend(source.input)
     return found
 
@@ -226,11 +224,17 @@ CHECKED_FEEDS = 4
 
 def for_htp(model: onnx.ModelProto, calibration: Sequence[Mapping[str, np.ndarray]]
             ) -> tuple[onnx.ModelProto, list[str]]:
-    """``model`` as the HTP can take it when it is a transformer encoder (rewrites kept only when the float outputs
-    stay the same on the calibration inputs), and what was done, in words."""
-    if not is_transformer_encoder(model):
-        return model, []
-    adapted, said = adapt(model, static_shapes(model))
+    """``model`` as the HTP can take it: a transformer encoder adapted (see the module's notes), and in any model a
+    -infinity fill before a Softmax made finite — rewrites kept only when the float outputs stay the same on the
+    calibration inputs — and what was done, in words."""
+    if is_transformer_encoder(model):
+        adapted, said = adapt(model, static_shapes(model))
+    else:  # any model: a masked fill with -inf before a Softmax gets an infinite quantization range
+        adapted = type(model)()
+        adapted.CopyFrom(model)
+        masks = _finite_mask(adapted)
+        said = [f"-infinity fill{'s' if len(masks) > 1 else ''} before a Softmax ({', '.join(masks[:3])}) set to "
+                f"-{MASK_VALUE:g}"] if masks else []
     if not said:
         return model, []
     from onnpu.quantization.evaluate import run_on_cpu

@@ -14,7 +14,12 @@ IMAGENET_LABELS = "imagenet1k_labels.txt"
 
 
 def imagenet_labels() -> list[str]:
-    text = resources.files("onnpu.data").joinpath(IMAGENET_LABELS).read_text(encoding="utf-8")
+    return builtin_labels(IMAGENET_LABELS)
+
+
+def builtin_labels(name: str) -> list[str]:
+    """A labels file shipped in ``onnpu.data`` (``imagenet1k_labels.txt``, ``coco80_labels.txt``)."""
+    text = resources.files("onnpu.data").joinpath(name).read_text(encoding="utf-8")
     return [line for line in text.splitlines() if line]
 
 
@@ -49,10 +54,13 @@ def _json_labels(p: Path, text: str) -> list[str]:
     return [str(v) for v in values]
 
 
-def load_labels(path: str | Path | None, num_classes: int) -> list[str]:
+def load_labels(path: str | Path | None, num_classes: int | None) -> list[str]:
     """Labels from a text file (one per line) or JSON (list, or {index: name}); ImageNet-1k when no file is
-    given and the model has 1000 (or 1001, with background) classes; class numbers otherwise."""
+    given and the model has 1000 (or 1001, with background) classes; class numbers otherwise. ``num_classes``
+    None: a file with any number of labels (a model that ends in NMS does not say how many classes it has)."""
     if path is None:
+        if num_classes is None:
+            raise InputDataError("no labels file given", hint="give one with --labels")
         if num_classes in (1000, 1001):
             names = imagenet_labels()
             return ["background", *names] if num_classes == 1001 else names
@@ -65,7 +73,7 @@ def load_labels(path: str | Path | None, num_classes: int) -> list[str]:
         raise InputDataError(f"{p}: cannot read the labels file ({exc})", hint="save it as UTF-8 text") from exc
     labels = _json_labels(p, text) if p.suffix.lower() == ".json" else \
         [line.strip() for line in text.splitlines() if line.strip()]
-    if len(labels) != num_classes:
+    if num_classes is not None and len(labels) != num_classes:
         raise InputDataError(f"{p}: has {len(labels)} labels but the model has {num_classes} classes",
                              hint="use the labels file that belongs to this model")
     return labels

@@ -43,7 +43,8 @@ def _differences(before: dict[str, Any], now: dict[str, Any]) -> list[str]:
         found.append(f"model ({now.get('model')}: changed since)" if same_path else
                      f"model ({before.get('model')} then, {now.get('model')} now)")
     for key, name in (("output", "output"), ("scores", "scores"), ("top", "top-k"), ("labels", "labels"),
-                      ("draft", "JPEG draft decoding"), ("target", "target")):
+                      ("draft", "JPEG draft decoding"), ("target", "target"),
+                      ("decoding", "head and thresholds")):
         if before.get(key) != now.get(key):
             found.append(f"{name} ({before.get(key)} then, {now.get(key)} now)")
     if before.get("preprocess") != now.get("preprocess"):
@@ -53,15 +54,20 @@ def _differences(before: dict[str, Any], now: dict[str, Any]) -> list[str]:
 
 class ResultWriter:
     """Streams one row per image to CSV or JSONL, flushed as it goes; on resume, knows which images an
-    earlier run classified."""
+    earlier run classified. Other verbs' results (``detect``) override ``schema``, ``suffixes``, ``_row`` and
+    ``_parse``."""
+
+    schema = RECORD_SCHEMA
+    suffixes: tuple[str, ...] = (".csv", ".jsonl")
 
     def __init__(self, path: Path, top: int, resume: bool, record: dict[str, Any],
                  inputs: Iterable[str | Path] = ()) -> None:
         """``inputs``: the command's input files (model, labels …), which the results may never replace.
         The results path is never written through a link; one onnpu process at a time writes it (a second
         one, ``--resume`` or not, is refused)."""
-        if path.suffix.lower() not in (".csv", ".jsonl"):
-            raise OutputError(f"{path}: results go to a .csv or .jsonl file", hint="e.g. -o results.csv")
+        if path.suffix.lower() not in self.suffixes:
+            raise OutputError(f"{path}: results go to a {' or '.join(self.suffixes)} file",
+                              hint=f"e.g. -o results{self.suffixes[0]}")
         if not path.parent.is_dir():
             raise OutputError(f"{path}: the folder {path.parent} does not exist", hint="create it first")
         check_destination(path, inputs=inputs, what="results")
@@ -69,7 +75,7 @@ class ResultWriter:
         self.path, self.top = path, top
         self.jsonl = path.suffix.lower() == ".jsonl"
         self.done: set[str] = set()
-        self.record = {"schema": RECORD_SCHEMA, **record}
+        self.record = {"schema": self.schema, **record}
         self._lock = exclusive_output(path, "results file")
         self._lock.__enter__()
         try:
@@ -110,7 +116,7 @@ class ResultWriter:
             raise OutputError(f"{self.path}: cannot resume: {sidecar.name} is not readable JSON",
                               hint="write to another -o, or run without --resume to start the file afresh") from None
         differ = _differences(before, self.record)
-        if before.get("schema") != RECORD_SCHEMA or differ:
+        if before.get("schema") != self.schema or differ:
             raise OutputError(f"{self.path} was written with another " + "; ".join(differ or ["format"]) +
                               ": resuming would mix results", hint="resume with the same model and settings, or "
                               "write to another -o")

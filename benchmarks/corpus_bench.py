@@ -1,0 +1,166 @@
+"""Corpus section of BENCHMARKS.md: every real model of the corpus (tests/corpus.json) prepared for QCS6490 and
+QCS8550 as a user would (`onnpu prepare` with its defaults and inputs of the model's kind: photos, tones, sentences,
+...), then run on each SoC's NPU (the emulated HTP, CPU fallback disabled) on the held-out inputs prepare did not
+calibrate on: nodes on the NPU, the quality of the CPU QDQ arithmetic and of the NPU against the float model (SQNR
+of the worst output), the task figure on the NPU, and the time prepare took.
+
+Each (model, SoC) runs in a process of its own (a real model may crash ONNX Runtime; a soc_model session changes
+later sessions of its process): `python benchmarks/corpus_bench.py --one NAME --soc SOC` prints one JSON line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))
+
+import corpus  # noqa: E402
+
+SOCS = ("qcs6490", "qcs8550")
+TIMEOUT = 1800
+STORE = HERE / "results" / "corpus"  # one JSON per (model, SoC): the table is made from them
+
+
+def measure(name: str, soc: str) -> dict[str, Any]:
+    """prepare NAME for SOC and compare float, CPU QDQ and NPU on the held-out inputs."""
+    import numpy as np
+    import onnx
+
+    from onnpu import get_target
+    from onnpu.errors import OnnpuError
+    from onnpu.metrics import compare_outputs
+    from onnpu.model.graphs import integer_input_ranges
+    from onnpu.model.inspection import tensor_infos
+    from onnpu.quantization.calibration import load_calibration
+    from onnpu.quantization.evaluate import run_on_cpu
+    from onnpu.runtime.feeds import run_feeds
+    from onnpu.runtime.session import create_session
+    from onnpu.tasks.prepare import prepare
+    from onnpu.tasks.simplify import simplify
+    from onnpu.vision.preprocess import preprocess_for
+
+    record = next(r for r in corpus.records() if r["name"] == name)
+    model = corpus.fetch(record)
+    shapes, values = record["shapes"] or None, record["values"] or None
+    entry: dict[str, Any] = {"name": name, "soc": soc}
+    with tempfile.TemporaryDirectory() as tmp:
+        calib = corpus.calibration(record["calibration"], Path(tmp) / "calib", model, record)
+        out = Path(tmp) / f"{name}.{soc}.onnx"
+        target = get_target("npu", soc=soc)
+        start = time.perf_counter()
+        try:
+            result = prepare(model, out, calib, shapes=shapes, values=values,
+                             preprocess=corpus.preprocess_config(record), target=target)
+        except OnnpuError as exc:
+            entry.update(prepare_s=time.perf_counter() - start, error=str(exc).splitlines()[0][:300])
+            return entry
+        entry["prepare_s"] = time.perf_counter() - start
+        assert result.quantization is not None and result.npu is not None
+        entry["activations"] = result.quantization.config.activations
+        entry["placement"] = result.npu.placement.headline().split(" (")[0]
+        entry["on_npu"] = result.npu.placement.on_target
+        entry["nodes"] = sum(1 for n in result.npu.placement.nodes if n.provider is not None)
+        # the held-out inputs prepare did not calibrate on (same split: same source, seed and holdout)
+        simplify(model, Path(tmp) / "float.onnx", shapes=shapes, values=values)
+        float_model = onnx.load(str(Path(tmp) / "float.onnx"))
+        data = load_calibration(calib, tensor_infos(float_model)[0],
+                                preprocess=preprocess_for(float_model, corpus.preprocess_config(record)),
+                                ranges=integer_input_ranges(float_model))
+        feeds = (data.heldout or data.calibration)[:6]
+        reference = run_on_cpu(float_model, feeds, exact=False)
+        cpu = run_on_cpu(onnx.load(str(out)), feeds, exact=True)
+        npu = run_feeds(create_session(out, target.with_fallback(False)), feeds)
+        names = [n for n in reference if n in npu]
+        entry["held_out"] = len(feeds)
+        entry["cpu_db"] = min(compare_outputs(n, reference[n], cpu[n]).sqnr_db for n in names)
+        entry["npu_db"] = min(compare_outputs(n, reference[n], npu[n]).sqnr_db for n in names)
+        task = record.get("task", "values")
+        label, value = corpus.task_figure(task, reference[names[0]], npu[names[0]], feeds)
+        entry["task"] = label
+        entry["task_npu"] = value
+        entry["task_cpu"] = corpus.task_figure(task, reference[names[0]], cpu[names[0]], feeds)[1]
+        entry["finite"] = bool(all(np.isfinite(np.stack(npu[n])).all() for n in names))
+    return entry
+
+
+def _run_one(name: str, soc: str) -> dict[str, Any]:
+    """Measure in a process of its own and store the result."""
+    command = [sys.executable, __file__, "--one", name, "--soc", soc]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        entry = {"name": name, "soc": soc, "error": f"over {TIMEOUT} s"}
+    else:
+        lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+        if done.returncode != 0 or not lines:
+            tail = (done.stderr.strip().splitlines() or ["no output"])[-1][:200]
+            entry = {"name": name, "soc": soc, "error": f"exit {done.returncode}: {tail}"}
+        else:
+            entry = dict(json.loads(lines[-1]))
+    STORE.mkdir(parents=True, exist_ok=True)
+    (STORE / f"{name}.{soc}.json").write_text(json.dumps(entry, indent=1) + "\n")
+    return entry
+
+
+def _db(value: float | None) -> str:
+    return "-" if value is None else ("∞" if value == float("inf") else f"{value:.1f}")
+
+
+def corpus_section(model: Any, quick: bool, only: set[str] | None = None) -> list[str]:
+    """Measure every model (``only``: these, the others from their stored results) and make the table."""
+    del model, quick  # the corpus, not the built-in model; one prepare per model and SoC either way
+    records = corpus.records()
+    lines = ["## The corpus on the NPU (`onnpu prepare` per SoC, defaults)", "",
+             f"Each of the {len(records)} real models of `tests/corpus.json` prepared as a user would (`onnpu prepare` "
+             "with its defaults: W8A8, W8A16 for transformer encoders, optimised rounding) with inputs of its kind "
+             "(photos shipped by scikit-image/matplotlib, strips of a scanned page, tone clips, real sentences "
+             "tokenized with the model's tokenizer, bytes of real files), for QCS6490 (HTP v68) and QCS8550 (v73), "
+             "then run on that SoC's NPU (emulated, CPU fallback disabled) on up to 6 held-out inputs: nodes on the "
+             "NPU, SQNR of the worst output against the float model on the CPU QDQ arithmetic (exact) and on the NPU, "
+             "the task figure on the NPU (and on the CPU QDQ), prepare's time.", "",
+             "| model | kind | SoC | on the NPU | act. | CPU QDQ dB | NPU dB | task: NPU (CPU QDQ) | prepare s |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for record in records:
+        for soc in SOCS:
+            stored = STORE / f"{record['name']}.{soc}.json"
+            r = json.loads(stored.read_text()) if only is not None and record["name"] not in only and \
+                stored.is_file() else _run_one(record["name"], soc)
+            kind = record["kind"].split(" (")[0]
+            if "error" in r:
+                lines.append(f"| {record['name']} | {kind} | {soc.upper()} | not prepared: {r['error']} | | | | | "
+                             f"{r.get('prepare_s', 0):.0f} |")
+                continue
+            lines.append(f"| {record['name']} | {kind} | {soc.upper()} | {r['on_npu']} of {r['nodes']} | "
+                         f"{r['activations']} | {_db(r['cpu_db'])} | {_db(r['npu_db'])} | {r['task']} "
+                         f"{r['task_npu']:.3f} ({r['task_cpu']:.3f}) | {r['prepare_s']:.0f} |")
+            print(lines[-1], flush=True)
+    return [*lines, ""]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--one", help="one model by name (prints its JSON line)")
+    parser.add_argument("--soc", choices=SOCS, default=SOCS[0])
+    parser.add_argument("--models", help="re-measure only these (comma-separated); the table takes the others from "
+                                         "benchmarks/results/corpus/ and is written to benchmarks/results/corpus.md")
+    args = parser.parse_args()
+    if args.one:
+        sys.path.insert(0, str(HERE.parent / "src"))
+        print(json.dumps(measure(args.one, args.soc)), flush=True)
+        return 0
+    body = corpus_section(None, False, set(args.models.split(",")) if args.models else None)
+    note = f"<sub>`python benchmarks/corpus_bench.py{' --models ' + args.models if args.models else ''}`</sub>"
+    (HERE / "results" / "corpus.md").write_text("\n".join([*body, note, ""]))
+    print("\n".join(body))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

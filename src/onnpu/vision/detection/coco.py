@@ -1,0 +1,48 @@
+"""COCO: the results format (``[{"image_id", "category_id", "bbox": [x, y, w, h], "score"}]``), the 80 detector
+classes as COCO's 91 category ids, and image ids taken from an annotations file or from COCO-style names."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from onnpu.vision.detection.results import ImageDetections
+
+COCO80_TO_91 = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 27, 28, 31, 32,
+                33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59,
+                60, 61, 62, 63, 64, 65, 67, 70, 72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82, 84, 85, 86, 87, 88, 89, 90)
+
+
+def category_id(cls: int, coco80: bool) -> int:
+    """A class index as a COCO category id: COCO's own ids for an 80-class model, else the index itself."""
+    return COCO80_TO_91[cls] if coco80 and 0 <= cls < len(COCO80_TO_91) else cls
+
+
+def image_id(image: str, position: int, by_name: Mapping[str, int] | None = None) -> int:
+    """The id of an image: from the annotations (by file name), else the number in a COCO-style name
+    (``000000000139.jpg`` → 139), else its 1-based position."""
+    name = Path(image).name
+    if by_name and name in by_name:
+        return by_name[name]
+    stem = Path(image).stem
+    return int(stem) if stem.isdigit() else position + 1
+
+
+def coco_results(images: Iterable[ImageDetections], *, coco80: bool = False,
+                 categories: Mapping[int, int] | None = None,
+                 by_name: Mapping[str, int] | None = None) -> list[dict[str, Any]]:
+    """Detections in COCO's results format. Category ids: ``categories`` (class → id) when given, else COCO's
+    ids for an 80-class model (``coco80``), else the class index."""
+    out: list[dict[str, Any]] = []
+    for position, result in enumerate(images):
+        if result.error is not None:
+            continue
+        ident = image_id(result.image, position, by_name)
+        for b in result.boxes:
+            x1, y1, x2, y2 = b.box
+            cat = categories.get(b.cls, b.cls) if categories is not None else category_id(b.cls, coco80)
+            out.append({"image_id": ident, "category_id": cat,
+                        "bbox": [round(x1, 2), round(y1, 2), round(x2 - x1, 2), round(y2 - y1, 2)],
+                        "score": round(b.score, 5)})
+    return out

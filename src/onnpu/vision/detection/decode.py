@@ -1,0 +1,149 @@
+"""Model outputs → detections: each head's layout decoded to boxes (xyxy, input pixels), scores and classes,
+then the confidence threshold and class-aware NMS. ``decode(outputs, head)`` is the library entry point; the
+boxes go back to original pixels with ``Placement.to_original``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from onnpu.errors import InputDataError
+from onnpu.vision.detection.heads import Head
+from onnpu.vision.detection.letterbox import Placement
+from onnpu.vision.detection.nms import nms
+
+
+@dataclass
+class Detections:
+    """Detections of one image: ``boxes`` [K, 4] xyxy (float64), ``scores`` [K], ``classes`` [K] (int64), best
+    first."""
+
+    boxes: np.ndarray
+    scores: np.ndarray
+    classes: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+    @staticmethod
+    def empty() -> Detections:
+        return Detections(np.zeros((0, 4)), np.zeros(0), np.zeros(0, np.int64))
+
+    def mapped(self, placement: Placement) -> Detections:
+        """These detections in the original image's pixels."""
+        return Detections(placement.to_original(self.boxes), self.scores, self.classes)
+
+    def take(self, index: np.ndarray) -> Detections:
+        return Detections(self.boxes[index], self.scores[index], self.classes[index])
+
+
+def cxcywh_to_xyxy(b: np.ndarray) -> np.ndarray:
+    half = b[:, 2:4] / 2
+    return np.concatenate([b[:, :2] - half, b[:, :2] + half], axis=1)
+
+
+@lru_cache(maxsize=8)
+def _grid(height: int, width: int, strides: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """YOLOX's cells, level by level, row by row: (x, y) of each cell and its stride."""
+    cells, steps = [], []
+    for s in strides:
+        h, w = -(-height // s), -(-width // s)
+        ys, xs = np.meshgrid(np.arange(h, dtype=np.float32), np.arange(w, dtype=np.float32), indexing="ij")
+        cells.append(np.stack([xs.ravel(), ys.ravel()], 1))
+        steps.append(np.full(h * w, s, np.float32))
+    return np.concatenate(cells), np.concatenate(steps)
+
+
+def _best_class(scores: np.ndarray, conf: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``scores`` [C, B] → (indices of boxes whose best class score passes ``conf``, that score, that class)."""
+    best = scores.max(axis=0)
+    keep = np.flatnonzero(best > conf)
+    sub = scores[:, keep]
+    cls = sub.argmax(axis=0)
+    return keep, best[keep], cls
+
+
+def _yolov8(a: np.ndarray, head: Head, conf: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if head.transposed:
+        a = a.T
+    keep, score, cls = _best_class(a[4:], conf)
+    return cxcywh_to_xyxy(a[:4, keep].T.astype(np.float64)), score, cls
+
+
+def _objectness(a: np.ndarray, head: Head, conf: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """YOLOv5/v7 and YOLOX rows [B, 5+C]: score = objectness x class score."""
+    obj = a[:, 4]
+    rows = np.flatnonzero(obj > conf)  # a score never exceeds its objectness
+    sub = a[rows]
+    if head.kind == "yolox" and not head.decoded:
+        cells, steps = _grid(*head.input_size, head.strides)
+        if len(cells) != len(a):
+            raise InputDataError(f"{head.outputs[0]}: {len(a)} boxes, but strides {head.strides} on a "
+                                 f"{head.input_size[1]}x{head.input_size[0]} input make {len(cells)} cells",
+                                 hint="check the input size (--size) or name another --head")
+        xy = (sub[:, :2] + cells[rows]) * steps[rows, None]
+        wh = np.exp(np.minimum(sub[:, 2:4], 30)) * steps[rows, None]
+        box = np.concatenate([xy, wh], axis=1)
+    else:
+        box = sub[:, :4]
+    if a.shape[1] > 5:
+        cls_scores = sub[:, 5:] * sub[:, 4:5]
+        keep, score, cls = _best_class(cls_scores.T, conf)
+    else:
+        keep = np.flatnonzero(sub[:, 4] > conf)
+        score, cls = sub[keep, 4], np.zeros(len(keep), np.int64)
+    return cxcywh_to_xyxy(box[keep].astype(np.float64)), score, cls
+
+
+def _boxes_scores(outputs: Mapping[str, np.ndarray], head: Head, index: int, conf: float
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    boxes = outputs[head.layout["boxes"]]
+    scores = outputs[head.layout["scores"]]
+    boxes = boxes[index] if boxes.ndim == 3 else boxes
+    scores = scores[index] if scores.ndim == 3 else scores
+    keep, score, cls = _best_class(scores if head.transposed else scores.T, conf)
+    return boxes[keep].astype(np.float64), score, cls
+
+
+def _ended_in_nms(outputs: Mapping[str, np.ndarray], head: Head, index: int, conf: float) -> Detections:
+    if "rows" in head.layout:
+        rows = outputs[head.layout["rows"]]
+        if rows.ndim == 3:
+            rows = rows[index]
+        if rows.shape[1] == 7:  # batch index, x1, y1, x2, y2, class, score (YOLOv7 end-to-end)
+            rows = rows[rows[:, 0] == index]
+            boxes, cls, score = rows[:, 1:5], rows[:, 5], rows[:, 6]
+        else:
+            boxes, score, cls = rows[:, :4], rows[:, 4], rows[:, 5]
+    else:
+        boxes = outputs[head.layout["boxes"]]
+        score = outputs[head.layout["scores"]]
+        boxes = boxes[index] if boxes.ndim == 3 else boxes
+        score = score[index] if score.ndim == 2 else score
+        cls = outputs[head.layout["classes"]] if "classes" in head.layout else np.zeros(len(score))
+        cls = cls[index] if cls.ndim == 2 else cls
+    keep = np.flatnonzero(score > conf)
+    keep = keep[np.argsort(-score[keep], kind="stable")]
+    return Detections(boxes[keep].astype(np.float64), score[keep].astype(np.float64),
+                      cls[keep].astype(np.int64))
+
+
+def decode(outputs: Mapping[str, np.ndarray], head: Head, *, conf: float = 0.25, iou: float = 0.45,
+           max_det: int = 300, index: int = 0, agnostic: bool = False) -> Detections:
+    """The detections of image ``index`` of a batch: float ``outputs`` (name → array, dequantized) decoded as
+    ``head`` says, scores above ``conf``, class-aware NMS at ``iou`` (class-agnostic with ``agnostic``), at most
+    ``max_det``, best first; boxes in input pixels."""
+    if head.kind == "nms":
+        found = _ended_in_nms(outputs, head, index, conf)
+        return found.take(np.arange(min(max_det, len(found))))
+    if head.kind == "boxes-scores":
+        boxes, score, cls = _boxes_scores(outputs, head, index, conf)
+    else:
+        a = outputs[head.outputs[0]]
+        a = a[index] if a.ndim == 3 else a
+        boxes, score, cls = _yolov8(a, head, conf) if head.kind == "yolov8" else _objectness(a, head, conf)
+    kept = nms(boxes, score, None if agnostic else cls, iou=iou, max_det=max_det)
+    return Detections(boxes[kept], score[kept].astype(np.float64), cls[kept].astype(np.int64))

@@ -1,0 +1,166 @@
+"""Which detection head a model ends in, recognised once per model from its output shapes (and, where shapes
+cannot tell, its graph), or named with ``--head``:
+
+- ``yolov8`` — ``[N, 4+C, boxes]`` (YOLOv8/v9/v11): centre x, y, width, height in input pixels, then C class
+  scores, no objectness. Also ``[N, boxes, 4+C]`` when named.
+- ``yolov5`` — ``[N, boxes, 5+C]`` (YOLOv5/v7, anchors decoded in the graph): box, objectness, C class scores;
+  a box's score is objectness x class score.
+- ``yolox`` — ``[N, boxes, 5+C]`` with one box per grid cell of strides 8, 16, 32 and no ``Exp`` in the graph:
+  raw offsets, decoded here with the grids and strides (centre = (offset + cell) x stride, size = exp(raw) x
+  stride); with ``Exp`` in the graph (decoded at export) it reads like ``yolov5``.
+- ``boxes-scores`` — separate outputs: boxes ``[N, boxes, 4]`` (xyxy, input pixels) and scores ``[N, boxes, C]``
+  or ``[N, C, boxes]`` (PicoDet / NanoDet / many anchor-free heads exported with their decode in the graph).
+- ``nms`` — the model ends in NMS (``NonMaxSuppression`` or ``TopK`` in the graph): one output ``[N, K, 6]``
+  (x1, y1, x2, y2, score, class; ``[K, 7]``: batch index, box, class, score), or outputs boxes
+  ``[N, K, 4]``, scores ``[N, K]``, classes ``[N, K]`` (and a count ``[N, 1]``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from onnpu.errors import InputDataError
+
+if TYPE_CHECKING:
+    import onnx
+
+HEADS: tuple[str, ...] = ("yolov8", "yolov5", "yolox", "boxes-scores", "nms")
+STRIDE_SETS: tuple[tuple[int, ...], ...] = ((8, 16, 32), (8, 16, 32, 64))
+Shape = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Head:
+    """A recognised head: its kind, the outputs it reads (in the order the decoder reads them), the number of
+    classes, and for ``yolox`` the strides and whether the graph already decodes the boxes."""
+
+    kind: str
+    outputs: tuple[str, ...]
+    num_classes: int
+    input_size: tuple[int, int]  # (height, width) of the model input, in pixels
+    strides: tuple[int, ...] = (8, 16, 32)
+    decoded: bool = True
+    transposed: bool = False  # yolov8 given as [N, boxes, 4+C]
+    reason: str = ""
+    layout: dict[str, str] = field(default_factory=dict)  # boxes-scores / nms: role → output name
+
+    def describe(self) -> str:
+        return f"head {self.kind} ({self.num_classes} classes): {self.reason}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "outputs": list(self.outputs), "num_classes": self.num_classes,
+                "input_size": list(self.input_size), "strides": list(self.strides), "decoded": self.decoded,
+                "reason": self.reason}
+
+
+def grid_cells(height: int, width: int, strides: Sequence[int]) -> int:
+    return sum(math.ceil(height / s) * math.ceil(width / s) for s in strides)
+
+
+def _ops(proto: onnx.ModelProto | None) -> set[str]:
+    return {n.op_type for n in proto.graph.node} if proto is not None else set()
+
+
+def _shapes_text(shapes: Mapping[str, Shape]) -> str:
+    return ", ".join(f"{name} {list(shape)}" for name, shape in shapes.items())
+
+
+def no_head(shapes: Mapping[str, Shape], why: str = "") -> InputDataError:
+    return InputDataError(f"the model's outputs ({_shapes_text(shapes)}) match no detection head onnpu knows"
+                          + (f": {why}" if why else ""),
+                          hint="name the layout with --head " + "|".join(HEADS) + " (see README: Detection heads)")
+
+
+def _strides_for(boxes: int, size: tuple[int, int], per_cell: int) -> tuple[int, ...] | None:
+    for strides in STRIDE_SETS:
+        if boxes == per_cell * grid_cells(*size, strides):
+            return strides
+    return None
+
+
+def _single(name: str, shape: Shape, size: tuple[int, int], ops: set[str], kind: str | None) -> Head | None:
+    """A head in one 3-D output, or None."""
+    if len(shape) == 2:
+        shape = (1, *shape)
+    if len(shape) != 3:
+        return None
+    _, a, b = shape
+    if kind in (None, "nms") and b in (6, 7) and _strides_for(a, size, 1) is None and \
+            _strides_for(a, size, 3) is None and (kind == "nms" or ops & {"NonMaxSuppression", "TopK"}):
+        return Head("nms", (name,), 0, size, reason=f"{name} {list(shape)}: rows of x1, y1, x2, y2, score, class"
+                    + " (NMS in the graph)", layout={"rows": name})
+    if kind in (None, "yolov8") and 5 <= a < b:
+        return Head("yolov8", (name,), a - 4, size, reason=f"{name} {list(shape)} = [N, 4+C, boxes], C = {a - 4}")
+    if kind == "yolov8" and a > b >= 5:
+        return Head("yolov8", (name,), b - 4, size, transposed=True,
+                    reason=f"{name} {list(shape)} = [N, boxes, 4+C], C = {b - 4} (named)")
+    if a <= b or b < 5:
+        return None
+    one_per_cell = _strides_for(a, size, 1)
+    if kind in (None, "yolox") and one_per_cell is not None:
+        decoded = "Exp" in ops
+        return Head("yolox", (name,), max(1, b - 5), size, strides=one_per_cell, decoded=decoded,
+                    reason=f"{name} {list(shape)} = [N, boxes, 5+C], one box per cell of strides "
+                           f"{', '.join(map(str, one_per_cell))}, C = {b - 5}; "
+                           + ("decoded in the graph (Exp)" if decoded else "grids and strides decoded here"))
+    if kind == "yolox":
+        return Head("yolox", (name,), max(1, b - 5), size, decoded=False,
+                    reason=f"{name} {list(shape)} = [N, boxes, 5+C], C = {b - 5} (named)")
+    if kind in (None, "yolov5"):
+        return Head("yolov5", (name,), max(1, b - 5), size, reason=f"{name} {list(shape)} = [N, boxes, 5+C] with "
+                    f"objectness, C = {b - 5}")
+    return None
+
+
+def _separate(shapes: Mapping[str, Shape], size: tuple[int, int], kind: str | None) -> Head | None:
+    """Heads in several outputs: boxes + scores (+ classes, count)."""
+    squeezed = {n: (s if len(s) != 2 else (1, *s)) for n, s in shapes.items()}
+    boxes = [n for n, s in squeezed.items() if len(s) == 3 and s[2] == 4]
+    if len(boxes) != 1:
+        return None
+    box = boxes[0]
+    k = squeezed[box][1]
+    rest = {n: s for n, s in shapes.items() if n != box}
+    per_box = [n for n, s in rest.items() if len(s) == 2 and s[-1] == k]
+    if kind in (None, "nms") and per_box:
+        floats = [n for n in per_box if any(w in n.lower() for w in ("score", "conf", "prob"))] or per_box[:1]
+        score = floats[0]
+        classes = next((n for n in per_box if n != score), None)
+        layout = {"boxes": box, "scores": score, **({"classes": classes} if classes else {})}
+        return Head("nms", tuple(layout.values()), 0, size, layout=layout,
+                    reason=f"boxes {box} {list(shapes[box])}, scores {score}"
+                           + (f", classes {classes}" if classes else "") + ": NMS done in the graph")
+    matrices = [n for n, s in rest.items() if len(s) == 3 and k in (s[1], s[2]) and (s[1], s[2]) != (k, 4)]
+    if kind in (None, "boxes-scores") and len(matrices) == 1:
+        score = matrices[0]
+        s = shapes[score]
+        transposed = s[1] != k
+        c = s[1] if transposed else s[2]
+        return Head("boxes-scores", (box, score), c, size, transposed=transposed,
+                    layout={"boxes": box, "scores": score},
+                    reason=f"boxes {box} {list(shapes[box])} (xyxy), scores {score} {list(s)}, C = {c}")
+    return None
+
+
+def recognise_head(shapes: Mapping[str, Shape], input_size: tuple[int, int], proto: onnx.ModelProto | None = None,
+                   kind: str | None = None) -> Head:
+    """The head of a model whose outputs (name → shape, as a run returned them) these are. ``input_size``:
+    (height, width) of the input. ``kind``: one of ``HEADS`` to name the layout instead of recognising it."""
+    if kind is not None and kind not in HEADS:
+        raise InputDataError(f"unknown head {kind!r}", hint="use one of " + ", ".join(HEADS))
+    ops = _ops(proto)
+    found = _separate(shapes, input_size, kind) if len(shapes) > 1 else None
+    if found is None:
+        three_d = [(n, s) for n, s in shapes.items() if len(s) in (2, 3) and math.prod(s) > 0]
+        candidates = [h for n, s in three_d if (h := _single(n, s, input_size, ops, kind)) is not None]
+        if len(candidates) > 1:  # several outputs could each be a head: the largest (e.g. auxiliary outputs)
+            candidates.sort(key=lambda h: -math.prod(shapes[h.outputs[0]]))
+        found = candidates[0] if candidates else None
+    if found is None:
+        raise no_head(shapes, f"no output fits --head {kind}" if kind else "")
+    if found.kind != "nms" and found.num_classes < 0:
+        raise no_head(shapes)
+    return found

@@ -1,0 +1,94 @@
+"""What ``detect`` returns: per image, its size and its detections (class, label, score, box xyxy in original
+pixels) or why it could not be read; for the run, the model, target, head and preprocessing."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from typing import Any
+
+from onnpu.runtime.placement import PlacementSummary
+from onnpu.runtime.targets import Target
+from onnpu.vision.detection.decode import Detections
+from onnpu.vision.detection.heads import Head
+from onnpu.vision.labels import builtin_labels, load_labels
+
+COCO80_LABELS = "coco80_labels.txt"
+
+
+def detection_labels(path: str | None, num_classes: int) -> list[str]:
+    """Class names: a labels file (text, one per line, or JSON), else COCO-80 for an 80-class model, else class
+    numbers. ``num_classes`` 0: not known (a model that ends in NMS): a file's labels are taken as they are,
+    and the built-in COCO-80 names are used."""
+    if path is not None:
+        return load_labels(path, num_classes or None)
+    if num_classes in (0, 80):
+        return builtin_labels(COCO80_LABELS)
+    return [f"class {i}" for i in range(num_classes)]
+
+
+def label_of(labels: list[str], cls: int) -> str:
+    return labels[cls] if 0 <= cls < len(labels) else f"class {cls}"
+
+
+@dataclass
+class Box:
+    cls: int
+    label: str
+    score: float
+    box: tuple[float, float, float, float]  # x1, y1, x2, y2 in original pixels
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"class": self.cls, "label": self.label, "score": round(self.score, 6),
+                "box": [round(v, 2) for v in self.box]}
+
+
+def boxes_of(found: Detections, labels: list[str]) -> list[Box]:
+    return [Box(int(c), label_of(labels, int(c)), float(s), (float(b[0]), float(b[1]), float(b[2]), float(b[3])))
+            for b, s, c in zip(found.boxes, found.scores, found.classes, strict=True)]
+
+
+@dataclass
+class ImageDetections:
+    image: str
+    width: int = 0
+    height: int = 0
+    boxes: list[Box] = field(default_factory=list)
+    latency_ms: float | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.error is not None:
+            return {"image": self.image, "error": self.error}
+        return {"image": self.image, "width": self.width, "height": self.height, "latency_ms": self.latency_ms,
+                "detections": [b.to_dict() for b in self.boxes]}
+
+
+@dataclass
+class DetectResult:
+    model: str
+    target: Target
+    providers: list[str]
+    placement: PlacementSummary | None
+    session_seconds: float
+    head: Head
+    preprocess: dict[str, Any]
+    thresholds: dict[str, float]
+    images: list[ImageDetections]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for i in self.images if i.error is not None)
+
+    @property
+    def median_latency_ms(self) -> float | None:
+        times = [i.latency_ms for i in self.images if i.latency_ms is not None]
+        return statistics.median(times) if times else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.model, "target": self.target.describe(), "providers": self.providers,
+                "placement": self.placement.to_dict() if self.placement else None,
+                "session_seconds": self.session_seconds, "median_latency_ms": self.median_latency_ms,
+                "head": self.head.to_dict(), "preprocess": self.preprocess, "thresholds": self.thresholds,
+                "notes": self.notes, "images": [i.to_dict() for i in self.images]}

@@ -1,0 +1,239 @@
+"""``detect``: the letterbox and its exact inverse, head recognition, each head's decoding, class-aware NMS
+against a plain reference, and the verb end to end on synthetic scenes whose boxes are known by construction
+(``detect_models``): single images, folders (bad images as rows, JSONL, --resume, batches, JPEG draft),
+``--coco-json``, ``--save``, the NPU."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import detect_models as dm
+from onnpu import jsonio
+from onnpu.cli import main
+from onnpu.errors import ExitCode, InputDataError
+from onnpu.runtime.targets import get_target
+from onnpu.vision.detection import Detections, decode, nms, place, recognise_head
+from onnpu.vision.detection.detect import detect
+from onnpu.vision.detection.nms import box_iou
+
+
+def expected(name: str) -> list[tuple[int, tuple[float, float, float, float]]]:
+    squares = dict(dm.SCENES)[name]
+    return sorted((c, (float(x), float(y), float(x + 16), float(y + 16))) for c, x, y in squares)
+
+
+def found(boxes: list) -> list[tuple[int, tuple[float, float, float, float]]]:  # type: ignore[type-arg]
+    return sorted((b.cls, tuple(round(v, 3) for v in b.box)) for b in boxes)
+
+
+@pytest.fixture(scope="module")
+def scenes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("scenes")
+    folder = root / "images"
+    folder.mkdir()
+    dm.write_scenes(folder)
+    (folder / "annotations.json").rename(root / "annotations.json")
+    return {"root": root, "folder": folder, "gt": root / "annotations.json",
+            "v8": dm.save(dm.square_detector(), root / "v8.onnx"),
+            "v5": dm.save(dm.square_detector(head="yolov5"), root / "v5.onnx"),
+            "batched": dm.save(dm.square_detector(batch="N"), root / "batched.onnx")}
+
+
+# --- letterbox ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("w", "h", "fit"), [(640, 480, "letterbox"), (333, 777, "letterbox"), (1001, 999, "corner"),
+                                             (50, 20, "stretch"), (4032, 3024, "letterbox")])
+def test_the_inverse_mapping_is_exact(w: int, h: int, fit: str) -> None:
+    p = place(w, h, 640, 640, fit)
+    rng = np.random.default_rng(0)
+    xy = rng.uniform(0, 1, (50, 4)) * [w, h, w, h]
+    boxes = np.concatenate([np.minimum(xy[:, :2], xy[:, 2:]), np.maximum(xy[:, :2], xy[:, 2:])], 1)
+    np.testing.assert_allclose(p.to_original(p.to_input(boxes)), boxes, atol=1e-9)
+    corners = p.to_original(np.array([[p.left, p.top, p.left + p.resized_width, p.top + p.resized_height]]))
+    np.testing.assert_allclose(corners, [[0, 0, w, h]], atol=1e-9)  # the pasted image is the whole image
+    assert p.left >= 0 and p.left + p.resized_width <= 640 and p.top + p.resized_height <= 640
+
+
+# --- NMS ---------------------------------------------------------------------------------------------------
+
+def reference_nms(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, iou: float) -> list[int]:
+    keep: list[int] = []
+    for i in sorted(range(len(scores)), key=lambda k: (-scores[k], k)):
+        if all(classes[i] != classes[j] or box_iou(boxes[i], boxes[j])[0, 0] <= iou for j in keep):
+            keep.append(i)
+    return keep
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_nms_is_the_plain_greedy_algorithm_per_class(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    xy = rng.uniform(0, 100, (300, 2))
+    boxes = np.concatenate([xy, xy + rng.uniform(5, 40, (300, 2))], 1).astype(np.float32)
+    scores = rng.uniform(0, 1, 300).astype(np.float32)
+    classes = rng.integers(0, 3, 300)
+    assert nms(boxes, scores, classes, iou=0.5, max_det=1000).tolist() == reference_nms(boxes, scores, classes, 0.5)
+    assert len(nms(boxes, scores, classes, iou=0.5, max_det=7)) == 7
+    agnostic = nms(boxes, scores, None, iou=0.5, max_det=1000)
+    assert agnostic.tolist() == reference_nms(boxes, scores, np.zeros(300), 0.5)
+
+
+# --- heads ---------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("shapes", "size", "kind", "classes"), [
+    ({"output0": (1, 84, 8400)}, (640, 640), "yolov8", 80),
+    ({"output0": (1, 22, 2100)}, (320, 320), "yolov8", 18),  # NudeNet 320n
+    ({"output0": (1, 25200, 85)}, (640, 640), "yolov5", 80),
+    ({"output": (1, 3549, 6)}, (416, 416), "yolox", 1),  # ddddocr common_det
+    ({"boxes": (1, 2125, 4), "scores": (1, 80, 2125)}, (320, 320), "boxes-scores", 80),
+    ({"det_boxes": (1, 100, 4), "det_scores": (1, 100), "det_classes": (1, 100), "num_dets": (1, 1)}, (640, 640),
+     "nms", 0),
+])
+def test_heads_are_recognised_from_their_shapes(shapes: dict, size: tuple[int, int], kind: str,  # type: ignore[type-arg]
+                                                classes: int) -> None:
+    head = recognise_head(shapes, size)
+    assert (head.kind, head.num_classes) == (kind, classes)
+
+
+def test_outputs_matching_no_head_name_their_shapes_and_the_flag() -> None:
+    with pytest.raises(InputDataError) as caught:
+        recognise_head({"logits": (1, 1000)}, (224, 224))
+    assert "logits [1, 1000]" in str(caught.value) and "--head" in (caught.value.hint or "")
+    with pytest.raises(InputDataError, match="no output fits --head yolox"):
+        recognise_head({"output0": (1, 84, 8400)}, (640, 640), kind="yolox")
+
+
+def test_yolox_raw_outputs_are_decoded_with_grids_and_strides() -> None:
+    head = recognise_head({"output": (1, 3549, 6)}, (416, 416))
+    out = np.full((1, 3549, 6), -5.0, np.float32)
+    out[..., 4:] = 0.0
+    row = 52 * 52 + 26 * 10 + 7  # stride 16, cell x 7, y 10
+    out[0, row] = [0.25, 0.5, np.log(3.0), np.log(2.0), 0.9, 0.8]
+    got = decode({"output": out}, head)
+    cx, cy, w, h = (7.25) * 16, (10.5) * 16, 3 * 16, 2 * 16
+    np.testing.assert_allclose(got.boxes, [[cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2]], rtol=1e-5)
+    np.testing.assert_allclose(got.scores, [0.72], rtol=1e-5)
+
+
+def test_separate_boxes_and_scores_and_heads_ending_in_nms() -> None:
+    boxes = np.array([[[10, 10, 50, 50], [12, 12, 52, 52], [100, 100, 140, 160]]], np.float32)
+    scores = np.array([[[0.9, 0.1], [0.8, 0.2], [0.1, 0.7]]], np.float32)
+    head = recognise_head({"boxes": boxes.shape, "scores": scores.shape}, (320, 320))
+    got = decode({"boxes": boxes, "scores": scores}, head)
+    assert got.classes.tolist() == [0, 1] and got.boxes.tolist() == [[10, 10, 50, 50], [100, 100, 140, 160]]
+    rows = np.array([[[5, 6, 7, 8, 0.9, 3], [1, 2, 3, 4, 0.1, 1]]], np.float32)
+    head = recognise_head({"dets": rows.shape}, (640, 640), kind="nms")
+    got = decode({"dets": rows}, head, conf=0.2)
+    assert got.classes.tolist() == [3] and got.boxes.tolist() == [[5, 6, 7, 8]]
+
+
+# --- the verb ------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("model", ["v8", "v5"])
+def test_detect_finds_every_square_in_original_pixels(scenes: dict[str, Path], model: str) -> None:
+    images = sorted(scenes["folder"].glob("*.png"))
+    result = detect(images, scenes[model], get_target("cpu"))
+    assert result.head.kind == ("yolov8" if model == "v8" else "yolov5")
+    for image in result.images:
+        assert found(image.boxes) == expected(Path(image.image).name)
+        assert all(b.score > 0.9 for b in image.boxes)
+
+
+def test_a_camera_size_jpeg_decoded_at_reduced_size_maps_to_its_own_pixels(scenes: dict[str, Path],
+                                                                           tmp_path: Path) -> None:
+    """A 1024x768 JPEG (8x the scene): the folder pipeline decodes it at 1/4 (draft), the boxes still come back
+    in the JPEG's own pixels."""
+    big = dm.scene(dict(dm.SCENES)["000000000002.png"]).resize((1024, 768), Image.Resampling.NEAREST)
+    big.save(tmp_path / "big.jpg", quality=95)
+    rows: list = []  # type: ignore[type-arg]
+    assert main(["detect", str(tmp_path), "--model", str(scenes["v8"]), "-o", str(tmp_path / "r.jsonl")]) == 0
+    rows = [json.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()]
+    boxes = sorted((d["class"], d["box"]) for d in rows[0]["detections"])
+    want = sorted((c, [v * 8 for v in box]) for c, box in expected("000000000002.png"))
+    assert [c for c, _ in boxes] == [c for c, _ in want]
+    np.testing.assert_allclose([b for _, b in boxes], [b for _, b in want], atol=1.0)
+    assert (rows[0]["width"], rows[0]["height"]) == (1024, 768)
+
+
+def test_a_folder_with_a_bad_image_goes_on_and_exits_5(scenes: dict[str, Path], tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    for p in scenes["folder"].glob("*.png"):
+        (folder / p.name).write_bytes(p.read_bytes())
+    (folder / "broken.jpg").write_bytes(b"not a jpeg at all")
+    code = main(["detect", str(folder), "--model", str(scenes["batched"]), "--batch", "3", "--json",
+                 "--coco-json", str(tmp_path / "coco.json"), "--save", str(tmp_path / "drawn")])
+    out = capsys.readouterr().out
+    assert code == ExitCode.PARTIAL
+    rows = [jsonio.loads(line) for line in out.splitlines()]
+    assert [Path(r["image"]).name for r in rows] == ["000000000001.png", "000000000002.png", "000000000003.png",
+                                                    "000000000004.png", "broken.jpg"]
+    assert "truncated or corrupt" in rows[-1]["error"] or "not an image" in rows[-1]["error"]
+    for row in rows[:-1]:
+        got = sorted((d["class"], tuple(d["box"])) for d in row["detections"])
+        assert got == expected(Path(row["image"]).name)
+    coco = json.loads((tmp_path / "coco.json").read_text())
+    assert {r["image_id"] for r in coco} == {1, 2, 3} and len(coco) == 6
+    assert sorted(p.name for p in (tmp_path / "drawn").iterdir()) == [f"00000000000{k}.png" for k in (1, 2, 3, 4)]
+    drawn = np.asarray(Image.open(tmp_path / "drawn" / "000000000003.png"))
+    assert drawn[64, 70].tolist() != [255, 0, 0] or drawn[63, 70].tolist() != [0, 0, 0]  # a box edge drawn
+
+
+def test_resume_continues_a_results_file(scenes: dict[str, Path], tmp_path: Path) -> None:
+    results = tmp_path / "r.jsonl"
+    assert main(["detect", str(scenes["folder"]), "--model", str(scenes["v8"]), "-o", str(results)]) == 0
+    lines = results.read_text().splitlines()
+    results.write_text("\n".join(lines[:2]) + "\n" + lines[2][:20])  # interrupted in the middle of row 3
+    assert main(["detect", str(scenes["folder"]), "--model", str(scenes["v8"]), "-o", str(results), "--resume"]) == 0
+    def rows(lines: list[str]) -> list[dict]:  # type: ignore[type-arg]
+        return [{k: v for k, v in json.loads(line).items() if k != "latency_ms"} for line in lines]
+
+    assert rows(results.read_text().splitlines()) == rows(lines)
+    code = main(["detect", str(scenes["folder"]), "--model", str(scenes["v8"]), "-o", str(results), "--resume",
+                 "--conf", "0.5"])
+    assert code == ExitCode.ERROR  # other thresholds: resuming would mix results
+
+
+def test_a_classifier_is_refused_naming_its_outputs(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                    scenes: dict[str, Path]) -> None:
+    import models
+
+    cls = models.save(models.classifier(), tmp_path / "cls.onnx")
+    image = next(scenes["folder"].glob("*.png"))
+    assert main(["detect", str(image), "--model", str(cls)]) == ExitCode.ERROR
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "match no detection head" in err and "--head" in err
+    assert err.count("\n") == 2  # one error line, one hint
+
+
+def test_one_unreadable_image_among_others_is_a_row(scenes: dict[str, Path], tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "bad.png").write_bytes(b"\x89PNG broken")
+    image = next(scenes["folder"].glob("*.png"))
+    assert main(["detect", str(image), str(tmp_path / "bad.png"), "--model", str(scenes["v8"])]) == ExitCode.PARTIAL
+    out = capsys.readouterr().out
+    assert "bad.png  error: " in out and "2 detected" in out
+
+
+@pytest.mark.npu
+def test_detect_on_the_npu_finds_the_same_boxes(scenes: dict[str, Path], tmp_path: Path) -> None:
+    from onnpu.quantization.config import QuantizeConfig
+    from onnpu.quantization.pipeline import quantize
+
+    qdq = tmp_path / "v8.qdq.onnx"
+    quantize(scenes["v8"], qdq, str(scenes["folder"]), config=QuantizeConfig(rounding="nearest"))
+    images = sorted(scenes["folder"].glob("*.png"))
+    result = detect(images, qdq, get_target("npu", allow_fallback=False))
+    assert result.placement is not None and result.placement.fully_on_target
+    for image in result.images:
+        assert found(image.boxes) == expected(Path(image.image).name)
+
+
+def test_detections_are_best_first() -> None:
+    d = Detections(np.zeros((2, 4)), np.array([0.9, 0.5]), np.array([0, 1]))
+    assert len(d.take(np.array([1]))) == 1
