@@ -25,11 +25,11 @@ from onnpu.guards import room_for_writing, write_error
 from onnpu.machine import htp_is_emulated
 from onnpu.metrics import drift_in_steps
 from onnpu.model.files import validate_model_file
-from onnpu.model.graphs import integer_input_ranges
 from onnpu.model.inspection import tensor_infos
 from onnpu.runtime.compiled import MANIFEST, compile_model, context_info
 from onnpu.runtime.deployment import SCHEMA, file_record, source_record
-from onnpu.runtime.feeds import model_typed_inputs, run_feeds
+from onnpu.runtime.feeds import run_feeds
+from onnpu.runtime.inputs import random_feeds
 from onnpu.runtime.qnn import qnn_status
 from onnpu.runtime.session import create_session, exact_cpu_session
 from onnpu.runtime.socs import Soc, choose_soc
@@ -142,9 +142,7 @@ def _compile_into(src: Path, proto: onnx.ModelProto, folder: Path, socs: Sequenc
     here = choose_soc(purpose="compile")  # the default SoC, and the board's own (on a board)
     chosen: list[Soc] = [choose_soc(s, purpose="compile").soc for s in socs] or [here.soc]
     chosen = list({s.soc_model: s for s in chosen}.values())
-    infos, ranges = tensor_infos(proto)[0], integer_input_ranges(proto)
-    reference = _Reference(src, proto, [model_typed_inputs(infos, seed + k, dims, ranges=ranges)
-                                        for k in range(max(0, inputs))])
+    reference = _Reference(src, proto, random_feeds(proto, max(0, inputs), seed, dims))  # each input in its range
     feeds = reference.feeds
     status = qnn_status()
     board = None if htp_is_emulated() else here.detected
