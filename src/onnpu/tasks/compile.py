@@ -26,7 +26,8 @@ from onnpu.metrics import drift_in_steps
 from onnpu.model.files import validate_model_file
 from onnpu.model.inspection import tensor_infos
 from onnpu.runtime.compiled import MANIFEST, compile_model, context_info
-from onnpu.runtime.feeds import float_view, random_inputs, run_feeds
+from onnpu.runtime.feeds import run_feeds
+from onnpu.runtime.inputs import random_feeds
 from onnpu.runtime.qnn import qnn_status
 from onnpu.runtime.session import create_session, exact_cpu_session
 from onnpu.runtime.socs import Soc, choose_soc
@@ -138,8 +139,7 @@ def _compile_into(src: Path, proto: onnx.ModelProto, folder: Path, socs: Sequenc
     here = choose_soc(purpose="compile")  # the default SoC, and the board's own (on a board)
     chosen: list[Soc] = [choose_soc(s, purpose="compile").soc for s in socs] or [here.soc]
     chosen = list({s.soc_model: s for s in chosen}.values())
-    infos = [float_view(i) for i in tensor_infos(proto)[0]]
-    reference = _Reference(src, proto, [random_inputs(infos, seed + k, dims) for k in range(max(0, inputs))])
+    reference = _Reference(src, proto, random_feeds(proto, max(0, inputs), seed, dims))  # each input in its range
     feeds = reference.feeds
     status = qnn_status()
     board = None if htp_is_emulated() else here.detected
