@@ -29,6 +29,7 @@ from bench_quality import quality_section  # noqa: E402
 from bench_simplify import simplify_section  # noqa: E402
 from bench_speed import latency_section, overhead_section, sessions_section, startup_section  # noqa: E402
 from corpus_bench import corpus_section  # noqa: E402
+from eval_bench import eval_section  # noqa: E402
 from folder_bench import folder_section  # noqa: E402
 
 from onnpu import zoo  # noqa: E402
@@ -55,6 +56,7 @@ SECTIONS: dict[str, Callable[[ZooModel, bool], list[str]]] = {
     "simplify": simplify_section,
     "layers": layers_section,
     "corpus": corpus_section,
+    "eval": eval_section,
 }
 
 
