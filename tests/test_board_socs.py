@@ -1,0 +1,39 @@
+"""The SoC table as the boards are: RB8 is a QCS9075 board, the IQ-X5121 has QNN's own soc_model 119, and a board
+detected with an HTP this QNN cannot compile for (RB5, v66) is refused exactly as `--soc rb5` is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from onnpu import TargetError
+from onnpu.runtime.socs import choose_soc, find_soc, qnn_soc_models
+
+
+@pytest.fixture(autouse=True)
+def no_soc_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("ONNPU_SOC", raising=False)
+    monkeypatch.delenv("ONNPU_SYSROOT", raising=False)
+    monkeypatch.setenv("ONNPU_CONFIG", str(tmp_path / "no-config.toml"))
+
+
+def test_rb8_is_a_qcs9075_and_the_iq_x5121_has_its_own_soc_model() -> None:
+    assert find_soc("RB8").name == "QCS9075" and find_soc("RB8").soc_model == 77
+    x5121 = find_soc("IQ-X5121")
+    assert (x5121.soc_model, x5121.htp_arch) == (119, 73)
+    assert qnn_soc_models()[119].name == x5121.name  # named as QNN's contexts name it
+    assert find_soc("x-plus").soc_model == 120
+
+
+def test_a_detected_rb5_is_refused_exactly_like_soc_rb5(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    soc0 = tmp_path / "sys/devices/soc0"
+    soc0.mkdir(parents=True)
+    (soc0 / "soc_id").write_text("455\n")
+    monkeypatch.setenv("ONNPU_SYSROOT", str(tmp_path))
+    with pytest.raises(TargetError) as named:
+        find_soc("rb5")
+    with pytest.raises(TargetError) as detected:
+        choose_soc()
+    assert str(detected.value) == str(named.value) == "QRB5165 has an HTP v66: this QNN compiles for v68 and newer"
+    assert detected.value.hint == named.value.hint
