@@ -42,6 +42,7 @@ def board_tree(root: Path, *, skel_version: bytes = VERSION, cdsp: str = "runnin
     if libcdsprpc:
         (root / "usr/lib").mkdir(parents=True, exist_ok=True)
         (root / "usr/lib/libcdsprpc.so.1").write_bytes(b"ELF")
+        (root / "usr/lib/libcdsprpc.so").symlink_to("libcdsprpc.so.1")  # the unversioned name the stubs load
     return root
 
 

@@ -37,3 +37,19 @@ def test_a_detected_rb5_is_refused_exactly_like_soc_rb5(monkeypatch: pytest.Monk
         choose_soc()
     assert str(detected.value) == str(named.value) == "QRB5165 has an HTP v66: this QNN compiles for v68 and newer"
     assert detected.value.hint == named.value.hint
+
+
+def test_only_the_versioned_libcdsprpc_fails_naming_the_symlink(monkeypatch: pytest.MonkeyPatch,
+                                                                tmp_path: Path) -> None:
+    """Ubuntu's qcom-fastrpc1 without the development symlink: the QNN 2.51 stubs load ``libcdsprpc.so`` and fail."""
+    from onnpu.tasks.board_doctor import libcdsprpc_check
+
+    lib = tmp_path / "usr/lib/aarch64-linux-gnu"
+    lib.mkdir(parents=True)
+    (lib / "libcdsprpc.so.1").write_bytes(b"ELF")
+    monkeypatch.setenv("ONNPU_SYSROOT", str(tmp_path))
+    check = libcdsprpc_check()
+    assert not check.passed and "only libcdsprpc.so.1" in check.detail
+    assert check.fix == "add the symlink: `sudo ln -s libcdsprpc.so.1 /usr/lib/aarch64-linux-gnu/libcdsprpc.so`"
+    (lib / "libcdsprpc.so").symlink_to("libcdsprpc.so.1")  # the fix, followed to the letter, passes
+    assert libcdsprpc_check().passed

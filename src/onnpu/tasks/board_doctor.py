@@ -123,22 +123,34 @@ def cdsp_check() -> Check:
 
 
 def libcdsprpc_check() -> Check:
-    names = ("libcdsprpc.so", "libcdsprpc.so.1")
+    """The QNN HTP stubs load the unversioned ``libcdsprpc.so``: a board with only ``libcdsprpc.so.1`` (Ubuntu's
+    qcom-fastrpc1 without the development symlink) fails in QNN, so that is a FAIL naming the symlink to add."""
     if os.environ.get("ONNPU_SYSROOT"):
-        found = next((sysroot() / d / n for d in LIB_DIRS for n in names if (sysroot() / d / n).is_file()), None)
-        if found:
-            return Check("libcdsprpc", True, f"present at {found}")
+        def present(name: str) -> Path | None:
+            return next((sysroot() / d / name for d in LIB_DIRS if (sysroot() / d / name).exists()), None)
     else:
         import ctypes
 
-        for name in names:
+        def present(name: str) -> Path | None:
             try:
                 ctypes.CDLL(name)
             except OSError:
-                continue
-            return Check("libcdsprpc", True, f"{name} loads")
+                return None
+            return Path(name)
+    found = present("libcdsprpc.so")
+    if found:
+        return Check("libcdsprpc", True, f"libcdsprpc.so loads ({found})" if found.is_absolute() else
+                     "libcdsprpc.so loads")
+    versioned = present("libcdsprpc.so.1")
+    if versioned:
+        folder = versioned.parent if versioned.is_absolute() else Path("/usr/lib")
+        if os.environ.get("ONNPU_SYSROOT"):
+            folder = Path("/") / folder.relative_to(sysroot())
+        return Check("libcdsprpc", False, "only libcdsprpc.so.1 is installed; the QNN HTP stubs load the unversioned "
+                     "libcdsprpc.so", f"add the symlink: `sudo ln -s libcdsprpc.so.1 {folder}/libcdsprpc.so`")
     return Check("libcdsprpc", False, "libcdsprpc.so (FastRPC's user library) is not installed or not loadable",
-                 "install FastRPC: Ubuntu `sudo apt install qcom-fastrpc1`, Yocto the fastrpc recipe")
+                 "install FastRPC: Ubuntu `sudo apt install qcom-fastrpc1` (and the libcdsprpc.so symlink), Yocto "
+                 "the fastrpc recipe")
 
 
 def _qnn_version(path: Path) -> str | None:
