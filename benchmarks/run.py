@@ -24,6 +24,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
 
 from bench_compile import compile_section  # noqa: E402
+from bench_deployed import deployed_section  # noqa: E402
 from bench_layers import layers_section  # noqa: E402
 from bench_quality import quality_section  # noqa: E402
 from bench_simplify import simplify_section  # noqa: E402
@@ -51,6 +52,7 @@ SECTIONS: dict[str, Callable[[ZooModel, bool], list[str]]] = {
     "sessions": sessions_section,
     "latency": latency_section,
     "compile": compile_section,
+    "deployed": deployed_section,
     "quality": quality_section,
     "folder": lambda model, quick: folder_section(model.float_model, quick),
     "simplify": simplify_section,
