@@ -37,3 +37,41 @@ def test_a_detected_rb5_is_refused_exactly_like_soc_rb5(monkeypatch: pytest.Monk
         choose_soc()
     assert str(detected.value) == str(named.value) == "QRB5165 has an HTP v66: this QNN compiles for v68 and newer"
     assert detected.value.hint == named.value.hint
+
+
+def test_only_the_versioned_libcdsprpc_fails_naming_the_symlink(monkeypatch: pytest.MonkeyPatch,
+                                                                tmp_path: Path) -> None:
+    """Ubuntu's qcom-fastrpc1 without the development symlink: the QNN 2.51 stubs load ``libcdsprpc.so`` and fail."""
+    from onnpu.tasks.board_doctor import libcdsprpc_check
+
+    lib = tmp_path / "usr/lib/aarch64-linux-gnu"
+    lib.mkdir(parents=True)
+    (lib / "libcdsprpc.so.1").write_bytes(b"ELF")
+    monkeypatch.setenv("ONNPU_SYSROOT", str(tmp_path))
+    check = libcdsprpc_check()
+    assert not check.passed and "only libcdsprpc.so.1" in check.detail
+    assert check.fix == "add the symlink: `sudo ln -s libcdsprpc.so.1 /usr/lib/aarch64-linux-gnu/libcdsprpc.so`"
+    (lib / "libcdsprpc.so").symlink_to("libcdsprpc.so.1")  # the fix, followed to the letter, passes
+    assert libcdsprpc_check().passed
+
+
+def test_the_skel_fix_uses_dsp_library_path_when_the_system_sets_it_and_passes_when_followed(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from onnpu.runtime.socs import find_soc
+    from onnpu.tasks.board_doctor import skel_check
+
+    root = tmp_path / "root"
+    (root / "usr/lib/dsp").mkdir(parents=True)  # one default folder exists, the others do not
+    wheel = root / "opt/venv/onnxruntime_qnn"
+    wheel.mkdir(parents=True)
+    (wheel / "libQnnHtpV68Skel.so").write_bytes(b"ELF")
+    monkeypatch.setenv("ONNPU_SYSROOT", str(root))
+    monkeypatch.delenv("ADSP_LIBRARY_PATH", raising=False)
+    monkeypatch.setenv("DSP_LIBRARY_PATH", "/usr/lib/dsp")  # set by the system: it takes precedence
+    check, _ = skel_check(find_soc("qcs6490"), wheel)
+    assert not check.passed
+    assert check.fix == f'export DSP_LIBRARY_PATH="{wheel};/usr/lib/dsp" (";" between folders)'
+    value = check.fix.split('"')[1].replace(str(root), "")  # the folder as the board names it
+    monkeypatch.setenv("DSP_LIBRARY_PATH", value)
+    check, found = skel_check(find_soc("qcs6490"), wheel)
+    assert check.passed and found == wheel / "libQnnHtpV68Skel.so"
