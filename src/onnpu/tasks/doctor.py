@@ -54,6 +54,7 @@ class DoctorReport:
     soc: dict[str, Any] | None = None  # the SoC NPU results are for (and where that choice came from)
     board: list[Check] = field(default_factory=list)  # on a board: what the Hexagon NPU needs, checked
     board_identity: dict[str, Any] | None = None
+    qnn_generation: str = ""  # plugin EP 2.x / built-in EP 1.2x / none, with versions
 
     @property
     def ok(self) -> bool:
@@ -140,6 +141,7 @@ def doctor(selftest: bool = True, soc: str | None = None) -> DoctorReport:
         onnxruntime_qnn=package_version("onnxruntime-qnn") or status.plugin_version,
         qnn_sdk=status.qnn_sdk_version,
         qnn_mode=status.mode,
+        qnn_generation=status.generation,
         compatible=status.available,
         providers=list(ort.get_available_providers()),
         qnn_backends=status.backends,
