@@ -27,6 +27,7 @@ from bench_compile import compile_section  # noqa: E402
 from bench_deployed import deployed_section  # noqa: E402
 from bench_layers import layers_section  # noqa: E402
 from bench_quality import quality_section  # noqa: E402
+from bench_quant import quant_section  # noqa: E402
 from bench_simplify import simplify_section  # noqa: E402
 from bench_speed import latency_section, overhead_section, sessions_section, startup_section  # noqa: E402
 from corpus_bench import corpus_section  # noqa: E402
@@ -54,6 +55,7 @@ SECTIONS: dict[str, Callable[[ZooModel, bool], list[str]]] = {
     "compile": compile_section,
     "deployed": deployed_section,
     "quality": quality_section,
+    "quant": quant_section,
     "folder": lambda model, quick: folder_section(model.float_model, quick),
     "simplify": simplify_section,
     "layers": layers_section,
