@@ -75,3 +75,19 @@ def test_the_skel_fix_uses_dsp_library_path_when_the_system_sets_it_and_passes_w
     monkeypatch.setenv("DSP_LIBRARY_PATH", value)
     check, found = skel_check(find_soc("qcs6490"), wheel)
     assert check.passed and found == wheel / "libQnnHtpV68Skel.so"
+
+
+def test_an_arm_linux_machine_without_a_qualcomm_soc_has_no_htp_and_doctor_fails(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Not "HTP hardware" from the wheel's file list: no socinfo, no NPU, and `doctor --no-selftest` exits 1."""
+    import onnpu.tasks.doctor as doctor_module
+    from onnpu import jsonio
+    from onnpu.cli import main
+
+    monkeypatch.setattr(doctor_module, "htp_is_emulated", lambda: False)  # this host stands in for an Arm one
+    monkeypatch.setattr(doctor_module, "on_board", lambda: False)
+    monkeypatch.setattr(doctor_module.platform, "system", lambda: "Linux")
+    assert main(["doctor", "--no-selftest", "--json"]) == 1
+    data = jsonio.loads(capsys.readouterr().out)
+    assert data["htp"].startswith("absent: no Qualcomm SoC") and not data["ok"]
+    assert "onnpu compile" in data["problems"][0]
