@@ -4,6 +4,7 @@ quantized I/O, and optional mixed precision to reach a target SQNR."""
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ class QuantizeResult:
     float_bytes: int
     quantized_bytes: int
     sixteen_bit: list[str] = field(default_factory=list)
+    detection: dict[str, Any] | None = None  # a detector's boxes kept (onnpu.quantization.detection_head)
     steps: list[MixedPrecisionStep] = field(default_factory=list)
     target_sqnr: float | None = None
     plain_bytes: int | None = None
@@ -60,6 +62,7 @@ class QuantizeResult:
                 "quality": [q.to_dict() for q in self.quality], "seconds": self.seconds,
                 "float_bytes": self.float_bytes, "quantized_bytes": self.quantized_bytes,
                 "target_sqnr_db": self.target_sqnr, "sixteen_bit_tensors": self.sixteen_bit,
+                "detection": self.detection,
                 "mixed_precision_steps": [{"raised": s.raised, "sqnr_db": s.sqnr_db} for s in self.steps],
                 "plain_quantized_bytes": self.plain_bytes, "notes": self.notes,
                 "rounding": self.rounding.to_dict() if self.rounding else None,
@@ -73,9 +76,9 @@ def _model_bytes(model: onnx.ModelProto) -> int:
 def quantize(model: str | Path, out: str | Path, calib: str | Path | CalibrationData, *,
              config: QuantizeConfig = DEFAULT_QUANTIZE, io: str = "float", preprocess: PreprocessConfig | None = None,
              holdout: float = 0.2, limit: int | None = None, seed: int = 0, target_sqnr: float | None = None,
-             force: bool = False, jobs: int = 1) -> QuantizeResult:
+             force: bool = False, jobs: int = 1, sixteen_bit: Sequence[str] = ()) -> QuantizeResult:
     """Quantize ``model`` for the HTP and report its accuracy against the float model on held-out inputs
-    (never the calibration inputs)."""
+    (never the calibration inputs). ``sixteen_bit``: activations kept in 16 bits from the start."""
     if io not in ("float", "uint8"):
         raise QuantizationError(f"unknown --io value {io!r}", hint="--io takes float or uint8")
     start = time.perf_counter()
@@ -97,11 +100,12 @@ def quantize(model: str | Path, out: str | Path, calib: str | Path | Calibration
 
     config, recipe = resolve_config(float_model, config)  # "auto" activations: W8A16 for transformer encoders
     said = [f"recipe: {recipe}"] if recipe else []
-    quant = quantize_qdq_model(float_model, data.calibration, config, notes=said)
+    quant = quantize_qdq_model(float_model, data.calibration, config, notes=said, sixteen_bit=sixteen_bit)
     reference = run_on_cpu(float_model, data.heldout, exact=False) if data.heldout else {}  # the float outputs, once
     quality = evaluate(float_model, quant, data.heldout, reference)
     result = QuantizeResult(str(src), str(out), config, io, len(data.calibration), len(data.heldout), quality,
                             0.0, _model_bytes(float_model), _model_bytes(quant), target_sqnr=target_sqnr)
+    result.sixteen_bit = list(sixteen_bit)
     result.notes.extend(said)
     if not data.heldout:
         result.notes.append("no held-out inputs (--holdout 0): no quality report")
