@@ -10,7 +10,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	# torch 2.13.0 CPU comes from the local disk (never a CUDA build from the index)
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[qnn,zoo,report,dev,docs,eval]'
+	$(BIN)/pip install --quiet -e '.[qnn,zoo,report,dev,docs,eval,ray]'
 	# test data only: the PP-OCRv4 ONNX models inside rapidocr-onnxruntime (its OpenCV stack is not needed)
 	$(BIN)/pip install --quiet --no-deps rapidocr-onnxruntime==1.4.4
 	# test data only: tokenizes the corpus's sentences with a model's own tokenizer.json (no hub client needed)

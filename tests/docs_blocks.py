@@ -20,6 +20,10 @@ The files a page's commands start from are declared before they are used:
 * ``<!-- file: NAME -->`` right before a fenced block writes that block's text to NAME (a script or a labels
   file the reader sees and copies).
 
+A page whose commands use the built-in model (``classify`` without ``--model``, ``demo``) says so with
+``<!-- needs: zoo -->``: the tests build it once for the whole run (the ``zoo_model`` fixture) and every page
+shares that cache. Paths inside the cache are shown as under ``~/.cache/onnpu`` (the default on Linux).
+
 ``python tests/docs_blocks.py --write [PAGE...]`` (``make docs-outputs``) runs every runnable block and
 rewrites its shown output with what the run printed; ``--check`` (the default) exits 1 naming each block whose
 output no longer matches. Outputs are compared after :func:`normalise`: timings, sizes, percentages, decimals,
@@ -45,6 +49,7 @@ COLUMNS = 160  # the terminal width the shown outputs are rendered at (wide enou
 
 _RUNNABLE = re.compile(r"^<!-- runnable(?::\s*exit=(?P<exit>\d+))?\s*-->\s*$")
 _FILE = re.compile(r"^<!-- file:\s*(?P<name>[^\s]+)(?:\s+from\s+(?P<builder>[\w-]+))?\s*-->\s*$")
+_NEEDS = re.compile(r"^<!-- needs:\s*(?P<what>[\w, -]+?)\s*-->\s*$")
 _FENCE = re.compile(r"^(?P<fence>```+|~~~+)\s*(?P<lang>[\w-]*)")
 
 
@@ -82,6 +87,70 @@ def _classifier() -> object:
     return models.classifier()
 
 
+def _hostile(path: Path) -> None:
+    import hostile
+
+    hostile.rewrite(hostile.with_external_data(path, "model.onnx"), location="/etc/passwd")
+
+
+def _unsupported() -> object:
+    import models
+
+    return models.unsupported_op()
+
+
+def _keyword_spotter() -> object:
+    """A small keyword spotter on raw audio: waveform [1, 1, 8000] (0.5 s at 16 kHz) → 4 class logits."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    import models
+
+    rng = np.random.default_rng(7)
+
+    def weight(name: str, *shape: int) -> object:
+        return numpy_helper.from_array(rng.normal(0, (2 / np.prod(shape[1:])) ** 0.5, shape).astype(np.float32), name)
+
+    inits = [weight("frames.w", 16, 1, 64), weight("conv.w", 32, 16, 5), weight("fc.w", 4, 32),
+             numpy_helper.from_array(np.zeros(4, np.float32), "fc.b")]
+    nodes = [helper.make_node("Conv", ["waveform", "frames.w"], ["f"], strides=[32], name="frames"),
+             helper.make_node("Relu", ["f"], ["fr"], name="frames_relu"),
+             helper.make_node("Conv", ["fr", "conv.w"], ["c"], strides=[2], pads=[2, 2], name="conv"),
+             helper.make_node("Relu", ["c"], ["cr"], name="conv_relu"),
+             helper.make_node("GlobalAveragePool", ["cr"], ["g"], name="pool"),
+             helper.make_node("Flatten", ["g"], ["v"], name="flatten"),
+             helper.make_node("Gemm", ["v", "fc.w", "fc.b"], ["logits"], transB=1, name="fc")]
+    return models._model(nodes, [helper.make_tensor_value_info("waveform", TensorProto.FLOAT, [1, 1, 8000])],
+                         [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 4])], inits,
+                         "keyword_spotter")
+
+
+def _tones(path: Path) -> None:
+    import numpy as np
+
+    from corpus import tone_clips
+
+    np.savez(path, waveform=tone_clips(8000, 16000, count=24).reshape(24, 1, 8000))
+
+
+def _encoder(path: Path) -> None:
+    import models
+    import test_transformer
+
+    models.save(test_transformer._encoder(), path)
+
+
+def _sentences(path: Path) -> None:
+    import numpy as np
+
+    import test_transformer
+    from onnpu.storage import temporary_beside
+
+    feeds = test_transformer._sentences(24, 0)
+    with temporary_beside(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **{name: np.concatenate([feed[name] for feed in feeds]) for name in feeds[0]})
+
+
 BUILDERS: dict[str, Callable[[Path], None]] = {
     # a float image classifier as exported from PyTorch: input x [N,3,32,32] with a dynamic batch, 10 classes
     "classifier": _model(_classifier_dynamic),
@@ -89,6 +158,14 @@ BUILDERS: dict[str, Callable[[Path], None]] = {
     "photo": _photo("matplotlib:grace_hopper.jpg"),  # a real photo (Grace Hopper, 512x600 JPEG)
     "cat-photo": _photo("skimage:chelsea.png"),
     "photos": _crops,  # a folder of real photo crops, one subfolder per photo (calibration data)
+    # a folder with a model.onnx whose weights are named as external data at /etc/passwd
+    "hostile-model": _hostile,
+    "unsupported": _model(_unsupported),  # a float model with a Unique node, which the QNN EP cannot run
+    "keyword-spotter": _model(_keyword_spotter),
+    "tones": _tones,  # 24 clips of notes with harmonics, 0.5 s at 16 kHz (.npz: waveform [24, 1, 8000])
+    # a BERT-style sentence encoder as torch exports it: int64 input_ids + attention_mask [1, 16], 2 heads, d=32
+    "encoder": _encoder,
+    "sentences": _sentences,  # 24 tokenized "sentences" for it (.npz: input_ids, attention_mask [24, 16])
 }
 
 
@@ -125,6 +202,7 @@ class Page:
     path: Path
     lines: list[str]
     steps: list[Block | Fixture] = field(default_factory=list)
+    needs: set[str] = field(default_factory=set)
 
     @property
     def blocks(self) -> list[Block]:
@@ -168,8 +246,10 @@ def parse(path: Path, text: str | None = None) -> Page:
     page = Page(path, lines)
     i = 0
     while i < len(lines):
-        runnable, file = _RUNNABLE.match(lines[i]), _FILE.match(lines[i])
-        if file and file["builder"]:
+        runnable, file, needs = _RUNNABLE.match(lines[i]), _FILE.match(lines[i]), _NEEDS.match(lines[i])
+        if needs:
+            page.needs |= {w.strip() for w in needs["what"].split(",")}
+        elif file and file["builder"]:
             if file["builder"] not in BUILDERS:
                 raise ValueError(f"{path}:{i + 1}: unknown builder {file['builder']!r} (docs_blocks.BUILDERS: "
                                  + ", ".join(BUILDERS) + ")")
@@ -258,7 +338,8 @@ def run(page: Page, work: Path, cache: Path, timeout: float = 600) -> list[Ran]:
         for k, command in enumerate(step.commands):
             done = subprocess.run(["bash", "-c", command.shell], cwd=work, env=env, stdin=subprocess.DEVNULL,
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout)
-            output = [line.rstrip() for line in done.stdout.replace(str(work), ".").split("\n")]
+            text = done.stdout.replace(str(work) + os.sep, "").replace(str(work), ".")
+            output = [line.rstrip() for line in text.replace(str(cache), "~/.cache/onnpu").split("\n")]
             while output and not output[-1]:
                 output.pop()
             expected = step.exit if k == len(step.commands) - 1 else 0
@@ -267,8 +348,9 @@ def run(page: Page, work: Path, cache: Path, timeout: float = 600) -> list[Ran]:
 
 
 def rewrite(page: Page, results: Sequence[Ran]) -> str:
-    """The page with every runnable block's shown output replaced by what the run printed."""
-    outputs = {id(r.command): r.output for r in results}
+    """The page with the shown output of every command whose run printed something else (after
+    :func:`normalise`) replaced by what it printed; outputs that still match stay as they are."""
+    outputs = {id(r.command): r.command.shown if r.matches else r.output for r in results}
     lines = list(page.lines)
     for block in reversed(page.blocks):
         body: list[str] = []
@@ -299,6 +381,8 @@ def pages(root: Path = DOCS) -> list[Path]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from onnpu.paths import cache_dir
+
     args = list(sys.argv[1:] if argv is None else argv)
     write = "--write" in args
     paths = [Path(a).resolve() for a in args if not a.startswith("--")] or pages()
@@ -307,7 +391,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         page = parse(path)
         with tempfile.TemporaryDirectory(prefix="onnpu-docs-") as tmp:
             (Path(tmp) / "work").mkdir()
-            results = run(page, Path(tmp) / "work", Path(tmp) / "cache")
+            # onnpu's own cache (ONNPU_CACHE_DIR, else the user's): the built-in model is built there once
+            results = run(page, Path(tmp) / "work", cache_dir())
         problems = report(page, results)
         if write:
             codes = [p for p in problems if "the page expects" in p]

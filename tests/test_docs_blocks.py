@@ -22,12 +22,19 @@ def test_the_quick_start_is_runnable() -> None:
         assert ["onnpu", step] in commands, step
 
 
-@pytest.mark.npu
-@pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(docs_blocks.DOCS)) for p in PAGES])
-def test_runnable_blocks_print_what_the_page_shows(page: Path, tmp_path: Path) -> None:
+def _param(page: Path) -> object:
+    marks = [pytest.mark.npu] + ([pytest.mark.zoo] if "zoo" in parse(page).needs else [])
+    return pytest.param(page, marks=marks, id=str(page.relative_to(docs_blocks.DOCS)))
+
+
+@pytest.mark.parametrize("page", [_param(p) for p in PAGES])
+def test_runnable_blocks_print_what_the_page_shows(page: Path, tmp_path: Path, request: pytest.FixtureRequest,
+                                                   tmp_path_factory: pytest.TempPathFactory) -> None:
     parsed = parse(page)
+    if "zoo" in parsed.needs:
+        request.getfixturevalue("zoo_model")  # built once for the run, in the cache every page shares
     (tmp_path / "work").mkdir()
-    results = run(parsed, tmp_path / "work", tmp_path / "cache")
+    results = run(parsed, tmp_path / "work", tmp_path_factory.getbasetemp() / "onnpu-cache")
     assert len(results) == sum(len(b.commands) for b in parsed.blocks)
     problems = report(parsed, results)
     assert not problems, "\n\n".join(problems)
@@ -93,6 +100,8 @@ def test_write_rewrites_only_the_shown_outputs(tmp_path: Path) -> None:
     assert len(report(page, results)) == 1
     fresh = rewrite(page, results)
     assert fresh == PAGE.replace("took 0.91 s", "took 1.25 s").replace("7 ms", "12 ms")
+    page = parse(tmp_path / "page.md", PAGE)
+    assert rewrite(page, run(page, tmp_path / "work", tmp_path / "cache")) == PAGE  # matching outputs stay as shown
     again = parse(tmp_path / "page.md", fresh)
     assert report(again, run(again, tmp_path / "work", tmp_path / "cache")) == []
 

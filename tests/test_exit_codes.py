@@ -21,6 +21,13 @@ VERBS = [m.__name__.rsplit("cmd_", 1)[1].replace("_", "-") for m in COMMANDS]
 def f(tmp_path_factory: pytest.TempPathFactory, photos: dict[str, Path]) -> dict[str, str]:
     root = tmp_path_factory.mktemp("exit-codes")
     (root / "not-an-image.jpg").write_text("text")
+    import shutil
+
+    for tree, files in (("eval-ok", [photos["grace_hopper"]]), ("eval-partial", [photos["grace_hopper"],
+                                                                                 root / "not-an-image.jpg"])):
+        (root / tree / "3").mkdir(parents=True)  # class folders may be named by class number
+        for file in files:
+            shutil.copy(file, root / tree / "3" / Path(file).name)
     return {"float": str(models.save(models.float_conv(), root / "float.onnx")),
             "qdq": str(models.save(models.qdq_conv(), root / "qdq.onnx")),
             "cls": str(models.save(models.classifier(), root / "cls.onnx")),
@@ -66,6 +73,9 @@ CASES: dict[str, list[tuple[int, str]]] = {
     "classify": [(2, "classify {photo} --model {cls} --top -2"), (1, "classify {bad_image} --model {cls}"),
                  (3, "classify {photo} --model {float} --target npu --no-fallback"),
                  (0, "classify {photo} --model {cls} --top 3 --threads 1")],
+    "eval": [(2, "eval {cls} --data {root}/eval-ok --workers 0"), (1, "eval {cls} --data {root}/no-such-data"),
+             (5, "eval {cls} --data {root}/eval-partial --workers 1"),
+             (0, "eval {cls} --data {root}/eval-ok --workers 1")],
     "detect": [(2, "detect {photo} --model {det} --conf 2"), (1, "detect {photo} --model {cls}"),
                (0, "detect {photo} --model {det} --max-det 5")],
     "bench": [(2, "bench {cls} --target cpu --iterations 0"), (1, "bench {missing} --target cpu"),

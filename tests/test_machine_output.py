@@ -42,6 +42,8 @@ def files(tmp_path_factory: pytest.TempPathFactory, photos: dict[str, Path]) -> 
 
     float_model = models.save(models.float_conv(), root / "float.onnx")
     quantize(float_model, root / "float.qdq.onnx", "random", config=QuantizeConfig(rounding="nearest"))
+    (root / "labelled" / "3").mkdir(parents=True)  # a class folder named by class number
+    (root / "labelled" / "3" / "grace_hopper.jpg").write_bytes(photos["grace_hopper"].read_bytes())
     detector = detect_models.save(detect_models.square_detector(), root / "det.onnx")
     quantize(detector, root / "det.qdq.onnx", "random", config=QuantizeConfig(rounding="nearest"))
     return {
@@ -75,6 +77,8 @@ def json_commands(f: dict[str, Path]) -> dict[str, list[str]]:
         "run": ["run", str(f["qdq"]), *npu, "--no-cache", "--json"],
         "classify": ["classify", str(f["photo"]), "--model", str(f["u8"]), *npu, "--soc", FLOAT_SOC, "--json"],
         "detect": ["detect", str(f["photo"]), "--model", str(f["det.qdq"]), *npu, "--json"],
+        "eval": ["eval", str(f["u8"]), "--data", str(f["root"] / "labelled"), "--targets", "cpu,npu", "--soc",
+                 FLOAT_SOC, "--workers", "2", "--json"],
         "bench": ["bench", str(f["qdq"]), "--target", "cpu,npu", "-n", "2", "--json"],
         "compare": ["compare", str(f["qdq"]), "--targets", "cpu,npu", "--count", "2", "--json"],
         "cache": ["cache", "list", "--json"],
@@ -106,6 +110,8 @@ EXPECTED: dict[str, Callable[[dict[str, Any]], bool]] = {
     "run": lambda d: d["placement"]["fully_on_target"] is True and "y" in d["outputs"],
     "classify": lambda d: len(d["images"]) == 1 and len(d["images"][0]["top"]) == 5,
     "detect": lambda d: d["head"]["kind"] == "yolov8" and len(d["images"]) == 1 and "detections" in d["images"][0],
+    "eval": lambda d: d["schema"] == "onnpu.eval/1" and [r["label"] for r in d["rows"]] == ["u8.onnx on cpu",
+                                                                                       "u8.onnx on npu"],
     "bench": lambda d: d["schema"] == "onnpu.bench/1" and [len(r["latencies_ms"]) for r in d["runs"]] == [2, 2],
     "compare": lambda d: d["samples"] == 2 and d["candidate"].startswith("qdq.onnx @ npu"),
     "cache": lambda d: isinstance(d["contexts"], list) and "cache_dir" in d,

@@ -54,6 +54,8 @@ if TYPE_CHECKING:  # the public API: one list (each name re-exported as itself)
     from onnpu.errors import (
         TargetError as TargetError,
     )
+    from onnpu.evaluation.result import EvalResult as EvalResult
+    from onnpu.evaluation.run import evaluate as evaluate
     from onnpu.measure.bench import BenchResult as BenchResult
     from onnpu.measure.bench import benchmark as benchmark
     from onnpu.measure.compare import CompareResult as CompareResult

@@ -23,6 +23,7 @@ from onnpu.cli import (
     cmd_demo,
     cmd_detect,
     cmd_doctor,
+    cmd_eval,
     cmd_fix_shapes,
     cmd_inspect,
     cmd_layers,
@@ -37,8 +38,8 @@ from onnpu.cli import (
 from onnpu.errors import ExitCode, OnnpuError
 
 COMMANDS = (cmd_doctor, cmd_inspect, cmd_fix_shapes, cmd_quantize, cmd_prepare, cmd_placement, cmd_profile, cmd_run,
-            cmd_simplify, cmd_classify, cmd_detect, cmd_bench, cmd_compare, cmd_compile, cmd_layers, cmd_cache, cmd_zoo,
-            cmd_demo)
+            cmd_simplify, cmd_classify, cmd_detect, cmd_eval, cmd_bench, cmd_compare, cmd_compile, cmd_layers,
+            cmd_cache, cmd_zoo, cmd_demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -160,6 +160,7 @@ _LAYERS = (  # the public API grouped for a reader, by the subpackage that defin
     ("tasks", "End-to-end tasks: prepare, simplify, placement, compile, run, doctor, demo"),
     ("vision", "Images: classify"),
     ("measure", "Measure: bench, compare, layers, profile"),
+    ("evaluation", "Accuracy on labelled data: eval"),
     ("errors", "Errors and exit codes"),
 )
 

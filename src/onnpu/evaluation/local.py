@@ -1,0 +1,69 @@
+"""The evaluation on this machine: in the calling process, or over worker processes (one per core by
+default, each with its own sessions and one intra-op thread). Images go out in chunks; the records come back
+keyed by image index, so the result does not depend on how many workers ran or in which order they finished."""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+
+from onnpu import progress
+from onnpu.errors import RunError
+from onnpu.evaluation.worker import EvalSpec, Evaluator, ItemRecord
+
+STAGE = "evaluating"
+_WORKER: Evaluator | None = None
+
+
+def chunk_size(items: int, workers: int) -> int:
+    """Small enough that every worker gets several chunks (an even finish), large enough to amortise the trip."""
+    return max(1, min(32, math.ceil(items / (4 * max(1, workers)))))
+
+
+def chunks(items: Sequence[tuple[int, str]], size: int) -> list[list[tuple[int, str]]]:
+    return [list(items[i:i + size]) for i in range(0, len(items), size)]
+
+
+def _start(spec: EvalSpec) -> None:
+    global _WORKER
+    _WORKER = Evaluator(spec)
+
+
+def _evaluate(items: list[tuple[int, str]]) -> list[ItemRecord]:
+    assert _WORKER is not None, "worker process started without its sessions"
+    return _WORKER.evaluate(items)
+
+
+def run_in_process(evaluator: Evaluator, items: Sequence[tuple[int, str]]) -> list[ItemRecord]:
+    records: list[ItemRecord] = []
+    for part in chunks(items, chunk_size(len(items), 1)):
+        records += evaluator.evaluate(part)
+        progress.advance(STAGE, len(records), len(items))
+    return records
+
+
+def run_processes(spec: EvalSpec, items: Sequence[tuple[int, str]], workers: int) -> list[ItemRecord]:
+    """``workers`` processes (started fresh: ``spawn``, never a fork of a process holding sessions)."""
+    context = multiprocessing.get_context("spawn")
+    records: list[ItemRecord] = []
+    parts = chunks(items, chunk_size(len(items), workers))
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start, initargs=(spec,)) as pool:
+        pending: set[Future[list[ItemRecord]]] = {pool.submit(_evaluate, part) for part in parts}
+        try:
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    records += future.result()
+                progress.advance(STAGE, len(records), len(items))
+        except BrokenProcessPool as exc:
+            raise RunError(f"a worker process ended abruptly ({exc})",
+                           hint="out of memory? run with fewer --workers; with --workers 1 an error shows "
+                                "where it happens") from exc
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            raise
+    return records
