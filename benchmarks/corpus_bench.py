@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -130,11 +131,15 @@ def corpus_section(model: Any, quick: bool, only: set[str] | None = None) -> lis
     for record in records:
         for soc in SOCS:
             stored = STORE / f"{record['name']}.{soc}.json"
-            r = json.loads(stored.read_text()) if only is not None and record["name"] not in only and \
-                stored.is_file() else _run_one(record["name"], soc)
+            if only is not None and record["name"] not in only:
+                r = json.loads(stored.read_text()) if stored.is_file() else \
+                    {"name": record["name"], "soc": soc, "error": "not measured yet (no stored result)"}
+            else:
+                r = _run_one(record["name"], soc)
             kind = record["kind"].split(" (")[0]
             if "error" in r:
-                lines.append(f"| {record['name']} | {kind} | {soc.upper()} | not prepared: {r['error']} | | | | | "
+                error = re.sub(r"^\S+\.onnx: ", "", r["error"]).replace("|", "/")
+                lines.append(f"| {record['name']} | {kind} | {soc.upper()} | not prepared: {error} | | | | | "
                              f"{r.get('prepare_s', 0):.0f} |")
                 continue
             lines.append(f"| {record['name']} | {kind} | {soc.upper()} | {r['on_npu']} of {r['nodes']} | "
@@ -148,16 +153,26 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--one", help="one model by name (prints its JSON line)")
     parser.add_argument("--soc", choices=SOCS, default=SOCS[0])
-    parser.add_argument("--models", help="re-measure only these (comma-separated); the table takes the others from "
-                                         "benchmarks/results/corpus/ and is written to benchmarks/results/corpus.md")
+    parser.add_argument("--models", help="re-measure only these (comma-separated); the others are taken from "
+                                         "benchmarks/results/corpus/")
+    parser.add_argument("--table", action="store_true", help="measure nothing: the table from the stored results")
     args = parser.parse_args()
     if args.one:
         sys.path.insert(0, str(HERE.parent / "src"))
-        print(json.dumps(measure(args.one, args.soc)), flush=True)
+        from onnpu import jsonio
+
+        print(jsonio.dumps(measure(args.one, args.soc), indent=None), flush=True)  # strict: a non-finite dB is null
         return 0
-    body = corpus_section(None, False, set(args.models.split(",")) if args.models else None)
-    note = f"<sub>`python benchmarks/corpus_bench.py{' --models ' + args.models if args.models else ''}`</sub>"
-    (HERE / "results" / "corpus.md").write_text("\n".join([*body, note, ""]))
+    only = set() if args.table else set(args.models.split(",")) if args.models else None
+    start = time.perf_counter()
+    body = corpus_section(None, False, only)
+    from run import RESULTS, assemble, machine_line
+
+    command = "python benchmarks/corpus_bench.py" + (f" --models {args.models}" if args.models else "")
+    note = (f"<sub>`{command}` on {machine_line()}, each model and SoC in a process of its own (stored in "
+            f"`benchmarks/results/corpus/`); took {time.perf_counter() - start:.0f} s.</sub>")
+    (RESULTS / "corpus.md").write_text("\n".join([*body, note, ""]))
+    assemble(HERE.parent / "BENCHMARKS.md")
     print("\n".join(body))
     return 0
 

@@ -75,6 +75,34 @@ def _crops(path: Path) -> None:
     write_crops(path, per_photo=2, size=96)
 
 
+LABELLED = {"matplotlib:grace_hopper.jpg": "military uniform", "skimage:chelsea.png": "tabby cat",
+            "skimage:coffee.png": "espresso"}  # labelled by eye, with the names of the ImageNet-1k classes
+
+
+def _labelled(path: Path) -> None:
+    """An ImageFolder tree: one folder per class, 5 crops of each photo in LABELLED (the photo's own folder)."""
+    from onnpu.zoo.photos import write_crops
+
+    for ref, label in LABELLED.items():
+        for crop in write_crops(path / "crops", per_photo=5, size=224, photos=(ref,)):
+            (path / label).mkdir(parents=True, exist_ok=True)
+            crop.rename(path / label / f"{crop.parent.name}_{crop.name}")
+    shutil.rmtree(path / "crops")
+
+
+def _square_detector() -> object:
+    import detect_models
+
+    return detect_models.square_detector()
+
+
+def _scenes(path: Path) -> None:
+    import detect_models
+
+    path.mkdir(parents=True, exist_ok=True)
+    detect_models.write_scenes(path)
+
+
 def _classifier_dynamic() -> object:
     import models
 
@@ -163,6 +191,10 @@ BUILDERS: dict[str, Callable[[Path], None]] = {
     "unsupported": _model(_unsupported),  # a float model with a Unique node, which the QNN EP cannot run
     "keyword-spotter": _model(_keyword_spotter),
     "tones": _tones,  # 24 clips of notes with harmonics, 0.5 s at 16 kHz (.npz: waveform [24, 1, 8000])
+    "labelled-photos": _labelled,  # ImageNet-style folder tree of 15 real photo crops, 3 classes labelled by eye
+    # a detector of red (class 0) and blue (class 1) squares, YOLOv8 head [1, 6, 64], input x [1, 3, 64, 64]
+    "square-detector": _model(_square_detector),
+    "scenes": _scenes,  # 4 scenes of squares (PNG, 128x96) and their boxes as COCO annotations (annotations.json)
     # a BERT-style sentence encoder as torch exports it: int64 input_ids + attention_mask [1, 16], 2 heads, d=32
     "encoder": _encoder,
     "sentences": _sentences,  # 24 tokenized "sentences" for it (.npz: input_ids, attention_mask [24, 16])

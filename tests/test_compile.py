@@ -9,7 +9,7 @@ import onnx
 import pytest
 
 import models
-from onnpu import TargetError, get_target, jsonio
+from onnpu import OnnpuError, TargetError, get_target, jsonio
 from onnpu.cli import main
 from onnpu.runtime.compiled import context_info
 from onnpu.storage import sha256_file
@@ -38,11 +38,12 @@ def test_one_model_per_soc_verified_with_a_manifest(tmp_path: Path) -> None:
         assert "run on the HTP emulator" in entry.check
         assert entry.placement is not None
     manifest = jsonio.loads((tmp_path / "out" / "manifest.json").read_text())
-    assert manifest["schema"] == "onnpu.compile/1" and manifest["versions"]["qnn_sdk"]
-    assert manifest["source"]["sha256"] == sha256_file(src)
+    assert manifest["schema"] == "onnpu.compile/2" and manifest["versions"]["qnn_sdk"]
+    assert manifest["source"]["sha256"] == sha256_file(src) and manifest["source"]["size"] == src.stat().st_size
     for entry in manifest["entries"]:
-        for name, digest in entry["files"].items():
-            assert sha256_file(tmp_path / "out" / name) == digest
+        for name, record in entry["files"].items():
+            assert sha256_file(tmp_path / "out" / name) == record["sha256"]
+            assert (tmp_path / "out" / name).stat().st_size == record["size"]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "conv.qdq.qcs6490.onnx", "conv.qdq.qcs8300.onnx", "conv.qdq.qcs8550.onnx", "manifest.json"]
 
@@ -102,3 +103,55 @@ def test_a_model_compiled_by_a_newer_qnn_is_refused_before_loading(tmp_path: Pat
         from onnpu.runtime.compiled import check_context
 
         check_context(path, onnx.load(str(path)), get_target("cpu"))
+
+
+def _two_inputs() -> onnx.ModelProto:
+    """A QDQ Add of a float input the model quantizes itself and a uint8 input it dequantizes."""
+    from onnx import TensorProto, helper
+
+    scalars = [("s_a", 0.02, TensorProto.FLOAT), ("z_a", 128, TensorProto.UINT8), ("s_b", 0.01, TensorProto.FLOAT),
+               ("z_b", 0, TensorProto.UINT8), ("s_y", 0.03, TensorProto.FLOAT), ("z_y", 100, TensorProto.UINT8)]
+    inits = [helper.make_tensor(name, kind, [], [value]) for name, value, kind in scalars]
+    nodes = [helper.make_node("QuantizeLinear", ["a", "s_a", "z_a"], ["a_q"]),
+             helper.make_node("DequantizeLinear", ["a_q", "s_a", "z_a"], ["a_f"]),
+             helper.make_node("DequantizeLinear", ["b", "s_b", "z_b"], ["b_f"]),
+             helper.make_node("Add", ["a_f", "b_f"], ["y_f"]),
+             helper.make_node("QuantizeLinear", ["y_f", "s_y", "z_y"], ["y_q"]),
+             helper.make_node("DequantizeLinear", ["y_q", "s_y", "z_y"], ["y"])]
+    ins = [helper.make_tensor_value_info("a", TensorProto.FLOAT, [1, 8, 4, 4]),
+           helper.make_tensor_value_info("b", TensorProto.UINT8, [1, 8, 4, 4])]
+    out = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8, 4, 4])
+    graph = helper.make_graph(nodes, "two_inputs", ins, [out], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_inputs_come_from_the_models_own_types_and_quantization(tmp_path: Path) -> None:
+    """A uint8-input model with no onnpu metadata (AI Hub style) and a model of two inputs of different types:
+    each compiled model is run on the emulator with inputs in the model's own dtypes and quantized ranges."""
+    from onnpu.runtime.inputs import random_feeds
+
+    aihub = onnx.load(str(models.aihub_style_classifier(tmp_path)))
+    del aihub.metadata_props[:]
+    src = models.save(aihub, tmp_path / "aihub_nometa.onnx")
+    [entry] = compile_for_socs(src, tmp_path / "a", ["qcs8550"], inputs=2).entries
+    steps = entry.max_steps["logits"]
+    assert "run on the HTP emulator" in entry.check and steps is not None and steps <= 1 + 1e-6
+    two = models.save(_two_inputs(), tmp_path / "two.onnx")
+    [feeds] = random_feeds(onnx.load(str(two)), 1)
+    assert set(feeds) == {"a", "b"}
+    # b is uint8 on the wire: given in float over its representable range (0..255) * 0.01, quantized by the feeder
+    assert feeds["b"].min() >= 0 and feeds["b"].max() <= 2.55 + 1e-6
+    [entry] = compile_for_socs(two, tmp_path / "b", ["qcs6490"], inputs=2).entries
+    assert entry.max_steps["y"] is not None and entry.max_steps["y"] <= 1 + 1e-6
+
+
+def test_a_failed_compile_removes_the_folder_it_created(tmp_path: Path) -> None:
+    src = models.save(models.unsupported_op(), tmp_path / "bad.onnx")
+    with pytest.raises(OnnpuError):
+        compile_for_socs(src, tmp_path / "new" / "out", ["qcs6490"], inputs=0)
+    assert not (tmp_path / "new" / "out").exists()
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "keep.txt").write_text("x")
+    with pytest.raises(OnnpuError):
+        compile_for_socs(src, tmp_path / "mine", ["qcs6490"], inputs=0)
+    assert [p.name for p in (tmp_path / "mine").iterdir()] == ["keep.txt"]  # a folder it did not make stays

@@ -105,7 +105,7 @@ def test_cli_json_table_and_bad_input(tmp_path: Path, capsys: pytest.CaptureFixt
     err = capsys.readouterr().err
     assert "share no activation names" in err and "hint:" in err
     assert main(["layers", str(src), str(out), "--inputs", str(tmp_path / "nowhere")]) == 1
-    assert "not a folder of images, an .npz file, or `random`" in capsys.readouterr().err
+    assert "not a folder of images or samples, an .npz/.npy file, or `random`" in capsys.readouterr().err
 
 
 @pytest.mark.zoo

@@ -115,7 +115,7 @@ EXPECTED: dict[str, Callable[[dict[str, Any]], bool]] = {
     "bench": lambda d: d["schema"] == "onnpu.bench/1" and [len(r["latencies_ms"]) for r in d["runs"]] == [2, 2],
     "compare": lambda d: d["samples"] == 2 and d["candidate"].startswith("qdq.onnx @ npu"),
     "cache": lambda d: isinstance(d["contexts"], list) and "cache_dir" in d,
-    "compile": lambda d: d["schema"] == "onnpu.compile/1" and [e["soc"] for e in d["entries"]] == ["QCS6490"],
+    "compile": lambda d: d["schema"] == "onnpu.compile/2" and [e["soc"] for e in d["entries"]] == ["QCS6490"],
     "layers": lambda d: d["schema"] == "onnpu.layers/1" and len(d["rows"]) > 0,
     "simplify": lambda d: d["output"].endswith("simple.onnx") and d["checks"][0]["ok"] is True,
 }

@@ -56,7 +56,7 @@ def test_npz_calibration(tmp_path: Path) -> None:
     result = quantize(src, tmp_path / "q.onnx", tmp_path / "calib.npz", holdout=0.2)
     assert (result.calibration_count, result.heldout_count) == (8, 2)
     np.savez(tmp_path / "wrong.npz", image=samples)
-    with pytest.raises(InputDataError, match="none named 'x'"):
+    with pytest.raises(InputDataError, match="no array named 'x'"):
         quantize(src, tmp_path / "q2.onnx", tmp_path / "wrong.npz")
 
 
@@ -124,7 +124,7 @@ def test_bad_options(tmp_path: Path) -> None:
     with pytest.raises(QuantizationError, match="unknown --activations value 'u4'"):
         QuantizeConfig(activations="u4")
     src = models.save(models.float_conv(), tmp_path / "conv.onnx")
-    with pytest.raises(InputDataError, match=r"not a folder of images, an \.npz file, or `random`"):
+    with pytest.raises(InputDataError, match=r"not a folder of images or samples, an \.npz/\.npy file, or `random`"):
         quantize(src, tmp_path / "q.onnx", tmp_path / "nothing-here")
 
 

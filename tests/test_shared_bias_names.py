@@ -8,12 +8,15 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from onnpu import get_target, run_model
 from onnpu.model.biases import unshare_biases
 from onnpu.quantization.config import QuantizeConfig
+from onnpu.quantization.exclusions import nodes_to_exclude
 from onnpu.quantization.pipeline import quantize
+from onnpu.tasks.explain_placement import explain_placement
 
 BIAS = "model_1/cq_t2010v2_1/conv1d_25;model_1/cq_t2010v2_1/conv1d_25"
 
@@ -96,8 +99,30 @@ def test_scalar_gemm_bias_double_softmax_and_inf_fill_quantize(tmp_path: Path) -
     x = np.random.default_rng(3).normal(0, 1, (12, 16)).astype(np.float32)
     np.savez(tmp_path / "calib.npz", x=x)
     result = quantize(src, tmp_path / "q.onnx", tmp_path / "calib.npz", config=QuantizeConfig(rounding="nearest"))
-    assert any("-infinity fill" in n and "minus_inf" in n for n in result.notes)
+    assert any("-infinity fill" in n and "minus_inf" in n and "Cast to double made float" in n for n in result.notes)
     assert min(q.sqnr_db for q in result.quality) > 15
     quantized = onnx.load(str(tmp_path / "q.onnx"))
-    double_softmax = next(n for n in quantized.graph.node if n.name == "softmax_double")
-    assert double_softmax.input[0] == "g64"  # left as the model computes it: no Q/DQ around a double tensor
+    assert not any(t.data_type == TensorProto.DOUBLE for t in quantized.graph.initializer)
+    # a Softmax the quantizer would see in double is excluded from quantization (else ONNX Runtime's quantizer fails)
+    assert nodes_to_exclude(src) == ["softmax_double"]
+
+
+@pytest.mark.npu
+def test_clip_with_a_computed_bound_runs_on_the_npu(tmp_path: Path) -> None:
+    """openWakeWord's mel front end clamps at its maximum minus 80 dB: Clip(x, max(x) - 80, 0). The QNN EP takes no
+    Clip whose bound is computed; as Max/Min it runs fully on QCS6490."""
+    inits = [numpy_helper.from_array(np.array(80.0, np.float32), "range_db"),
+             numpy_helper.from_array(np.array(10.0, np.float32), "ceiling")]
+    nodes = [helper.make_node("ReduceMax", ["x"], ["peak"], keepdims=0, name="peak"),
+             helper.make_node("Sub", ["peak", "range_db"], ["floor"], name="floor"),
+             helper.make_node("Clip", ["x", "floor", "ceiling"], ["y"], name="clamp")]
+    graph = helper.make_graph(nodes, "clamp", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 64])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 64])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 9
+    src = tmp_path / "clamp.onnx"
+    onnx.save(model, str(src))
+    np.savez(tmp_path / "calib.npz", x=np.random.default_rng(4).normal(-40, 40, (10, 64)).astype(np.float32))
+    result = quantize(src, tmp_path / "q.onnx", tmp_path / "calib.npz", config=QuantizeConfig(rounding="nearest"))
+    assert any("1 Clip with a computed bound as Max/Min" in n for n in result.notes)
+    assert explain_placement(tmp_path / "q.onnx", get_target("npu")).fully_on_target

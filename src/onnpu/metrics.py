@@ -15,6 +15,14 @@ from onnpu.errors import InputDataError
 
 DRIFT_FLAG_STEPS = 2.0  # more than this many steps apart is flagged (one step per layer is the HTP's rounding)
 
+# Quality floors of a quantized model against its float original (README "Quality floors"): below one, prepare and
+# quantize warn and say what to do.
+SQNR_FLOOR_DB = 20.0  # every output
+TOP1_FLOOR = 0.9  # class scores: top-1 agreement
+COSINE_FLOOR = 0.99  # embeddings: mean cosine similarity
+
+TASKS = ("classes", "embedding", "dense", "values")  # class scores, an embedding, boxes/pixels/maps, anything else
+
 
 @dataclass
 class OutputQuality:
@@ -28,9 +36,29 @@ class OutputQuality:
     samples: int = 0
     max_steps: float | None = None  # in the test output's quantization steps (None: a float output)
     mean_steps: float | None = None
+    task: str | None = None  # one of TASKS, when known: decides the task figure and its floor
+
+    def task_figure(self) -> str:
+        """The figure that says what the difference costs for this kind of output."""
+        if self.task == "classes" and self.top1_agreement is not None:
+            top5 = f", top-5 {self.top5_overlap:.0%}" if self.top5_overlap is not None else ""
+            return f"top-1 {self.top1_agreement:.0%}{top5}"
+        if self.task == "embedding":
+            return f"cosine {self.cosine:.4f}"
+        return f"max |err| {self.max_abs_error:.4g}, mean {self.mean_abs_error:.4g}"
+
+    def below_floor(self) -> str | None:
+        """Why this output is below the documented floor (None: it is not)."""
+        if self.task == "classes" and self.top1_agreement is not None and self.top1_agreement < TOP1_FLOOR:
+            return f"top-1 agreement {self.top1_agreement:.0%} < {TOP1_FLOOR:.0%}"
+        if self.task == "embedding" and self.cosine < COSINE_FLOOR:
+            return f"cosine {self.cosine:.4f} < {COSINE_FLOOR}"
+        if self.sqnr_db < SQNR_FLOOR_DB:
+            return f"{self.sqnr_db:.1f} dB < {SQNR_FLOOR_DB:g} dB"
+        return None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return asdict(self) | {"task_figure": self.task_figure(), "below_floor": self.below_floor()}
 
 
 def ratio_db(signal: float, noise: float) -> float:
@@ -61,10 +89,10 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
 
 def compare_outputs(name: str, reference: Sequence[np.ndarray], test: Sequence[np.ndarray], *,
                     scale: Sequence[float] | None = None, axis: int | None = None,
-                    integer: bool = False) -> OutputQuality:
+                    integer: bool = False, task: str | None = None) -> OutputQuality:
     """SQNR, errors and cosine of ``test`` against ``reference`` (one array per sample); top-1 / top-5 for
-    classifier outputs; with ``scale`` (the test output's quantization step, per ``axis``) or ``integer``, the
-    difference in steps too (:func:`drift_in_steps`)."""
+    classifier outputs; ``task`` (one of ``TASKS``) picks the task figure; with ``scale`` (the test output's
+    quantization step, per ``axis``) or ``integer``, the difference in steps too (:func:`drift_in_steps`)."""
     ref = np.stack([np.asarray(r, np.float64) for r in reference])
     tst = np.stack([np.asarray(t, np.float64) for t in test])
     if ref.shape != tst.shape:
@@ -73,7 +101,7 @@ def compare_outputs(name: str, reference: Sequence[np.ndarray], test: Sequence[n
     a, b = ref.reshape(len(ref), -1), tst.reshape(len(tst), -1)
     cos = np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1) + 1e-30)
     quality = OutputQuality(name, sqnr_db(ref, tst), float(np.max(np.abs(ref - tst))),
-                            float(np.mean(np.abs(ref - tst))), float(np.mean(cos)), samples=len(ref))
+                            float(np.mean(np.abs(ref - tst))), float(np.mean(cos)), samples=len(ref), task=task)
     if _is_classifier_output(ref):
         k = min(5, a.shape[1])
         ta, tb = top_k(a, k), top_k(b, k)

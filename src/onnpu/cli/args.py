@@ -90,6 +90,14 @@ def require_images(args: argparse.Namespace, source: str | None, what: str) -> N
                      f"{'not given' if not source else repr(source)}, not a folder of images")
 
 
+def require_random(args: argparse.Namespace, source: str | None, what: str, *, values: bool = True) -> None:
+    """``--input-range`` / ``--input-value`` shape random inputs: refuse them when ``source`` is real data."""
+    flags = [f for f, v in (("--input-range", getattr(args, "input_range", [])),
+                            ("--input-value", getattr(args, "input_value", []) if values else [])) if v]
+    if flags and str(source) != "random":
+        refuse(args, f"{', '.join(flags)}: these shape random inputs, and {what} is {source!r}")
+
+
 # --- target ---------------------------------------------------------------------------------------------
 
 def add_target_args(parser: argparse.ArgumentParser, default: str | None = "cpu", *, many: bool = False,
@@ -188,6 +196,43 @@ def input_values(items: list[str]) -> dict[str, list[float]]:
             raise ShapeError(f"--input-value {name} given twice", hint="give each input once")
         values[name] = numbers
     return values
+
+
+def add_input_range_args(parser: argparse.ArgumentParser, *, value: bool = True) -> None:
+    """``--input-range NAME=LO,HI`` (and ``--input-value NAME=V`` with ``value``): random inputs per input."""
+    parser.add_argument("--input-range", action="append", default=[], metavar="NAME=LO,HI",
+                        help="random values of an input between LO and HI (integers: inclusive), instead of the range "
+                             "onnpu reads from the graph (repeatable)")
+    if value:
+        parser.add_argument("--input-value", action="append", default=[], metavar="NAME=V",
+                            help="feed an input the constant V in every random sample (repeatable)")
+
+
+def input_ranges_from(args: argparse.Namespace, *, values: bool = True) -> dict[str, tuple[float, float]]:
+    """``--input-range`` and (``values``) ``--input-value`` (a constant: the range V..V) as ``NAME → (low, high)``."""
+    from onnpu.model.simplify import parse_value_spec
+
+    ranges: dict[str, tuple[float, float]] = {}
+    for item in getattr(args, "input_range", []):
+        name, sep, text = item.partition("=")
+        parts = text.split(",")
+        try:
+            low, high = (float(p) for p in parts) if len(parts) == 2 else (None, None)
+        except ValueError:
+            low = high = None
+        if not sep or not name or low is None or high is None or not low <= high:
+            raise InputDataError(f"--input-range {item!r} is not NAME=LO,HI with LO <= HI",
+                                 hint="e.g. --input-range input_ids=0,30521")
+        if name in ranges:
+            raise InputDataError(f"--input-range {name} given twice", hint="give each input once")
+        ranges[name] = (low, high)
+    for item in getattr(args, "input_value", []) if values else []:
+        name, numbers = parse_value_spec(item)
+        if len(numbers) != 1 or name in ranges:
+            raise InputDataError(f"--input-value {item!r}: one number per input, not also given a range",
+                                 hint="e.g. --input-value attention_mask=1")
+        ranges[name] = (numbers[0], numbers[0])
+    return ranges
 
 
 def shape_specs(items: list[str]) -> dict[str, list[int]]:

@@ -5,14 +5,17 @@ from __future__ import annotations
 import argparse
 
 from onnpu.cli.args import (
+    add_input_range_args,
     add_json_arg,
     add_preprocess_args,
     add_target_args,
+    input_ranges_from,
     non_negative_int,
     parse_dims,
     positive_int,
     preprocess_from,
     require_images,
+    require_random,
     targets_from,
 )
 
@@ -25,6 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--inputs", default="random", help="folder of images, .npz, or random (default)")
     p.add_argument("--count", type=positive_int, default=8, help="inputs to use (default 8)")
     p.add_argument("--seed", type=non_negative_int, default=0)
+    add_input_range_args(p)
     add_preprocess_args(p)
     add_json_arg(p)
     p.set_defaults(handler=run)
@@ -38,17 +42,20 @@ def run(args: argparse.Namespace) -> int:
     from onnpu.measure.compare import compare
 
     require_images(args, args.inputs, "--inputs")
+    require_random(args, args.inputs, "--inputs")
     args.reference = local_model(args.reference)
     args.candidate = local_model(args.candidate)
     ta, tb = targets_from(args, "cpu,cpu" if args.candidate else "cpu,npu", count=2)
     result = compare((args.reference, ta), (args.candidate or args.reference, tb), inputs=args.inputs,
                      count=args.count, preprocess=preprocess_from(args), dims=parse_dims(args.dim), seed=args.seed,
-                     cache=not args.no_cache)
+                     cache=not args.no_cache, input_ranges=input_ranges_from(args))
     if args.json:
         print_json(result.to_dict())
         return 0
     table = Table(title=f"{escape(result.candidate)} against {escape(result.reference)} on {result.samples} inputs "
                         f"({escape(result.input_source)})", title_justify="left")
+    if result.random_inputs:
+        out().print(f"[bold]random inputs, not real data[/]: {escape(result.random_inputs)}", soft_wrap=True)
     for col in ("output", "SQNR dB", "max |err|", "mean |err|", "max steps", "cosine", "top-1", "top-5"):
         table.add_column(col, justify="left" if col == "output" else "right")
     for o in result.outputs:

@@ -8,10 +8,12 @@ import math
 from typing import TYPE_CHECKING
 
 from onnpu.cli.args import (
+    add_input_range_args,
     add_json_arg,
     add_preprocess_args,
     add_target_args,
     given,
+    input_ranges_from,
     non_negative_int,
     parse_dims,
     positive_float,
@@ -19,6 +21,7 @@ from onnpu.cli.args import (
     preprocess_from,
     refuse,
     require_images,
+    require_random,
     target_from,
 )
 
@@ -38,6 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--inputs", default="random", help="folder of images, .npz, or random (default)")
     p.add_argument("--count", type=positive_int, default=8, help="inputs to use (default 8; the HTP emulator is slow)")
     p.add_argument("--seed", type=non_negative_int, default=0)
+    add_input_range_args(p)
     add_target_args(p, "cpu")
     p.add_argument("--threshold", type=float, metavar="DB",
                    help="with a float model: report the first layer whose SQNR falls below this (default 20 dB)")
@@ -217,6 +221,7 @@ def run(args: argparse.Namespace) -> int:
         raise OnnpuError(f"layers takes one or two models, got {len(args.models)}",
                          hint="onnpu layers FLOAT.onnx QUANT.onnx [--target npu]")
     require_images(args, args.inputs, "--inputs")
+    require_random(args, args.inputs, "--inputs")
     if len(args.models) == 1 and given(args, "threshold", "top"):
         refuse(args, f"{', '.join(given(args, 'threshold', 'top'))}: rank layers against a float model, and only "
                      "the quantized model was given")
@@ -225,7 +230,8 @@ def run(args: argparse.Namespace) -> int:
     result = compare_layers(reference, quantized, inputs=args.inputs, count=args.count, target=target_from(args),
                             threshold_db=DEFAULT_THRESHOLD_DB if args.threshold is None else args.threshold,
                             top=10 if args.top is None else args.top, preprocess=preprocess_from(args),
-                            dims=parse_dims(args.dim), seed=args.seed, cache=not args.no_cache, max_mb=args.max_mb)
+                            dims=parse_dims(args.dim), seed=args.seed, cache=not args.no_cache, max_mb=args.max_mb,
+                            input_ranges=input_ranges_from(args))
     if args.report:
         from onnpu.measure.layers.report import write_layers_report
 

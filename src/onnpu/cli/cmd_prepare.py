@@ -6,12 +6,14 @@ import argparse
 from typing import TYPE_CHECKING
 
 from onnpu.cli.args import (
+    add_input_range_args,
     add_json_arg,
     add_quantize_args,
     add_shape_args,
     add_target_args,
     add_value_arg,
     given,
+    input_ranges_from,
     input_values,
     parse_dims,
     positive_int,
@@ -19,6 +21,7 @@ from onnpu.cli.args import (
     quantize_config_from,
     refuse,
     require_images,
+    require_random,
     shape_specs,
     target_from,
 )
@@ -39,8 +42,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_target_args(p, "npu", fallback=False, cache=False, dims=False)
     p.add_argument("--no-verify", action="store_true", help="skip the NPU verification")
     p.add_argument("--verify-inputs", type=positive_int,
-                   help="held-out inputs the NPU is checked on against the exact CPU arithmetic (default 1)")
+                   help="held-out inputs the NPU is checked on, against the exact CPU arithmetic and the float "
+                   "model (default 4; 1 random input for a model that came quantized)")
     add_quantize_args(p, calib_required=False)
+    add_input_range_args(p, value=False)
     add_json_arg(p)
     p.set_defaults(handler=run)
 
@@ -52,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from onnpu.tasks.prepare import prepare
 
     require_images(args, args.calib, "--calib")
+    require_random(args, args.calib, "--calib", values=False)
     if args.no_verify and given(args, "verify_inputs"):
         refuse(args, "--verify-inputs: nothing is verified with --no-verify")
     args.model = local_model(args.model)
@@ -60,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
                      simplify=not args.no_simplify, config=quantize_config_from(args), io=args.io,
                      preprocess=preprocess_from(args), holdout=args.holdout, limit=args.limit, seed=args.seed,
                      target_sqnr=args.target_sqnr, target=target_from(args), verify=not args.no_verify,
-                     verify_inputs=args.verify_inputs or 1, force=args.force)
+                     verify_inputs=args.verify_inputs, force=args.force,
+                     input_ranges=input_ranges_from(args, values=False))
     if args.json:
         print_json(result.to_dict())
         return exit_code(result.quantization)
@@ -72,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
             if s.max_abs_error is not None else ""
         out().print(f"simplified ({s.stats.library}): {escape(s.stats.describe())}{check}", soft_wrap=True)
     if result.quantization:
-        render_quality(result.quantization)
+        render_quality(result.quantization, float_model=str(args.model))
     for rewrite in result.rewrites:
         out().print(f"rewrite: {escape(rewrite)}; outputs unchanged on the exact CPU arithmetic "
                     f"(max |diff| {result.rewrite_max_abs_diff:.3g})", soft_wrap=True)

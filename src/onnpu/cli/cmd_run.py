@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING
 
 from onnpu.cli.args import (
     add_download_args,
+    add_input_range_args,
     add_json_arg,
     add_target_args,
+    input_ranges_from,
     non_negative_int,
     parse_dims,
     positive_int,
@@ -29,6 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="input array from .npy/.npz (repeatable); PATH alone: an .npz holding every input")
     p.add_argument("--random", action="store_true", help="generate inputs (seeded) instead of --input")
     p.add_argument("--seed", type=non_negative_int, help="seed for --random (default 0)")
+    add_input_range_args(p)
     p.add_argument("--iterations", type=positive_int, default=1, help="timed runs (default 1)")
     p.add_argument("--output", "-o", help="save outputs to this .npz")
     add_download_args(p)
@@ -75,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
     from onnpu.runtime.feeds import load_arrays
     from onnpu.tasks.run import run_model
 
-    if args.input and (args.random or args.seed is not None):
+    ranges = args.input_range or args.input_value
+    if args.input and (args.random or args.seed is not None) and not ranges:
         refuse(args, f"{'--random' if args.random else '--seed'}: the inputs come from --input files")
     target = target_from(args)
     inputs = load_arrays(_specs(args.input)) if args.input else None
@@ -87,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         read = (*(str(f) for f in model_files(model)), *_specs(args.input).values())
         check_output(args.output, others=read)  # before any work
     result = run_model(model, target, inputs=inputs, seed=args.seed or 0, dims=parse_dims(args.dim),
-                       iterations=args.iterations, cache=not args.no_cache)
+                       iterations=args.iterations, cache=not args.no_cache, input_ranges=input_ranges_from(args))
     if args.output:
         _save_npz(Path(args.output), result.outputs, read)
     if args.json:

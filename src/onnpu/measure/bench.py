@@ -23,12 +23,11 @@ from onnpu.runtime.context_cache import cached_session
 from onnpu.runtime.feeds import (
     align_by_position,
     float_outputs,
-    float_view,
     pair_outputs,
     prepare_feeds,
-    random_inputs,
     run_feeds,
 )
+from onnpu.runtime.inputs import random_feeds
 from onnpu.runtime.session import LoadedSession, create_session
 from onnpu.runtime.targets import CPU, Target, get_target, require_inference
 
@@ -192,7 +191,8 @@ def benchmark(runs: Sequence[tuple[str | Path, Target]], *, iterations: int = 10
     data: dict[str, np.ndarray] = {}
     if ready:
         first_infos = tensor_infos(ready[0].loaded.proto)[0]  # type: ignore[union-attr]
-        data = dict(inputs) if inputs is not None else random_inputs([float_view(i) for i in first_infos], seed, dims)
+        data = dict(inputs) if inputs is not None else \
+            random_feeds(ready[0].loaded.proto, 1, seed, dims, infos=first_infos)[0]  # type: ignore[union-attr]
     for cell in ready:
         assert cell.loaded is not None
         infos = tensor_infos(cell.loaded.proto)[0]

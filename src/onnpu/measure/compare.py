@@ -14,6 +14,7 @@ from onnpu.model.inspection import TensorInfo, tensor_infos
 from onnpu.quantization.calibration import model_inputs
 from onnpu.runtime.context_cache import open_session
 from onnpu.runtime.feeds import pair_outputs, run_feeds
+from onnpu.runtime.inputs import check_finite
 from onnpu.runtime.targets import Target, require_inference
 from onnpu.vision.preprocess import PreprocessConfig
 
@@ -26,11 +27,12 @@ class CompareResult:
     input_source: str
     outputs: list[OutputQuality]
     placements: dict[str, str] = field(default_factory=dict)  # side ("reference", "candidate") → headline
+    random_inputs: str = ""  # how random inputs were made, per input ("" for real inputs)
 
     def to_dict(self) -> dict[str, Any]:
         return {"reference": self.reference, "candidate": self.candidate, "samples": self.samples,
-                "input_source": self.input_source, "outputs": [o.to_dict() for o in self.outputs],
-                "placements": self.placements}
+                "input_source": self.input_source, "random_inputs": self.random_inputs or None,
+                "outputs": [o.to_dict() for o in self.outputs], "placements": self.placements}
 
 
 def step_args(info: TensorInfo | None) -> dict[str, Any]:
@@ -49,20 +51,26 @@ def _label(model: str | Path, target: Target) -> str:
 
 def compare(reference: tuple[str | Path, Target], candidate: tuple[str | Path, Target], *,
             inputs: str | Path = "random", count: int = 8, preprocess: PreprocessConfig | None = None,
-            dims: Mapping[str, int] | None = None, seed: int = 0, cache: bool = True) -> CompareResult:
-    """Run both on the same inputs (images, an .npz, or ``random``) and compare every output they share."""
+            dims: Mapping[str, int] | None = None, seed: int = 0, cache: bool = True,
+            input_ranges: Mapping[str, tuple[float, float]] | None = None) -> CompareResult:
+    """Run both on the same inputs (images, samples, or ``random``: each input in the range of what it feeds,
+    ``input_ranges`` winning) and compare every output they share. A NaN or Inf output is an error."""
     ref_model, ref_target = reference
     cand_model, cand_target = candidate
     require_inference(ref_target, "compare")
     require_inference(cand_target, "compare")
     ref = open_session(ref_model, ref_target, dims=dims, cache=cache)
     cand = open_session(cand_model, cand_target, dims=dims, cache=cache)
-    feeds = model_inputs(inputs, ref.proto, count, preprocess=preprocess, seed=seed, dims=dims)
+    data = model_inputs(inputs, ref.proto, count, preprocess=preprocess, seed=seed, dims=dims,
+                        overrides=input_ranges)
+    feeds = data.calibration
     a = run_feeds(ref, feeds, model=str(ref_model), dims=dims)
+    check_finite(a, model=str(ref_model), samples=data.calibration_names, inputs=data.random_kinds)
     b = run_feeds(cand, feeds, model=str(cand_model), dims=dims)
+    check_finite(b, model=str(cand_model), samples=data.calibration_names, inputs=data.random_kinds)
     steps = {o.name: o for o in tensor_infos(cand.proto)[1]}  # drift in the candidate's output steps
     qualities = [compare_outputs(label, a[x], b[y], **step_args(steps.get(y))) for label, x, y in pair_outputs(a, b)]
     placements = {side: s.placement.headline() if s.placement else "not recorded"
                   for side, s in (("reference", ref), ("candidate", cand))}
     return CompareResult(_label(ref_model, ref_target), _label(cand_model, cand_target),
-                         len(feeds), str(inputs), qualities, placements)
+                         len(feeds), str(inputs), qualities, placements, data.random_kinds)

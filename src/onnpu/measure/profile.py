@@ -22,7 +22,8 @@ import onnx
 from onnpu.model.files import read_model, validate_model_file
 from onnpu.model.graphs import CONTROL_FLOW, needs_unique_names, walk, with_unique_names
 from onnpu.model.inspection import tensor_infos
-from onnpu.runtime.feeds import prepare_feeds, random_inputs
+from onnpu.runtime.feeds import prepare_feeds
+from onnpu.runtime.inputs import random_feeds
 from onnpu.runtime.placement import original_name
 from onnpu.runtime.session import create_session
 from onnpu.runtime.targets import QNN, Target, get_target
@@ -153,7 +154,7 @@ def profile(model: str | Path, target: Target, *, iterations: int = 5, out_dir: 
         model_source = with_unique_names(read_model(src))
     loaded = create_session(model_source, target, dims=dims, profile_prefix=str(folder / "ort_profile"), label=src)
     inputs, _ = tensor_infos(loaded.proto)
-    feeds, _ = prepare_feeds(inputs, random_inputs(inputs, seed, dims), str(src), dims)
+    feeds, _ = prepare_feeds(inputs, random_feeds(loaded.proto, 1, seed, dims, infos=inputs)[0], str(src), dims)
     loaded.run(feeds)  # warm-up
     wall = []
     for _ in range(max(1, iterations)):

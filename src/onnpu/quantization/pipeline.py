@@ -4,7 +4,7 @@ quantized I/O, and optional mixed precision to reach a target SQNR."""
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,16 +15,25 @@ from onnpu import jsonio
 from onnpu.errors import QuantizationError
 from onnpu.metrics import OutputQuality
 from onnpu.model.files import check_output, read_model_and_layout, set_metadata, write_model
-from onnpu.model.graphs import integer_input_ranges
 from onnpu.model.inspection import tensor_infos
 from onnpu.model.transforms import constants_to_initializers, quantized_io
-from onnpu.quantization.calibration import CalibrationData, load_calibration
+from onnpu.quantization.calibration import CalibrationData, kinds_for, load_calibration
 from onnpu.quantization.config import DEFAULT_QUANTIZE, QuantizeConfig
-from onnpu.quantization.evaluate import evaluate, run_on_cpu
+from onnpu.quantization.evaluate import (
+    NPU_QUALITY_SAMPLES,
+    NpuQuality,
+    evaluate,
+    output_tasks,
+    quality_on_npu,
+    run_on_cpu,
+)
 from onnpu.quantization.mixed_precision import MixedPrecisionStep, raise_to_target
 from onnpu.quantization.recipe import quantize_qdq_model
 from onnpu.quantization.rounding import RoundingReport
 from onnpu.quantization.transformer import resolve_config
+from onnpu.quantization.trust import CalibrationCheck, check_calibration
+from onnpu.runtime.inputs import check_finite
+from onnpu.runtime.targets import Target
 from onnpu.vision.preprocess import PreprocessConfig, preprocess_for
 
 ROUNDING_SAMPLES = 64  # calibration inputs whose layer statistics drive optimised rounding
@@ -51,6 +60,8 @@ class QuantizeResult:
     notes: list[str] = field(default_factory=list)
     rounding: RoundingReport | None = None
     nearest_quality: list[OutputQuality] | None = None  # before optimised rounding
+    calibration_check: CalibrationCheck | None = None  # random/small calibration said first; clipping
+    npu_quality: NpuQuality | None = None  # float vs the quantized model on the NPU of the chosen SoC
 
     @property
     def worst_sqnr(self) -> float:
@@ -66,7 +77,9 @@ class QuantizeResult:
                 "mixed_precision_steps": [{"raised": s.raised, "sqnr_db": s.sqnr_db} for s in self.steps],
                 "plain_quantized_bytes": self.plain_bytes, "notes": self.notes,
                 "rounding": self.rounding.to_dict() if self.rounding else None,
-                "nearest_quality": [q.to_dict() for q in self.nearest_quality] if self.nearest_quality else None}
+                "nearest_quality": [q.to_dict() for q in self.nearest_quality] if self.nearest_quality else None,
+                "calibration_check": self.calibration_check.to_dict() if self.calibration_check else None,
+                "npu_quality": self.npu_quality.to_dict() if self.npu_quality else None}
 
 
 def _model_bytes(model: onnx.ModelProto) -> int:
@@ -76,9 +89,13 @@ def _model_bytes(model: onnx.ModelProto) -> int:
 def quantize(model: str | Path, out: str | Path, calib: str | Path | CalibrationData, *,
              config: QuantizeConfig = DEFAULT_QUANTIZE, io: str = "float", preprocess: PreprocessConfig | None = None,
              holdout: float = 0.2, limit: int | None = None, seed: int = 0, target_sqnr: float | None = None,
-             force: bool = False, jobs: int = 1, sixteen_bit: Sequence[str] = ()) -> QuantizeResult:
+             force: bool = False, jobs: int = 1, npu: Target | None = None,
+             input_ranges: Mapping[str, tuple[float, float]] | None = None,
+             sixteen_bit: Sequence[str] = ()) -> QuantizeResult:
     """Quantize ``model`` for the HTP and report its accuracy against the float model on held-out inputs
-    (never the calibration inputs). ``sixteen_bit``: activations kept in 16 bits from the start."""
+    (never the calibration inputs): on the exact CPU QDQ arithmetic, and with ``npu`` (the NPU of a SoC) on a few
+    of them there too. ``input_ranges``: per-input ranges of ``random`` calibration data. ``sixteen_bit``:
+    activations kept in 16 bits from the start."""
     if io not in ("float", "uint8"):
         raise QuantizationError(f"unknown --io value {io!r}", hint="--io takes float or uint8")
     start = time.perf_counter()
@@ -96,11 +113,21 @@ def quantize(model: str | Path, out: str | Path, calib: str | Path | Calibration
     pre = preprocess_for(float_model, preprocess)
     data = calib if isinstance(calib, CalibrationData) else \
         load_calibration(calib, inputs, preprocess=pre, holdout=holdout, limit=limit, seed=seed,
-                         ranges=integer_input_ranges(float_model))
+                         kinds=kinds_for(float_model, overrides=input_ranges))
 
     config, recipe = resolve_config(float_model, config)  # "auto" activations: W8A16 for transformer encoders
     said = [f"recipe: {recipe}"] if recipe else []
-    quant = quantize_qdq_model(float_model, data.calibration, config, notes=said, sixteen_bit=sixteen_bit)
+    try:
+        quant = quantize_qdq_model(float_model, data.calibration, config, notes=said, sixteen_bit=sixteen_bit)
+    except (AssertionError, QuantizationError) as exc:  # the calibrator fails on NaN/Inf ranges ("scale issue")
+        check_finite(run_on_cpu(float_model, data.calibration, exact=False), model=str(src),
+                     samples=data.calibration_names, inputs=data.random_kinds)  # names the output and the input
+        if isinstance(exc, QuantizationError):
+            raise
+        raise QuantizationError(f"{src}: calibration failed ({exc or 'assertion'}): an activation's range is not "
+                                "finite on the calibration inputs",
+                                hint="check the calibration inputs (onnpu run MODEL --input ...) for values out of "
+                                     "the model's range") from exc
     reference = run_on_cpu(float_model, data.heldout, exact=False) if data.heldout else {}  # the float outputs, once
     quality = evaluate(float_model, quant, data.heldout, reference)
     result = QuantizeResult(str(src), str(out), config, io, len(data.calibration), len(data.heldout), quality,
@@ -126,8 +153,13 @@ def quantize(model: str | Path, out: str | Path, calib: str | Path | Calibration
                                                    bias_correction=config.bias_correction, jobs=jobs, budget=budget)
         result.notes += result.rounding.notes
         result.quality = evaluate(float_model, quant, data.heldout, reference)
+    result.calibration_check = check_calibration(data, float_model, quant)
     if io == "uint8":
         quant = quantized_io(quant)
+    if npu is not None and data.heldout:
+        feeds = data.heldout[:NPU_QUALITY_SAMPLES]
+        result.npu_quality = quality_on_npu(quant, feeds, {k: v[:len(feeds)] for k, v in reference.items()}, npu,
+                                            output_tasks(float_model))
     set_metadata(quant, {"onnpu.quantization": jsonio.dumps({**config.to_dict(), "io": io,
                                                            "sixteen_bit": result.sixteen_bit}, indent=None)})
     result.quantized_bytes = _model_bytes(quant)

@@ -19,7 +19,11 @@ What the QNN EP needs, measured on the emulator for QCS6490 (v68) and QCS8550 (v
 - **precision**: 8-bit activations cannot hold the attention scores and the residual stream at once; W8A16 (int8
   weights, uint16 activations), what Qualcomm ships for such models, is the default ``auto`` picks.
 
-Every rewrite is checked on the float model with the calibration inputs before it is kept."""
+The same pass makes rewrites any model may need, measured on the corpus: a ``-inf`` fill before a Softmax becomes
+``-MASK_VALUE`` (swift-f0: an infinite quantization range otherwise); a stretch computed in double is computed in
+float (the HTP has no float64); a Clip with a computed bound becomes Max/Min (openWakeWord's mel front end: "QNN
+doesn't support dynamic min/max"). Every rewrite is checked on the float model with the calibration inputs before
+it is kept."""
 
 from __future__ import annotations
 
@@ -144,6 +148,64 @@ def _finite_mask(model: onnx.ModelProto) -> list[str]:
     return names
 
 
+def _double_to_float(model: onnx.ModelProto) -> list[str]:
+    """A stretch computed in double (Cast to double, double constants) computed in float instead: the HTP has no
+    float64 ("Unsupported FP64 data type in graph IO"), and the quantizer leaves double tensors float. A double
+    output becomes float32 (said in the returned list as ``output NAME``); a double graph input leaves the model as
+    it is. In place; returns the Casts (and outputs) changed."""
+    from onnx import TensorProto, numpy_helper
+
+    double = TensorProto.DOUBLE
+    if any(v.type.tensor_type.elem_type == double for v in model.graph.input):
+        return []
+    changed = [f"output {v.name}" for v in model.graph.output if v.type.tensor_type.elem_type == double]
+    for value in model.graph.output:
+        if value.type.tensor_type.elem_type == double:
+            value.type.tensor_type.elem_type = TensorProto.FLOAT
+    for node in model.graph.node:
+        for attr in node.attribute:
+            if node.op_type == "Cast" and attr.name == "to" and attr.i == double:
+                attr.i = TensorProto.FLOAT
+                changed.append(node.name or "Cast")
+    if not changed:
+        return []
+    for tensor in model.graph.initializer:
+        if tensor.data_type == double:
+            tensor.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(tensor).astype(np.float32), tensor.name))
+    for value in model.graph.value_info:
+        if value.type.tensor_type.elem_type == double:
+            value.type.tensor_type.elem_type = TensorProto.FLOAT
+    return changed
+
+
+def _dynamic_clips(model: onnx.ModelProto) -> list[str]:
+    """Clip(x, lo, hi) with a bound computed by the model (openWakeWord's mel front end clamps at its maximum minus
+    80 dB) → Max(x, lo) then Min(…, hi): the QNN EP takes no Clip with a computed bound ("QNN doesn't support dynamic
+    min/max"), and these are the same values. In place; returns the Clips rewritten."""
+    from onnx import helper
+
+    inits = _initializers(model)
+    changed = []
+    for node in list(model.graph.node):
+        if node.op_type != "Clip" or all(not i or i in inits for i in node.input[1:]):
+            continue
+        position = list(model.graph.node).index(node)
+        current, made = node.input[0], []
+        for k, (op, bound) in enumerate((("Max", node.input[1:2]), ("Min", node.input[2:3]))):
+            if bound and bound[0]:
+                out = f"{node.output[0]}__{op.lower()}" if k == 0 and node.input[2:3] and node.input[2] else \
+                    node.output[0]
+                made.append(helper.make_node(op, [current, bound[0]], [out], name=f"{node.name or 'clip'}__{op}"))
+                current = out
+        if made[-1].output[0] != node.output[0]:
+            made[-1].output[0] = node.output[0]
+        model.graph.node.remove(node)
+        for offset, new in enumerate(made):
+            model.graph.node.insert(position + offset, new)
+        changed.append(node.name or "Clip")
+    return changed
+
+
 def _nan_guards(model: onnx.ModelProto) -> list[str]:
     """Where(IsNaN(s), 0, s) after a Softmax s → s."""
     made_by = producers(model.graph)
@@ -235,6 +297,16 @@ def for_htp(model: onnx.ModelProto, calibration: Sequence[Mapping[str, np.ndarra
         masks = _finite_mask(adapted)
         said = [f"-infinity fill{'s' if len(masks) > 1 else ''} before a Softmax ({', '.join(masks[:3])}) set to "
                 f"-{MASK_VALUE:g}"] if masks else []
+    clips = _dynamic_clips(adapted)
+    if clips:
+        said.append(f"{len(clips)} Clip{'s' if len(clips) > 1 else ''} with a computed bound as Max/Min")
+    doubles = _double_to_float(adapted)
+    if doubles:
+        outputs = [d.removeprefix("output ") for d in doubles if d.startswith("output ")]
+        casts = len(doubles) - len(outputs)
+        said.append(f"{casts} Cast{'s' if casts != 1 else ''} to double made float (the HTP has no float64)"
+                    + (f"; output{'s' if len(outputs) > 1 else ''} {', '.join(outputs)} float32 now (was float64)"
+                       if outputs else ""))
     if not said:
         return model, []
     from onnpu.quantization.evaluate import run_on_cpu
@@ -244,7 +316,7 @@ def for_htp(model: onnx.ModelProto, calibration: Sequence[Mapping[str, np.ndarra
     cosine = check_unchanged([{k: v[i] for k, v in before.items()} for i in range(len(feeds))],
                              [{k: v[i] for k, v in after.items()} for i in range(len(feeds))])
     if cosine < UNCHANGED_COSINE:
-        return model, [f"transformer rewrites not applied: they changed the float outputs (cosine {cosine:.6f})"]
+        return model, [f"rewrites for the HTP not applied: they changed the float outputs (cosine {cosine:.6f})"]
     return adapted, [f"for the HTP: {'; '.join(said)} (float outputs unchanged: cosine {cosine:.6f})"]
 
 
@@ -286,3 +358,4 @@ def quantize_where_constants(model: onnx.ModelProto) -> list[str]:
             if node.name not in changed:
                 changed.append(node.name)
     return changed
+

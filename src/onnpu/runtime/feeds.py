@@ -13,7 +13,11 @@ import numpy as np
 from onnpu.errors import InputDataError
 from onnpu.model.inspection import TensorInfo, tensor_infos
 from onnpu.model.qparams import dequantize, quantize_array
+from onnpu.runtime.inputs import random_inputs
 from onnpu.runtime.session import LoadedSession
+
+__all__ = ["align_by_position", "float_outputs", "float_view", "load_arrays", "output_as_float", "pair_outputs",
+           "prepare_feeds", "random_inputs", "run_feeds"]
 
 
 def load_arrays(specs: Mapping[str, str | Path]) -> dict[str, np.ndarray]:
@@ -42,44 +46,6 @@ def load_arrays(specs: Mapping[str, str | Path]) -> dict[str, np.ndarray]:
         else:
             arrays[name] = data
     return arrays
-
-
-def _resolved_shape(info: TensorInfo, dims: Mapping[str, int] | None) -> list[int]:
-    shape = []
-    for d in info.shape:
-        if isinstance(d, int):
-            shape.append(d)
-        elif isinstance(d, str) and dims and d in dims:
-            shape.append(int(dims[d]))
-        else:
-            raise InputDataError(f"input {info.name!r} has a dynamic dimension {d or '?'} that random data cannot "
-                                 "fill", hint=f"fix it with --dim {d or 'NAME'}=VALUE")
-    return shape
-
-
-def random_inputs(infos: list[TensorInfo], seed: int, dims: Mapping[str, int] | None = None, *,
-                  ranges: Mapping[str, tuple[int, int]] | None = None) -> dict[str, np.ndarray]:
-    """Seeded inputs: floats uniform in [0, 1) (quantized later if the input is); integers in ``ranges[name]``
-    (half-open: e.g. the rows of the table an input indexes, ``onnpu.model.graphs.integer_input_ranges``), else
-    0..255."""
-    rng = np.random.default_rng(seed)
-    out: dict[str, np.ndarray] = {}
-    for info in infos:
-        shape = _resolved_shape(info, dims)
-        dtype = info.numpy_dtype
-        if np.issubdtype(dtype, np.floating):
-            out[info.name] = rng.random(shape, dtype=np.float32).astype(dtype)
-        elif info.quant is not None:
-            out[info.name] = rng.random(shape, dtype=np.float32)  # quantized with the model's parameters
-        elif dtype == np.bool_:
-            out[info.name] = rng.integers(0, 2, shape).astype(bool)
-        elif ranges and info.name in ranges:
-            low, high = ranges[info.name]
-            out[info.name] = rng.integers(low, max(high, low + 1), shape).astype(dtype)
-        else:
-            info_i = np.iinfo(dtype)
-            out[info.name] = rng.integers(max(info_i.min, 0), min(info_i.max, 255), shape, endpoint=True).astype(dtype)
-    return out
 
 
 def float_view(info: TensorInfo) -> TensorInfo:
@@ -146,13 +112,34 @@ def prepare_feeds(infos: list[TensorInfo], arrays: Mapping[str, np.ndarray], mod
                 notes.append(f"input {name!r} quantized to {want} with the model's scale "
                              f"{info.quant.scale[0]:.6g} and zero point {info.quant.zero_point[0]} "
                              f"({info.quant.source})")
-            elif np.issubdtype(a.dtype, np.floating) and np.issubdtype(want, np.floating):
+            elif (np.issubdtype(a.dtype, np.floating) and np.issubdtype(want, np.floating)) or _fits(a, want):
                 a = a.astype(want)
             else:
-                raise InputDataError(f"{model}: input {name!r} has dtype {a.dtype}, the model expects {want}",
-                                     hint=f"save the array as {want}")
+                raise InputDataError(f"{model}: input {name!r} has dtype {a.dtype}, the model expects {want} (the "
+                                     f"data: {a.dtype} {list(a.shape)}{_range_text(a)}; the model: {want} "
+                                     f"{info.shape_text()})",
+                                     hint=f"give {want} data for {name!r} (numpy: array.astype(np.{want}))")
         feeds[name] = np.ascontiguousarray(a)
     return feeds, notes
+
+
+def _fits(a: np.ndarray, want: np.dtype) -> bool:
+    """Integer or bool data that converts to the integer or bool type ``want`` without changing a value."""
+    kinds = (np.integer, np.bool_)
+    if not (any(np.issubdtype(a.dtype, k) for k in kinds) and any(np.issubdtype(want, k) for k in kinds)):
+        return False
+    if not a.size:
+        return True
+    if want == np.bool_:
+        return bool(np.all((a == 0) | (a == 1)))
+    limits = np.iinfo(want)
+    return bool(limits.min <= a.min() and a.max() <= limits.max)
+
+
+def _range_text(a: np.ndarray) -> str:
+    if not a.size or not (np.issubdtype(a.dtype, np.number) or a.dtype == np.bool_):
+        return ""
+    return f", values {a.min()!s}..{a.max()!s}"
 
 
 def float_outputs(loaded: LoadedSession, values: list[Any]) -> dict[str, np.ndarray]:

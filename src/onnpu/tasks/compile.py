@@ -20,18 +20,21 @@ import onnxruntime as ort
 
 from onnpu import jsonio
 from onnpu._version import __version__
+from onnpu.errors import OnnpuError
 from onnpu.guards import room_for_writing, write_error
 from onnpu.machine import htp_is_emulated
 from onnpu.metrics import drift_in_steps
 from onnpu.model.files import validate_model_file
 from onnpu.model.inspection import tensor_infos
 from onnpu.runtime.compiled import MANIFEST, compile_model, context_info
-from onnpu.runtime.feeds import float_view, random_inputs, run_feeds
+from onnpu.runtime.deployment import SCHEMA, file_record, source_record
+from onnpu.runtime.feeds import run_feeds
+from onnpu.runtime.inputs import random_feeds
 from onnpu.runtime.qnn import qnn_status
 from onnpu.runtime.session import create_session, exact_cpu_session
 from onnpu.runtime.socs import Soc, choose_soc
 from onnpu.runtime.targets import QNN, Target, get_target
-from onnpu.storage import atomic_write, commit, output_dir, sha256_file
+from onnpu.storage import atomic_write, commit, output_dir
 
 
 @dataclass
@@ -40,7 +43,7 @@ class CompiledEntry:
     soc_models: list[int]
     htp_arch: list[int]
     file: str
-    files: dict[str, str]  # every file of the entry → SHA-256
+    files: dict[str, dict[str, Any]]  # every file of the entry → its SHA-256 and size
     size_bytes: int
     compile_seconds: float
     records: list[dict[str, Any]]
@@ -65,7 +68,7 @@ class CompileResult:
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"schema": "onnpu.compile/1", "source": self.source, "output_dir": self.output_dir,
+        return {"schema": SCHEMA, "source": self.source, "output_dir": self.output_dir,
                 "manifest": self.manifest, "versions": self.versions,
                 "entries": [e.to_dict() for e in self.entries], "notes": self.notes}
 
@@ -75,7 +78,7 @@ class _Reference:
     computed once, when the first compiled model is checked."""
 
     def __init__(self, source: Path, proto: onnx.ModelProto, feeds: list[dict[str, np.ndarray]]) -> None:
-        self.source, self.feeds = source, feeds
+        self.source, self.proto, self.feeds = source, proto, feeds
         self.infos = {o.name: o for o in tensor_infos(proto)[1]}
         self._outputs: dict[str, list[np.ndarray]] | None = None
 
@@ -95,6 +98,7 @@ def _verify(entry: CompiledEntry, path: Path, target: Target, reference: _Refere
     entry.placement = placement.headline() if placement else None
     if not reference.feeds:
         return
+    loaded.proto = reference.proto  # the compiled model's I/O are the source's, whose Q/DQ say what they mean
     npu = run_feeds(loaded, reference.feeds, model=str(path))
     for name, values in reference.outputs.items():
         info = reference.infos.get(name)
@@ -123,8 +127,8 @@ def compile_for_socs(model: str | Path, out_dir: str | Path, socs: Sequence[str]
         return _compile_into(src, proto, folder, socs, multi_soc=multi_soc, embed=embed, inputs=inputs, seed=seed,
                              allow_fallback=allow_fallback, options=options, dims=dims)
     except BaseException as exc:
-        if created and folder.is_dir() and not any(folder.iterdir()):
-            folder.rmdir()  # a failed compile leaves no empty folder behind
+        if created:  # a failed compile (a full disk, Ctrl-C, a refused model) leaves no folder it made behind
+            shutil.rmtree(folder, ignore_errors=True)
         if isinstance(exc, Exception) and not isinstance(exc, OSError):
             full = room_for_writing(folder if folder.is_dir() else folder.parent)
             if full is not None:  # QNN and ONNX Runtime report a full disk in their own words: say it plainly
@@ -138,8 +142,7 @@ def _compile_into(src: Path, proto: onnx.ModelProto, folder: Path, socs: Sequenc
     here = choose_soc(purpose="compile")  # the default SoC, and the board's own (on a board)
     chosen: list[Soc] = [choose_soc(s, purpose="compile").soc for s in socs] or [here.soc]
     chosen = list({s.soc_model: s for s in chosen}.values())
-    infos = [float_view(i) for i in tensor_infos(proto)[0]]
-    reference = _Reference(src, proto, [random_inputs(infos, seed + k, dims) for k in range(max(0, inputs))])
+    reference = _Reference(src, proto, random_feeds(proto, max(0, inputs), seed, dims))  # each input in its range
     feeds = reference.feeds
     status = qnn_status()
     board = None if htp_is_emulated() else here.detected
@@ -162,7 +165,7 @@ def _compile_into(src: Path, proto: onnx.ModelProto, folder: Path, socs: Sequenc
             files = [out.name, *info.binaries]
             entry = CompiledEntry(" + ".join(s.name for s in group), [s.soc_model for s in group],
                                   [s.htp_arch for s in group], out.name,
-                                  {f: sha256_file(staging / f) for f in files},
+                                  {f: file_record(staging / f) for f in files},
                                   sum((staging / f).stat().st_size for f in files), seconds,
                                   [{"soc": n, "htp_arch": a} for n, a in info.records], info.compat, "")
             expected = {(s.name, s.htp_arch) for s in group}
@@ -172,7 +175,13 @@ def _compile_into(src: Path, proto: onnx.ModelProto, folder: Path, socs: Sequenc
                                "here)") if expected <= found else \
                     f"records do not match: expected {sorted(expected)}, found {sorted(found)}"
             elif htp_is_emulated() or (board is not None and board.soc_model == group[0].soc_model):
-                _verify(entry, out, target, reference)
+                try:
+                    _verify(entry, out, target, reference)
+                except OnnpuError as exc:  # name what failed, not the staging file that is about to go
+                    exc.message = (f"{src}: compiled for {entry.soc}, it failed its check on the NPU: "
+                                   f"{exc.message.replace(str(out), out.name)}")
+                    exc.args = (exc.message,)
+                    raise
                 where = "the HTP emulator" if htp_is_emulated() else "this board's NPU"
                 entry.check = f"run on {where} vs the exact CPU arithmetic ({len(feeds)} inputs)" if feeds else \
                     f"loaded on {where} (no inputs run)"
@@ -184,8 +193,7 @@ def _compile_into(src: Path, proto: onnx.ModelProto, folder: Path, socs: Sequenc
         shutil.rmtree(staging, ignore_errors=True)
     versions = {"onnpu": __version__, "onnxruntime": ort.__version__, "onnxruntime_qnn": status.plugin_version,
                 "qnn_sdk": status.qnn_sdk_version, "machine": platform.machine()}
-    manifest = {"schema": "onnpu.compile/1", "created": time.time(),
-                "source": {"path": str(src.resolve()), "sha256": sha256_file(src)}, "versions": versions,
+    manifest = {"schema": SCHEMA, "created": time.time(), "source": source_record(src), "versions": versions,
                 "entries": [{"soc": e.soc, "soc_models": e.soc_models, "htp_arch": e.htp_arch, "file": e.file,
                              "files": e.files, "compat": e.compat, "records": e.records, "check": e.check,
                              "max_steps": e.max_steps} for e in entries]}

@@ -18,16 +18,17 @@ import onnx
 from onnpu.errors import PlacementError, QuantizationError, ShapeError, SimplifyError, TargetError
 from onnpu.metrics import DRIFT_FLAG_STEPS, drift_in_steps
 from onnpu.model.files import check_output, read_model, read_model_and_layout, write_model
-from onnpu.model.graphs import integer_input_ranges
 from onnpu.model.inspection import TensorInfo, quantization_style, tensor_infos
 from onnpu.model.qdq_groups import complete_qdq_groups
 from onnpu.model.shapes import FixShapesResult, dynamic_dims, fix_shapes_model
 from onnpu.model.simplify import bake_inputs
 from onnpu.quantization import detection_head
-from onnpu.quantization.calibration import load_calibration
+from onnpu.quantization.calibration import kinds_for, load_calibration
 from onnpu.quantization.config import DEFAULT_QUANTIZE, QuantizeConfig
+from onnpu.quantization.evaluate import NPU_QUALITY_SAMPLES, NpuQuality, output_tasks, qualities, run_on_cpu
 from onnpu.quantization.pipeline import QuantizeResult, quantize
-from onnpu.runtime.feeds import random_inputs, run_feeds
+from onnpu.runtime.feeds import run_feeds
+from onnpu.runtime.inputs import random_feeds
 from onnpu.runtime.placement import PlacementSummary
 from onnpu.runtime.session import create_session, exact_cpu_session
 from onnpu.runtime.targets import Target, get_target
@@ -83,6 +84,7 @@ class NpuCheck:
     outputs: list[OutputDrift] = field(default_factory=list)
     inputs: int = 1
     inputs_source: str = "random"
+    npu_outputs: dict[str, list[np.ndarray]] = field(default_factory=dict, repr=False)  # float, per input
 
     @property
     def flagged(self) -> list[OutputDrift]:
@@ -108,7 +110,9 @@ class PrepareResult:
     simplified: SimplifyResult | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "output": self.output,
+        check = self.quantization.calibration_check if self.quantization else None
+        return {"calibration_notice": check.first_line if check else None, "source": self.source,
+                "output": self.output,
                 "shapes": self.shapes.to_dict() if self.shapes else None,
                 "simplify": self.simplified.to_dict() if self.simplified else None,
                 "quantization": self.quantization.to_dict() if self.quantization else None,
@@ -162,7 +166,8 @@ def verify_on_npu(model: Path, feeds: Sequence[Mapping[str, np.ndarray]], target
     drift = [_drift(name, npu[name], cpu[name], infos.get(name)) for name in cpu]
     placement = session.placement or explain_placement(model, target).summary
     return NpuCheck(target.describe(), session.create_seconds, run_ms,
-                    max((d.max_abs_diff for d in drift), default=0.0), placement, drift, len(feeds), inputs_source)
+                    max((d.max_abs_diff for d in drift), default=0.0), placement, drift, len(feeds), inputs_source,
+                    npu)
 
 
 def _exact_outputs(model: Path | onnx.ModelProto, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -216,11 +221,12 @@ def prepare(model: str | Path, out: str | Path, calib: str | Path | None = None,
             values: Mapping[str, Any] | None = None, simplify: bool = True,
             config: QuantizeConfig = DEFAULT_QUANTIZE, io: str = "float", preprocess: PreprocessConfig | None = None,
             holdout: float = 0.2, limit: int | None = None, seed: int = 0, target_sqnr: float | None = None,
-            target: Target | None = None, verify: bool = True, verify_inputs: int = 1, force: bool = False
-            ) -> PrepareResult:
+            target: Target | None = None, verify: bool = True, verify_inputs: int | None = None,
+            force: bool = False, input_ranges: Mapping[str, tuple[float, float]] | None = None) -> PrepareResult:
     """fix shapes (``values`` baked in as constants) → simplify (a float model; verified unchanged) → quantize →
     complete QDQ groups for the HTP → verify on the NPU of ``target``'s SoC (fallback disabled), drift per output
-    in quantization steps → quality and placement."""
+    in quantization steps → quality (float vs CPU QDQ and float vs that NPU, on ``verify_inputs`` held-out inputs,
+    default ``NPU_QUALITY_SAMPLES``) and placement. ``input_ranges``: per-input ranges of ``random`` calibration."""
     src = Path(model)
     dst = Path(out)
     check_output(dst, inputs=(src,), force=force)
@@ -241,6 +247,8 @@ def prepare(model: str | Path, out: str | Path, calib: str | Path | None = None,
     result: QuantizeResult | None = None
     verify_feeds: list[dict[str, np.ndarray]] = []
     feeds_source = "random"
+    float_reference: dict[str, list[np.ndarray]] = {}
+    tasks: dict[str, str] = {}
     with scratch_dir("onnpu-prepare-") as tmp:
         source = src
         if style == "float" and simplify:
@@ -264,10 +272,9 @@ def prepare(model: str | Path, out: str | Path, calib: str | Path | None = None,
             preprocess = preprocess or detection_head.calibration_preprocess(float_model)  # detectors: their own
             data = load_calibration(calib, tensor_infos(float_model)[0],
                                     preprocess=preprocess_for(float_model, preprocess), holdout=holdout, limit=limit,
-                                    seed=seed, ranges=integer_input_ranges(float_model))
+                                    seed=seed, kinds=kinds_for(float_model, overrides=input_ranges))
             kept = detection_head.boxes_to_keep(float_model, data.heldout + data.calibration, data.calibration,
                                                 config, target or get_target("npu") if verify else None)
-            del float_model
             result = quantize(source, dst, data, config=config, io=io, preprocess=preprocess, seed=seed,
                               target_sqnr=target_sqnr, force=force, sixteen_bit=kept[0] if kept else ())
             if kept:
@@ -276,7 +283,11 @@ def prepare(model: str | Path, out: str | Path, calib: str | Path | None = None,
                 result.notes.extend(kept[1].lines())
                 result.detection = kept[1].to_dict()
             result.source = str(src)
-            verify_feeds = (data.heldout or data.calibration)[:max(1, verify_inputs)]
+            verify_feeds = (data.heldout or data.calibration)[:max(1, verify_inputs or NPU_QUALITY_SAMPLES)]
+            if data.heldout and verify:
+                float_reference = run_on_cpu(float_model, verify_feeds, exact=False)
+                tasks = output_tasks(float_model)
+            del float_model
             kind = "held-out" if data.heldout else "calibration"
             feeds_source = f"{kind} input{'s' if len(verify_feeds) > 1 else ''} ({data.source})"
         else:
@@ -288,11 +299,14 @@ def prepare(model: str | Path, out: str | Path, calib: str | Path | None = None,
     if not verify_feeds:
         written = read_model(dst, load_external_data=False)
         infos = tensor_infos(written)[0]
-        ranges = integer_input_ranges(written)
-        verify_feeds = [random_inputs(infos, seed + k, ranges=ranges) for k in range(max(1, verify_inputs))]
+        verify_feeds = random_feeds(written, max(1, verify_inputs or 1), seed, infos=infos)
     _apply_rewrites(dst, verify_feeds[0], prepared)
     if verify:
         prepared.npu = verify_on_npu(dst, verify_feeds, target or get_target("npu"), inputs_source=feeds_source)
+        if result is not None and float_reference:
+            n = len(verify_feeds)
+            result.npu_quality = NpuQuality(prepared.npu.target, n, qualities(
+                float_reference, prepared.npu.npu_outputs, tasks, n), prepared.npu.placement.headline())
         flagged = prepared.npu.flagged
         if flagged:
             listed = ", ".join(f"{d.name} (max {d.steps:.0f} steps, {d.share_beyond:.2%} of its values beyond "

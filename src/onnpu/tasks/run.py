@@ -12,7 +12,8 @@ import numpy as np
 
 from onnpu.model.inspection import tensor_infos
 from onnpu.runtime.context_cache import open_session
-from onnpu.runtime.feeds import prepare_feeds, random_inputs
+from onnpu.runtime.feeds import prepare_feeds
+from onnpu.runtime.inputs import describe_kinds, input_kinds, random_inputs
 from onnpu.runtime.placement import PlacementSummary
 from onnpu.runtime.session import LoadedSession
 from onnpu.runtime.targets import Target, require_inference
@@ -44,17 +45,26 @@ class RunResult:
 
 def run_model(model: str | Path, target: Target, *, inputs: Mapping[str, np.ndarray] | None = None,
               seed: int = 0, dims: Mapping[str, int] | None = None, iterations: int = 1,
-              session: LoadedSession | None = None, cache: bool = False) -> RunResult:
+              session: LoadedSession | None = None, cache: bool = False,
+              input_ranges: Mapping[str, tuple[float, float]] | None = None) -> RunResult:
     """Run ``model`` once (or ``iterations`` times, for timing) on ``target``.
 
-    Without ``inputs`` the inputs are random (seeded). Float data for a quantized input is quantized with
+    Without ``inputs`` the inputs are random (seeded), each in the range of what it feeds (token ids inside their
+    table, masks 0/1, ...; ``input_ranges`` NAME → (low, high) wins; an input given in ``inputs`` is kept).
+    Float data for a quantized input is quantized with
     the model's own parameters. The result names the providers that really ran nodes. ``cache`` loads the
     compiled NPU context from the cache (building it on first use).
     """
     require_inference(target, "run")
     loaded = session or open_session(model, target, dims=dims, cache=cache)
     infos, _ = tensor_infos(loaded.proto)
-    arrays = dict(inputs) if inputs is not None else random_inputs(infos, seed, dims)
+    kinds = None
+    if inputs is None or input_ranges:
+        kinds = input_kinds(loaded.proto, infos=infos, overrides=input_ranges, dims=dims)
+    given = dict(inputs or {})
+    missing = [i for i in infos if i.name not in given]
+    arrays = {**(random_inputs(missing, seed, dims, kinds=kinds) if missing and (inputs is None or input_ranges)
+                 else {}), **given}
     feeds, notes = prepare_feeds(infos, arrays, str(model), dims)
     names = [o.name for o in loaded.session.get_outputs()]
     latencies = []
@@ -63,7 +73,7 @@ def run_model(model: str | Path, target: Target, *, inputs: Mapping[str, np.ndar
         start = time.perf_counter()
         values = loaded.run(feeds)  # raises InputDataError only when the inputs were the cause, else RunError
         latencies.append((time.perf_counter() - start) * 1000)
-    if inputs is None:
-        notes.insert(0, f"random inputs, seed {seed}")
+    if kinds is not None and missing:
+        notes.insert(0, f"random inputs, seed {seed}: " + describe_kinds({i.name: kinds[i.name] for i in missing}))
     return RunResult(str(loaded.model_path), target, dict(zip(names, values, strict=False)), loaded.providers,
                      loaded.placement, loaded.create_seconds, latencies, notes)

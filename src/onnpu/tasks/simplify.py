@@ -16,11 +16,11 @@ import onnx
 
 from onnpu.errors import ModelError, OnnpuError, SimplifyError
 from onnpu.model.files import check_output, read_model_and_layout, write_model
-from onnpu.model.graphs import integer_input_ranges
 from onnpu.model.inspection import tensor_infos
 from onnpu.model.shapes import fix_shapes_model
 from onnpu.model.simplify import SimplifyStats, bake_inputs, check_fusion_names, condition_hint, simplify_model
-from onnpu.runtime.feeds import random_inputs, run_feeds
+from onnpu.runtime.feeds import run_feeds
+from onnpu.runtime.inputs import check_finite, describe_kinds, input_kinds, random_inputs
 from onnpu.runtime.session import exact_cpu_session, first_line
 
 RTOL = 1e-3  # of the output's largest magnitude: float reassociation of folded/fused weights stays far below
@@ -91,8 +91,8 @@ def verify_unchanged(original: Path, simplified: onnx.ModelProto, baked: Mapping
     """Run ``original`` (fed the baked values too) and ``simplified`` on the same seeded inputs, on the CPU with
     graph optimisations off on both sides (an unfolded original may not even load with them on)."""
     infos, _ = tensor_infos(simplified)
-    ranges = integer_input_ranges(simplified)
-    given = [random_inputs(infos, seed + k, ranges=ranges) for k in range(inputs)]
+    kinds = input_kinds(simplified, infos=infos)
+    given = [random_inputs(infos, seed + k, kinds=kinds) for k in range(inputs)]
     try:
         reference = run_feeds(exact_cpu_session(original), [{**f, **baked} for f in given], model="original")
     except OnnpuError:
@@ -100,6 +100,8 @@ def verify_unchanged(original: Path, simplified: onnx.ModelProto, baked: Mapping
     except Exception as exc:  # onnxruntime's own errors at run time
         raise ModelError(f"{original}: the original model does not run on the CPU: {first_line(str(exc))}",
                          hint="check the model and the shapes given (onnpu run MODEL --random)") from exc
+    check_finite(reference, model=f"{original} (the original)", samples=[f"random input {k}" for k in range(inputs)],
+                 inputs=describe_kinds(kinds))
     try:
         result = run_feeds(exact_cpu_session(simplified), given, model="simplified")
     except Exception as exc:

@@ -43,6 +43,9 @@ from onnpu.model.qparams import QuantParams, io_quant_params
 from onnpu.model.shapes import infer_shapes
 from onnpu.quantization.calibration import model_inputs
 from onnpu.runtime.context_cache import open_session
+from onnpu.runtime.feeds import run_feeds
+from onnpu.runtime.inputs import check_finite
+from onnpu.runtime.session import exact_cpu_session
 from onnpu.runtime.targets import CPU, Target
 from onnpu.vision.preprocess import PreprocessConfig
 
@@ -113,7 +116,8 @@ class _DeviceCheck:
 def compare_layers(reference: str | Path | None, quantized: str | Path, *, inputs: str | Path = "random",
                    count: int = 8, target: Target | None = None, threshold_db: float = DEFAULT_THRESHOLD_DB,
                    top: int = 10, preprocess: PreprocessConfig | None = None, dims: Mapping[str, int] | None = None,
-                   seed: int = 0, cache: bool = True, max_mb: float = DEFAULT_MAX_MB) -> LayersResult:
+                   seed: int = 0, cache: bool = True, max_mb: float = DEFAULT_MAX_MB,
+                   input_ranges: Mapping[str, tuple[float, float]] | None = None) -> LayersResult:
     """Compare every activation ``reference`` (float) and ``quantized`` share, in graph order, on the same
     inputs (images, an .npz, or ``random``); with a non-CPU ``target``, also the quantized model on that
     target against the exact CPU arithmetic. ``reference`` may be None when ``target`` is given."""
@@ -135,7 +139,10 @@ def compare_layers(reference: str | Path | None, quantized: str | Path, *, input
                          hint="give the float model and its QDQ copy made by `onnpu quantize` (or ONNX Runtime's "
                               "quantizer), which keeps the float tensor names")
     base = fmodel if fmodel is not None else qmodel
-    feeds = model_inputs(inputs, base, count, preprocess=preprocess, seed=seed, dims=dims)
+    data = model_inputs(inputs, base, count, preprocess=preprocess, seed=seed, dims=dims, overrides=input_ranges)
+    feeds = data.calibration
+    check_finite(run_feeds(exact_cpu_session(base, dims=dims), feeds, model=str(reference or qpath), dims=dims),
+                 model=str(reference or qpath), samples=data.calibration_names, inputs=data.random_kinds)
     parts = chunks(plan.tensors, int(max_mb * (1 << 20)), device=on_device)
     drift = {t.name: DriftStats() for t in plan.tensors} if fmodel is not None else {}
     check = _DeviceCheck(target) if on_device and target is not None else None
@@ -164,6 +171,8 @@ def compare_layers(reference: str | Path | None, quantized: str | Path, *, input
             del ref, local, cpu, dev, solo
     result = _result(plan, drift, check, reference, qpath, qmodel, str(inputs), len(feeds), threshold_db, top)
     result.chunks, result.seconds, result.peak_rss_mb = len(parts), time.perf_counter() - start, peak_rss_mb()
+    if data.is_random:
+        result.notes.insert(0, f"random inputs, not real data: {data.random_kinds}")
     return result
 
 
