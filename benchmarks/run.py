@@ -24,11 +24,14 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
 
 from bench_compile import compile_section  # noqa: E402
+from bench_deployed import deployed_section  # noqa: E402
 from bench_layers import layers_section  # noqa: E402
 from bench_quality import quality_section  # noqa: E402
+from bench_quant import quant_section  # noqa: E402
 from bench_simplify import simplify_section  # noqa: E402
 from bench_speed import latency_section, overhead_section, sessions_section, startup_section  # noqa: E402
 from corpus_bench import corpus_section  # noqa: E402
+from eval_bench import eval_section  # noqa: E402
 from folder_bench import folder_section  # noqa: E402
 
 from onnpu import zoo  # noqa: E402
@@ -50,11 +53,14 @@ SECTIONS: dict[str, Callable[[ZooModel, bool], list[str]]] = {
     "sessions": sessions_section,
     "latency": latency_section,
     "compile": compile_section,
+    "deployed": deployed_section,
     "quality": quality_section,
+    "quant": quant_section,
     "folder": lambda model, quick: folder_section(model.float_model, quick),
     "simplify": simplify_section,
     "layers": layers_section,
     "corpus": corpus_section,
+    "eval": eval_section,
 }
 
 

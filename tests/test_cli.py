@@ -18,7 +18,7 @@ def test_help_for_every_command(command: str, capsys: pytest.CaptureFixture[str]
 
 
 VERBS = ["doctor", "inspect", "fix-shapes", "quantize", "prepare", "placement", "profile", "run", "simplify",
-         "classify", "bench", "compare", "compile", "layers", "cache", "zoo", "demo"]
+         "classify", "detect", "eval", "bench", "compare", "compile", "layers", "cache", "zoo", "demo"]
 
 
 def test_parser_lists_every_verb_with_its_summary() -> None:

@@ -179,3 +179,44 @@ def test_another_tools_manifest_beside_a_model_is_not_a_compile_manifest(tmp_pat
     (tmp_path / "manifest.json").write_text(json.dumps({"model": "conv.qdq.onnx", "sha256": "0" * 64}))
     path, _, info = model_for_target(src, get_target("npu"))
     assert path == src and info is None
+
+
+def test_load_a_folder_runs_and_classifies_without_importing_onnx(tmp_path: Path) -> None:
+    """``onnpu.load(DIR)`` in a fresh process, the source model gone (as on a board): the folder alone carries the
+    I/O quantization and preprocessing; run() takes float data for the uint8 input and gives float logits equal
+    to the exact CPU arithmetic of the source, classify() reads a photo; onnx is never imported."""
+    import subprocess
+    import sys
+
+    import numpy as np
+    import onnx
+    from PIL import Image
+
+    from onnpu.runtime.session import exact_cpu_session
+
+    src = models.aihub_style_classifier(tmp_path)
+    proto = onnx.load(str(src))
+    del proto.metadata_props[:]  # no onnpu metadata: the I/O parameters come from the source's own Q/DQ
+    src = models.save(proto, tmp_path / "plain.onnx")
+    compile_for_socs(src, tmp_path / "out", ["qcs8550"], inputs=1)
+    x = np.random.default_rng(1).random((1, 3, 32, 32), dtype=np.float32)
+    np.save(tmp_path / "x.npy", x)
+    reference = exact_cpu_session(src)
+    from onnpu.model.inspection import tensor_infos
+    from onnpu.runtime.feeds import float_outputs, prepare_feeds
+
+    feeds, _ = prepare_feeds(tensor_infos(reference.proto)[0], {"x": x}, "plain")
+    want = float_outputs(reference, reference.run(feeds))["logits"]
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 50, 3), dtype=np.uint8)).save(tmp_path / "p.png")
+    src.unlink()
+    code = (f"import sys, numpy as np, onnpu\nm = onnpu.load({str(tmp_path / 'out')!r}, soc='qcs8550')\n"
+            f"out = m.run({{'x': np.load({str(tmp_path / 'x.npy')!r})}})\n"
+            f"np.save({str(tmp_path / 'y.npy')!r}, out['logits'])\n"
+            f"r = m.classify([{str(tmp_path / 'p.png')!r}], top=3)\nassert len(r.images[0].top) == 3\n"
+            "assert 'onnx' not in sys.modules and 'ml_dtypes' not in sys.modules, 'onnx was imported'\n"
+            "print(m.path.name, out['logits'].dtype)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["plain.qcs8550.onnx", "float32"]
+    got = np.load(tmp_path / "y.npy")
+    np.testing.assert_allclose(got, want, atol=float(np.abs(want).max()) * 0.02 + 0.05)

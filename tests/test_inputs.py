@@ -52,6 +52,7 @@ def test_encoder_runs_and_compares_with_random_inputs(encoder: Path, capsys: pyt
     assert main(["compare", str(encoder), str(encoder), "--targets", "cpu,cpu", "--count", "3", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["outputs"][0]["cosine"] == pytest.approx(1.0) and "token ids" in report["random_inputs"]
+    assert report["outputs"][0]["task"] == "embedding" and report["outputs"][0]["task_figure"].startswith("cosine")
 
 
 def test_out_of_range_mask_gives_nan_and_is_refused(encoder: Path, capsys: pytest.CaptureFixture[str]) -> None:

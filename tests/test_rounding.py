@@ -19,9 +19,10 @@ from onnpu.runtime.session import create_session
 def rounded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     tmp = tmp_path_factory.mktemp("rounding")
     src = models.save(models.layer_zoo(), tmp / "zoo.onnx")
-    nearest = quantize(src, tmp / "nearest.onnx", "random", holdout=0.25, config=QuantizeConfig(rounding="nearest"))
+    nearest = quantize(src, tmp / "nearest.onnx", "random", holdout=0.25,
+                       config=QuantizeConfig(rounding="nearest", range_search=False))
     optimized = quantize(src, tmp / "optimized.onnx", "random", holdout=0.25,
-                         config=QuantizeConfig(rounding="optimized"))
+                         config=QuantizeConfig(rounding="optimized", range_search=False))
     return {"tmp": tmp, "src": src, "nearest": nearest, "optimized": optimized}
 
 
@@ -61,7 +62,7 @@ def test_same_qdq_layout_only_integers_change(rounded: dict[str, object]) -> Non
 def test_deterministic(rounded: dict[str, object]) -> None:
     tmp = rounded["tmp"]
     quantize(rounded["src"], tmp / "again.onnx", "random", holdout=0.25,  # type: ignore[operator, arg-type]
-             config=QuantizeConfig(rounding="optimized"))
+             config=QuantizeConfig(rounding="optimized", range_search=False))
     first = {t.name: t.SerializeToString() for t in read_model(tmp / "optimized.onnx").graph.initializer}  # type: ignore[operator]
     again = {t.name: t.SerializeToString() for t in read_model(tmp / "again.onnx").graph.initializer}  # type: ignore[operator]
     assert first == again
@@ -77,7 +78,7 @@ def test_runs_fully_on_the_npu_within_one_step_of_cpu(rounded: dict[str, object]
     assert npu.placement is not None and npu.placement.fully_on_target
     src = models.save(models.single_conv(), tmp_path / "one.onnx")
     one = tmp_path / "one.qdq.onnx"
-    quantize(src, one, "random", config=QuantizeConfig(rounding="optimized"))
+    quantize(src, one, "random", config=QuantizeConfig(rounding="optimized", range_search=False))
     x = {"x": np.random.default_rng(4).random((1, 3, 16, 16), dtype=np.float32)}
     on_npu = run_model(one, get_target("npu", allow_fallback=False), inputs=x).outputs["y"]
     exact = run_model(one, get_target("cpu"), inputs=x,
@@ -122,7 +123,7 @@ def test_no_time_left_keeps_nearest_and_says_so(tmp_path: Path) -> None:
 
     src = models.layer_zoo()
     nearest = quantize(models.save(src, tmp_path / "zoo.onnx"), tmp_path / "n.onnx", "random",
-                       config=QuantizeConfig(rounding="nearest"))
+                       config=QuantizeConfig(rounding="nearest", range_search=False))
     data = load_calibration("random", tensor_infos(src)[0], holdout=0)
     _, report = optimize_rounding(read_model(tmp_path / "n.onnx"), src, data.calibration, budget=0.0)
     assert nearest.rounding is None

@@ -89,6 +89,8 @@ if TYPE_CHECKING:  # the public API: one list (each name re-exported as itself)
     from onnpu.tasks.compile import CompileResult as CompileResult
     from onnpu.tasks.compile import compile_for_socs as compile_for_socs
     from onnpu.tasks.demo import demo as demo
+    from onnpu.tasks.deployed import DeployedModel as DeployedModel
+    from onnpu.tasks.deployed import load as load
     from onnpu.tasks.doctor import DoctorReport as DoctorReport
     from onnpu.tasks.doctor import doctor as doctor
     from onnpu.tasks.explain_placement import PlacementReport as PlacementReport

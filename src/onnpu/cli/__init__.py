@@ -127,6 +127,13 @@ def _main(args: argparse.Namespace) -> int:
         except ImportError as exc:  # Ctrl-C while a native extension initialises (onnxruntime re-raises it so)
             if isinstance(exc.__context__, KeyboardInterrupt) or isinstance(exc.__cause__, KeyboardInterrupt):
                 return int(ExitCode.INTERRUPTED)
+            if exc.name == "onnxruntime":  # onnpu brings no ONNX Runtime of its own: the extras choose one
+                from onnpu.cli.console import fail
+                from onnpu.errors import TargetError
+
+                return fail(TargetError("onnxruntime is not installed", hint="install one: `pip install "
+                                        "'onnpu[qnn]'` (NPU, PyPI's QNN plugin) or `pip install 'onnpu[cpu]'`; on a "
+                                        "board with its own QNN build of onnxruntime, keep it (`pip install onnpu`)"))
             raise
         except BrokenPipeError:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -308,6 +308,9 @@ def add_quantize_args(p: argparse.ArgumentParser, *, calib_required: bool = True
     p.add_argument("--per-channel", action=argparse.BooleanOptionalAction, default=True,
                    help="per-channel weights (default on)")
     p.add_argument("--method", choices=tuple(METHODS), default="minmax", help="calibration method (minmax)")
+    p.add_argument("--no-range-search", action="store_true",
+                   help="keep the calibration method's activation ranges (default: per tensor, the clipping range "
+                        "of least error on the calibration inputs, kept where it measures better)")
     p.add_argument("--io", choices=("float", "uint8"), default="float",
                    help="uint8: quantized inputs/outputs (parameters kept in the model)")
     p.add_argument("--holdout", type=fraction, default=0.2, help="share of inputs held out for the quality report")
@@ -330,4 +333,4 @@ def quantize_config_from(args: argparse.Namespace) -> QuantizeConfig:
         if flags:
             refuse(args, f"{', '.join(flags)}: only with --rounding optimized")
     return QuantizeConfig(args.activations, args.weights, args.per_channel, args.method, args.rounding,
-                          not args.no_bias_correction)
+                          not args.no_bias_correction, not args.no_range_search)

@@ -56,13 +56,12 @@ def run(args: argparse.Namespace) -> int:
                         f"({escape(result.input_source)})", title_justify="left")
     if result.random_inputs:
         out().print(f"[bold]random inputs, not real data[/]: {escape(result.random_inputs)}", soft_wrap=True)
-    for col in ("output", "SQNR dB", "max |err|", "mean |err|", "max steps", "cosine", "top-1", "top-5"):
+    for col in ("output", "SQNR dB", "max |err|", "mean |err|", "max steps", "cosine", "task figure"):
         table.add_column(col, justify="left" if col == "output" else "right")
     for o in result.outputs:
         table.add_row(escape(o.name), f"{o.sqnr_db:.2f}", f"{o.max_abs_error:.4g}", f"{o.mean_abs_error:.4g}",
                       "-" if o.max_steps is None else f"{o.max_steps:.2f}", f"{o.cosine:.5f}",
-                      "-" if o.top1_agreement is None else f"{o.top1_agreement:.0%}",
-                      "-" if o.top5_overlap is None else f"{o.top5_overlap:.0%}")
+                      escape(o.task_figure()))
     out().print(table)
     for side, headline in result.placements.items():
         out().print(f"{side}: {escape(headline)}", soft_wrap=True)

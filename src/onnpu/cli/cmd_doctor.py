@@ -62,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
     table.add_row("QNN SDK", report.qnn_sdk or "-")
     table.add_row("QNN EP", {"plugin": "plugin (registered with add_provider_for_devices)",
                              "builtin": "built into onnxruntime", "missing": "[red]missing[/]"}[report.qnn_mode])
+    table.add_row("QNN EP generation", escape(report.qnn_generation))
     table.add_row("providers", ", ".join(report.providers))
     backends = ", ".join(f"{k} {'yes' if v else 'no'}" for k, v in report.qnn_backends.items())
     table.add_row("QNN backends", backends or "-")

@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING
 from onnpu.cli.args import add_json_arg, add_preprocess_args, add_target_args, parse_dims, positive_int, preprocess_from
 
 if TYPE_CHECKING:
+    from onnpu.evaluation.detection import DetectionEvalResult as EvalDetectionResult
     from onnpu.evaluation.result import EvalResult
+    from onnpu.runtime.targets import Target
 
 CHANGED_LISTED = 10
 
@@ -25,6 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                                     "classes); folder names and labels are matched to it")
     add_preprocess_args(p)
     p.add_argument("--output-name", metavar="NAME", help="the model output holding the class scores")
+    p.add_argument("--annotations", metavar="COCO_JSON",
+                   help="detection: COCO annotations of the images in --data (mAP per model x target, with "
+                        "`onnpu detect`'s decoder and COCO evaluator)")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--workers", type=positive_int,
                    help="worker processes on this machine (default: one per core; 1 runs in this process)")
@@ -68,6 +73,49 @@ def render(result: EvalResult) -> None:
                 "workers)" + "".join(f"; {escape(n)}" for n in result.notes), soft_wrap=True)
 
 
+def render_detection(result: EvalDetectionResult) -> None:
+    from rich.table import Table
+
+    from onnpu.cli.console import escape, out
+
+    table = Table(title=f"{result.images} images, {result.annotated_boxes} annotated boxes "
+                        f"({escape(result.annotations)})", title_justify="left")
+    for col in ("model on target", "mAP@[.5:.95]", "mAP@.5", "mAP vs reference [95 % CI]", "placement"):
+        table.add_column(col, justify="left" if col in ("model on target", "placement") else "right")
+    for row in result.rows:
+        d = row.versus_reference
+        table.add_row(escape(row.label), f"{row.scores.map:.4f}", f"{row.scores.map50:.4f}",
+                      "reference" if d is None else f"{d['delta']:+.4f} [{d['low']:+.4f}, {d['high']:+.4f}]",
+                      escape(row.placement))
+    out().print(table)
+    if result.changed:
+        out().print(f"{len(result.changed)} images whose confident detections changed from "
+                    f"{escape(result.reference.label)}:")
+        for c in result.changed[:CHANGED_LISTED]:
+            out().print(f"  {escape(c['image'])} on {escape(c['row'])}: {c['missed']} missed, {c['extra']} extra",
+                        soft_wrap=True)
+
+
+def _run_detection(args: argparse.Namespace, targets: list[Target], models: list[str]) -> int:
+    from onnpu.cli.args import refuse
+    from onnpu.cli.console import print_json
+    from onnpu.cli.sources import local_file
+    from onnpu.evaluation.detection import evaluate_detection
+    from onnpu.evaluation.run import plan_rows
+
+    for flag, value in (("--ray", args.ray), ("--report", args.report), ("--output-name", args.output_name)):
+        if value:
+            refuse(args, f"{flag}: not with --annotations (detection runs on this machine, results as table/--json)")
+    rows, _ = plan_rows(models, targets)
+    result = evaluate_detection(rows, args.data, args.annotations, labels=local_file(args.labels),
+                                cache=not args.no_cache, workers=args.workers)
+    if args.json:
+        print_json(result.to_dict())
+    else:
+        render_detection(result)
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from onnpu.cli.args import targets_from
     from onnpu.cli.console import escape, out, print_json
@@ -77,6 +125,8 @@ def run(args: argparse.Namespace) -> int:
 
     targets = targets_from(args, "cpu")
     models = [local_model(m, args) or m for m in args.models]
+    if args.annotations:
+        return _run_detection(args, targets, models)
     if args.report:
         from onnpu.guards import check_destination
 

@@ -80,6 +80,10 @@ def render_quality(result: QuantizeResult, *, float_model: str = "FLOAT.onnx") -
             out().print(f"  uint16 activations: {', '.join(result.sixteen_bit)}", soft_wrap=True)
         if result.plain_bytes:
             out().print(f"  model size {result.plain_bytes / 1e6:.2f} MB → {result.quantized_bytes / 1e6:.2f} MB")
+    if result.ranges is not None and result.ranges.tensors:
+        r = result.ranges
+        out().print(f"  range search: {r.changed} of {len(r.tensors)} activation ranges narrowed ({r.seconds:.1f} s)"
+                    + ("" if r.kept else ", not kept (not better on the check inputs)"))
     if result.rounding is not None and result.nearest_quality:
         before = min(q.sqnr_db for q in result.nearest_quality)
         rounding = result.rounding

@@ -12,6 +12,7 @@ import numpy as np
 from onnpu.metrics import OutputQuality, compare_outputs
 from onnpu.model.inspection import TensorInfo, tensor_infos
 from onnpu.quantization.calibration import model_inputs
+from onnpu.quantization.evaluate import output_tasks
 from onnpu.runtime.context_cache import open_session
 from onnpu.runtime.feeds import pair_outputs, run_feeds
 from onnpu.runtime.inputs import check_finite
@@ -69,7 +70,9 @@ def compare(reference: tuple[str | Path, Target], candidate: tuple[str | Path, T
     b = run_feeds(cand, feeds, model=str(cand_model), dims=dims)
     check_finite(b, model=str(cand_model), samples=data.calibration_names, inputs=data.random_kinds)
     steps = {o.name: o for o in tensor_infos(cand.proto)[1]}  # drift in the candidate's output steps
-    qualities = [compare_outputs(label, a[x], b[y], **step_args(steps.get(y))) for label, x, y in pair_outputs(a, b)]
+    tasks = output_tasks(ref.proto)  # top-1 for class scores, cosine for embeddings, errors for boxes/pixels
+    qualities = [compare_outputs(label, a[x], b[y], task=tasks.get(x), **step_args(steps.get(y)))
+                 for label, x, y in pair_outputs(a, b)]
     placements = {side: s.placement.headline() if s.placement else "not recorded"
                   for side, s in (("reference", ref), ("candidate", cand))}
     return CompareResult(_label(ref_model, ref_target), _label(cand_model, cand_target),

@@ -22,6 +22,7 @@ class QuantizeConfig:
     method: str = "minmax"
     rounding: str = "optimized"  # second-order rounding of the weights (onnpu.rounding), or "nearest"
     bias_correction: bool = True
+    range_search: bool = True  # activation ranges of least MSE on the calibration inputs (else their min/max)
 
     def __post_init__(self) -> None:
         if self.rounding not in ("nearest", "optimized"):

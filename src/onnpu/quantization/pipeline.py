@@ -28,6 +28,7 @@ from onnpu.quantization.evaluate import (
     run_on_cpu,
 )
 from onnpu.quantization.mixed_precision import MixedPrecisionStep, raise_to_target
+from onnpu.quantization.range_search import RangeReport
 from onnpu.quantization.recipe import quantize_qdq_model
 from onnpu.quantization.rounding import RoundingReport
 from onnpu.quantization.transformer import resolve_config
@@ -59,7 +60,8 @@ class QuantizeResult:
     plain_bytes: int | None = None
     notes: list[str] = field(default_factory=list)
     rounding: RoundingReport | None = None
-    nearest_quality: list[OutputQuality] | None = None  # before optimised rounding
+    nearest_quality: list[OutputQuality] | None = None  # before range search and optimised rounding
+    ranges: RangeReport | None = None
     calibration_check: CalibrationCheck | None = None  # random/small calibration said first; clipping
     npu_quality: NpuQuality | None = None  # float vs the quantized model on the NPU of the chosen SoC
 
@@ -77,6 +79,7 @@ class QuantizeResult:
                 "mixed_precision_steps": [{"raised": s.raised, "sqnr_db": s.sqnr_db} for s in self.steps],
                 "plain_quantized_bytes": self.plain_bytes, "notes": self.notes,
                 "rounding": self.rounding.to_dict() if self.rounding else None,
+                "range_search": self.ranges.to_dict() if self.ranges else None,
                 "nearest_quality": [q.to_dict() for q in self.nearest_quality] if self.nearest_quality else None,
                 "calibration_check": self.calibration_check.to_dict() if self.calibration_check else None,
                 "npu_quality": self.npu_quality.to_dict() if self.npu_quality else None}
@@ -144,10 +147,18 @@ def quantize(model: str | Path, out: str | Path, calib: str | Path | Calibration
         result.steps, result.notes = raised.steps, result.notes + raised.notes
         if raised.steps:
             result.quality, result.sixteen_bit = raised.quality, raised.sixteen_bit
+    if config.range_search or config.rounding == "optimized":
+        result.nearest_quality = result.quality  # min/max ranges, nearest rounding
+    if config.range_search:
+        from onnpu.quantization.range_search import search_ranges
+
+        quant, result.ranges = search_ranges(quant, float_model, data.calibration[:ROUNDING_SAMPLES])
+        result.notes += result.ranges.notes
+        if config.rounding != "optimized" and result.ranges.changed:
+            result.quality = evaluate(float_model, quant, data.heldout, reference)
     if config.rounding == "optimized":
         from onnpu.quantization.rounding import optimize_rounding
 
-        result.nearest_quality = result.quality
         budget = max(ROUNDING_MIN_BUDGET, time.perf_counter() - start)  # rounding at most doubles the time
         quant, result.rounding = optimize_rounding(quant, float_model, data.calibration[:ROUNDING_SAMPLES],
                                                    bias_correction=config.bias_correction, jobs=jobs, budget=budget)

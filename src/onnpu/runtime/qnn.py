@@ -44,6 +44,16 @@ class QnnStatus:
         return self.mode != "missing"
 
     @property
+    def generation(self) -> str:
+        """Which generation of the QNN EP this onnxruntime has: the plugin (PyPI's onnxruntime-qnn 2.x), built in
+        (the 1.2x board wheels), or none."""
+        if self.mode == "plugin":
+            return f"plugin EP {self.plugin_version or '2.x'} (onnxruntime-qnn, onnxruntime {self.onnxruntime_version})"
+        if self.mode == "builtin":
+            return f"built-in EP (onnxruntime {self.onnxruntime_version})"
+        return f"none (onnxruntime {self.onnxruntime_version} without the QNN EP)"
+
+    @property
     def htp_kind(self) -> str:
         if not self.backends.get("htp", self.mode == "builtin"):
             return "absent"

@@ -61,8 +61,9 @@ SOCS: tuple[Soc, ...] = (
     Soc("QCS5430", 93, 68, 2.0, (575, 576), ("RB3 Gen 2 Lite",), ("QCM5430",),
         "no soc_model of its own: QNN compiles for it as QCS6490 (93)"),
     Soc("QCS8550", 66, 73, 8.0, (603, 604), ("AIM300 AIoT",), ("QCM8550", "kailua")),
-    Soc("QCS9100", 77, 73, 8.0, (667,), ("QCS9100 Ride", "RB8"), ("lemans",)),
-    Soc("QCS9075", 77, 73, 8.0, (676,), ("IQ-9075 EVK",), ("IQ-9075", "iq9075"),
+    Soc("QCS9100", 77, 73, 8.0, (667,), ("QCS9100 Ride",), ("lemans",)),
+    # RB8 is a QCS9075 board: the kernel's device tree for it is arch/arm64/boot/dts/qcom/qcs9075-rb8.dts
+    Soc("QCS9075", 77, 73, 8.0, (676,), ("IQ-9075 EVK", "RB8"), ("IQ-9075", "iq9075"),
         "no soc_model of its own: compiled as QCS9100 (77), as Qualcomm AI Hub does"),
     Soc("QCS8300", 82, 75, 8.0, (674, 675), ("IQ-8275 EVK", "QCS8300 Ride"), ("QCS8275", "IQ-8275", "monaco")),
     Soc("SA8775P", 52, 73, 8.0, (534,), ("SA8775P Ride",), ("SA8255P",), "compiled as SA8255 (52), same HTP"),
@@ -71,7 +72,9 @@ SOCS: tuple[Soc, ...] = (
     Soc("SM8650", 57, 75, 8.0, (557,), ("Snapdragon 8 Gen 3",), ("8gen3",)),
     Soc("SM8750", 69, 79, 8.0, (618, 639), ("Snapdragon 8 Elite",), ("SM8750P", "8elite")),
     Soc("SC8380XP", 60, 73, 8.0, (555,), ("Snapdragon X Elite", "IQ-X7181 EVK"), ("X1E80100", "X1E", "x-elite")),
-    Soc("SC8340XP", 120, 73, 8.0, (), ("Snapdragon X Plus", "IQ-X5121 EVK"), ("X1P42100", "X1P", "x-plus")),
+    Soc("SC8340XP", 120, 73, 8.0, (), ("Snapdragon X Plus",), ("X1P42100", "X1P", "x-plus")),
+    # QNN has a soc_model of its own for the IQ-X5121 (119, named IQX5121 in its contexts: qnn_soc_models.json)
+    Soc("IQX5121", 119, 73, 8.0, (), ("IQ-X5121 EVK",), ("IQ-X5121", "x5121")),
     Soc("SM7325", 35, 68, 2.0, (475,), ("Snapdragon 778G",), ()),
     Soc("QRB5165", 21, 66, 8.0, (455, 356), ("RB5",), ("SM8250", "rb5"),
         "HTP v66: this QNN compiles for v68 and newer only"),
@@ -108,6 +111,11 @@ def find_soc(text: str) -> Soc:
             return soc_for_model(int(digits))
         raise TargetError(f"unknown SoC {text!r}", hint=f"use one of {_names()} (or a QNN soc_model id); "
                           "`onnpu doctor --socs` lists the table")
+    return _compilable(soc)
+
+
+def _compilable(soc: Soc) -> Soc:
+    """``soc`` if this QNN compiles for its HTP; else the one refusal, whether named or detected."""
     if not soc.compilable:
         raise TargetError(f"{soc.name} has an HTP v{soc.htp_arch}: this QNN compiles for v{MIN_HTP_ARCH} and newer",
                           hint="use an onnxruntime-qnn built with a QNN SDK that still supports v66 for this board")
@@ -249,7 +257,8 @@ def choose_soc(requested: str | None = None, *, purpose: str = "run") -> SocChoi
     elif configured:
         choice = SocChoice(find_soc(configured), f"config {config_path()}", detected)
     elif detected is not None:
-        return SocChoice(detected, f"detected ({', '.join(board.evidence)})" if board else "detected", detected)
+        source = f"detected ({', '.join(board.evidence)})" if board else "detected"
+        return SocChoice(_compilable(detected), source, detected)
     else:
         return SocChoice(find_soc(DEFAULT_SOC), "default: the most restrictive Dragonwing NPU", None)
     if purpose == "run" and detected is not None and detected.soc_model != choice.soc.soc_model:

@@ -82,14 +82,22 @@ def skel_check(soc: Soc | None, wheel_dir: Path | None) -> tuple[Check, Path | N
         return Check("HTP skeleton", True, f"{wanted} found by the DSP loader at {found}"), found
     if found:
         return Check("HTP skeleton", False, f"{wanted} found at {found}, but: {'; '.join(problems)}",
-                     "separate ADSP_LIBRARY_PATH folders with ';' and list only folders that exist"), found
+                     f"separate {'DSP' if os.environ.get('DSP_LIBRARY_PATH') else 'ADSP'}_LIBRARY_PATH folders with "
+                     "';' and list only folders that exist"), found
     fix_dir = str(in_wheel.parent) if in_wheel else f"<folder with {wanted}>"
     detail = f"{wanted} is not in the DSP loader's search path ({search})" + (
         f"; it is in the onnxruntime-qnn wheel ({in_wheel}), where the loader does not look" if in_wheel else "")
     if problems:
         detail += "; " + "; ".join(problems)
-    return Check("HTP skeleton", False, detail,
-                 f'export ADSP_LIBRARY_PATH="{fix_dir};/usr/lib/rfsa/adsp;/usr/lib/dsp" (";" between folders)'), None
+    return Check("HTP skeleton", False, detail, _path_fix(fix_dir)), None
+
+
+def _path_fix(folder: str) -> str:
+    """The export that puts ``folder`` first in the variable the loader reads (DSP_LIBRARY_PATH takes precedence
+    when set), followed only by default folders that exist — so the fix, followed to the letter, passes."""
+    name = "DSP_LIBRARY_PATH" if os.environ.get("DSP_LIBRARY_PATH") else "ADSP_LIBRARY_PATH"
+    rest = [f"/{d}" for d in DSP_DEFAULT_DIRS if (sysroot() / d).is_dir()]
+    return f'export {name}="{";".join([folder, *rest])}" (";" between folders)'
 
 
 def device_check() -> Check:
@@ -123,22 +131,34 @@ def cdsp_check() -> Check:
 
 
 def libcdsprpc_check() -> Check:
-    names = ("libcdsprpc.so", "libcdsprpc.so.1")
+    """The QNN HTP stubs load the unversioned ``libcdsprpc.so``: a board with only ``libcdsprpc.so.1`` (Ubuntu's
+    qcom-fastrpc1 without the development symlink) fails in QNN, so that is a FAIL naming the symlink to add."""
     if os.environ.get("ONNPU_SYSROOT"):
-        found = next((sysroot() / d / n for d in LIB_DIRS for n in names if (sysroot() / d / n).is_file()), None)
-        if found:
-            return Check("libcdsprpc", True, f"present at {found}")
+        def present(name: str) -> Path | None:
+            return next((sysroot() / d / name for d in LIB_DIRS if (sysroot() / d / name).exists()), None)
     else:
         import ctypes
 
-        for name in names:
+        def present(name: str) -> Path | None:
             try:
                 ctypes.CDLL(name)
             except OSError:
-                continue
-            return Check("libcdsprpc", True, f"{name} loads")
+                return None
+            return Path(name)
+    found = present("libcdsprpc.so")
+    if found:
+        return Check("libcdsprpc", True, f"libcdsprpc.so loads ({found})" if found.is_absolute() else
+                     "libcdsprpc.so loads")
+    versioned = present("libcdsprpc.so.1")
+    if versioned:
+        folder = versioned.parent if versioned.is_absolute() else Path("/usr/lib")
+        if os.environ.get("ONNPU_SYSROOT"):
+            folder = Path("/") / folder.relative_to(sysroot())
+        return Check("libcdsprpc", False, "only libcdsprpc.so.1 is installed; the QNN HTP stubs load the unversioned "
+                     "libcdsprpc.so", f"add the symlink: `sudo ln -s libcdsprpc.so.1 {folder}/libcdsprpc.so`")
     return Check("libcdsprpc", False, "libcdsprpc.so (FastRPC's user library) is not installed or not loadable",
-                 "install FastRPC: Ubuntu `sudo apt install qcom-fastrpc1`, Yocto the fastrpc recipe")
+                 "install FastRPC: Ubuntu `sudo apt install qcom-fastrpc1` (and the libcdsprpc.so symlink), Yocto "
+                 "the fastrpc recipe")
 
 
 def _qnn_version(path: Path) -> str | None:

@@ -109,6 +109,28 @@ def _verify(entry: CompiledEntry, path: Path, target: Target, reference: _Refere
         entry.max_steps[name] = drift.max_steps
 
 
+def _carry_metadata(source: onnx.ModelProto, out: Path) -> None:
+    """The compiled model keeps what the source says about its I/O: its metadata (preprocessing, task) and the
+    quantization parameters of its inputs and outputs (the Q/DQ nodes that carried them are inside the context
+    now), so the folder alone is enough to feed and read the model on a board."""
+    from onnpu.model.files import metadata, set_metadata
+    from onnpu.model.proto import load_model
+    from onnpu.model.qparams import IO_QUANT_METADATA_KEY, io_quant_params
+    from onnpu.runtime.compat import COMPAT_KEY
+
+    qin, qout = io_quant_params(source)
+    table = {name: {"scale": list(q.scale), "zero_point": list(q.zero_point), "dtype": q.dtype, "axis": q.axis}
+             for name, q in {**qin, **qout}.items()}
+    entries = {k: v for k, v in metadata(source).items() if k != COMPAT_KEY}
+    if table:
+        entries[IO_QUANT_METADATA_KEY] = jsonio.dumps(table)
+    if not entries:
+        return
+    compiled = load_model(out)
+    set_metadata(compiled, entries)
+    atomic_write(out, compiled.SerializeToString())
+
+
 def _publish(staging: Path, folder: Path) -> None:
     for item in sorted(staging.iterdir()):
         commit(item, folder / item.name)
@@ -161,6 +183,7 @@ def _compile_into(src: Path, proto: onnx.ModelProto, folder: Path, socs: Sequenc
                 target = Target("npu", QNN, tuple(sorted(opts.items())), allow_fallback)
             out = staging / f"{stem}.{label}.onnx"
             seconds = compile_model(src, target, out, embed=embed, dims=dims)
+            _carry_metadata(proto, out)
             info = context_info(out)
             files = [out.name, *info.binaries]
             entry = CompiledEntry(" + ".join(s.name for s in group), [s.soc_model for s in group],
