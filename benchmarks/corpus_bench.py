@@ -133,10 +133,13 @@ def corpus_section(model: Any, quick: bool, only: set[str] | None = None) -> lis
             stored = STORE / f"{record['name']}.{soc}.json"
             if only is not None and record["name"] not in only:
                 r = json.loads(stored.read_text()) if stored.is_file() else \
-                    {"name": record["name"], "soc": soc, "error": "not measured yet (no stored result)"}
+                    {"name": record["name"], "soc": soc, "missing": True}
             else:
                 r = _run_one(record["name"], soc)
             kind = record["kind"].split(" (")[0]
+            if r.get("missing"):
+                lines.append(f"| {record['name']} | {kind} | {soc.upper()} | not measured in this run | | | | | |")
+                continue
             if "error" in r:
                 error = re.sub(r"^\S+\.onnx: ", "", r["error"]).replace("|", "/")
                 lines.append(f"| {record['name']} | {kind} | {soc.upper()} | not prepared: {error} | | | | | "

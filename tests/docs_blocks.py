@@ -408,8 +408,10 @@ def report(page: Page, results: Sequence[Ran]) -> list[str]:
 
 
 def pages(root: Path = DOCS) -> list[Path]:
-    """The pages under ``root`` that have a runnable block."""
-    return sorted(p for p in root.rglob("*.md") if "<!-- runnable" in p.read_text(encoding="utf-8"))
+    """The pages under ``root`` that have a runnable block, and the README's quick start."""
+    found = sorted(p for p in root.rglob("*.md") if "<!-- runnable" in p.read_text(encoding="utf-8"))
+    readme = root.parent / "README.md"
+    return [*found, readme] if readme.is_file() and "<!-- runnable" in readme.read_text(encoding="utf-8") else found
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -81,7 +81,7 @@ def test_broken_board_fails_each_check_with_its_fix(tmp_path: Path, monkeypatch:
     by = {c.name: c for c in checks}
     assert not by["HTP skeleton"].passed
     assert "split on ';', not ':'" in by["HTP skeleton"].detail and "onnxruntime-qnn wheel" in by["HTP skeleton"].detail
-    assert f'ADSP_LIBRARY_PATH="{wheel_dir};' in by["HTP skeleton"].fix
+    assert f'ADSP_LIBRARY_PATH="{wheel_dir}' in by["HTP skeleton"].fix
     assert not by["FastRPC devices"].passed and "/dev/fastrpc-cdsp" in by["FastRPC devices"].detail
     assert not by["cDSP"].passed and "offline" in by["cDSP"].detail
     assert "echo start | sudo tee /sys/class/remoteproc/remoteproc1/state" in by["cDSP"].fix

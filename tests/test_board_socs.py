@@ -53,3 +53,41 @@ def test_only_the_versioned_libcdsprpc_fails_naming_the_symlink(monkeypatch: pyt
     assert check.fix == "add the symlink: `sudo ln -s libcdsprpc.so.1 /usr/lib/aarch64-linux-gnu/libcdsprpc.so`"
     (lib / "libcdsprpc.so").symlink_to("libcdsprpc.so.1")  # the fix, followed to the letter, passes
     assert libcdsprpc_check().passed
+
+
+def test_the_skel_fix_uses_dsp_library_path_when_the_system_sets_it_and_passes_when_followed(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from onnpu.runtime.socs import find_soc
+    from onnpu.tasks.board_doctor import skel_check
+
+    root = tmp_path / "root"
+    (root / "usr/lib/dsp").mkdir(parents=True)  # one default folder exists, the others do not
+    wheel = root / "opt/venv/onnxruntime_qnn"
+    wheel.mkdir(parents=True)
+    (wheel / "libQnnHtpV68Skel.so").write_bytes(b"ELF")
+    monkeypatch.setenv("ONNPU_SYSROOT", str(root))
+    monkeypatch.delenv("ADSP_LIBRARY_PATH", raising=False)
+    monkeypatch.setenv("DSP_LIBRARY_PATH", "/usr/lib/dsp")  # set by the system: it takes precedence
+    check, _ = skel_check(find_soc("qcs6490"), wheel)
+    assert not check.passed
+    assert check.fix == f'export DSP_LIBRARY_PATH="{wheel};/usr/lib/dsp" (";" between folders)'
+    value = check.fix.split('"')[1].replace(str(root), "")  # the folder as the board names it
+    monkeypatch.setenv("DSP_LIBRARY_PATH", value)
+    check, found = skel_check(find_soc("qcs6490"), wheel)
+    assert check.passed and found == wheel / "libQnnHtpV68Skel.so"
+
+
+def test_an_arm_linux_machine_without_a_qualcomm_soc_has_no_htp_and_doctor_fails(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Not "HTP hardware" from the wheel's file list: no socinfo, no NPU, and `doctor --no-selftest` exits 1."""
+    import onnpu.tasks.doctor as doctor_module
+    from onnpu import jsonio
+    from onnpu.cli import main
+
+    monkeypatch.setattr(doctor_module, "htp_is_emulated", lambda: False)  # this host stands in for an Arm one
+    monkeypatch.setattr(doctor_module, "on_board", lambda: False)
+    monkeypatch.setattr(doctor_module.platform, "system", lambda: "Linux")
+    assert main(["doctor", "--no-selftest", "--json"]) == 1
+    data = jsonio.loads(capsys.readouterr().out)
+    assert data["htp"].startswith("absent: no Qualcomm SoC") and not data["ok"]
+    assert "onnpu compile" in data["problems"][0]

@@ -14,17 +14,20 @@ from docs_blocks import normalise, parse, report, rewrite, run
 PAGES = docs_blocks.pages()
 
 
-def test_the_quick_start_is_runnable() -> None:
-    assert docs_blocks.DOCS / "quickstart.md" in PAGES
-    blocks = parse(docs_blocks.DOCS / "quickstart.md").blocks
+@pytest.mark.parametrize(("page", "steps"), [
+    ("docs/quickstart.md", ("inspect", "prepare", "placement", "compile", "run")),
+    ("README.md", ("inspect", "prepare", "placement", "compile", "run"))])
+def test_the_quick_starts_are_runnable(page: str, steps: tuple[str, ...]) -> None:
+    assert docs_blocks.ROOT / page in PAGES
+    blocks = parse(docs_blocks.ROOT / page).blocks
     commands = [c.shell.split()[:2] for b in blocks for c in b.commands]
-    for step in ("inspect", "prepare", "placement", "compile", "run"):
+    for step in steps:
         assert ["onnpu", step] in commands, step
 
 
 def _param(page: Path) -> object:
     marks = [pytest.mark.npu] + ([pytest.mark.zoo] if "zoo" in parse(page).needs else [])
-    return pytest.param(page, marks=marks, id=str(page.relative_to(docs_blocks.DOCS)))
+    return pytest.param(page, marks=marks, id=str(page.relative_to(docs_blocks.ROOT)))
 
 
 @pytest.mark.parametrize("page", [_param(p) for p in PAGES])

@@ -20,7 +20,7 @@ def test_the_cli_page_is_what_the_parser_says() -> None:
     text = CLI.read_text(encoding="utf-8")
     assert update(text) == text, "stale: run `python -m onnpu.cli.reference`"
     verbs = [m.__name__.rsplit("cmd_", 1)[1].replace("_", "-") for m in COMMANDS]
-    assert re.findall(r"^## `onnpu ([\w-]+)`$", text, re.M) == verbs  # one level below the page title
+    assert re.findall(r"^### `onnpu ([\w-]+)`$", text, re.M) == verbs  # below "## Every command and option"
 
 
 def test_the_api_page_documents_every_public_name() -> None:
@@ -41,3 +41,11 @@ def test_a_document_without_markers_is_refused(tmp_path: Path) -> None:
     page = tmp_path / "page.md"
     page.write_text("# no markers\n", encoding="utf-8")
     assert main(["--check", str(page)]) == 2
+
+
+def test_the_readme_links_to_files_that_exist() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    links = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text)
+    assert "docs/quickstart.md" in links
+    for link in links:
+        assert (ROOT / link).is_file(), link

@@ -251,3 +251,21 @@ def test_a_fifo_model_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[s
     fifo = tmp_path / "m.onnx"
     os.mkfifo(fifo)
     one_error(capsys, main(["inspect", str(fifo)]), "FIFO")
+
+
+@pytest.mark.parametrize("folder_mode", [False, True])
+def test_detect_outputs_never_replace_the_images(tmp_path: Path, folder_mode: bool,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    import detect_models as dm
+
+    images = tmp_path / "imgs"
+    images.mkdir()
+    dm.write_scenes(images)
+    model = dm.save(dm.square_detector(), tmp_path / "det.onnx")
+    photos = sorted(images.glob("*.png"))
+    before = {p: digest(p) for p in photos}
+    source = [str(images)] if folder_mode else [str(photos[0])]
+    base = ["detect", *source, "--model", str(model), "--target", "cpu"]
+    one_error(capsys, main([*base, "--save", str(images)]), "input images")
+    one_error(capsys, main([*base, "--coco-json", str(photos[0])]), "input")
+    assert {p: digest(p) for p in photos} == before

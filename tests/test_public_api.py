@@ -1,8 +1,8 @@
-"""The public API is what the README says, whatever was imported before: in a fresh process every onnpu module is
-imported first (a subpackage that shares a name with a function would replace it then: ``onnpu.quantize`` was
-once the subpackage), then each public name is checked against the README's library reference — functions by
-their signature, classes, errors and enums by what they are — and every ``onnpu.…()`` the README names
-resolves to something callable."""
+"""The public API is what the library reference page (docs/reference/api.md) says, whatever was imported before:
+in a fresh process every onnpu module is imported first (a subpackage that shares a name with a function would
+replace it then: ``onnpu.quantize`` was once the subpackage), then each public name is checked against that page's
+table — functions by their signature, classes, errors and enums by what they are — and every ``onnpu.…()`` the
+README and the docs show resolves to something callable."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from pathlib import Path
 from onnpu import jsonio
 from onnpu.cli.reference import API_BEGIN, API_END
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+API_PAGE = ROOT / "docs/reference/api.md"
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]  # every onnpu.…() they show must resolve
 
 PROBE = r'''
 import importlib, json, pkgutil, sys
@@ -45,20 +47,19 @@ print(json.dumps({"reference": api_markdown(), "not_callable": missing}))
 
 
 def _documented_calls(text: str) -> list[str]:
-    """Every ``onnpu.name(`` or ``onnpu.module.name(`` the README shows as a call."""
+    """Every ``onnpu.name(`` or ``onnpu.module.name(`` the README or a docs page shows as a call."""
     return sorted(set(re.findall(r"`(onnpu(?:\.\w+)+)\(", text)))
 
 
 def test_public_names_are_what_the_readme_says_after_importing_everything() -> None:
-    text = README.read_text(encoding="utf-8")
-    documented = text.split(API_BEGIN, 1)[1].split(API_END, 1)[0].strip()
-    calls = _documented_calls(text)
+    documented = API_PAGE.read_text(encoding="utf-8").split(API_BEGIN, 1)[1].split(API_END, 1)[0].strip()
+    calls = _documented_calls("\n".join(p.read_text(encoding="utf-8") for p in DOCUMENTS))
     assert "onnpu.quantize" in calls and "onnpu.classify" in calls
     done = subprocess.run([sys.executable, "-c", PROBE], input=jsonio.dumps(calls), capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     found = jsonio.loads(done.stdout.strip().splitlines()[-1])
-    assert found["not_callable"] == [], "the README calls these, and they are not callable"
+    assert found["not_callable"] == [], "the docs call these, and they are not callable"
     assert found["reference"].strip() == documented, "the public API changed: `python -m onnpu.cli.reference README.md`"
     assert "| `onnpu.quantize` | function `quantize(model, out, calib, *, config=" in documented
 

@@ -4,6 +4,7 @@ folders: one JSON line per image), ``--coco-json`` (COCO results), ``--save DIR`
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from onnpu.cli.args import (
@@ -135,13 +136,25 @@ class Outputs:
     """``--save`` and ``--coco-json``, fed one image at a time."""
 
     def __init__(self, args: argparse.Namespace, inputs: list[str]) -> None:
+        from onnpu.errors import OnnpuError, OutputError
         from onnpu.guards import check_destination
         from onnpu.storage import output_dir
+        from onnpu.vision.folder import collect_images
 
+        try:  # the images read: no output may replace one of them
+            images = collect_images([s for s in args.images if not str(s).startswith(("http://", "https://"))])[0]
+        except OnnpuError:
+            images = []
+        if args.save:
+            check_destination(args.save, what="drawn images", flag="--save", folder=True)
+            folders = {p.resolve().parent for p in images}
+            if Path(args.save).resolve() in folders:
+                raise OutputError(f"{args.save}: holds input images; drawing into it would replace them",
+                                  hint="choose another --save folder")
         self.save = output_dir(args.save, "drawn images", "--save") if args.save else None
         self.coco = args.coco_json
         if self.coco:
-            check_destination(self.coco, inputs=inputs, what="COCO results")
+            check_destination(self.coco, inputs=[*inputs, *images], what="COCO results", flag="--coco-json")
         self.taken: set[str] = set()
         self.images: list[ImageDetections] = []
 

@@ -58,7 +58,7 @@ def _save_npz(out: Path, arrays: dict[str, np.ndarray], inputs: tuple[str, ...])
     from onnpu.model.files import check_output
     from onnpu.storage import atomic_output
 
-    check_output(out, others=inputs)
+    check_output(out, others=inputs, what="outputs")
     try:
         with atomic_output(out) as f:
             np.savez(f, **arrays)  # type: ignore[arg-type]
@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         from onnpu.model.files import check_output, model_files
 
         read = (*(str(f) for f in model_files(model)), *_specs(args.input).values())
-        check_output(args.output, others=read)  # before any work
+        check_output(args.output, others=read, what="outputs")  # before any work
     result = run_model(model, target, inputs=inputs, seed=args.seed or 0, dims=parse_dims(args.dim),
                        iterations=args.iterations, cache=not args.no_cache, input_ranges=input_ranges_from(args))
     if args.output:

@@ -229,11 +229,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     for readme in [p for p in paths if p.name == "README.md"]:  # the README's command keeps the docs current too
         paths += [p for p in (readme.parent / d for d in DOCUMENTS[1:]) if p.exists() and p not in paths]
     stale = []
-    for path in paths:
-        text = path.read_text(encoding="utf-8")
-        if BEGIN not in text and API_BEGIN not in text and DOCS_API_BEGIN not in text:
-            print(f"{path}: no onnpu.cli.reference markers", file=sys.stderr)
-            return 2
+    texts = {path: path.read_text(encoding="utf-8") for path in paths}
+    marked = {path: text for path, text in texts.items()
+              if BEGIN in text or API_BEGIN in text or DOCS_API_BEGIN in text}
+    if not marked:
+        print(f"{', '.join(map(str, paths))}: no onnpu.cli.reference markers", file=sys.stderr)
+        return 2
+    for path, text in marked.items():
         updated = update(text)
         if updated != text:
             stale.append(path)

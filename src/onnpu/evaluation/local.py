@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -16,6 +17,29 @@ from onnpu.evaluation.worker import EvalSpec, Evaluator, ItemRecord
 
 STAGE = "evaluating"
 _WORKER: Evaluator | None = None
+
+
+class Arrivals:
+    """When results came back: the rate after the first arrival is the engine's steady throughput, without the
+    fixed start (processes or actors started, sessions opened) that dominates small runs."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+        self.first: tuple[float, int] | None = None
+        self.last: tuple[float, int] = (self.start, 0)
+
+    def arrived(self, total: int) -> None:
+        now = time.perf_counter()
+        if self.first is None:
+            self.first = (now, total)
+        self.last = (now, total)
+
+    def to_dict(self) -> dict[str, float | None]:
+        if self.first is None:
+            return {"first_result_seconds": None, "steady_images_per_s": None}
+        (t0, n0), (t1, n1) = self.first, self.last
+        return {"first_result_seconds": t0 - self.start,
+                "steady_images_per_s": (n1 - n0) / (t1 - t0) if t1 > t0 and n1 > n0 else None}
 
 
 def chunk_size(items: int, workers: int) -> int:
@@ -37,15 +61,17 @@ def _evaluate(items: list[tuple[int, str]]) -> list[ItemRecord]:
     return _WORKER.evaluate(items)
 
 
-def run_in_process(evaluator: Evaluator, items: Sequence[tuple[int, str]]) -> list[ItemRecord]:
+def run_in_process(evaluator: Evaluator, items: Sequence[tuple[int, str]], arrivals: Arrivals) -> list[ItemRecord]:
     records: list[ItemRecord] = []
     for part in chunks(items, chunk_size(len(items), 1)):
         records += evaluator.evaluate(part)
+        arrivals.arrived(len(records))
         progress.advance(STAGE, len(records), len(items))
     return records
 
 
-def run_processes(spec: EvalSpec, items: Sequence[tuple[int, str]], workers: int) -> list[ItemRecord]:
+def run_processes(spec: EvalSpec, items: Sequence[tuple[int, str]], workers: int, arrivals: Arrivals
+                  ) -> list[ItemRecord]:
     """``workers`` processes (started fresh: ``spawn``, never a fork of a process holding sessions)."""
     context = multiprocessing.get_context("spawn")
     records: list[ItemRecord] = []
@@ -57,6 +83,7 @@ def run_processes(spec: EvalSpec, items: Sequence[tuple[int, str]], workers: int
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
                     records += future.result()
+                arrivals.arrived(len(records))
                 progress.advance(STAGE, len(records), len(items))
         except BrokenProcessPool as exc:
             raise RunError(f"a worker process ended abruptly ({exc})",

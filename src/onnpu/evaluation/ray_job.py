@@ -20,7 +20,7 @@ import numpy as np
 
 from onnpu import progress
 from onnpu.errors import OnnpuError
-from onnpu.evaluation.local import STAGE, chunk_size
+from onnpu.evaluation.local import STAGE, Arrivals, chunk_size
 from onnpu.evaluation.worker import TOP, EvalSpec, Evaluator, ItemRecord
 from onnpu.model.files import model_files
 from onnpu.paths import cache_area, lock_file
@@ -134,7 +134,8 @@ class EvalActor:
                 "worker": np.array([self.where] * len(records), dtype=object)}
 
 
-def run_ray(spec: EvalSpec, items: Sequence[tuple[int, str]], address: str) -> tuple[list[ItemRecord], dict[str, Any]]:
+def run_ray(spec: EvalSpec, items: Sequence[tuple[int, str]], address: str, arrivals: Arrivals
+            ) -> tuple[list[ItemRecord], dict[str, Any]]:
     cluster = connect(address)
     import ray.data
 
@@ -154,7 +155,9 @@ def run_ray(spec: EvalSpec, items: Sequence[tuple[int, str]], address: str) -> t
             records.append(ItemRecord(int(index), [] if error else [list(map(int, t)) for t in tops],
                                       str(error) or None))
             workers[str(worker)] = workers.get(str(worker), 0) + 1
-        progress.advance(STAGE, len({r.index for r in records}), len(items))
+        done = len({r.index for r in records})
+        arrivals.arrived(done)
+        progress.advance(STAGE, done, len(items))
     cluster.update({"actors": actors, "batch": size, "images_per_worker": workers,
                     "records_received": len(records)})
     return records, cluster

@@ -15,7 +15,7 @@ from typing import Any
 from onnpu import progress
 from onnpu.errors import InputDataError, ModelError
 from onnpu.evaluation.dataset import match_labels, read_labelled
-from onnpu.evaluation.local import run_in_process, run_processes
+from onnpu.evaluation.local import Arrivals, run_in_process, run_processes
 from onnpu.evaluation.result import EvalResult, summarise
 from onnpu.evaluation.worker import EvalSpec, Evaluator, ItemRecord, RowSpec
 from onnpu.model.files import read_model
@@ -96,15 +96,18 @@ def evaluate(models: Sequence[str | Path], data: str | Path, targets: Sequence[T
                                   "give the model's labels file with --labels")
     items = list(enumerate(matched.images))
     engine: dict[str, Any]
+    arrivals = Arrivals()
     if ray:
         from onnpu.evaluation.ray_job import run_ray
 
-        records, engine = run_ray(spec, items, ray)
+        records, engine = run_ray(spec, items, ray, arrivals)
     else:
         count = workers or os.cpu_count() or 1
         count = max(1, min(count, len(items)))
-        records = run_in_process(evaluator, items) if count == 1 else run_processes(spec, items, count)
+        records = run_in_process(evaluator, items, arrivals) if count == 1 else \
+            run_processes(spec, items, count, arrivals)
         engine = {"engine": "processes" if count > 1 else "in-process", "workers": count}
+    engine.update(arrivals.to_dict())
     records = _in_order(records, len(items))
     unreadable = [{"image": matched.images[r.index], "error": r.error} for r in records if r.error]
     for entry in unreadable:

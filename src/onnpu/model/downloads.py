@@ -157,6 +157,10 @@ def _attempt(url: str, part: Path, policy: DownloadPolicy, left: float) -> str |
         if "changed since" in str(exc) or "another range" in str(exc):
             _start_over(part)
         return str(exc)
+    except DownloadError:  # refused (size cap, redirect): what arrived is no use to anyone
+        sink.close()
+        _start_over(part)
+        raise
     finally:
         sink.close()
     if answer.status in (200, 206):

@@ -92,8 +92,12 @@ def read_model_and_layout(path: str | Path, *, load_external_data: bool = True) 
 
 
 def validate_model_file(path: str | Path) -> onnx.ModelProto:
-    """Check a model file before handing its path to ONNX Runtime; returns the graph without weights."""
-    return read_model(path, load_external_data=False)
+    """Check a model file before handing its path to ONNX Runtime; returns the graph without weights. What
+    ONNX Runtime will hold (the file and its external data, at least once) must fit in memory."""
+    model = read_model(path, load_external_data=False)
+    need = sum(f.stat().st_size for f in model_files(path))
+    limits.check_memory(path, 2 * need, "loading the model")
+    return model
 
 
 def metadata(model: onnx.ModelProto) -> dict[str, str]:
@@ -125,7 +129,7 @@ def model_files(path: str | Path) -> list[Path]:
 
 
 def check_output(out: str | Path, *, inputs: tuple[str | Path, ...] = (), force: bool = False,
-                 others: tuple[str | Path, ...] = ()) -> tuple[Path, Path]:
+                 others: tuple[str | Path, ...] = (), what: str = "model") -> tuple[Path, Path]:
     """Fail early, before any work, when ``out`` cannot be written, is a link or special file, or would
     replace one of the input models ``inputs`` (their external data included) or other input files
     ``others`` (labels, calibration files). ``force`` allows replacing an input model file itself (its
@@ -136,8 +140,8 @@ def check_output(out: str | Path, *, inputs: tuple[str | Path, ...] = (), force:
         if same_file(model, target) and not force:
             raise OutputError(f"{target}: output would overwrite the input model",
                               hint="choose another -o path (or pass --force to replace it)")
-        check_destination(target, inputs=data, what="model")
-    check_destination(target, inputs=others, what="model")
+        check_destination(target, inputs=data, what=what)
+    check_destination(target, inputs=others, what=what)
     parent = target.parent if str(target.parent) else Path(".")
     if not parent.is_dir():
         raise OutputError(f"{target}: the output folder {parent} does not exist", hint="create it first")

@@ -4,7 +4,7 @@ quantized I/O, and optional mixed precision to reach a target SQNR."""
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,6 +54,7 @@ class QuantizeResult:
     float_bytes: int
     quantized_bytes: int
     sixteen_bit: list[str] = field(default_factory=list)
+    detection: dict[str, Any] | None = None  # a detector's boxes kept (onnpu.quantization.detection_head)
     steps: list[MixedPrecisionStep] = field(default_factory=list)
     target_sqnr: float | None = None
     plain_bytes: int | None = None
@@ -74,6 +75,7 @@ class QuantizeResult:
                 "quality": [q.to_dict() for q in self.quality], "seconds": self.seconds,
                 "float_bytes": self.float_bytes, "quantized_bytes": self.quantized_bytes,
                 "target_sqnr_db": self.target_sqnr, "sixteen_bit_tensors": self.sixteen_bit,
+                "detection": self.detection,
                 "mixed_precision_steps": [{"raised": s.raised, "sqnr_db": s.sqnr_db} for s in self.steps],
                 "plain_quantized_bytes": self.plain_bytes, "notes": self.notes,
                 "rounding": self.rounding.to_dict() if self.rounding else None,
@@ -91,10 +93,12 @@ def quantize(model: str | Path, out: str | Path, calib: str | Path | Calibration
              config: QuantizeConfig = DEFAULT_QUANTIZE, io: str = "float", preprocess: PreprocessConfig | None = None,
              holdout: float = 0.2, limit: int | None = None, seed: int = 0, target_sqnr: float | None = None,
              force: bool = False, jobs: int = 1, npu: Target | None = None,
-             input_ranges: Mapping[str, tuple[float, float]] | None = None) -> QuantizeResult:
+             input_ranges: Mapping[str, tuple[float, float]] | None = None,
+             sixteen_bit: Sequence[str] = ()) -> QuantizeResult:
     """Quantize ``model`` for the HTP and report its accuracy against the float model on held-out inputs
     (never the calibration inputs): on the exact CPU QDQ arithmetic, and with ``npu`` (the NPU of a SoC) on a few
-    of them there too. ``input_ranges``: per-input ranges of ``random`` calibration data."""
+    of them there too. ``input_ranges``: per-input ranges of ``random`` calibration data. ``sixteen_bit``:
+    activations kept in 16 bits from the start."""
     if io not in ("float", "uint8"):
         raise QuantizationError(f"unknown --io value {io!r}", hint="--io takes float or uint8")
     start = time.perf_counter()
@@ -117,7 +121,7 @@ def quantize(model: str | Path, out: str | Path, calib: str | Path | Calibration
     config, recipe = resolve_config(float_model, config)  # "auto" activations: W8A16 for transformer encoders
     said = [f"recipe: {recipe}"] if recipe else []
     try:
-        quant = quantize_qdq_model(float_model, data.calibration, config, notes=said)
+        quant = quantize_qdq_model(float_model, data.calibration, config, notes=said, sixteen_bit=sixteen_bit)
     except (AssertionError, QuantizationError) as exc:  # the calibrator fails on NaN/Inf ranges ("scale issue")
         check_finite(run_on_cpu(float_model, data.calibration, exact=False), model=str(src),
                      samples=data.calibration_names, inputs=data.random_kinds)  # names the output and the input
@@ -131,6 +135,7 @@ def quantize(model: str | Path, out: str | Path, calib: str | Path | Calibration
     quality = evaluate(float_model, quant, data.heldout, reference)
     result = QuantizeResult(str(src), str(out), config, io, len(data.calibration), len(data.heldout), quality,
                             0.0, _model_bytes(float_model), _model_bytes(quant), target_sqnr=target_sqnr)
+    result.sixteen_bit = list(sixteen_bit)
     result.notes.extend(said)
     if not data.heldout:
         result.notes.append("no held-out inputs (--holdout 0): no quality report")

@@ -82,14 +82,22 @@ def skel_check(soc: Soc | None, wheel_dir: Path | None) -> tuple[Check, Path | N
         return Check("HTP skeleton", True, f"{wanted} found by the DSP loader at {found}"), found
     if found:
         return Check("HTP skeleton", False, f"{wanted} found at {found}, but: {'; '.join(problems)}",
-                     "separate ADSP_LIBRARY_PATH folders with ';' and list only folders that exist"), found
+                     f"separate {'DSP' if os.environ.get('DSP_LIBRARY_PATH') else 'ADSP'}_LIBRARY_PATH folders with "
+                     "';' and list only folders that exist"), found
     fix_dir = str(in_wheel.parent) if in_wheel else f"<folder with {wanted}>"
     detail = f"{wanted} is not in the DSP loader's search path ({search})" + (
         f"; it is in the onnxruntime-qnn wheel ({in_wheel}), where the loader does not look" if in_wheel else "")
     if problems:
         detail += "; " + "; ".join(problems)
-    return Check("HTP skeleton", False, detail,
-                 f'export ADSP_LIBRARY_PATH="{fix_dir};/usr/lib/rfsa/adsp;/usr/lib/dsp" (";" between folders)'), None
+    return Check("HTP skeleton", False, detail, _path_fix(fix_dir)), None
+
+
+def _path_fix(folder: str) -> str:
+    """The export that puts ``folder`` first in the variable the loader reads (DSP_LIBRARY_PATH takes precedence
+    when set), followed only by default folders that exist — so the fix, followed to the letter, passes."""
+    name = "DSP_LIBRARY_PATH" if os.environ.get("DSP_LIBRARY_PATH") else "ADSP_LIBRARY_PATH"
+    rest = [f"/{d}" for d in DSP_DEFAULT_DIRS if (sysroot() / d).is_dir()]
+    return f'export {name}="{";".join([folder, *rest])}" (";" between folders)'
 
 
 def device_check() -> Check:

@@ -16,6 +16,7 @@ import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
 from onnpu.errors import OnnpuError
+from onnpu.machine import htp_is_emulated
 from onnpu.model.files import write_model
 from onnpu.runtime.qnn import package_version, qnn_status
 from onnpu.runtime.session import create_session, exact_cpu_session
@@ -61,7 +62,7 @@ class DoctorReport:
         """The NPU path works: the self-test passed (skipped on request: a QNN EP is there) and the board checks
         pass. ``onnpu doctor`` exits 0 exactly when this is true."""
         ran = self.selftest.passed if self.selftest is not None else self.compatible
-        return ran and all(c.passed for c in self.board)
+        return ran and not self.problems and all(c.passed for c in self.board)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -154,6 +155,13 @@ def doctor(selftest: bool = True, soc: str | None = None) -> DoctorReport:
     if on_board() or platform.system() == "Windows":
         identity, report.board = board_checks(Path(status.library_dir) if status.library_dir else None)
         report.board_identity = identity.to_dict()
+        if not all(c.passed for c in report.board) and report.htp.startswith("hardware"):
+            report.htp = "not usable: the board checks below fail"
+    elif platform.system() == "Linux" and not htp_is_emulated() and status.backends.get("htp"):
+        # an Arm Linux machine without Qualcomm socinfo: the wheel's HTP libraries are there, the Hexagon NPU is not
+        report.htp = "absent: no Qualcomm SoC here (/sys/devices/soc0/soc_id is missing)"
+        report.problems.append("no Qualcomm SoC found (/sys/devices/soc0/soc_id is missing): the NPU path cannot "
+                               "run here; compile on a workstation with `onnpu compile` and copy the folder to a board")
     if status.available and selftest:
         start = time.perf_counter()
         report.selftest = run_selftest(target)

@@ -22,6 +22,7 @@ from onnpu.model.inspection import TensorInfo, quantization_style, tensor_infos
 from onnpu.model.qdq_groups import complete_qdq_groups
 from onnpu.model.shapes import FixShapesResult, dynamic_dims, fix_shapes_model
 from onnpu.model.simplify import bake_inputs
+from onnpu.quantization import detection_head
 from onnpu.quantization.calibration import kinds_for, load_calibration
 from onnpu.quantization.config import DEFAULT_QUANTIZE, QuantizeConfig
 from onnpu.quantization.evaluate import NPU_QUALITY_SAMPLES, NpuQuality, output_tasks, qualities, run_on_cpu
@@ -268,11 +269,19 @@ def prepare(model: str | Path, out: str | Path, calib: str | Path | None = None,
         if style == "float":
             assert calib is not None
             float_model = read_model(source)
+            preprocess = preprocess or detection_head.calibration_preprocess(float_model)  # detectors: their own
             data = load_calibration(calib, tensor_infos(float_model)[0],
                                     preprocess=preprocess_for(float_model, preprocess), holdout=holdout, limit=limit,
                                     seed=seed, kinds=kinds_for(float_model, overrides=input_ranges))
+            kept = detection_head.boxes_to_keep(float_model, data.heldout + data.calibration, data.calibration,
+                                                config, target or get_target("npu") if verify else None)
             result = quantize(source, dst, data, config=config, io=io, preprocess=preprocess, seed=seed,
-                              target_sqnr=target_sqnr, force=force)
+                              target_sqnr=target_sqnr, force=force, sixteen_bit=kept[0] if kept else ())
+            if kept:
+                detection_head.detection_report(read_model(source), read_model(dst), data.heldout + data.calibration,
+                                                kept[1])
+                result.notes.extend(kept[1].lines())
+                result.detection = kept[1].to_dict()
             result.source = str(src)
             verify_feeds = (data.heldout or data.calibration)[:max(1, verify_inputs or NPU_QUALITY_SAMPLES)]
             if data.heldout and verify:

@@ -187,5 +187,7 @@ class ResultWriter:
     def close(self) -> None:
         try:
             self._file.close()
+        except OSError as exc:  # the last buffered rows met a full disk
+            raise write_error(exc, "results", self.path) from exc
         finally:
             self._lock.__exit__(None, None, None)

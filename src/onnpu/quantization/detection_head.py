@@ -1,0 +1,215 @@
+"""Quantization that keeps a detector's boxes. A YOLO-style head ends in one tensor that concatenates box
+coordinates (hundreds of pixels) and class scores (0-1): quantized to 8 bits they share one scale, and a step of
+the box range is a large share of the score range (at 640 input a step is 2.5: every score rounds to 0 or 2.5).
+
+``prepare`` asks here, for a float model: is it a detector (``detection_head_of``: its output shapes match a head
+``onnpu.vision.detection`` decodes)? Then calibration images get the detector's preprocessing (letterbox-like
+resize, 0-1 or the head's own scaling), and ``boxes_to_keep`` measures — quantizing with nearest rounding and
+running the exact QDQ arithmetic the HTP computes — which tensors need 16 bits: none; the head's outputs (the
+concatenated parts quantized apart, each at its own range, then joined); then also the score activations. A
+stage the NPU refuses is not taken. It stops at the first stage whose detections match the float model's (none
+missed, none extra) with a median box error ≤ ``MAX_MEDIAN_PX`` at 640 input and scores within
+``MAX_SCORE_DIFF`` (median). ``detection_report`` gives the written model's numbers: box error in pixels,
+matched / missed / extra, and mAP against the float model's own detections."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import onnx
+
+from onnpu import progress
+from onnpu.errors import InputDataError, OnnpuError
+from onnpu.model.graphs import producers
+from onnpu.model.inspection import tensor_infos
+from onnpu.quantization.config import QuantizeConfig
+from onnpu.quantization.evaluate import run_on_cpu
+from onnpu.quantization.recipe import quantize_qdq_model
+from onnpu.runtime.session import create_session
+from onnpu.runtime.targets import Target
+from onnpu.vision.detection.coco import coco_results
+from onnpu.vision.detection.decode import decode
+from onnpu.vision.detection.evaluate import evaluate_coco
+from onnpu.vision.detection.heads import Head, recognise_head
+from onnpu.vision.detection.matching import MatchStats, match_detections
+from onnpu.vision.detection.results import ImageDetections, boxes_of
+from onnpu.vision.preprocess import PreprocessConfig, input_layout
+
+MAX_MEDIAN_PX = 1.0  # at 640 input
+MAX_SCORE_DIFF = 0.02  # median |score difference| of matched detections
+MEASURE_IMAGES = 17
+
+
+def detection_head_of(model: onnx.ModelProto) -> Head | None:
+    """The detection head a float model with fixed shapes ends in, or None (not a detector, or shapes not fixed)."""
+    inputs, outputs = tensor_infos(model)
+    if len(inputs) != 1 or len(inputs[0].shape) != 4 or inputs[0].is_dynamic:
+        return None
+    try:
+        _, h, w = input_layout(inputs[0])
+    except InputDataError:
+        return None
+    shapes = {o.name: tuple(d for d in o.shape if isinstance(d, int)) for o in outputs}
+    if h is None or w is None or any(len(shapes[o.name]) != len(o.shape) for o in outputs):
+        return None
+    try:
+        head = recognise_head(shapes, (h, w), model)
+    except InputDataError:
+        return None
+    return head if head.kind != "nms" else None  # NMS in the graph: its outputs are already boxes and scores
+
+
+def calibration_preprocess(model: onnx.ModelProto) -> PreprocessConfig | None:
+    """For a detector, calibration images prepared as the detector sees them (stretched to the input, which
+    keeps the pixel statistics of a letterbox, with the head's scaling); None for other models."""
+    head = detection_head_of(model)
+    if head is None:
+        return None
+    yolox_raw = head.kind == "yolox" and not head.decoded
+    return PreprocessConfig(resize="resize", scaling="raw" if yolox_raw else "unit",
+                            channels="BGR" if yolox_raw else "RGB")
+
+
+@dataclass
+class DetectionQuantReport:
+    head: str
+    stage: str
+    sixteen_bit: list[str]
+    plain: MatchStats | None  # the 8-bit recipe vs float
+    kept: MatchStats | None = None  # the written model vs float
+    map_vs_float: float | None = None  # mAP@[.5:.95] of the written model against the float model's detections
+    images: int = 0
+    input_size: tuple[int, int] = (0, 0)
+    stages: list[tuple[str, int, str]] = field(default_factory=list)  # stage, tensors raised, outcome
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"head": self.head, "stage": self.stage, "sixteen_bit": self.sixteen_bit,
+                "plain": self.plain.to_dict() if self.plain else None,
+                "kept": self.kept.to_dict() if self.kept else None, "map_vs_float": self.map_vs_float,
+                "images": self.images, "input_size": list(self.input_size),
+                "stages": [{"stage": s, "tensors": n, "outcome": o} for s, n, o in self.stages]}
+
+    def lines(self) -> list[str]:
+        out = [f"detection head: {self.head}; measured on {self.images} images at {self.input_size[1]}x"
+               f"{self.input_size[0]} (box errors in input pixels)"]
+        out += [f"  {s}: {n} tensors in 16 bits: {o}" for s, n, o in self.stages]
+        if self.kept is not None:
+            out.append(f"  written ({self.stage}): {self.kept.describe()}"
+                       + (f"; mAP vs the float model's detections {self.map_vs_float * 100:.1f}"
+                          if self.map_vs_float is not None else ""))
+        return out
+
+
+def _detections(head: Head, outputs: Mapping[str, list[np.ndarray]], count: int) -> list[ImageDetections]:
+    found = []
+    for k in range(count):
+        batch = {name: values[k] for name, values in outputs.items()}
+        d = decode(batch, head, conf=0.25, iou=0.45, max_det=300)
+        h, w = head.input_size
+        found.append(ImageDetections(str(k + 1), w, h, boxes_of(d, [])))  # COCO image id k + 1
+    return found
+
+
+def _at_640(stats: MatchStats, head: Head) -> float | None:
+    if stats.median_box_error_px is None:
+        return None
+    return stats.median_box_error_px * 640 / max(head.input_size)
+
+
+def _good(stats: MatchStats, head: Head) -> bool:
+    median = _at_640(stats, head)
+    return stats.all_matched and (median is None or median <= MAX_MEDIAN_PX) and \
+        (stats.median_score_diff is None or stats.median_score_diff <= MAX_SCORE_DIFF)
+
+
+def _stages(model: onnx.ModelProto, head: Head) -> list[tuple[str, list[str]]]:
+    """The tensors of each stage: the head's outputs (ONNX Runtime's mixed-precision pass then converts the
+    parts they join, each quantized at its own range); then also the score activations feeding them (a
+    Sigmoid or Softmax output, the values thresholds cut). Tensors further up the box decode stay 8-bit: HTP
+    v68 cannot build a 16-bit Mul/Add/Sub/Div with a constant operand (measured: "Failed to add node")."""
+    made = producers(model.graph)
+    outputs = list(head.outputs)
+    scores = [t for o in outputs if o in made for t in made[o].input
+              if t in made and made[t].op_type in ("Sigmoid", "Softmax")]
+    stages = [("the head's outputs, their joined parts quantized apart", outputs)]
+    if scores:
+        stages.append(("and the score activations", outputs + scores))
+    return stages
+
+
+def _refusal(quant: onnx.ModelProto, target: Target | None) -> str | None:
+    """Why the NPU of ``target`` cannot run ``quant`` fully (None: it can, or no NPU target to ask)."""
+    if target is None or not target.is_qnn:
+        return None
+    try:
+        create_session(quant, replace(target, allow_fallback=False))
+    except OnnpuError as exc:
+        return str(exc).splitlines()[0][:200]
+    return None
+
+
+def boxes_to_keep(float_model: onnx.ModelProto, feeds: Sequence[Mapping[str, np.ndarray]],
+                  calibration: Sequence[Mapping[str, np.ndarray]], config: QuantizeConfig,
+                  target: Target | None = None) -> tuple[list[str], DetectionQuantReport] | None:
+    """The activations a detector needs in 16 bits, by measurement on ``feeds`` (nearest rounding, exact QDQ
+    arithmetic), with the report of each stage tried; None for a model that is not a detector. A stage the NPU
+    of ``target`` cannot run fully (some HTPs build no 16-bit Concat with a constant part) is not taken."""
+    head = detection_head_of(float_model)
+    if head is None or not feeds:
+        return None
+    feeds = list(feeds[:MEASURE_IMAGES])
+    reference = _detections(head, run_on_cpu(float_model, feeds, exact=False), len(feeds))
+    nearest = replace(config, rounding="nearest")
+    report = DetectionQuantReport(head.describe(), "8-bit", [], None, images=len(feeds), input_size=head.input_size)
+    best: tuple[float, list[str], str] | None = None
+    for stage, names in [("8-bit recipe", []), *_stages(float_model, head)]:
+        progress.note(f"detection head: measuring {stage} ({len(names)} tensors in 16 bits)")
+        quant = quantize_qdq_model(float_model, calibration, nearest, sixteen_bit=names)
+        refused = _refusal(quant, target) if names else None
+        if refused:
+            report.stages.append((stage, len(names), f"not taken: the NPU refuses it ({refused})"))
+            continue
+        stats = match_detections(reference, _detections(head, run_on_cpu(quant, feeds, exact=True), len(feeds)))
+        if not names:
+            report.plain = stats
+        median = _at_640(stats, head)
+        report.stages.append((stage, len(names), stats.describe()
+                              + (f" (median {median:.2f} px at 640)" if median is not None else "")
+                              + (f"; median score difference {stats.median_score_diff:.3f}"
+                                 if stats.median_score_diff is not None else "")))
+        score = (stats.missed + stats.extra) * 1000 + (median or 0.0) + 10 * (stats.median_score_diff or 0.0)
+        if best is None or score < best[0]:
+            best = (score, names, stage)
+        if _good(stats, head):
+            break
+    assert best is not None
+    report.sixteen_bit, report.stage = best[1], best[2]
+    return best[1], report
+
+
+def detection_report(float_model: onnx.ModelProto, quant_model: onnx.ModelProto,
+                     feeds: Sequence[Mapping[str, np.ndarray]], report: DetectionQuantReport) -> None:
+    """The written model's detections against the float model's: box error, matched / missed / extra, and the
+    mAP of its detections scored against the float model's (100 = the same detections)."""
+    head = detection_head_of(float_model)
+    if head is None or not feeds:
+        return
+    feeds = list(feeds[:MEASURE_IMAGES])
+    reference = _detections(head, run_on_cpu(float_model, feeds, exact=False), len(feeds))
+    found = _detections(head, run_on_cpu(quant_model, feeds, exact=True), len(feeds))
+    report.kept = match_detections(reference, found)
+    truth = {"images": [{"id": k + 1, "file_name": str(k), "width": head.input_size[1],
+                         "height": head.input_size[0]} for k in range(len(feeds))],
+             "annotations": [{"id": j + 1, **r, "area": r["bbox"][2] * r["bbox"][3], "iscrowd": 0}
+                             for j, r in enumerate(coco_results(reference, categories={}))],
+             "categories": [{"id": c, "name": str(c)} for c in range(max(1, head.num_classes))]}
+    for a in truth["annotations"]:
+        a.pop("score", None)
+    if truth["annotations"]:
+        try:
+            report.map_vs_float = evaluate_coco(truth, coco_results(found, categories={})).map
+        except InputDataError:  # no COCO evaluator installed: the other numbers stand
+            report.map_vs_float = None

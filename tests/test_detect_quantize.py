@@ -1,0 +1,44 @@
+"""``prepare`` on a detector: the head recognised in the float model, calibration images prepared as the detector
+sees them, the 16-bit stages measured (a stage the NPU refuses is not taken), and the report: box error in pixels,
+matched / missed / extra, mAP against the float model's detections."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import detect_models as dm
+import models
+from onnpu.quantization import detection_head
+
+
+def test_a_detector_is_recognised_and_calibrated_as_one() -> None:
+    head = detection_head.detection_head_of(dm.square_detector())
+    assert head is not None and head.kind == "yolov8" and head.num_classes == 2
+    pre = detection_head.calibration_preprocess(dm.square_detector())
+    assert pre is not None and (pre.resize, pre.scaling) == ("resize", "unit")
+    assert detection_head.detection_head_of(models.classifier()) is None
+    assert detection_head.calibration_preprocess(models.classifier()) is None
+
+
+@pytest.mark.npu
+def test_prepare_measures_the_head_and_reports_boxes(tmp_path: Path) -> None:
+    from onnpu.tasks.prepare import prepare
+
+    dm.write_scenes(tmp_path)
+    model = dm.save(dm.square_detector(), tmp_path / "det.onnx")
+    from onnpu.quantization.config import QuantizeConfig
+
+    result = prepare(model, tmp_path / "det.qdq.onnx", str(tmp_path), config=QuantizeConfig(rounding="nearest"))
+    assert result.npu is not None and result.npu.placement.fully_on_target
+    assert result.quantization is not None
+    report = result.quantization.detection
+    assert report is not None and report["images"] == 4
+    stages = [s["stage"] for s in report["stages"]]
+    assert stages[0] == "8-bit recipe" and len(stages) >= 2
+    # QCS6490's HTP builds no 16-bit Concat with a constant part: that stage is measured as refused, not taken
+    assert "not taken: the NPU refuses it" in report["stages"][1]["outcome"]
+    assert report["sixteen_bit"] == [] and report["kept"]["matched"] == 8 and report["kept"]["missed"] == 0
+    assert report["kept"]["median_box_error_px"] == 0.0 and report["map_vs_float"] == pytest.approx(1.0)
+    assert any(line.startswith("detection head: ") for line in result.quantization.notes)
