@@ -12,7 +12,7 @@ from typing import Any
 import onnx
 
 from onnpu import jsonio
-from onnpu.errors import QuantizationError
+from onnpu.errors import OnnpuError, QuantizationError
 from onnpu.metrics import OutputQuality
 from onnpu.model.files import check_output, read_model_and_layout, set_metadata, write_model
 from onnpu.model.inspection import tensor_infos
@@ -123,8 +123,13 @@ def quantize(model: str | Path, out: str | Path, calib: str | Path | Calibration
     try:
         quant = quantize_qdq_model(float_model, data.calibration, config, notes=said, sixteen_bit=sixteen_bit)
     except (AssertionError, QuantizationError) as exc:  # the calibrator fails on NaN/Inf ranges ("scale issue")
-        check_finite(run_on_cpu(float_model, data.calibration, exact=False), model=str(src),
-                     samples=data.calibration_names, inputs=data.random_kinds)  # names the output and the input
+        try:
+            outputs = run_on_cpu(float_model, data.calibration, exact=False)
+        except OnnpuError:  # the float model itself fails on these inputs: the calibrator's error says where
+            outputs = None
+        if outputs is not None:
+            check_finite(outputs, model=str(src), samples=data.calibration_names,
+                         inputs=data.random_kinds)  # names the output and the input
         if isinstance(exc, QuantizationError):
             raise
         raise QuantizationError(f"{src}: calibration failed ({exc or 'assertion'}): an activation's range is not "

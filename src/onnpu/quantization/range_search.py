@@ -136,9 +136,12 @@ def _histograms(float_model: onnx.ModelProto, targets: Sequence[_Target],
     for k, feed in enumerate(feeds):
         prepared, _ = prepare_feeds(infos, {i.name: feed[i.name] for i in infos}, "model")
         for t, value in zip(targets, session.run(prepared, names), strict=True):
-            x = np.asarray(value).ravel()
+            x = np.asarray(value, dtype=np.float64).ravel()
             x = x[::max(1, x.size // MAX_VALUES)]  # a regular subsample of large maps
-            index = np.clip(((x - t.lo) / (t.hi - t.lo) * BINS).astype(np.int64), 0, BINS - 1)
+            # masks and fills (-3.4e38, inf) are clipped to the calibrated range before binning
+            x = np.clip(np.nan_to_num(x, nan=t.lo, posinf=t.hi, neginf=t.lo), t.lo, t.hi)
+            span = (t.hi - t.lo) or 1.0
+            index = np.clip(((x - t.lo) / span * BINS).astype(np.int64), 0, BINS - 1)
             counts[t.name] += np.bincount(index, minlength=BINS)
         progress.advance("range search", k + 1, len(feeds))
     return counts
