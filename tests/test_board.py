@@ -165,3 +165,10 @@ def test_every_known_board_error_has_a_real_line() -> None:
 def test_context_binary_error_5005_is_translated() -> None:
     cause, fix = board_error("Failed to create context from binary. Error: 5005 while loading the context") or ("", "")
     assert "another SoC" in cause and "onnpu compile" in fix
+
+
+def test_any_5005_in_a_verbose_log_is_not_a_context_error() -> None:
+    """A verbose ONNX Runtime log holds thousands of numbers (PIDs, nanosecond timestamps, sizes): 5005 among
+    them, on a line that mentions a context, must not turn a refused node into a board error."""
+    assert board_error("2026-12-03 08:53:12.000005005 [V:onnxruntime:, qnn_model.cc:12] context 7 of pid 5005") is None
+    assert board_error("QnnContext_createFromBinary failed with error code 5005") is not None

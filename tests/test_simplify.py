@@ -15,7 +15,7 @@ from onnpu import ShapeError, SimplifyError, jsonio
 from onnpu.cli import main
 from onnpu.model.graphs import condition_inputs, count_nodes, integer_input_ranges, walk, with_unique_names
 from onnpu.model.inspection import tensor_infos
-from onnpu.model.simplify import bake_inputs
+from onnpu.model.simplify import bake_inputs, simplify_model
 from onnpu.runtime.feeds import random_inputs
 from onnpu.runtime.session import exact_cpu_session
 from onnpu.tasks.simplify import simplify
@@ -76,6 +76,18 @@ def test_unnamed_nodes_get_unique_names_in_every_graph() -> None:
     names = [g.node.name for g in walk(model.graph)]
     assert len(names) == len(set(names)) and "" not in names
     assert "mode_if" in names and any(n.startswith("<Conv #") for n in names)
+
+
+def test_a_name_onnxslim_reuses_is_made_unique() -> None:
+    """OnnxSlim names a node of the encoder after the tensor 'context', which a MatMul is named already: ONNX
+    Runtime would refuse the simplified model ("two nodes with same node name")."""
+    import test_transformer
+
+    model, _ = simplify_model(test_transformer._encoder())
+    names = Counter(n.name for n in model.graph.node)
+    assert names["context"] == 1 and all(count == 1 for name, count in names.items() if name)
+    assert any(name.startswith("<Reshape #") for name in names)  # the second 'context'
+    exact_cpu_session(model)
 
 
 def test_bad_input_values_are_refused(tmp_path: Path) -> None:

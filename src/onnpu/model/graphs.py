@@ -80,9 +80,10 @@ def needs_unique_names(model: onnx.ModelProto) -> bool:
     return "" in names or any(count > 1 for count in names.values())
 
 
-def with_unique_names(model: onnx.ModelProto) -> onnx.ModelProto:
-    """A copy in which every unnamed or duplicated node name (in any graph) is replaced by a unique
-    ``<Op #k>``; named unique nodes keep their names."""
+def with_unique_names(model: onnx.ModelProto, *, unnamed: bool = True) -> onnx.ModelProto:
+    """A copy in which every duplicated node name (in any graph), and every unnamed node unless ``unnamed`` is
+    False, is replaced by a unique ``<Op #k>``; named unique nodes (and the first of several) keep their names.
+    ONNX Runtime refuses a graph in which two nodes share a name."""
     result = proto.ModelProto()
     result.CopyFrom(model)
     seen: Counter[str] = Counter(g.node.name for g in walk(result.graph) if g.node.name)
@@ -90,7 +91,7 @@ def with_unique_names(model: onnx.ModelProto) -> onnx.ModelProto:
     counter = 0
     for item in walk(result.graph):
         node = item.node
-        if node.name and seen[node.name] == 1:
+        if (node.name and seen[node.name] == 1) or (not node.name and not unnamed):
             continue
         if node.name and node.name not in used:
             used.add(node.name)  # the first of several with one name keeps it

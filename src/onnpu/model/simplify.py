@@ -23,7 +23,15 @@ import onnx
 from onnx import helper, numpy_helper
 
 from onnpu.errors import ShapeError, SimplifyError
-from onnpu.model.graphs import CONTROL_FLOW, condition_inputs, count_nodes, op_histogram, producers, walk
+from onnpu.model.graphs import (
+    CONTROL_FLOW,
+    condition_inputs,
+    count_nodes,
+    op_histogram,
+    producers,
+    walk,
+    with_unique_names,
+)
 from onnpu.model.inspection import graph_inputs
 from onnpu.model.transforms import constants_to_initializers
 
@@ -247,7 +255,7 @@ def simplify_model(model: onnx.ModelProto, *, source: str = "model", skip_fusion
                             hint="simplify later or not at all (prepare --no-simplify)") from exc
     if slim is None:
         raise SimplifyError(f"{source}: {library_version()} returned no model", hint="prepare --no-simplify")
-    slim = constants_to_initializers(slim)
+    slim = with_unique_names(constants_to_initializers(slim), unnamed=False)  # OnnxSlim can reuse a node's name
     problems = []
     if [v.name for v in graph_inputs(slim)] != [v.name for v in graph_inputs(model)]:
         problems.append("the inputs changed")

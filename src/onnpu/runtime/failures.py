@@ -103,9 +103,13 @@ def board_error(text: str) -> tuple[str, str] | None:
     for pattern, cause, fix in BOARD_ERRORS:
         if pattern in text:
             return cause, fix
-    if re.search(r"\b5005\b", text) and "context" in text.lower():  # the code of the error below, without its name
+    if _CONTEXT_CODE.search(text):  # the code of the error below, without its name
         return board_error("QNN_CONTEXT_ERROR_CREATE_FROM_BINARY")
     return None
+
+
+# the code stated as an error code on a line about a context (never any 5005 in a log: a PID, a time, a size)
+_CONTEXT_CODE = re.compile(r"^(?=.*context).*\b(?:error|err|code|status)\W{0,3}5005\b", re.IGNORECASE | re.MULTILINE)
 
 
 def _node_lookup(model: onnx.ModelProto, name: str, op_type: str) -> str:
