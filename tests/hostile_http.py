@@ -5,6 +5,7 @@ chunked encodings. Each path names a behaviour; every request is recorded (path,
 from __future__ import annotations
 
 import contextlib
+import gzip
 import socket
 import socketserver
 import threading
@@ -149,7 +150,16 @@ class HostileServer:
         def honest(sock: socket.socket, h: dict[str, str]) -> None:
             _send(sock, _head("200 OK", {"Content-Length": str(len(FILE)), "ETag": '"f"'}) + FILE)
 
-        return {"drip_body.onnx": drip_body, "drip_headers.onnx": drip_headers, "endless.onnx": endless,
+        def gzipped(sock: socket.socket, h: dict[str, str]) -> None:  # ignores Accept-Encoding: identity
+            body = gzip.compress(b"cat\ndog\nbird\nfish\n")
+            _send(sock, _head("200 OK", {"Content-Length": str(len(body)), "Content-Encoding": "gzip"}) + body)
+
+        def error_json(sock: socket.socket, h: dict[str, str]) -> None:  # an API's error body, status 200
+            body = b'{"error": "rate limited", "retry_after": 60}'
+            _send(sock, _head("200 OK", {"Content-Length": str(len(body)),
+                                         "Content-Type": "application/json"}) + body)
+
+        return {"labels.txt.gz": gzipped, "labels.json": error_json, "drip_body.onnx": drip_body, "drip_headers.onnx": drip_headers, "endless.onnx": endless,
                 "huge.onnx": huge_length, "ftp.onnx": redirect_ftp, "file.onnx": redirect_file,
                 "lying.bin": lying_206, "bad_length.bin": bad_length, "bad_chunked.bin": bad_chunked,
                 "short_chunked.bin": short_chunked, "garbage.bin": garbage_status, "http09.bin": http09,

@@ -158,3 +158,30 @@ def test_a_url_naming_a_parent_folder_lands_inside_the_cache(server: Server, tmp
     server.files["x/%2e%2e"] = PAYLOAD
     path = fetch(f"{server.url}/x/%2e%2e")
     assert path.name == "download" and path.is_relative_to(tmp_path / "cache" / "downloads" / "sha256")
+
+
+def test_cache_clear_leaves_a_model_being_fetched_alone(server: Server) -> None:
+    """`onnpu cache clear` while another process fetches a model's external data: that model's folder stays
+    (the fetch ends with a whole, loadable model); everything else goes, and a later clear removes it too."""
+    import threading
+
+    from onnpu.model.downloads import clear_downloads, downloads_dir
+    from onnpu.model.files import read_model
+
+    fetch(f"{server.url}/file.bin")
+    server.delay = 1.0  # each 16 kB chunk waits: the model arrives, then its data a second later
+    result: list[Path] = []
+    worker = threading.Thread(target=lambda: result.append(fetch_model(f"{server.url}/model.onnx")))
+    worker.start()
+    models_dir = downloads_dir() / "models"
+    for _ in range(400):
+        if list(models_dir.glob("*/model.onnx")):
+            break
+        threading.Event().wait(0.01)
+    assert list(models_dir.glob("*/model.onnx")), "the model never arrived"
+    assert clear_downloads() >= 1  # file.bin (and the model's first file) were listed
+    worker.join(30)
+    [path] = result
+    assert read_model(path).graph.initializer and (path.parent / "model.onnx.data").is_file()
+    assert set(list_downloads()) == {f"{server.url}/model.onnx", f"{server.url}/model.onnx.data"}
+    assert clear_downloads() == 2 and not list(models_dir.glob("*/model.onnx"))

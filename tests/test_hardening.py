@@ -127,6 +127,28 @@ def test_a_fifo_is_refused_by_name_without_blocking(tmp_path: Path, folder_of_im
         assert "FIFO" in done.stderr and "Traceback" not in done.stderr, done.stderr
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX FIFOs")
+def test_a_fifo_as_input_arrays_or_calibration_is_refused_by_name(tmp_path: Path) -> None:
+    """Arrays for --input and samples for --calib: a FIFO (as a file, or inside a samples folder) is named as
+    one, never waited on, never reported as missing."""
+    model = models.save(models.float_conv(), tmp_path / "m.onnx")
+    inputs, calib, folder = tmp_path / "in.npz", tmp_path / "calib.npz", tmp_path / "samples"
+    folder.mkdir()
+    for fifo in (inputs, calib, folder / "a.npy", tmp_path / "calibfifo"):
+        os.mkfifo(fifo)
+    out = str(tmp_path / "q.onnx")
+    for argv, name in ((["run", str(model), "--input", str(inputs), "--target", "cpu"], inputs),
+                       (["quantize", str(model), "-o", out, "--calib", str(calib)], calib),
+                       (["quantize", str(model), "-o", out, "--calib", str(folder)], folder / "a.npy"),
+                       (["quantize", str(model), "-o", out, "--calib", str(tmp_path / "calibfifo")],
+                        tmp_path / "calibfifo")):
+        done = subprocess.run([sys.executable, "-m", "onnpu", *argv], capture_output=True, text=True, timeout=120)
+        errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+        assert done.returncode == 1 and len(errors) == 1, done.stderr
+        assert f"{name}: is a FIFO" in errors[0] and "Traceback" not in done.stderr, done.stderr
+    assert not Path(out).exists()
+
+
 @pytest.mark.parametrize("content, words", [
     ("{not json", "not valid JSON"),
     ('{"a": "cat", "b": "dog", "c": "x", "d": "y"}', "not a class index"),

@@ -142,3 +142,29 @@ def test_a_real_process_gives_one_line_and_a_deadline(server: HostileServer, tmp
         assert done.returncode == 1 and len(errors) == 1 and words in errors[0], done.stderr
         assert "Traceback" not in done.stderr and "hint:" in done.stderr
         assert seconds < 30
+
+
+@pytest.mark.parametrize("path, words", [("labels.txt.gz", "compressed (Content-Encoding: gzip)"),
+                                         ("labels.json", "not a class index")])
+def test_labels_that_are_no_labels_are_never_cached(server: HostileServer, tmp_path: Path, path: str,
+                                                    words: str) -> None:
+    """A compressed body sent against Accept-Encoding: identity, or an API's JSON error body with status 200:
+    one error naming the URL, nothing cached, and a rerun asks the server again (a cached bad file would make
+    every later run fail the same way, with a hint about a local file the user never wrote)."""
+    model = tmp_path / "m.onnx"
+    import models
+
+    models.save(models.classifier(classes=4, size=32), model)
+    image = tmp_path / "a.png"
+    from PIL import Image
+
+    Image.new("RGB", (40, 30), (90, 120, 200)).save(image)
+    argv = [sys.executable, "-m", "onnpu", "classify", str(image), "--model", str(model), "--target", "cpu",
+            "--labels", f"{server.url}/{path}"]
+    for attempt in (1, 2):
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+        errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+        assert done.returncode == 1 and len(errors) == 1 and words in errors[0], done.stderr
+        assert f"{server.url}/{path}" in errors[0] and "nothing was cached" in done.stderr, done.stderr
+        assert server.count(path) == attempt
+    assert list_downloads() == {}

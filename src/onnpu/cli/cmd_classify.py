@@ -87,7 +87,7 @@ def _run_folder(args: argparse.Namespace) -> int:
     if args.resume and not args.output:
         refuse(args, "--resume: continues a results file, give it with -o")
     from onnpu.cli.console import escape, out, print_json
-    from onnpu.cli.sources import local_file, local_model
+    from onnpu.cli.sources import local_labels, local_model
     from onnpu.errors import ExitCode
     from onnpu.vision.folder import classify_folder
 
@@ -105,7 +105,7 @@ def _run_folder(args: argparse.Namespace) -> int:
     summary = classify_folder(args.images, model, target, output=args.output, resume=args.resume, top=args.top,
                               batch=args.batch, workers=args.workers, threads=args.threads,
                               draft=not args.no_draft, preprocess=preprocess_from(args),
-                              labels=local_file(args.labels), softmax_mode=args.softmax,
+                              labels=local_labels(args.labels), softmax_mode=args.softmax,
                               output_name=args.output_name, cache=not args.no_cache, dims=parse_dims(args.dim),
                               on_result=line)
     if summary.failed:  # some images could not be read: the others are classified
@@ -130,13 +130,13 @@ def run(args: argparse.Namespace) -> int:
     if _folder_mode(args):
         return _run_folder(args)
     from onnpu.cli.console import print_json
-    from onnpu.cli.sources import local_file, local_model
+    from onnpu.cli.sources import local_file, local_labels, local_model
     from onnpu.vision.classify import classify
 
     target = target_from(args)
     images = [local_file(i) or i for i in args.images]
     model = local_model(args.model, args) or _default_model()
-    result = classify(images, model, target, labels=local_file(args.labels), top=args.top,
+    result = classify(images, model, target, labels=local_labels(args.labels), top=args.top,
                       preprocess=preprocess_from(args), softmax_mode=args.softmax, dims=parse_dims(args.dim),
                       output=args.output_name, cache=not args.no_cache, threads=args.threads)
     if args.json:

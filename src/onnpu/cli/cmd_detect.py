@@ -292,9 +292,9 @@ def render_eval(result: DetectEvalResult) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from onnpu.cli.sources import local_file, local_model
+    from onnpu.cli.sources import local_file, local_labels, local_model
 
-    labels = local_file(args.labels)
+    labels = local_labels(args.labels)
     if args.eval:
         return _run_eval(args, labels)
     if len(args.model) > 1:

@@ -99,7 +99,7 @@ def render_detection(result: EvalDetectionResult) -> None:
 def _run_detection(args: argparse.Namespace, targets: list[Target], models: list[str]) -> int:
     from onnpu.cli.args import refuse
     from onnpu.cli.console import print_json
-    from onnpu.cli.sources import local_file
+    from onnpu.cli.sources import local_labels
     from onnpu.evaluation.detection import evaluate_detection
     from onnpu.evaluation.run import plan_rows
 
@@ -107,7 +107,7 @@ def _run_detection(args: argparse.Namespace, targets: list[Target], models: list
         if value:
             refuse(args, f"{flag}: not with --annotations (detection runs on this machine, results as table/--json)")
     rows, _ = plan_rows(models, targets)
-    result = evaluate_detection(rows, args.data, args.annotations, labels=local_file(args.labels),
+    result = evaluate_detection(rows, args.data, args.annotations, labels=local_labels(args.labels),
                                 cache=not args.no_cache, workers=args.workers)
     if args.json:
         print_json(result.to_dict())
@@ -119,7 +119,7 @@ def _run_detection(args: argparse.Namespace, targets: list[Target], models: list
 def run(args: argparse.Namespace) -> int:
     from onnpu.cli.args import targets_from
     from onnpu.cli.console import escape, out, print_json
-    from onnpu.cli.sources import local_file, local_model
+    from onnpu.cli.sources import local_labels, local_model
     from onnpu.errors import ExitCode
     from onnpu.evaluation.run import evaluate
 
@@ -131,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
         from onnpu.guards import check_destination
 
         check_destination(args.report, what="report", flag="--report", folder=True)  # before any work
-    result = evaluate(models, args.data, targets, labels=local_file(args.labels), preprocess=preprocess_from(args),
+    result = evaluate(models, args.data, targets, labels=local_labels(args.labels), preprocess=preprocess_from(args),
                       dims=parse_dims(args.dim), output_name=args.output_name, cache=not args.no_cache,
                       workers=args.workers, ray=args.ray)
     if args.report:

@@ -31,3 +31,29 @@ def local_file(ref: str | None) -> str | None:
 
     return str(fetch(ref))
 
+
+
+def local_labels(ref: str | None) -> str | None:
+    """A labels path, downloading ``http(s)://`` URLs into the cache only when they hold labels (a JSON error
+    body or a binary file is refused, never cached: a rerun asks the server again)."""
+    if ref is None or not is_url(ref):
+        return ref
+    from pathlib import Path
+    from urllib.parse import urlsplit
+
+    from onnpu.errors import DownloadError, InputDataError
+    from onnpu.model.downloads import fetch, not_a_web_page
+    from onnpu.vision.labels import LABELS_LIMIT, parse_labels
+
+    def labels_only(url: str, part: Path) -> None:
+        not_a_web_page(url, part)
+        if part.stat().st_size > LABELS_LIMIT:
+            raise DownloadError(f"{url}: {part.stat().st_size / 1e6:.1f} MB is no labels file",
+                                hint="check the URL (nothing was cached)")
+        try:
+            parse_labels(part.read_bytes(), url, urlsplit(url).path.lower().endswith(".json"))
+        except InputDataError as exc:
+            raise DownloadError(f"{exc.message} — not a labels file", hint="check the URL: it must name the labels "
+                                "file itself (nothing was cached)") from None
+
+    return str(fetch(ref, check=labels_only))

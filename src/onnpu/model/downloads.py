@@ -219,7 +219,7 @@ def _cached(url: str, sha256: str | None, target: Path | None) -> Path | None:
     return target
 
 
-def _not_html(url: str, part: Path) -> None:
+def not_a_web_page(url: str, part: Path) -> None:
     """Refuse an error page served with status 200 (HTML, XML or JSON where a file was asked for)."""
     with part.open("rb") as f:
         head = f.read(512).lstrip().lower()
@@ -230,7 +230,7 @@ def _not_html(url: str, part: Path) -> None:
 
 def _model_file(url: str, part: Path) -> None:
     """Refuse, before it is cached, a download that is not an ONNX model."""
-    _not_html(url, part)
+    not_a_web_page(url, part)
     try:
         parse_model_file(part)
     except DownloadError:
@@ -242,7 +242,7 @@ def _model_file(url: str, part: Path) -> None:
 
 def fetch(url: str, *, sha256: str | None = None, policy: DownloadPolicy | None = None,
           folder: Path | None = None, name: str | None = None,
-          check: Callable[[str, Path], None] | None = _not_html) -> Path:
+          check: Callable[[str, Path], None] | None = not_a_web_page) -> Path:
     """The local path of ``url``, downloading it once. With ``sha256`` the content is verified (and a cached
     copy is re-hashed before every use). ``folder``/``name`` place the file inside the download cache
     (models keep external data beside them); otherwise it lands in ``downloads/sha256/<hash>/<name>``.
@@ -292,17 +292,19 @@ def fetch_model(url: str, *, sha256: str | None = None, data_urls: tuple[str, ..
     on the server (the locations the model names, relative to its URL). Everything lands in one folder of
     the download cache, one per model URL (two models with the same graph may carry different weights).
     A location that is absolute or leaves the model's folder is refused before any request is made."""
-    folder = downloads_dir() / "models" / _url_key("\n".join((url, *data_urls)))
+    key = _url_key("\n".join((url, *data_urls)))
+    folder = downloads_dir() / "models" / key
     policy = policy or DownloadPolicy.from_env()
-    first = fetch(url, sha256=sha256, policy=policy, folder=folder, check=_model_file)
-    proto = parse_model_file(first)
-    refs = check_locations(proto, url)
-    given = {_filename(u): u for u in data_urls}
-    for location in sorted({ref.location for ref in refs}):
-        relative = PurePosixPath(location.replace("\\", "/"))
-        data_url = given.get(relative.name) or urljoin(url, quote(location))
-        fetch(data_url, policy=policy, folder=folder / relative.parent, name=relative.name, check=None)
-    check_external_data(proto, first)  # every data file there, inside the folder, long enough
+    with locked(lock_file("downloads", f"model-{key}")):  # `cache clear` leaves a model being fetched alone
+        first = fetch(url, sha256=sha256, policy=policy, folder=folder, check=_model_file)
+        proto = parse_model_file(first)
+        refs = check_locations(proto, url)
+        given = {_filename(u): u for u in data_urls}
+        for location in sorted({ref.location for ref in refs}):
+            relative = PurePosixPath(location.replace("\\", "/"))
+            data_url = given.get(relative.name) or urljoin(url, quote(location))
+            fetch(data_url, policy=policy, folder=folder / relative.parent, name=relative.name, check=None)
+        check_external_data(proto, first)  # every data file there, inside the folder, long enough
     return first
 
 
@@ -316,9 +318,21 @@ def clear_downloads() -> int:
     base = downloads_dir()
     with locked(lock_file("downloads", "index")):
         count = len(list_downloads())
-        for sub in ("sha256", "models"):
-            shutil.rmtree(base / sub, ignore_errors=True)
-        _index_path().unlink(missing_ok=True)
+        shutil.rmtree(base / "sha256", ignore_errors=True)
+        busy = []
+        for folder in sorted((base / "models").iterdir()) if (base / "models").is_dir() else []:
+            try:  # a model (and its external data) another process is fetching right now stays
+                with locked(lock_file("downloads", f"model-{folder.name}"), timeout=0):
+                    shutil.rmtree(folder, ignore_errors=True)
+            except LockTimeout:
+                busy.append(folder)
+        index = _load_index()
+        kept = {u: e for u, e in index.items() if isinstance(e, dict)
+                and any(_inside(Path(str(e.get("path", ""))), f) for f in busy)}
+        if kept:
+            atomic_write(_index_path(), json.dumps(kept, indent=1))
+        else:
+            _index_path().unlink(missing_ok=True)
         for part in sorted((base / "partial").glob("*.part")) if (base / "partial").is_dir() else []:
             try:
                 with locked(lock_file("downloads", part.stem), timeout=0):

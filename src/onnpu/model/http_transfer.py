@@ -184,6 +184,11 @@ def get(url: str, headers: dict[str, str], policy: DownloadPolicy, time_left: fl
 def _body(raw: http.client.HTTPResponse, answer: Response, policy: DownloadPolicy, time_left: float,
           sink: Callable[[Response], IO[bytes]], on_bytes: Callable[[int, int], None] | None, watchdog: _Watchdog,
           conn: http.client.HTTPConnection) -> None:
+    encoding = answer.headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        raise Refused(f"{answer.url}: the server sent the file compressed (Content-Encoding: {encoding[:40]}) though "
+                      "onnpu asked for it as it is", hint="use the file's direct download URL, or download it "
+                      "yourself and pass its path (nothing was cached)")
     length = _length(answer.headers)
     if length is not None and length > policy.max_bytes:
         raise Refused(f"{answer.url}: the file is {length / 1e6:.0f} MB, more than the download limit "

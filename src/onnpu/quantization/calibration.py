@@ -12,6 +12,7 @@ import numpy as np
 import onnx
 
 from onnpu.errors import InputDataError
+from onnpu.guards import file_kind
 from onnpu.model.files import metadata
 from onnpu.model.inspection import TensorInfo, tensor_infos
 from onnpu.runtime.feeds import float_view
@@ -75,8 +76,12 @@ def load_calibration(source: str | Path, infos: list[TensorInfo], *, preprocess:
             feeds = [{info.name: image_to_array(load_image(f), info, config)} for f in images]
             names = [str(f.relative_to(path)) for f in images]
             # images in subfolders are grouped by subfolder (one scene each): held out together
-        elif path.is_dir() or (path.is_file() and path.suffix.lower() in SAMPLE_SUFFIXES):
-            feeds, names = load_samples(path, infos)
+        elif path.is_dir() or (path.exists() and path.suffix.lower() in SAMPLE_SUFFIXES):
+            feeds, names = load_samples(path, infos)  # a FIFO or a device named .npz is refused by name there
+        elif path.exists() and not path.is_file():
+            raise InputDataError(f"{text}: is {file_kind(path.stat().st_mode)}; calibration reads a folder of "
+                                 "images or samples, an .npz/.npy file, or `random`",
+                                 hint="e.g. --calib photos/ or --calib inputs.npz or --calib random")
         else:
             raise InputDataError(f"{text}: not a folder of images or samples, an .npz/.npy file, or `random`",
                                  hint="e.g. --calib photos/ or --calib inputs.npz or --calib random")

@@ -4,6 +4,7 @@ outputs dequantized, and running a session over many feeds."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from onnpu.errors import InputDataError
+from onnpu.guards import open_regular
 from onnpu.model.inspection import TensorInfo, tensor_infos
 from onnpu.model.qparams import dequantize, quantize_array
 from onnpu.runtime.inputs import random_inputs
@@ -25,13 +27,14 @@ def load_arrays(specs: Mapping[str, str | Path]) -> dict[str, np.ndarray]:
     arrays: dict[str, np.ndarray] = {}
     for name, path in specs.items():
         p = Path(path)
-        if not p.is_file():
+        if not p.exists() and not p.is_symlink():
             raise InputDataError(f"{p}: input file not found", hint="give --input NAME=path/to/array.npy")
-        try:
-            data = np.load(p, allow_pickle=False)
-        except (ValueError, OSError) as exc:
-            raise InputDataError(f"{p}: not a readable .npy/.npz file ({exc})",
-                                 hint="save arrays with numpy.save or numpy.savez") from exc
+        with open_regular(p, "samples file") as f:  # a FIFO or a device is refused by name, never waited on
+            try:
+                data = np.load(io.BytesIO(f.read()), allow_pickle=False)
+            except (ValueError, OSError, EOFError) as exc:
+                raise InputDataError(f"{p}: not a readable .npy/.npz file ({exc})",
+                                     hint="save arrays with numpy.save or numpy.savez") from exc
         if isinstance(data, np.lib.npyio.NpzFile):
             with data:
                 if name == "*":

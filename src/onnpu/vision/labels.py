@@ -27,7 +27,7 @@ LABELS_LIMIT = 64_000_000
 JSON_HINT = 'give a JSON list of names, or an object {"0": "name", "1": …}; or a text file, one name per line'
 
 
-def _json_labels(p: Path, text: str) -> list[str]:
+def _json_labels(p: Path | str, text: str) -> list[str]:
     """Names from JSON: a list of names, or an object from class index (an integer) to name."""
     try:
         data = json.loads(text)
@@ -54,6 +54,16 @@ def _json_labels(p: Path, text: str) -> list[str]:
     return [str(v) for v in values]
 
 
+def parse_labels(raw: bytes, source: Path | str, is_json: bool) -> list[str]:
+    """Names from a labels file's bytes: JSON (``is_json``) or UTF-8 text, one name per line."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputDataError(f"{source}: cannot read the labels file ({exc})", hint="save it as UTF-8 text") from exc
+    return _json_labels(source, text) if is_json else \
+        [line.strip() for line in text.splitlines() if line.strip()]
+
+
 def load_labels(path: str | Path | None, num_classes: int | None) -> list[str]:
     """Labels from a text file (one per line) or JSON (list, or {index: name}); ImageNet-1k when no file is
     given and the model has 1000 (or 1001, with background) classes; class numbers otherwise. ``num_classes``
@@ -66,13 +76,7 @@ def load_labels(path: str | Path | None, num_classes: int | None) -> list[str]:
             return ["background", *names] if num_classes == 1001 else names
         return [f"class {i}" for i in range(num_classes)]
     p = Path(path)
-    raw = read_regular(p, "labels file", limit=LABELS_LIMIT)
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputDataError(f"{p}: cannot read the labels file ({exc})", hint="save it as UTF-8 text") from exc
-    labels = _json_labels(p, text) if p.suffix.lower() == ".json" else \
-        [line.strip() for line in text.splitlines() if line.strip()]
+    labels = parse_labels(read_regular(p, "labels file", limit=LABELS_LIMIT), p, p.suffix.lower() == ".json")
     if num_classes is not None and len(labels) != num_classes:
         raise InputDataError(f"{p}: has {len(labels)} labels but the model has {num_classes} classes",
                              hint="use the labels file that belongs to this model")

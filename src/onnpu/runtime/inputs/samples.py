@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from onnpu.errors import InputDataError
+from onnpu.guards import open_regular
 from onnpu.model.inspection import TensorInfo
 
 Feeds = dict[str, np.ndarray]
@@ -32,15 +33,16 @@ def _held(arrays: dict[str, np.ndarray]) -> str:
 
 
 def _read(path: Path) -> dict[str, np.ndarray]:
-    try:
-        data = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise InputDataError(f"{path}: not a readable .npy/.npz file ({exc})",
-                             hint="save arrays with numpy.save or numpy.savez") from exc
-    if isinstance(data, np.lib.npyio.NpzFile):
-        with data:
-            return {k: data[k] for k in data.files}
-    return {"": np.asarray(data)}
+    with open_regular(path, "samples file") as f:  # a FIFO or a device is refused by name, never waited on
+        try:
+            data = np.load(f, allow_pickle=False)
+            if isinstance(data, np.lib.npyio.NpzFile):
+                with data:
+                    return {k: data[k] for k in data.files}
+            return {"": np.asarray(data)}
+        except (ValueError, OSError, EOFError) as exc:
+            raise InputDataError(f"{path}: not a readable .npy/.npz file ({exc})",
+                                 hint="save arrays with numpy.save or numpy.savez") from exc
 
 
 def _named(path: Path, arrays: dict[str, np.ndarray], infos: list[TensorInfo]) -> dict[str, np.ndarray]:
@@ -117,7 +119,7 @@ def _typed(path: Path, info: TensorInfo, a: np.ndarray) -> np.ndarray:
 def load_samples(path: Path, infos: list[TensorInfo]) -> tuple[list[Feeds], list[str]]:
     """Feeds and their names from an ``.npz``, an ``.npy`` (one-input model) or a folder of them."""
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SAMPLE_SUFFIXES)
+        files = sorted(p for p in path.rglob("*") if not p.is_dir() and p.suffix.lower() in SAMPLE_SUFFIXES)
         if not files:
             raise InputDataError(f"{path}: no .npz/.npy files in this folder",
                                  hint="give images, .npz/.npy samples, or `random`")
