@@ -159,7 +159,8 @@ class HostileServer:
             _send(sock, _head("200 OK", {"Content-Length": str(len(body)),
                                          "Content-Type": "application/json"}) + body)
 
-        return {"labels.txt.gz": gzipped, "labels.json": error_json, "drip_body.onnx": drip_body, "drip_headers.onnx": drip_headers, "endless.onnx": endless,
+        return {"labels.txt.gz": gzipped, "labels.json": error_json,
+                "drip_body.onnx": drip_body, "drip_headers.onnx": drip_headers, "endless.onnx": endless,
                 "huge.onnx": huge_length, "ftp.onnx": redirect_ftp, "file.onnx": redirect_file,
                 "lying.bin": lying_206, "bad_length.bin": bad_length, "bad_chunked.bin": bad_chunked,
                 "short_chunked.bin": short_chunked, "garbage.bin": garbage_status, "http09.bin": http09,

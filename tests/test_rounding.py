@@ -116,18 +116,36 @@ def test_error_from_statistics_equals_the_direct_sum() -> None:
         assert error(stats, w, wq, s) == pytest.approx(_direct_error(w, wq, s, x.astype(np.float64), xq), rel=1e-5)
 
 
-def test_no_time_left_keeps_nearest_and_says_so(tmp_path: Path) -> None:
+def test_a_small_work_budget_uses_fewer_inputs_says_so_and_never_depends_on_the_clock(tmp_path: Path) -> None:
+    """The statistics stop at a count of multiply-adds, not at a time: the same model twice, also with the
+    other core busy, and the inputs used are at least MIN_SAMPLES."""
+    import threading
+
     from onnpu.model.inspection import tensor_infos
     from onnpu.quantization.calibration import load_calibration
-    from onnpu.quantization.rounding import optimize_rounding
+    from onnpu.quantization.rounding import MIN_SAMPLES, optimize_rounding
 
     src = models.layer_zoo()
-    nearest = quantize(models.save(src, tmp_path / "zoo.onnx"), tmp_path / "n.onnx", "random",
-                       config=QuantizeConfig(rounding="nearest", range_search=False))
-    data = load_calibration("random", tensor_infos(src)[0], holdout=0)
-    _, report = optimize_rounding(read_model(tmp_path / "n.onnx"), src, data.calibration, budget=0.0)
-    assert nearest.rounding is None
-    assert all(layer.choice in ("skipped", "nearest+bias", "nearest") for layer in report.layers)
-    assert any(layer.choice == "skipped" for layer in report.layers)
-    assert report.kept_nearest == len(report.layers) and report.samples < len(data.calibration)
-    assert any("time budget" in note for note in report.notes)
+    quantize(models.save(src, tmp_path / "zoo.onnx"), tmp_path / "n.onnx", "random",
+             config=QuantizeConfig(rounding="nearest", range_search=False))
+    data = load_calibration("random", tensor_infos(src)[0], holdout=0, random_count=32)
+    nearest = read_model(tmp_path / "n.onnx")
+    first, report = optimize_rounding(nearest, src, data.calibration, work_budget=1.0)
+    assert report.samples == MIN_SAMPLES < len(data.calibration)
+    assert any(f"from {MIN_SAMPLES} of {len(data.calibration)} inputs" in note for note in report.notes)
+    busy = threading.Event()
+
+    def spin() -> None:
+        while not busy.is_set():
+            sum(range(10_000))
+
+    worker = threading.Thread(target=spin)
+    worker.start()
+    try:
+        second, again = optimize_rounding(nearest, src, data.calibration, work_budget=1.0)
+    finally:
+        busy.set()
+        worker.join()
+    assert again.samples == report.samples and second.SerializeToString() == first.SerializeToString()
+    _, whole = optimize_rounding(nearest, src, data.calibration, work_budget=None)
+    assert whole.samples == len(data.calibration) and not any("work budget" in n for n in whole.notes)

@@ -64,6 +64,11 @@ def _identity(path: Path) -> tuple[int, int, int] | None:
     return info.st_ino, info.st_mtime_ns, info.st_size
 
 
+# a reader retries only while the model file keeps being replaced under it (a writer in a loop on a busy
+# machine can replace it three times during one read); data really missing fails at the first attempt
+READ_ATTEMPTS = 20
+
+
 def read_model(path: str | Path, *, load_external_data: bool = True) -> onnx.ModelProto:
     """Load an ONNX model with a one-line error for every way the file can be wrong. External data is
     always checked (confined to the model's folder, long enough); with ``load_external_data`` it is read.
@@ -75,7 +80,7 @@ def read_model_and_layout(path: str | Path, *, load_external_data: bool = True) 
     """``read_model``, and whether the model keeps its weights in external data (from the same parse: writers
     keep the layout the user's model had)."""
     p = Path(path)
-    for attempt in range(3):
+    for attempt in range(READ_ATTEMPTS):
         before = _identity(p)
         model = parse_model_file(p)
         had_external = bool(external_tensors(model))
@@ -86,7 +91,7 @@ def read_model_and_layout(path: str | Path, *, load_external_data: bool = True) 
                 check_external_data(model, p)
             return model, had_external
         except ModelError:
-            if attempt == 2 or _identity(p) == before:
+            if attempt == READ_ATTEMPTS - 1 or _identity(p) == before:
                 raise
     raise AssertionError("unreachable")
 

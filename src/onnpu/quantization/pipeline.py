@@ -38,7 +38,6 @@ from onnpu.runtime.targets import Target
 from onnpu.vision.preprocess import PreprocessConfig, preprocess_for
 
 ROUNDING_SAMPLES = 64  # calibration inputs whose layer statistics drive optimised rounding
-ROUNDING_MIN_BUDGET = 10.0  # seconds optimised rounding may always take; else as long as quantizing took
 
 
 @dataclass
@@ -164,9 +163,8 @@ def quantize(model: str | Path, out: str | Path, calib: str | Path | Calibration
     if config.rounding == "optimized":
         from onnpu.quantization.rounding import optimize_rounding
 
-        budget = max(ROUNDING_MIN_BUDGET, time.perf_counter() - start)  # rounding at most doubles the time
         quant, result.rounding = optimize_rounding(quant, float_model, data.calibration[:ROUNDING_SAMPLES],
-                                                   bias_correction=config.bias_correction, jobs=jobs, budget=budget)
+                                                   bias_correction=config.bias_correction, jobs=jobs)
         result.notes += result.rounding.notes
         result.quality = evaluate(float_model, quant, data.heldout, reference)
     result.calibration_check = check_calibration(data, float_model, quant)

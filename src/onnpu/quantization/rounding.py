@@ -25,7 +25,11 @@ from onnpu.quantization.rounding_stats import Layer, PairStats, collect_pairs, f
 WAVES = 1  # statistics are re-collected this many times, each wave after the waves before it were rounded
 AGAINST_FLOAT = False  # fit towards the float layer's output on its float input (else: on the quantized input)
 CHECK_EVERY = 4  # every 4th rounding input measures the candidates instead of fitting them
-MIN_SAMPLES = 8  # inputs the statistics get even when the time budget is short
+MIN_SAMPLES = 8  # inputs the statistics get however large the model
+# Multiply-adds the layer statistics may take in all (a count, so the model onnpu makes is the same on every
+# machine, busy or idle): ≈ 10 s of products on one core of the x86_64 machine measured (EfficientNet-Lite0: 1.3e9
+# per input, so 30 inputs); a model whose inputs cost more gets fewer of them (at least MIN_SAMPLES).
+WORK_BUDGET = 4.0e10
 
 
 @dataclass
@@ -38,7 +42,7 @@ class LayerReport:
     error_nearest: float  # Σ ‖W x − Ŵ x̃‖² on the check inputs, nearest rounding as the recipe made it
     error_optimized: float  # the same for the rounding kept (≤ error_nearest)
     bias_corrected: bool
-    choice: str = "nearest"  # nearest, nearest+bias, optimized; or "skipped" (time budget spent)
+    choice: str = "nearest"  # nearest, nearest+bias, optimized
     output_energy: float = 0.0  # Σ ‖W x‖² there: errors relative to it
 
     def to_dict(self) -> dict[str, object]:
@@ -52,7 +56,7 @@ class RoundingReport:
     seconds: float
     layers: list[LayerReport]
     waves: int = 1
-    budget_seconds: float | None = None
+    work_budget: float | None = None  # multiply-adds the statistics could take (None: every input)
     notes: list[str] = field(default_factory=list)
     check_sqnr: tuple[float, float] | None = None  # worst output SQNR on the check inputs: as given, rounded
 
@@ -69,7 +73,7 @@ class RoundingReport:
 
     def to_dict(self) -> dict[str, object]:
         return {"method": self.method, "samples": self.samples, "seconds": self.seconds, "waves": self.waves,
-                "budget_seconds": self.budget_seconds, "improvement": self.improvement,
+                "work_budget": self.work_budget, "improvement": self.improvement,
                 "kept_nearest": self.kept_nearest, "notes": self.notes,
                 "check_sqnr_db": list(self.check_sqnr) if self.check_sqnr else None,
                 "layers": [r.to_dict() for r in self.layers]}
@@ -118,14 +122,13 @@ def _worst_sqnr(float_model: onnx.ModelProto, model: onnx.ModelProto,
 
 def optimize_rounding(model: onnx.ModelProto, float_model: onnx.ModelProto,
                       feeds: Sequence[Mapping[str, np.ndarray]], *, bias_correction: bool = True, jobs: int = 1,
-                      waves: int = WAVES, budget: float | None = None, against_float: bool = AGAINST_FLOAT
+                      waves: int = WAVES, work_budget: float | None = WORK_BUDGET, against_float: bool = AGAINST_FLOAT
                       ) -> tuple[onnx.ModelProto, RoundingReport]:
     """Re-round the integer weights of every Conv/ConvTranspose/Gemm/MatMul of a QDQ model (pure: returns a new
     model). Every 4th input is a check input: it measures the candidates of each layer and, at the end, the
-    whole model against the model as given (kept when the rounded one is not better there). Within ``budget``
-    seconds (None: no limit): statistics are collected on as many inputs as half of it allows (at least 8),
-    and layers not reached in time keep nearest rounding (reported as skipped). Deterministic when the budget
-    is not reached."""
+    whole model against the model as given (kept when the rounded one is not better there). Statistics are
+    collected on as many inputs as ``work_budget`` multiply-adds allow (at least 8; None: every input): a count,
+    never a clock, so the result is the same on every machine."""
     from onnpu.quantization.evaluate import run_on_cpu
 
     start = time.perf_counter()
@@ -139,19 +142,15 @@ def optimize_rounding(model: onnx.ModelProto, float_model: onnx.ModelProto,
     planned = _waves(layers, result, waves)
     done = 0
     used = 0
-    deadline = None if budget is None else start + budget
-    for index, wave in enumerate(planned):
-        wave_start = time.perf_counter()
-        share = None if deadline is None else (deadline - wave_start) / (2 * (len(planned) - index))
-
+    for wave in planned:
+        share = None if work_budget is None else work_budget / len(planned)
         reached = [len(flagged)]
 
-        def stop(k: int, wave_start: float = wave_start, share: float | None = share,
-                 reached: list[int] = reached) -> bool:
-            late = share is not None and k >= MIN_SAMPLES and (time.perf_counter() - wave_start) * (k + 1) / k > share
-            if late:
+        def stop(k: int, work: float, share: float | None = share, reached: list[int] = reached) -> bool:
+            over = share is not None and k >= MIN_SAMPLES and work * (k + 1) / k > share
+            if over:
                 reached[0] = k
-            return late
+            return over
 
         stats = collect_pairs(result, float_model, wave, flagged, against_float=against_float, stop=stop)
         used = max(used, reached[0])
@@ -159,12 +158,10 @@ def optimize_rounding(model: onnx.ModelProto, float_model: onnx.ModelProto,
         def work(layer: Layer, stats: Mapping[str, tuple[PairStats, PairStats | None]] = stats
                  ) -> tuple[Layer, LayerReport, np.ndarray, np.ndarray | None]:
             fit_s, check_s = stats[layer.name]
-            late = deadline is not None and time.perf_counter() > deadline
-            found, energy = candidates(layer, weights[layer.weight], fit_s, check_s, bias_correction=bias_correction,
-                                       skip=late)
+            found, energy = candidates(layer, weights[layer.weight], fit_s, check_s, bias_correction=bias_correction)
             best = min(found, key=lambda c: c.error)  # the first (nearest) wins ties
             q = from_rows(layer, best.q, weights[layer.weight].shape)
-            choice = "skipped" if late and best.name == "nearest" else best.name
+            choice = best.name
             row = LayerReport(layer.name, layer.node.op_type, best.q.shape[0], best.q.shape[1], layer.groups,
                               found[0].error, best.error, False, choice, energy)
             return layer, row, q, best.shift
@@ -176,11 +173,10 @@ def optimize_rounding(model: onnx.ModelProto, float_model: onnx.ModelProto,
                 done += 1
                 progress.advance("rounding", done, len(layers))
     ordered = [reports[layer.name] for wave in planned for layer in wave]
-    report = RoundingReport("gptq", used, 0.0, ordered, len(planned), budget)
-    skipped = sum(r.choice == "skipped" for r in ordered)
-    if skipped:
-        report.notes.append(f"{skipped} of {len(ordered)} layers kept nearest rounding: the time budget of "
-                            f"{budget:.0f} s for rounding was spent")
+    report = RoundingReport("gptq", used, 0.0, ordered, len(planned), work_budget)
+    if used < len(flagged):
+        report.notes.append(f"rounding statistics from {used} of {len(flagged)} inputs (the work budget of "
+                            f"{work_budget:.2g} multiply-adds)")
     check = [f for f, is_check in flagged if is_check]
     if check and any(r.choice != "nearest" for r in ordered):
         reference = run_on_cpu(float_model, check, exact=False)
@@ -191,7 +187,7 @@ def optimize_rounding(model: onnx.ModelProto, float_model: onnx.ModelProto,
             report.notes.append(f"the rounded model was not better on the check inputs ({after:.2f} dB against "
                                 f"{before:.2f} dB): nearest rounding kept for every layer")
             for r in ordered:
-                r.choice = "skipped" if r.choice == "skipped" else "nearest"
+                r.choice = "nearest"
                 r.error_optimized = r.error_nearest
             result = model
     report.seconds = time.perf_counter() - start

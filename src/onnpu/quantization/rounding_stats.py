@@ -209,13 +209,20 @@ def _runner(model: onnx.ModelProto, wanted: list[str], exact: bool) -> LoadedSes
     return exact_cpu_session(probe) if exact else create_session(probe, get_target("cpu"))
 
 
+def vf_wanted(layer: Layer, f_values: Mapping[str, np.ndarray]) -> bool:
+    """Whether the layer's statistics pair its quantized input with a float one (twice the products)."""
+    return (layer.float_input or "") in f_values
+
+
 def collect_pairs(model: onnx.ModelProto, float_model: onnx.ModelProto, layers: Sequence[Layer],
                   feeds: Sequence[tuple[Mapping[str, np.ndarray], bool]], *, against_float: bool = True,
-                  stop: Callable[[int], bool] | None = None) -> dict[str, tuple[PairStats, PairStats | None]]:
+                  stop: Callable[[int, float], bool] | None = None) -> dict[str, tuple[PairStats, PairStats | None]]:
     """Run the QDQ model exactly (CPU, graph as written) and the float model on the same inputs and accumulate,
     per layer, the statistics of its quantized input against its float input, apart for the fit inputs (to
     choose the weights) and the check inputs (``feeds`` flagged True: to measure which rounding is better).
-    ``stop(k)`` is asked before the k-th input (k ≥ 1): True ends the collection there. Layers whose float input
+    ``stop(k, work)`` is asked before the k-th input (k ≥ 1), ``work`` the multiply-adds of the statistics of
+    the k inputs so far (a count, not a time: the same on every machine): True ends the collection there.
+    Layers whose float input
     is not a tensor of the float model are measured against their own quantized input (plain output error)."""
     if not layers:
         return {}
@@ -245,8 +252,9 @@ def collect_pairs(model: onnx.ModelProto, float_model: onnx.ModelProto, layers: 
         else:
             into[name] = s
 
+    work = 0.0
     for k, (feed, is_check) in enumerate(feeds):
-        if k and stop is not None and stop(k):
+        if k and stop is not None and stop(k, work):
             break
         prepared, _ = prepare_feeds(infos_q, feed, "model")
         q_values = dict(zip(q_names, q_session.run(prepared, q_names), strict=True))
@@ -256,6 +264,7 @@ def collect_pairs(model: onnx.ModelProto, float_model: onnx.ModelProto, layers: 
             f_values = dict(zip(f_names, f_session.run(prepared_f, f_names), strict=True))
         for layer in layers:
             vq = layer_vectors(layer, q_values[layer.input], shapes[layer.name])
+            work += float(vq.size) * vq.shape[1] * (2 if vf_wanted(layer, f_values) else 1)
             xf = f_values.get(layer.float_input or "")
             vf = layer_vectors(layer, xf, shapes[layer.name]) if xf is not None else None
             parts = pending.setdefault((layer.name, is_check), [])
