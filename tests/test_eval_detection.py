@@ -60,3 +60,27 @@ def test_annotations_that_are_not_coco_are_one_error(scenes: dict[str, Path], tm
                  str(tmp_path / "bad.json")])
     err = capsys.readouterr().err
     assert code == 1 and "not COCO annotations" in err and "hint:" in err
+
+
+def test_report_folder_for_detection(scenes: dict[str, Path], tmp_path: Path,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """--report DIR with --annotations: the JSON document, Markdown, a PNG plot and one HTML page, all or nothing."""
+    report = tmp_path / "report"
+    code = main(["eval", str(scenes["float"]), str(scenes["qdq"]), "--data", str(scenes["folder"]), "--annotations",
+                 str(scenes["gt"]), "--report", str(report)])
+    shown = capsys.readouterr().out
+    assert code == 0 and f"report: {report / 'report.html'}" in shown.replace("\n", "")
+    assert sorted(p.name for p in report.iterdir()) == ["map.png", "report.html", "report.json", "report.md"]
+    doc = jsonio.loads((report / "report.json").read_text())
+    assert doc["schema"] == "onnpu.eval-detection/1" and [r["label"] for r in doc["rows"]] == [
+        "det.onnx on cpu", "det.qdq.onnx on cpu"]
+    assert (report / "map.png").read_bytes().startswith(b"\x89PNG")
+    page = (report / "report.html").read_text()
+    assert "det.qdq.onnx on cpu" in page and "data:image/png;base64," in page
+    md = (report / "report.md").read_text()
+    assert f"| det.onnx on cpu | {doc['rows'][0]['map']:.4f} |" in md
+    # an existing file as the report folder is refused before any work
+    (tmp_path / "file").write_text("x")
+    assert main(["eval", str(scenes["float"]), "--data", str(scenes["folder"]), "--annotations", str(scenes["gt"]),
+                 "--report", str(tmp_path / "file")]) == 1
+    assert "--report" in capsys.readouterr().err

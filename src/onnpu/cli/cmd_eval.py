@@ -36,7 +36,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--ray", metavar="auto|ADDRESS",
                    help="run the images as a Ray Data job on a cluster (`auto`: the running one, or a local one; "
                         "needs pip install 'onnpu[ray]')")
-    p.add_argument("--report", metavar="DIR", help="write report.json, report.md, accuracy.png and report.html")
+    p.add_argument("--report", metavar="DIR",
+                   help="write report.json, report.md, a plot (accuracy.png, or map.png with --annotations) and "
+                   "report.html")
     add_json_arg(p)
     p.set_defaults(handler=run)
 
@@ -103,16 +105,28 @@ def _run_detection(args: argparse.Namespace, targets: list[Target], models: list
     from onnpu.evaluation.detection import evaluate_detection
     from onnpu.evaluation.run import plan_rows
 
-    for flag, value in (("--ray", args.ray), ("--report", args.report), ("--output-name", args.output_name)):
+    for flag, value in (("--ray", args.ray), ("--output-name", args.output_name)):
         if value:
-            refuse(args, f"{flag}: not with --annotations (detection runs on this machine, results as table/--json)")
+            refuse(args, f"{flag}: not with --annotations (detection runs on this machine)")
+    if args.report:
+        from onnpu.guards import check_destination
+
+        check_destination(args.report, what="report", flag="--report", folder=True)  # before any work
     rows, _ = plan_rows(models, targets)
     result = evaluate_detection(rows, args.data, args.annotations, labels=local_labels(args.labels),
                                 cache=not args.no_cache, workers=args.workers)
+    if args.report:
+        from onnpu.evaluation.detection_report import write_detection_report
+
+        written = write_detection_report(result, args.report)
     if args.json:
         print_json(result.to_dict())
     else:
         render_detection(result)
+        if args.report:
+            from onnpu.cli.console import escape, out
+
+            out().print(f"report: {escape(str(written[-1]))}")
     return 0
 
 
