@@ -18,6 +18,7 @@ from onnpu.evaluation.ray_job import bundle, install
 from onnpu.evaluation.run import evaluate, plan_rows
 from onnpu.evaluation.worker import EvalSpec, Evaluator
 from test_eval import _comparable, labelled  # noqa: F401  (the module-scoped labelled set)
+from test_eval_detection import scenes  # noqa: F401  (the module-scoped annotated scenes)
 
 ray = pytest.importorskip("ray", reason="Ray is part of the test environment (make: the ray extra)")
 
@@ -110,3 +111,24 @@ def test_models_and_contexts_are_shipped_to_a_node_that_has_neither(labelled: di
     assert "npu" in node.rows[0].spec.label
     assert {p.name: p.stat().st_mtime_ns for p in context.iterdir()} == before  # loaded, not compiled again
     assert install(spec, shipped) == local  # a second actor on the node finds everything installed
+
+
+def test_detection_on_ray_gives_the_single_machine_result(scenes: dict[str, Path], cluster: str,  # noqa: F811
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """`eval --annotations --ray`: the detections come from actors on both nodes; the mAP rows, intervals and
+    changed images equal the single-machine run's, and the JSON records the cluster."""
+    from onnpu import jsonio
+    from onnpu.cli import main
+
+    argv = ["eval", str(scenes["float"]), str(scenes["qdq"]), "--data", str(scenes["folder"]), "--annotations",
+            str(scenes["gt"]), "--json"]
+    assert main(argv) == 0
+    here = jsonio.loads(capsys.readouterr().out)
+    assert main([*argv, "--ray", cluster]) == 0
+    on_ray = jsonio.loads(capsys.readouterr().out)
+    engine = on_ray.pop("engine")
+    assert engine["engine"] == "ray" and len(engine["nodes"]) == 2 and engine["records_received"] >= here["images"]
+    here.pop("engine")
+    for doc in (here, on_ray):
+        doc.pop("seconds")
+    assert on_ray == here

@@ -105,16 +105,15 @@ def _run_detection(args: argparse.Namespace, targets: list[Target], models: list
     from onnpu.evaluation.detection import evaluate_detection
     from onnpu.evaluation.run import plan_rows
 
-    for flag, value in (("--ray", args.ray), ("--output-name", args.output_name)):
-        if value:
-            refuse(args, f"{flag}: not with --annotations (detection runs on this machine)")
+    if args.output_name:
+        refuse(args, "--output-name: not with --annotations (a detector's head names its outputs)")
     if args.report:
         from onnpu.guards import check_destination
 
         check_destination(args.report, what="report", flag="--report", folder=True)  # before any work
     rows, _ = plan_rows(models, targets)
     result = evaluate_detection(rows, args.data, args.annotations, labels=local_labels(args.labels),
-                                cache=not args.no_cache, workers=args.workers)
+                                cache=not args.no_cache, workers=args.workers, ray=args.ray)
     if args.report:
         from onnpu.evaluation.detection_report import write_detection_report
 

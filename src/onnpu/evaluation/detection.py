@@ -21,7 +21,7 @@ from onnpu.vision.detection.eval_run import above, annotated_images
 from onnpu.vision.detection.evaluate import CocoScores, category_map, evaluate_coco, load_annotations
 from onnpu.vision.detection.folder import detect_folder
 from onnpu.vision.detection.matching import match_detections
-from onnpu.vision.detection.results import ImageDetections, detection_labels
+from onnpu.vision.detection.results import ImageDetections, boxes_of, detection_labels
 
 RESAMPLES = 200  # each resample is two full COCO evaluations: fewer than the classification bootstrap's
 SEED = 0
@@ -56,6 +56,7 @@ class DetectionEvalResult:
     changed: list[dict[str, Any]]
     seconds: float
     notes: list[str] = field(default_factory=list)
+    engine: dict[str, Any] = field(default_factory=dict)  # this machine, or the Ray cluster that ran it
 
     @property
     def reference(self) -> DetectionRow:
@@ -65,7 +66,7 @@ class DetectionEvalResult:
         return {"schema": "onnpu.eval-detection/1", "data": self.data, "annotations": self.annotations,
                 "images": self.images, "annotated_boxes": self.annotated_boxes,
                 "rows": [r.to_dict() for r in self.rows], "changed": self.changed, "seconds": self.seconds,
-                "notes": self.notes}
+                "notes": self.notes, "engine": self.engine}
 
 
 def _resampled(gt: Mapping[str, Any], results: Sequence[Mapping[str, Any]], pick: Sequence[int]
@@ -104,28 +105,69 @@ def map_difference(gt: Mapping[str, Any], reference: Sequence[Mapping[str, Any]]
     return {"delta": delta, "low": low, "high": high, "resamples": resamples}
 
 
+@dataclass
+class _RowRun:
+    """What the evaluation needs of a row's run, from ``detect_folder`` or from the Ray job."""
+
+    num_classes: int
+    placement: str
+    failed: int
+
+
+def _on_ray(rows_spec: Sequence[Any], images: Sequence[tuple[int, Path]], address: str, cache: bool,
+            labels: str | None) -> tuple[list[tuple[list[ImageDetections], _RowRun]], dict[str, Any]]:
+    """Every row's detections of every image from a Ray Data job; the detectors are opened here first (an NPU
+    context is compiled once, on this machine, and shipped)."""
+    from onnpu.evaluation.detection_ray import open_detectors, run_ray_detection
+    from onnpu.evaluation.worker import EvalSpec
+
+    spec = EvalSpec(tuple(rows_spec), cache=cache)
+    detectors = open_detectors(spec)
+    records, cluster = run_ray_detection(spec, [(k, str(p)) for k, (_, p) in enumerate(images)], address,
+                                         conf=CONF, iou=IOU)
+    out = []
+    failed = sum(rec.found is None for rec in records)
+    for r, detector in enumerate(detectors):
+        names = detection_labels(labels, detector.head.num_classes)
+        dets = [ImageDetections(str(images[rec.index][1]), error=rec.error) if rec.found is None else
+                ImageDetections(str(images[rec.index][1]), rec.width, rec.height, boxes_of(rec.found[r], names))
+                for rec in records]
+        placement = detector.loaded.placement.headline() if detector.loaded.placement else "not recorded"
+        out.append((dets, _RowRun(detector.head.num_classes, placement, failed)))
+    return out, cluster
+
+
 def evaluate_detection(rows_spec: Sequence[Any], data: str | Path, annotations: str | Path, *,
                        labels: str | None = None, cache: bool = True, workers: int | None = None,
-                       resamples: int = RESAMPLES) -> DetectionEvalResult:
-    """Every row (a model on a target, ``onnpu.evaluation.run.plan_rows``) over the annotated images."""
+                       resamples: int = RESAMPLES, ray: str | None = None) -> DetectionEvalResult:
+    """Every row (a model on a target, ``onnpu.evaluation.run.plan_rows``) over the annotated images; with
+    ``ray`` (``auto`` or a cluster address) the detections come from a Ray Data job, with the same result."""
     start = time.perf_counter()
     gt = load_annotations(annotations)
     images = annotated_images(data, gt)
     by_name = {p.name: i for i, p in images}
     ids = [i for i, _ in images]
     order = {str(p): k for k, (_, p) in enumerate(images)}
-    found: list[tuple[Any, list[ImageDetections], list[dict[str, Any]], Any]] = []
     for row in rows_spec:
-        target: Target = row.target
-        require_inference(target, "eval")
-        progress.note(f"detecting with {row.label}")
-        dets: list[ImageDetections] = []
-        summary = detect_folder([p for _, p in images], row.model, target, workers=workers, labels=labels, conf=CONF,
-                                iou=IOU, cache=cache, on_result=dets.append)
-        dets.sort(key=lambda r: order.get(r.image, 0))
-        names = detection_labels(labels, summary.num_classes)
-        results = coco_results(dets, categories=category_map(gt, names, summary.num_classes), by_name=by_name)
-        found.append((row, dets, results, summary))
+        require_inference(row.target, "eval")
+    runs: list[tuple[list[ImageDetections], _RowRun]] = []
+    engine: dict[str, Any] = {"engine": "this machine"}
+    if ray:
+        runs, engine = _on_ray(rows_spec, images, ray, cache, labels)
+    else:
+        for row in rows_spec:
+            target: Target = row.target
+            progress.note(f"detecting with {row.label}")
+            dets: list[ImageDetections] = []
+            summary = detect_folder([p for _, p in images], row.model, target, workers=workers, labels=labels,
+                                    conf=CONF, iou=IOU, cache=cache, on_result=dets.append)
+            dets.sort(key=lambda r: order.get(r.image, 0))
+            runs.append((dets, _RowRun(summary.num_classes, summary.placement, summary.failed)))
+    found: list[tuple[Any, list[ImageDetections], list[dict[str, Any]], Any]] = []
+    for row, (dets, run) in zip(rows_spec, runs, strict=True):
+        names = detection_labels(labels, run.num_classes)
+        results = coco_results(dets, categories=category_map(gt, names, run.num_classes), by_name=by_name)
+        found.append((row, dets, results, run))
     ref_index = next(k for k, (row, *_) in enumerate(found) if row.reference)
     _, ref_dets, ref_results, _ = found[ref_index]
     ref_scores = evaluate_coco(gt, ref_results, ids)
@@ -145,4 +187,4 @@ def evaluate_detection(rows_spec: Sequence[Any], data: str | Path, annotations: 
                                     "extra": stats.extra})
         rows.append(out)
     return DetectionEvalResult(str(data), str(annotations), len(images), len(gt["annotations"]), rows, changed,
-                               time.perf_counter() - start)
+                               time.perf_counter() - start, engine=engine)

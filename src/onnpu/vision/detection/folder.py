@@ -84,7 +84,8 @@ class DetectFolderSummary:
         return asdict(self)
 
 
-def _prepare(detector: Detector, path: Path, draft: bool) -> tuple[np.ndarray, Placement] | str:
+def prepare_image(detector: Detector, path: Path, draft: bool) -> tuple[np.ndarray, Placement] | str:
+    """An image as the detector's input and where it went in it, or why it could not be read."""
     try:
         img, scale = detector.load(path, draft)
         return detector.tensor(img, scale)
@@ -168,7 +169,7 @@ def detect_folder(sources: Sequence[str | Path], model: str | Path, target: Targ
 
     try:
         with ThreadPoolExecutor(pool_size, thread_name_prefix="onnpu-decode") as pool:
-            jobs = ((lambda p=p: (p, _prepare(detector, p, draft))) for p in todo)
+            jobs = ((lambda p=p: (p, prepare_image(detector, p, draft))) for p in todo)
             group: list[tuple[Path, np.ndarray, Placement]] = []
             for image, prepared in _ordered(pool, jobs, window=max(2 * pool_size, 2 * batch)):
                 if isinstance(prepared, str):
