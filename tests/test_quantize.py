@@ -144,3 +144,19 @@ def test_quantized_model_runs_fully_on_npu(tmp_path: Path) -> None:
     result = run_model(tmp_path / "q.onnx", get_target("npu", allow_fallback=False))
     assert result.placement is not None and result.placement.fully_on_target
     assert result.placement.on_target == result.placement.total  # strict: every node, I/O Q/DQ included
+
+
+def test_mixed_precision_keeps_the_activations_asked_for_in_16_bits(tmp_path: Path) -> None:
+    """--target-sqnr re-quantizes in rounds: an activation given as 16-bit from the start (a detection head's)
+    stays 16-bit in every round, never re-quantized at 8 bits."""
+    from onnpu.model.files import read_model
+
+    model = models.classifier()
+    src = models.save(model, tmp_path / "cls.onnx")
+    kept = model.graph.node[2].output[0]  # the GlobalAveragePool output (Conv+Relu share one QDQ)
+    nearest = QuantizeConfig(rounding="nearest")
+    result = quantize(src, tmp_path / "mixed.onnx", "random", holdout=0.25, target_sqnr=300, config=nearest,
+                      sixteen_bit=[kept])
+    assert result.steps and all(kept in step.raised for step in result.steps) and kept in result.sixteen_bit
+    zero_points = {t.name: t.data_type for t in read_model(tmp_path / "mixed.onnx").graph.initializer}
+    assert zero_points[f"{kept}_zero_point"] == 4  # uint16

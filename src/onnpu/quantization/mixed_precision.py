@@ -76,11 +76,13 @@ def _worst(quality: Sequence[OutputQuality]) -> float:
 
 def raise_to_target(float_model: onnx.ModelProto, quant: onnx.ModelProto, data: CalibrationData,
                     config: QuantizeConfig, target: float, quality: Sequence[OutputQuality], *,
-                    reference: Mapping[str, list[np.ndarray]] | None = None) -> MixedPrecisionOutcome:
+                    reference: Mapping[str, list[np.ndarray]] | None = None,
+                    keep: Sequence[str] = ()) -> MixedPrecisionOutcome:
     """Greedy rounds over the activations ranked by sensitivity, raising the worst to uint16 until the held-out
     SQNR meets ``target`` (``quality`` is the plain model's; ``reference`` the float outputs on the held-out
-    inputs, as for ``evaluate``)."""
-    outcome = MixedPrecisionOutcome(quant, quality=list(quality))
+    inputs, as for ``evaluate``). ``keep``: activations ``quant`` already holds in 16 bits (a detection head's),
+    kept in 16 bits in every round."""
+    outcome = MixedPrecisionOutcome(quant, quality=list(quality), sixteen_bit=list(keep))
     if config.activations == "u16":
         outcome.notes.append("activations are already 16-bit: --target-sqnr has nothing to raise")
         return outcome
@@ -89,10 +91,10 @@ def raise_to_target(float_model: onnx.ModelProto, quant: onnx.ModelProto, data: 
         return outcome
     ranked = sorted(sensitivity(float_model, quant, data.calibration[:SENSITIVITY_SAMPLES]).items(),
                     key=lambda kv: kv[1])
-    names = [n for n, _ in ranked]
+    names = [n for n, _ in ranked if n not in keep]
     for round_index, share in enumerate(SCHEDULE, 1):
         count = max(1, math.ceil(len(names) * share))
-        raised = names[:count]
+        raised = [*keep, *names[:count]]
         progress.advance("mixed precision", round_index, len(SCHEDULE))
         candidate = quantize_qdq_model(float_model, data.calibration, config, sixteen_bit=raised)
         round_quality = evaluate(float_model, candidate, data.heldout, reference)
@@ -103,5 +105,5 @@ def raise_to_target(float_model: onnx.ModelProto, quant: onnx.ModelProto, data: 
             break
     if _worst(outcome.quality) < target:
         outcome.notes.append(f"target {target} dB not reached: {_worst(outcome.quality):.2f} dB with "
-                             f"{len(outcome.sixteen_bit)} of {len(names)} activations at 16 bits")
+                             f"{len(outcome.sixteen_bit)} of {len(names) + len(keep)} activations at 16 bits")
     return outcome

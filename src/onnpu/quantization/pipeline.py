@@ -146,7 +146,7 @@ def quantize(model: str | Path, out: str | Path, calib: str | Path | Calibration
     if target_sqnr is not None:
         result.plain_bytes = quant.ByteSize()
         raised = raise_to_target(float_model, quant, data, config, target_sqnr, result.quality,
-                                 reference=reference)
+                                 reference=reference, keep=sixteen_bit)
         quant = raised.model
         result.steps, result.notes = raised.steps, result.notes + raised.notes
         if raised.steps:
