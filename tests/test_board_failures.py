@@ -56,7 +56,7 @@ def test_qnn_251s_libcdsprpc_failure_names_the_symlink_and_the_fix_passes(tmp_pa
     assert "check backend_path" not in hint
     assert "sudo ln -s libcdsprpc.so.1 /usr/lib/aarch64-linux-gnu/libcdsprpc.so" in hint
     assert passes_after(root, hint)
-    assert board_cause() is None  # nothing left to blame: QNN's own wording is translated as before
+    assert board_cause(None) is None  # nothing left to blame: QNN's own wording is translated as before
 
 
 def test_no_libcdsprpc_at_all_names_fastrpc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -101,7 +101,7 @@ def test_a_cdsp_that_is_down_is_named_before_its_missing_device(tmp_path: Path,
     root = build(tmp_path / "root", BOARDS["rb3gen2-old-kernel"], devices=False)
     (root / "sys/class/remoteproc/remoteproc1/state").write_text("offline\n")
     monkeypatch.setenv("ONNPU_SYSROOT", str(root))
-    cause = board_cause()
+    cause = board_cause(None)
     assert cause is not None and cause[0].startswith("cDSP: remoteproc1 (a300000.remoteproc, firmware cdsp.mdt) is "
                                                      "offline")
     assert "echo start | sudo tee /sys/class/remoteproc/remoteproc1/state" in cause[1]

@@ -346,15 +346,10 @@ def checks_apply() -> bool:
     return platform.system() == "Linux" and platform.machine().lower() in ("aarch64", "arm64")
 
 
-def prerequisite_failures(wheel_dir: Path | None = None) -> list[Check]:
+def prerequisite_failures(wheel_dir: Path | None) -> list[Check]:
     """The board prerequisites of the NPU that fail here, checked (not guessed from QNN's wording): a FastRPC
     device, the unversioned libcdsprpc.so, libatomic.so.1, the HTP skeleton for this SoC's arch (when the SoC is
     known), the cDSP running (when its device is there to be missing)."""
-    if wheel_dir is None:
-        from onnpu.runtime.qnn import qnn_status
-
-        library = qnn_status().library_dir
-        wheel_dir = Path(library) if library else None
     ident = identify_board()
     socinfo = (sysroot() / "sys/devices/soc0/soc_id").is_file()
     checks = [device_check(), libcdsprpc_check(), libatomic_check()]
@@ -367,12 +362,12 @@ def prerequisite_failures(wheel_dir: Path | None = None) -> list[Check]:
     return [c for c in checks if not c.passed]
 
 
-def board_cause() -> tuple[str, str] | None:
-    """(cause, fix) of an NPU failure on a board, from its prerequisites; None where they all pass (or this is
-    not a board)."""
+def board_cause(library_dir: str | None) -> tuple[str, str] | None:
+    """(cause, fix) of an NPU failure on a board, from its prerequisites (``library_dir``: where the QNN
+    libraries are, ``qnn_status().library_dir``); None where they all pass (or this is not a board)."""
     if not checks_apply():
         return None
-    failing = prerequisite_failures()
+    failing = prerequisite_failures(Path(library_dir) if library_dir else None)
     if not failing:
         return None
     cause = "; ".join(f"{c.name}: {c.detail}" for c in failing)

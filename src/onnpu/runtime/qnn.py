@@ -139,7 +139,7 @@ def no_device_error() -> TargetError:
     Qualcomm SoC, ...)."""
     from onnpu.runtime.board_checks import board_cause  # the board's prerequisites, checked
 
-    board = board_cause()
+    board = board_cause(qnn_status().library_dir)
     if board:
         return TargetError(f"the QNN plugin offers no NPU device: {board[0]}", hint=board[1])
     return TargetError("the QNN plugin is registered but offers no device", hint="run `onnpu doctor`")
