@@ -122,3 +122,27 @@ def test_a_real_qnn_backend_that_fails_to_load_on_a_board_names_the_board_cause(
         create_session(tmp_path / "m.onnx", target)
     assert "backend failed to load" in str(failed.value) and "only libcdsprpc.so.1" in str(failed.value)
     assert "sudo ln -s libcdsprpc.so.1 /usr/lib/aarch64-linux-gnu/libcdsprpc.so" in (failed.value.hint or "")
+
+
+def test_classify_without_torch_says_how_to_bring_the_default_model_to_the_board(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A board without torch (427 MB for aarch64 just to build the default model): the hint builds it on a
+    workstation, compiles it for this board's SoC, and runs the copied folder."""
+    import sys
+
+    import numpy as np
+    from PIL import Image
+
+    from onnpu.cli import main
+
+    monkeypatch.setenv("ONNPU_SYSROOT", str(build(tmp_path / "root", BOARDS["rb3gen2"])))
+    monkeypatch.setenv("ONNPU_CACHE_DIR", str(tmp_path / "cache"))  # no default model built yet
+    monkeypatch.setitem(sys.modules, "torch", None)  # this install has no torch
+    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(tmp_path / "cat.png")
+    assert main(["classify", str(tmp_path / "cat.png")]) == 1
+    err = capsys.readouterr().err
+    assert "builds the default model here, and building the default model needs torch" in err
+    assert ('on a workstation: `onnpu zoo build`, then `onnpu compile "$(onnpu zoo path | tail -1)" --soc qcs6490 -o '
+            'efficientnet/`; copy the efficientnet/ folder to this board and run `onnpu classify IMAGE --model '
+            'efficientnet/ --target npu`') in err.replace("\n", " ")
+    assert "Traceback" not in err

