@@ -10,6 +10,8 @@ cannot tell, its graph), or named with ``--head``:
   stride); with ``Exp`` in the graph (decoded at export) it reads like ``yolov5``.
 - ``boxes-scores`` — separate outputs: boxes ``[N, boxes, 4]`` (xyxy, input pixels) and scores ``[N, boxes, C]``
   or ``[N, C, boxes]`` (PicoDet / NanoDet / many anchor-free heads exported with their decode in the graph).
+- ``dfl`` — per level of strides 8, 16, 32 (, 64): scores ``[N, cells, C]`` and box distributions
+  ``[N, cells, 4·(R+1)]`` (PP-PicoDet / GFL heads exported without their decode; ``onnpu.vision.detection.dfl``).
 - ``nms`` — the model ends in NMS (``NonMaxSuppression`` or ``TopK`` in the graph): one output ``[N, K, 6]``
   (x1, y1, x2, y2, score, class; ``[K, 7]``: batch index, box, class, score), or outputs boxes
   ``[N, K, 4]``, scores ``[N, K]``, classes ``[N, K]`` (and a count ``[N, 1]``).
@@ -27,7 +29,7 @@ from onnpu.errors import InputDataError
 if TYPE_CHECKING:
     import onnx
 
-HEADS: tuple[str, ...] = ("yolov8", "yolov5", "yolox", "boxes-scores", "nms")
+HEADS: tuple[str, ...] = ("yolov8", "yolov5", "yolox", "boxes-scores", "dfl", "nms")
 STRIDE_SETS: tuple[tuple[int, ...], ...] = ((8, 16, 32), (8, 16, 32, 64))
 Shape = tuple[int, ...]
 
@@ -153,6 +155,10 @@ def recognise_head(shapes: Mapping[str, Shape], input_size: tuple[int, int], pro
         raise InputDataError(f"unknown head {kind!r}", hint="use one of " + ", ".join(HEADS))
     ops = _ops(proto)
     found = _separate(shapes, input_size, kind) if len(shapes) > 1 else None
+    if found is None and len(shapes) > 1:
+        from onnpu.vision.detection.dfl import per_level_head
+
+        found = per_level_head(shapes, input_size, proto, kind)
     if found is None:
         three_d = [(n, s) for n, s in shapes.items() if len(s) in (2, 3) and math.prod(s) > 0]
         candidates = [h for n, s in three_d if (h := _single(n, s, input_size, ops, kind)) is not None]
