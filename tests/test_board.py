@@ -43,6 +43,7 @@ def board_tree(root: Path, *, skel_version: bytes = VERSION, cdsp: str = "runnin
         (root / "usr/lib").mkdir(parents=True, exist_ok=True)
         (root / "usr/lib/libcdsprpc.so.1").write_bytes(b"ELF")
         (root / "usr/lib/libcdsprpc.so").symlink_to("libcdsprpc.so.1")  # the unversioned name the stubs load
+        (root / "usr/lib/libatomic.so.1").write_bytes(b"ELF")
     return root
 
 
@@ -67,9 +68,9 @@ def test_healthy_rb3_gen2_passes_every_check(tmp_path: Path, monkeypatch: pytest
     assert ident.soc is not None and ident.soc.name == "QCS6490" and ident.soc_id == 498
     assert [(c.name, c.passed) for c in checks] == [("SoC identity", True), ("HTP skeleton", True),
                                                     ("FastRPC devices", True), ("cDSP", True), ("libcdsprpc", True),
-                                                    ("one QNN release", True)]
+                                                    ("libatomic", True), ("one QNN release", True)]
     assert "QCS6490 (HTP v68, soc_model 93)" in checks[0].detail and "soc_id 498" in checks[0].detail
-    assert "2.51.0.260929181845" in checks[5].detail
+    assert "2.51.0.260929181845" in checks[6].detail
 
 
 def test_broken_board_fails_each_check_with_its_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
