@@ -11,10 +11,10 @@ import pytest
 import models
 from onnpu import jsonio
 from onnpu.cli import main
+from onnpu.runtime.board_checks import board_checks, dsp_search_path, windows_python_check
 from onnpu.runtime.failures import BOARD_ERRORS, board_error, explain_failure
 from onnpu.runtime.native_log import CapturedLog
 from onnpu.runtime.targets import get_target
-from onnpu.tasks.board_doctor import board_checks, dsp_search_path, windows_python_check
 
 VERSION = b"\x00hexnn_ver_v2.51.0.260929181845\x00"
 

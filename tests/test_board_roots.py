@@ -12,7 +12,7 @@ import pytest
 from board_roots import BOARDS, FASTRPC_GID, build, wheel
 from onnpu import jsonio
 from onnpu.cli import main
-from onnpu.tasks.board_doctor import board_checks, cdsp_check, device_check, skel_check
+from onnpu.runtime.board_checks import board_checks, cdsp_check, device_check, skel_check
 
 
 @pytest.fixture(autouse=True)

@@ -42,7 +42,7 @@ def test_a_detected_rb5_is_refused_exactly_like_soc_rb5(monkeypatch: pytest.Monk
 def test_only_the_versioned_libcdsprpc_fails_naming_the_symlink(monkeypatch: pytest.MonkeyPatch,
                                                                 tmp_path: Path) -> None:
     """Ubuntu's qcom-fastrpc1 without the development symlink: the QNN 2.51 stubs load ``libcdsprpc.so`` and fail."""
-    from onnpu.tasks.board_doctor import libcdsprpc_check
+    from onnpu.runtime.board_checks import libcdsprpc_check
 
     lib = tmp_path / "usr/lib/aarch64-linux-gnu"
     lib.mkdir(parents=True)
@@ -57,8 +57,8 @@ def test_only_the_versioned_libcdsprpc_fails_naming_the_symlink(monkeypatch: pyt
 
 def test_the_skel_fix_uses_dsp_library_path_when_the_system_sets_it_and_passes_when_followed(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from onnpu.runtime.board_checks import skel_check
     from onnpu.runtime.socs import find_soc
-    from onnpu.tasks.board_doctor import skel_check
 
     root = tmp_path / "root"
     (root / "usr/lib/dsp").mkdir(parents=True)  # one default folder exists, the others do not

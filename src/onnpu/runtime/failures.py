@@ -190,6 +190,12 @@ def explain_failure(text: str, log: CapturedLog | None, target: Target, model: o
                  f"{listed or 'a node'}{more} outside a complete QDQ group — this HTP computes no float")
         return RefusalError(f"{path}: {where} cannot run {listed or 'the model'}{more}: {why}; the session cannot "
                             "be created", hint, refused, where, short)
+    from onnpu.runtime.board_checks import board_cause  # the prerequisites checked, not QNN's wording guessed
+    from onnpu.runtime.qnn import qnn_status
+
+    board = board_cause(qnn_status().library_dir)
+    if board:
+        return TargetError(f"{path}: the NPU session failed on {target.hardware}: {board[0]}", hint=board[1])
     everything = text + "\n" + (log.text if log else "")
     known = board_error(everything)
     if known:

@@ -130,8 +130,19 @@ def ensure_qnn() -> QnnStatus:
                                       hint="run `onnpu doctor` to check onnxruntime / onnxruntime-qnn") from exc
             _registered = True
         if not qnn_devices():
-            raise TargetError("the QNN plugin is registered but offers no device", hint="run `onnpu doctor`")
+            raise no_device_error()
     return status
+
+
+def no_device_error() -> TargetError:
+    """The QNN plugin offers no device: on a board, the prerequisite that fails says why (no FastRPC device, no
+    Qualcomm SoC, ...)."""
+    from onnpu.runtime.board_checks import board_cause  # the board's prerequisites, checked
+
+    board = board_cause(qnn_status().library_dir)
+    if board:
+        return TargetError(f"the QNN plugin offers no NPU device: {board[0]}", hint=board[1])
+    return TargetError("the QNN plugin is registered but offers no device", hint="run `onnpu doctor`")
 
 
 def qnn_devices() -> list[Any]:

@@ -17,7 +17,7 @@ from onnpu.model import proto as onnx_proto
 from onnpu.model.files import validate_model_file
 from onnpu.runtime.native_log import CapturedLog, capture_native
 from onnpu.runtime.placement import AssignedSubgraph, PlacementSummary, summarize
-from onnpu.runtime.qnn import ensure_qnn, qnn_devices
+from onnpu.runtime.qnn import ensure_qnn, qnn_devices, qnn_status
 from onnpu.runtime.targets import CPU, QNN, Target, get_target
 
 if TYPE_CHECKING:
@@ -251,6 +251,12 @@ def _check_backend_loaded(path: Path, target: Target, log: CapturedLog) -> None:
         return
     failure = log.first(*BACKEND_FAILURES)
     if failure:
+        from onnpu.runtime.board_checks import board_cause  # on a board: the prerequisite that fails
+
+        board = board_cause(qnn_status().library_dir)
+        if board:
+            raise TargetError(f"{path}: the {target.backend_label} backend failed to load on {target.hardware}: "
+                              f"{board[0]}", hint=board[1])
         where = "" if target.backend == "htp" else f" (not the NPU: backend_type={target.backend})"
         raise TargetError(f"{path}: the {target.backend_label} backend{where} failed to load: "
                           f"{failure.split('] ', 1)[-1][:300]}",

@@ -18,12 +18,12 @@ from onnx import TensorProto, helper, numpy_helper
 from onnpu.errors import OnnpuError
 from onnpu.machine import htp_is_emulated
 from onnpu.model.files import write_model
+from onnpu.runtime.board_checks import Check, board_checks, checks_apply
 from onnpu.runtime.qnn import package_version, qnn_status
 from onnpu.runtime.session import create_session, exact_cpu_session
 from onnpu.runtime.socs import on_board
 from onnpu.runtime.targets import Target, get_target
 from onnpu.storage import scratch_dir
-from onnpu.tasks.board_doctor import Check, board_checks
 from onnpu.tasks.run import run_model
 
 
@@ -152,12 +152,12 @@ def doctor(selftest: bool = True, soc: str | None = None) -> DoctorReport:
     target = get_target("npu", soc=soc) if status.available else None
     if target is not None and target.soc is not None:
         report.soc = target.soc.to_dict() | {"source": target.soc_source, "hardware": target.hardware}
-    if on_board() or platform.system() == "Windows":
+    if on_board() or platform.system() == "Windows" or checks_apply():  # Arm Linux: Qualcomm SoC known or not
         identity, report.board = board_checks(Path(status.library_dir) if status.library_dir else None)
         report.board_identity = identity.to_dict()
         if not all(c.passed for c in report.board) and report.htp.startswith("hardware"):
             report.htp = "not usable: the board checks below fail"
-    elif platform.system() == "Linux" and not htp_is_emulated() and status.backends.get("htp"):
+    if not on_board() and platform.system() == "Linux" and not htp_is_emulated() and status.backends.get("htp"):
         # an Arm Linux machine without Qualcomm socinfo: the wheel's HTP libraries are there, the Hexagon NPU is not
         report.htp = "absent: no Qualcomm SoC here (/sys/devices/soc0/soc_id is missing)"
         report.problems.append("no Qualcomm SoC found (/sys/devices/soc0/soc_id is missing): the NPU path cannot "

@@ -1,6 +1,8 @@
 """``doctor`` on a board: what the Hexagon NPU needs from the system, each checked, PASS or FAIL with the exact
 fix — the SoC's identity, the HTP skeleton library where the DSP loader looks for it, the FastRPC devices,
-the cDSP running, libcdsprpc, one QNN release for backend / stub / skeleton, an ARM64 Python on Windows.
+the cDSP running, libcdsprpc, libatomic, one QNN release for backend / stub / skeleton, an ARM64 Python on
+Windows. When an NPU session fails on a board, ``board_cause`` checks the same prerequisites to name the cause
+(QNN's own wording rarely does: a missing libcdsprpc reads "Failed to initialize logging in the backend").
 
 Every look-up goes through ``onnpu.runtime.socs.sysroot()`` (``ONNPU_SYSROOT``), so the checks run against a
 fake system tree in the tests and against a mounted board image as well as on the board itself."""
@@ -41,6 +43,9 @@ def _in_root(path: str) -> Path:
 def identity_check(ident: BoardIdentity) -> Check:
     seen = ", ".join(f"{k}={v!r}" for k, v in (("soc_id", ident.soc_id), ("machine", ident.machine),
                                                ("model", ident.model)) if v is not None) or "nothing"
+    if ident.soc is None and not (sysroot() / "sys/devices/soc0/soc_id").is_file():
+        return Check("SoC identity", False, "no Qualcomm SoC here (/sys/devices/soc0/soc_id is missing)",
+                     "run on a Qualcomm board; compile on a workstation with `onnpu compile` and copy the folder")
     if ident.soc is None:
         return Check("SoC identity", False, f"/sys/devices/soc0 and the device tree say {seen}: not a SoC onnpu knows",
                      "name it: --soc NAME or ONNPU_SOC=NAME (`onnpu doctor --socs` lists them)")
@@ -331,3 +336,40 @@ def board_checks(wheel_dir: Path | None) -> tuple[BoardIdentity, list[Check]]:
     checks += [skel, device_check(), cdsp_check(ident.soc), libcdsprpc_check(), libatomic_check(),
                release_check(wheel_dir, found, ident.soc)]
     return ident, checks
+
+
+def checks_apply() -> bool:
+    """Is this a machine (or a system tree, ``ONNPU_SYSROOT``) where the board's prerequisites decide whether the
+    NPU runs: Linux on Arm, Qualcomm SoC identified or not."""
+    if os.environ.get("ONNPU_SYSROOT"):
+        return True
+    return platform.system() == "Linux" and platform.machine().lower() in ("aarch64", "arm64")
+
+
+def prerequisite_failures(wheel_dir: Path | None) -> list[Check]:
+    """The board prerequisites of the NPU that fail here, checked (not guessed from QNN's wording): a FastRPC
+    device, the unversioned libcdsprpc.so, libatomic.so.1, the HTP skeleton for this SoC's arch (when the SoC is
+    known), the cDSP running (when its device is there to be missing)."""
+    ident = identify_board()
+    socinfo = (sysroot() / "sys/devices/soc0/soc_id").is_file()
+    checks = [device_check(), libcdsprpc_check(), libatomic_check()]
+    if ident.soc is not None:
+        checks += [identity_check(ident), skel_check(ident.soc, wheel_dir)[0]]
+    if not checks[0].passed and checks[0].detail.startswith("missing") and socinfo:
+        checks.insert(0, cdsp_check(ident.soc))  # the cDSP down is why its device is missing
+    if not socinfo:
+        checks.insert(0, identity_check(ident))
+    return [c for c in checks if not c.passed]
+
+
+def board_cause(library_dir: str | None) -> tuple[str, str] | None:
+    """(cause, fix) of an NPU failure on a board, from its prerequisites (``library_dir``: where the QNN
+    libraries are, ``qnn_status().library_dir``); None where they all pass (or this is not a board)."""
+    if not checks_apply():
+        return None
+    failing = prerequisite_failures(Path(library_dir) if library_dir else None)
+    if not failing:
+        return None
+    cause = "; ".join(f"{c.name}: {c.detail}" for c in failing)
+    fix = "; ".join(dict.fromkeys(c.fix for c in failing if c.fix)) + " (`onnpu doctor` checks each)"
+    return cause, fix
