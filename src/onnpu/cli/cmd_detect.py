@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from onnpu.vision.detection.eval_run import DetectEvalResult
     from onnpu.vision.detection.results import DetectResult, ImageDetections
 
-HEAD_CHOICES = ("yolov8", "yolov5", "yolox", "boxes-scores", "nms")  # onnpu.vision.detection.heads.HEADS
+HEAD_CHOICES = ("yolov8", "yolov5", "yolox", "boxes-scores", "dfl", "nms")  # onnpu.vision.detection.heads.HEADS
 FIT_CHOICES = ("letterbox", "corner", "stretch")
 
 

@@ -68,9 +68,10 @@ def calibration_preprocess(model: onnx.ModelProto) -> PreprocessConfig | None:
     head = detection_head_of(model)
     if head is None:
         return None
-    yolox_raw = head.kind == "yolox" and not head.decoded
-    return PreprocessConfig(resize="resize", scaling="raw" if yolox_raw else "unit",
-                            channels="BGR" if yolox_raw else "RGB")
+    from onnpu.vision.detection.detector import DetectPreprocess
+
+    wanted = DetectPreprocess().for_head(head)  # the head's own defaults, as `detect` uses them
+    return PreprocessConfig(resize="resize", scaling=wanted.scaling or "unit", channels=wanted.channels or "RGB")
 
 
 @dataclass

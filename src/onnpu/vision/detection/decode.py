@@ -141,6 +141,10 @@ def decode(outputs: Mapping[str, np.ndarray], head: Head, *, conf: float = 0.25,
         return found.take(np.arange(min(max_det, len(found))))
     if head.kind == "boxes-scores":
         boxes, score, cls = _boxes_scores(outputs, head, index, conf)
+    elif head.kind == "dfl":
+        from onnpu.vision.detection.dfl import decode_dfl
+
+        boxes, score, cls = decode_dfl(outputs, head, index, conf)
     else:
         a = outputs[head.outputs[0]]
         a = a[index] if a.ndim == 3 else a

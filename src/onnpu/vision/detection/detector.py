@@ -31,7 +31,8 @@ DEFAULT_SIZE = (640, 640)
 @dataclass(frozen=True)
 class DetectPreprocess:
     """How an image becomes a detector's input. None: the head's default (YOLOX raw heads: ``corner``, BGR,
-    ``raw`` 0-255 as YOLOX exports expect; every other head: ``letterbox``, RGB, ``unit`` 0-1), pad 114."""
+    ``raw`` 0-255 as YOLOX exports expect; ``dfl`` (PicoDet) heads: ``stretch``, RGB, ``imagenet``; every other
+    head: ``letterbox``, RGB, ``unit`` 0-1), pad 114."""
 
     fit: str | None = None
     scaling: str | None = None
@@ -49,8 +50,9 @@ class DetectPreprocess:
 
     def for_head(self, head: Head) -> DetectPreprocess:
         yolox_raw = head.kind == "yolox" and not head.decoded
-        return replace(self, fit=self.fit or ("corner" if yolox_raw else "letterbox"),
-                       scaling=self.scaling or ("raw" if yolox_raw else "unit"),
+        picodet = head.kind == "dfl"  # PaddleDetection's PicoDet: resized to the input, ImageNet mean and std
+        return replace(self, fit=self.fit or ("corner" if yolox_raw else "stretch" if picodet else "letterbox"),
+                       scaling=self.scaling or ("raw" if yolox_raw else "imagenet" if picodet else "unit"),
                        channels=self.channels or ("BGR" if yolox_raw else "RGB"))
 
     def to_dict(self) -> dict[str, Any]:

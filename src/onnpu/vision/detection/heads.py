@@ -10,6 +10,8 @@ cannot tell, its graph), or named with ``--head``:
   stride); with ``Exp`` in the graph (decoded at export) it reads like ``yolov5``.
 - ``boxes-scores`` — separate outputs: boxes ``[N, boxes, 4]`` (xyxy, input pixels) and scores ``[N, boxes, C]``
   or ``[N, C, boxes]`` (PicoDet / NanoDet / many anchor-free heads exported with their decode in the graph).
+- ``dfl`` — per level of strides 8, 16, 32 (, 64): scores ``[N, cells, C]`` and box distributions
+  ``[N, cells, 4·(R+1)]`` (PP-PicoDet / GFL heads exported without their decode; ``onnpu.vision.detection.dfl``).
 - ``nms`` — the model ends in NMS (``NonMaxSuppression`` or ``TopK`` in the graph): one output ``[N, K, 6]``
   (x1, y1, x2, y2, score, class; ``[K, 7]``: batch index, box, class, score), or outputs boxes
   ``[N, K, 4]``, scores ``[N, K]``, classes ``[N, K]`` (and a count ``[N, 1]``).
@@ -27,7 +29,7 @@ from onnpu.errors import InputDataError
 if TYPE_CHECKING:
     import onnx
 
-HEADS: tuple[str, ...] = ("yolov8", "yolov5", "yolox", "boxes-scores", "nms")
+HEADS: tuple[str, ...] = ("yolov8", "yolov5", "yolox", "boxes-scores", "dfl", "nms")
 STRIDE_SETS: tuple[tuple[int, ...], ...] = ((8, 16, 32), (8, 16, 32, 64))
 Shape = tuple[int, ...]
 
@@ -145,6 +147,69 @@ def _separate(shapes: Mapping[str, Shape], size: tuple[int, int], kind: str | No
     return None
 
 
+ROLE_SCORES, ROLE_BOXES = "scores", "boxes"
+
+
+def _level_cells(height: int, width: int, stride: int) -> int:
+    return -(-height // stride) * -(-width // stride)
+
+
+def _sigmoid_before(proto: onnx.ModelProto | None, name: str, hops: int = 6) -> bool:
+    """Whether a Sigmoid computes ``name`` through at most ``hops`` layout ops (Transpose, Reshape, …)."""
+    if proto is None:
+        return False
+    made_by = {o: n for n in proto.graph.node for o in n.output}
+    for _ in range(hops):
+        node = made_by.get(name)
+        if node is None:
+            return False
+        if node.op_type == "Sigmoid":
+            return True
+        if not node.input:
+            return False
+        name = node.input[0]
+    return False
+
+
+def per_level_head(shapes: Mapping[str, Shape], size: tuple[int, int], proto: onnx.ModelProto | None,
+                   kind: str | None) -> Head | None:
+    """A per-level score + box-distribution head among ``shapes``, or None."""
+    if kind not in (None, "dfl"):
+        return None
+    flat = {n: (s if len(s) == 3 else (1, *s)) for n, s in shapes.items() if len(s) in (2, 3)}
+    for strides in STRIDE_SETS:
+        if len(flat) != 2 * len(strides):
+            continue
+        levels: list[tuple[str, str]] = []
+        dims: set[tuple[int, int]] = set()
+        for stride in strides:
+            here = [n for n, s in flat.items() if s[1] == _level_cells(*size, stride)]
+            if len(here) != 2 or flat[here[0]][2] == flat[here[1]][2]:
+                break
+            a, b = here
+            da, db = flat[a][2], flat[b][2]
+            box_like = [n for n, d in ((a, da), (b, db)) if d % 4 == 0 and d // 4 >= 2]
+            if len(box_like) == 2:  # both could be distributions (80 classes, 32 bins): the scores end in a Sigmoid
+                box_like = [n for n in (a, b) if not _sigmoid_before(proto, n)]
+            if len(box_like) != 1:
+                break
+            box = box_like[0]
+            score = b if box == a else a
+            levels.append((score, box))
+            dims.add((flat[score][2], flat[box][2]))
+        else:
+            if len(dims) != 1:
+                continue
+            classes, bins = next(iter(dims))
+            layout = {f"{role}@{s}": name for s, (score, box) in zip(strides, levels, strict=True)
+                      for role, name in ((ROLE_SCORES, score), (ROLE_BOXES, box))}
+            return Head("dfl", tuple(layout.values()), classes, size, strides=strides, decoded=False, layout=layout,
+                        reason=f"{len(strides)} levels (strides {', '.join(map(str, strides))}) of scores "
+                               f"[N, cells, {classes}] and box distributions [N, cells, 4x{bins // 4}] "
+                               "(PicoDet/GFL style, decoded here)")
+    return None
+
+
 def recognise_head(shapes: Mapping[str, Shape], input_size: tuple[int, int], proto: onnx.ModelProto | None = None,
                    kind: str | None = None) -> Head:
     """The head of a model whose outputs (name → shape, as a run returned them) these are. ``input_size``:
@@ -153,6 +218,8 @@ def recognise_head(shapes: Mapping[str, Shape], input_size: tuple[int, int], pro
         raise InputDataError(f"unknown head {kind!r}", hint="use one of " + ", ".join(HEADS))
     ops = _ops(proto)
     found = _separate(shapes, input_size, kind) if len(shapes) > 1 else None
+    if found is None and len(shapes) > 1:
+        found = per_level_head(shapes, input_size, proto, kind)
     if found is None:
         three_d = [(n, s) for n, s in shapes.items() if len(s) in (2, 3) and math.prod(s) > 0]
         candidates = [h for n, s in three_d if (h := _single(n, s, input_size, ops, kind)) is not None]
