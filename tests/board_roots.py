@@ -4,17 +4,21 @@ at them). Each fact is taken from public documentation, cited next to it:
 - soc_id: the kernel's include/dt-bindings/arm/qcom,ids.h (QCS6490 498, QRB5165 455, QCS9075 676, QCS8275 675,
   X1E80100 555); /sys/devices/soc0/machine is socinfo.c's name for that id (drivers/soc/qcom/socinfo.c).
 - device-tree model: the board's .dts in arch/arm64/boot/dts/qcom/ (qcs6490-rb3gen2.dts "Qualcomm Technologies,
-  Inc. Robotics RB3gen2", qrb5165-rb5.dts "Qualcomm Technologies, Inc. Robotics RB5").
+  Inc. Robotics RB3gen2", qrb5165-rb5.dts "Qualcomm Technologies, Inc. Robotics RB5", qcs9075-iq-9075-evk.dts
+  "Qualcomm Technologies, Inc. IQ 9075 EVK", qcs8275-iq-8275-evk.dts "Qualcomm Technologies, Inc. IQ 8275 EVK",
+  x1e80100-crd.dts "Qualcomm Technologies, Inc. X1E80100 CRD").
 - remoteproc firmware: the board's .dts ``firmware-name`` (qcs6490-rb3gen2.dts qcom/qcs6490/cdsp.mbn,
   qrb5165-rb5.dts qcom/sm8250/cdsp.mbn, sa8775p/qcs9075 boards qcom/sa8775p/cdsp0.mbn and cdsp1.mbn,
-  qcs8300-ride.dts qcom/qcs8300/cdsp0.mbn, x1e80100-crd.dts qcom/x1e80100/cdsp.mbn); the remoteproc name is the
+  qcs8275-iq-8275-evk.dts qcom/qcs8300/cdsp0.mbn, x1e80100-crd.dts qcom/x1e80100/cdsp.mbn); the remoteproc name is the
   driver's sysmon name (drivers/remoteproc/qcom_q6v5_pas.c: "adsp", "cdsp", "cdsp0", ...) — older kernels name it
   after the device-tree node, ``a300000.remoteproc`` (sc7280.dtsi ``remoteproc_cdsp: remoteproc@a300000``) and
   load the split firmware ``cdsp.mdt``.
 - FastRPC: /dev/fastrpc-{adsp,cdsp}[-secure] from drivers/misc/fastrpc.c; the user library and its DSP search path
   (/usr/lib/dsp/cdsp, /usr/lib/rfsa/adsp, ...) from github.com/qualcomm/fastrpc (src/Makefile.am); Ubuntu's
   qcom-fastrpc1 installs libcdsprpc.so.1 in /usr/lib/aarch64-linux-gnu, the unversioned link comes with the
-  development package; fastrpc's udev rules give the nodes group ``fastrpc`` mode 0660, the secure node stays root's.
+  development package. Node permissions: distributions' udev rules such as
+  ``SUBSYSTEM=="misc", KERNEL=="fastrpc-*", GROUP="fastrpc", MODE="0660"`` (mobile-nixos); the secure node is left
+  root-only here — the case of a board whose rules do not cover it (FastRPC then falls back to fastrpc-cdsp).
 - HTP arch: QNN's contexts (onnpu/data/qnn_soc_models.json): QCS6490 v68, QRB5165 v66, QCS9075 v73, QCS8275 v75,
   X1E80100 v73.
 """
@@ -56,13 +60,13 @@ BOARDS = {
     "rb5": Board("RB5", 455, "QRB5165", "Qualcomm Technologies, Inc. Robotics RB5", 66,
                  (("adsp", "qcom/sm8250/adsp.mbn"), ("cdsp", "qcom/sm8250/cdsp.mbn"),
                   ("slpi", "qcom/sm8250/slpi.mbn"))),
-    "iq9075": Board("IQ-9075 EVK / RB8", 676, "QCS9075", "Qualcomm Technologies, Inc. IQ-9075 EVK", 73,
+    "iq9075": Board("IQ-9075 EVK / RB8", 676, "QCS9075", "Qualcomm Technologies, Inc. IQ 9075 EVK", 73,
                     (("adsp", "qcom/sa8775p/adsp.mbn"), ("cdsp0", "qcom/sa8775p/cdsp0.mbn"),
                      ("cdsp1", "qcom/sa8775p/cdsp1.mbn"), ("gpdsp0", "qcom/sa8775p/gpdsp0.mbn"))),
-    "iq8275": Board("IQ-8275 EVK", 675, "QCS8275", "Qualcomm Technologies, Inc. IQ-8275 EVK", 75,
+    "iq8275": Board("IQ-8275 EVK", 675, "QCS8275", "Qualcomm Technologies, Inc. IQ 8275 EVK", 75,
                     (("adsp", "qcom/qcs8300/adsp.mbn"), ("cdsp", "qcom/qcs8300/cdsp0.mbn"),
                      ("gpdsp", "qcom/qcs8300/gpdsp0.mbn"))),
-    "x-elite": Board("Snapdragon X Elite (Linux)", 555, "X1E80100", "Qualcomm CRD", 73,
+    "x-elite": Board("Snapdragon X Elite (Linux)", 555, "X1E80100", "Qualcomm Technologies, Inc. X1E80100 CRD", 73,
                      (("adsp", "qcom/x1e80100/adsp.mbn"), ("cdsp", "qcom/x1e80100/cdsp.mbn"))),
 }
 

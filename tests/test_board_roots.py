@@ -29,10 +29,29 @@ def verdicts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key: str, **broken
     return {c.name: c.passed for c in checks}
 
 
-@pytest.mark.parametrize("key", ["rb3gen2", "rb3gen2-old-kernel", "rb3gen2-address-only", "iq9075", "iq8275",
-                                 "x-elite"])
-def test_every_healthy_board_passes_every_check(key: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("key", "soc"), [("rb3gen2", "QCS6490"), ("rb3gen2-old-kernel", "QCS6490"),
+                                         ("rb3gen2-address-only", "QCS6490"), ("iq9075", "QCS9075"),
+                                         ("iq8275", "QCS8300"), ("x-elite", "SC8380XP")])
+def test_every_healthy_board_passes_doctor(key: str, soc: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
     assert all(verdicts(tmp_path, monkeypatch, key).values())
+    assert main(["doctor", "--no-selftest", "--json"]) == 0  # the wheel's own QNN libraries, the board's tree
+    data = jsonio.loads(capsys.readouterr().out)
+    assert data["ok"] and data["board_identity"]["soc"]["name"] == soc and data["soc"]["name"] == soc
+    assert [c["name"] for c in data["board"] if not c["passed"]] == []
+
+
+@pytest.mark.parametrize("key", ["rb3gen2", "iq9075", "iq8275", "x-elite"])
+def test_every_board_without_the_libcdsprpc_link_fails_doctor_until_the_link_is_added(
+        key: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    root = build(tmp_path / "root", BOARDS[key], libcdsprpc="versioned")
+    monkeypatch.setenv("ONNPU_SYSROOT", str(root))
+    assert main(["doctor", "--no-selftest", "--json"]) == 1
+    failed = [c for c in jsonio.loads(capsys.readouterr().out)["board"] if not c["passed"]]
+    assert [c["name"] for c in failed] == ["libcdsprpc"]
+    target = failed[0]["fix"].split("`")[1].split()[-1]  # sudo ln -s libcdsprpc.so.1 <folder>/libcdsprpc.so
+    (root / target.lstrip("/")).symlink_to("libcdsprpc.so.1")
+    assert main(["doctor", "--no-selftest"]) == 0
 
 
 def test_rb5_fails_on_its_htp_v66(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
