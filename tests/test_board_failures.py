@@ -146,3 +146,12 @@ def test_classify_without_torch_says_how_to_bring_the_default_model_to_the_board
             'efficientnet/`; copy the efficientnet/ folder to this board and run `onnpu classify IMAGE --model '
             'efficientnet/ --target npu`') in err.replace("\n", " ")
     assert "Traceback" not in err
+
+
+def test_a_skeleton_from_another_qnn_release_is_the_named_cause(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    root = build(tmp_path / "root", BOARDS["rb3gen2"])
+    (root / "usr/lib/dsp/cdsp/libQnnHtpV68Skel.so").write_bytes(b"\x7fELF\x00v2.29.0.241129103708\x00")
+    monkeypatch.setenv("ONNPU_SYSROOT", str(root))
+    cause = board_cause(str(wheel(tmp_path / "wheel", 68)))
+    assert cause is not None and "mixed releases" in cause[0] and "2.29.0" in cause[0] and "2.51.0" in cause[0]

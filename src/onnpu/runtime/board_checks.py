@@ -348,13 +348,17 @@ def checks_apply() -> bool:
 
 def prerequisite_failures(wheel_dir: Path | None) -> list[Check]:
     """The board prerequisites of the NPU that fail here, checked (not guessed from QNN's wording): a FastRPC
-    device, the unversioned libcdsprpc.so, libatomic.so.1, the HTP skeleton for this SoC's arch (when the SoC is
-    known), the cDSP running (when its device is there to be missing)."""
+    device, the unversioned libcdsprpc.so, libatomic.so.1, the HTP skeleton for this SoC's arch and from the
+    backend's QNN release (when the SoC is known), the cDSP running (when its device is missing)."""
     ident = identify_board()
     socinfo = (sysroot() / "sys/devices/soc0/soc_id").is_file()
     checks = [device_check(), libcdsprpc_check(), libatomic_check()]
     if ident.soc is not None:
-        checks += [identity_check(ident), skel_check(ident.soc, wheel_dir)[0]]
+        skel, found = skel_check(ident.soc, wheel_dir)
+        checks += [identity_check(ident), skel]
+        release = release_check(wheel_dir, found, ident.soc)
+        if found is not None and release.detail.startswith("mixed releases"):  # the skeleton the loader finds
+            checks.append(release)
     if not checks[0].passed and checks[0].detail.startswith("missing") and socinfo:
         checks.insert(0, cdsp_check(ident.soc))  # the cDSP down is why its device is missing
     if not socinfo:
