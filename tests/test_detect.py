@@ -316,3 +316,19 @@ def test_the_cli_offers_every_head() -> None:
     from onnpu.vision.detection.heads import HEADS
 
     assert HEAD_CHOICES == HEADS
+
+
+def test_boxes_relative_to_the_input_size_come_back_in_pixels() -> None:
+    """SSD-style and many face detectors give boxes as fractions of the input (0..1): scaled to input pixels,
+    for separate boxes + scores and for heads that end in NMS; boxes in pixels stay as they are."""
+    boxes = np.array([[[0.1, 0.2, 0.3, 0.5], [0.6, 0.6, 0.9, 0.95]]], np.float32)
+    scores = np.array([[[0.9, 0.05], [0.1, 0.8]]], np.float32)
+    head = recognise_head({"boxes": boxes.shape, "scores": scores.shape}, (240, 320))
+    got = decode({"boxes": boxes, "scores": scores}, head)
+    np.testing.assert_allclose(got.boxes, [[32, 48, 96, 120], [192, 144, 288, 228]], rtol=1e-5)
+    rows = np.array([[[0.25, 0.5, 0.5, 1.0, 0.9, 3], [0, 0, 0, 0, 0, 0]]], np.float32)
+    head = recognise_head({"dets": rows.shape}, (100, 200), kind="nms")
+    np.testing.assert_allclose(decode({"dets": rows}, head).boxes, [[50, 50, 100, 100]], rtol=1e-5)
+    pixels = boxes * 300
+    head = recognise_head({"boxes": boxes.shape, "scores": scores.shape}, (240, 320))
+    np.testing.assert_allclose(decode({"boxes": pixels, "scores": scores}, head).boxes, pixels[0], rtol=1e-5)

@@ -98,6 +98,19 @@ def _objectness(a: np.ndarray, head: Head, conf: float) -> tuple[np.ndarray, np.
     return cxcywh_to_xyxy(box[keep].astype(np.float64)), score, cls
 
 
+NORMALISED = 1.5  # boxes no coordinate of which exceeds this are in units of the input size (SSD, UltraFace)
+
+
+def in_pixels(boxes: np.ndarray, head: Head) -> np.ndarray:
+    """xyxy boxes in input pixels: boxes given relative to the input size (every coordinate of every candidate
+    within 0..1, as SSD-style and many face detectors export them) are scaled by its width and height."""
+    boxes = boxes.astype(np.float64)
+    height, width = head.input_size
+    if boxes.size and min(height, width) > 8 * NORMALISED and np.abs(boxes).max() <= NORMALISED:
+        return boxes * np.array([width, height, width, height], np.float64)
+    return boxes
+
+
 def _boxes_scores(outputs: Mapping[str, np.ndarray], head: Head, index: int, conf: float
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     boxes = outputs[head.layout["boxes"]]
@@ -105,7 +118,7 @@ def _boxes_scores(outputs: Mapping[str, np.ndarray], head: Head, index: int, con
     boxes = boxes[index] if boxes.ndim == 3 else boxes
     scores = scores[index] if scores.ndim == 3 else scores
     keep, score, cls = _best_class(scores if head.transposed else scores.T, conf)
-    return boxes[keep].astype(np.float64), score, cls
+    return in_pixels(boxes, head)[keep], score, cls
 
 
 def _ended_in_nms(outputs: Mapping[str, np.ndarray], head: Head, index: int, conf: float) -> Detections:
@@ -127,8 +140,7 @@ def _ended_in_nms(outputs: Mapping[str, np.ndarray], head: Head, index: int, con
         cls = cls[index] if cls.ndim == 2 else cls
     keep = np.flatnonzero(score > conf)
     keep = keep[np.argsort(-score[keep], kind="stable")]
-    return Detections(boxes[keep].astype(np.float64), score[keep].astype(np.float64),
-                      cls[keep].astype(np.int64))
+    return Detections(in_pixels(boxes, head)[keep], score[keep].astype(np.float64), cls[keep].astype(np.int64))
 
 
 def decode(outputs: Mapping[str, np.ndarray], head: Head, *, conf: float = 0.25, iou: float = 0.45,
