@@ -332,3 +332,18 @@ def test_boxes_relative_to_the_input_size_come_back_in_pixels() -> None:
     pixels = boxes * 300
     head = recognise_head({"boxes": boxes.shape, "scores": scores.shape}, (240, 320))
     np.testing.assert_allclose(decode({"boxes": pixels, "scores": scores}, head).boxes, pixels[0], rtol=1e-5)
+
+
+def test_a_detr_style_head_reads_queries_relative_to_the_input() -> None:
+    out = np.zeros((1, 300, 84), np.float32)
+    out[0, 7, :4] = [0.5, 0.25, 0.2, 0.1]  # centre (320, 160), 128 x 64 at 640
+    out[0, 7, 4 + 17] = 0.8
+    from onnx import helper
+
+    graph = helper.make_graph([helper.make_node("GridSample", ["v", "g"], ["s"])], "rtdetr", [], [])
+    assert recognise_head({"output0": out.shape}, (640, 640)).kind == "yolov5"  # a grid-less YOLOv5 reads alike
+    head = recognise_head({"output0": out.shape}, (640, 640), helper.make_model(graph))
+    assert (head.kind, head.transposed, head.num_classes) == ("yolov8", True, 80)
+    got = decode({"output0": out}, head)
+    np.testing.assert_allclose(got.boxes, [[256, 128, 384, 192]], rtol=1e-5)
+    assert got.classes.tolist() == [17]

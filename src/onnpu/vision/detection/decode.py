@@ -70,7 +70,7 @@ def _yolov8(a: np.ndarray, head: Head, conf: float) -> tuple[np.ndarray, np.ndar
     if head.transposed:
         a = a.T
     keep, score, cls = _best_class(a[4:], conf)
-    return cxcywh_to_xyxy(a[:4, keep].T.astype(np.float64)), score, cls
+    return in_pixels(cxcywh_to_xyxy(a[:4, keep].T.astype(np.float64)), head, a[:4]), score, cls
 
 
 def _objectness(a: np.ndarray, head: Head, conf: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -101,12 +101,14 @@ def _objectness(a: np.ndarray, head: Head, conf: float) -> tuple[np.ndarray, np.
 NORMALISED = 1.5  # boxes no coordinate of which exceeds this are in units of the input size (SSD, UltraFace)
 
 
-def in_pixels(boxes: np.ndarray, head: Head) -> np.ndarray:
+def in_pixels(boxes: np.ndarray, head: Head, candidates: np.ndarray | None = None) -> np.ndarray:
     """xyxy boxes in input pixels: boxes given relative to the input size (every coordinate of every candidate
-    within 0..1, as SSD-style and many face detectors export them) are scaled by its width and height."""
+    within 0..1, as SSD-style and many face detectors export them) are scaled by its width and height.
+    ``candidates``: every box of the output, when ``boxes`` are only those kept."""
     boxes = boxes.astype(np.float64)
+    every = boxes if candidates is None else candidates
     height, width = head.input_size
-    if boxes.size and min(height, width) > 8 * NORMALISED and np.abs(boxes).max() <= NORMALISED:
+    if every.size and min(height, width) > 8 * NORMALISED and np.abs(every).max() <= NORMALISED:
         return boxes * np.array([width, height, width, height], np.float64)
     return boxes
 

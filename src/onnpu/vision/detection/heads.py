@@ -2,7 +2,9 @@
 cannot tell, its graph), or named with ``--head``:
 
 - ``yolov8`` — ``[N, 4+C, boxes]`` (YOLOv8/v9/v11): centre x, y, width, height in input pixels, then C class
-  scores, no objectness. Also ``[N, boxes, 4+C]`` when named.
+  scores, no objectness. Also ``[N, boxes, 4+C]`` when named, and DETR-style heads (RT-DETR) ``[N, queries,
+  4+C]`` when no anchor grid of the input has that many boxes and the graph samples (GridSample) or picks
+  queries (TopK); boxes relative to the input are scaled.
 - ``yolov5`` — ``[N, boxes, 5+C]`` (YOLOv5/v7, anchors decoded in the graph): box, objectness, C class scores;
   a box's score is objectness x class score.
 - ``yolox`` — ``[N, boxes, 5+C]`` with one box per grid cell of strides 8, 16, 32 and no ``Exp`` in the graph:
@@ -31,6 +33,8 @@ if TYPE_CHECKING:
 
 HEADS: tuple[str, ...] = ("yolov8", "yolov5", "yolox", "boxes-scores", "dfl", "nms")
 STRIDE_SETS: tuple[tuple[int, ...], ...] = ((8, 16, 32), (8, 16, 32, 64))
+MAX_QUERIES = 1000  # a DETR-style head answers this many queries at most (RT-DETR: 300)
+DETR_OPS = frozenset({"GridSample", "TopK"})  # RT-DETR: deformable attention samples, queries picked by TopK
 Shape = tuple[int, ...]
 
 
@@ -111,6 +115,10 @@ def _single(name: str, shape: Shape, size: tuple[int, int], ops: set[str], kind:
     if kind == "yolox":
         return Head("yolox", (name,), max(1, b - 5), size, decoded=False,
                     reason=f"{name} {list(shape)} = [N, boxes, 5+C], C = {b - 5} (named)")
+    if kind is None and a <= MAX_QUERIES and _strides_for(a, size, 3) is None and ops & DETR_OPS:
+        return Head("yolov8", (name,), b - 4, size, transposed=True,
+                    reason=f"{name} {list(shape)} = [N, queries, 4+C], C = {b - 4}: a DETR-style head (no anchor "
+                           f"grid of the input has this many boxes; {', '.join(sorted(ops & DETR_OPS))} in the graph)")
     if kind in (None, "yolov5"):
         return Head("yolov5", (name,), max(1, b - 5), size, reason=f"{name} {list(shape)} = [N, boxes, 5+C] with "
                     f"objectness, C = {b - 5}")
