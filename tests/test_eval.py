@@ -16,6 +16,7 @@ import pytest
 import models
 from onnpu import get_target, jsonio
 from onnpu.cli import main
+from onnpu.evaluation.dataset import read_list
 from onnpu.evaluation.run import evaluate
 from onnpu.vision.classify import classify
 from onnpu.zoo.photos import write_photo_set
@@ -186,3 +187,15 @@ def test_npu_row_on_the_builtin_model(zoo_model, photos: dict[str, Path], tmp_pa
     expected = np.mean([i.top[0].label == truth[Path(i.image).name] for i in on_npu.images])
     assert result.rows[2].top1 == pytest.approx(expected)
     assert "NPU" in str(result.rows[2].session["placement"]) or "HTP" in str(result.rows[2].session["placement"])
+
+
+def test_csv_rows_without_path_or_label_are_counted_not_dropped(tmp_path: Path,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    """An empty line is nothing; a row of empty cells (``,,``), a path without a label or a label without a path
+    is a row that cannot be used: counted in ``skipped`` and said on stderr with its line number."""
+    listed = tmp_path / "list.csv"
+    listed.write_text("path,label\na.jpg,cat\n\n,,\nb.jpg,\n,dog\n  \nc.jpg,dog\n")
+    found = read_list(listed)
+    assert [label for _, label in found.items] == ["cat", "dog"]
+    assert found.skipped == {"row without a path and a label": 3}
+    assert all(f"list.csv:{n}: no path and label" in caplog.text for n in (4, 5, 6))

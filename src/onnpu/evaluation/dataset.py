@@ -99,8 +99,8 @@ def read_list(path: Path) -> LabelledSet:
     else:
         start = 1
     for number, row in enumerate(rows, start):
-        if not row or not any(c.strip() for c in row):
-            continue
+        if not row or (len(row) == 1 and not row[0].strip()):
+            continue  # an empty line; a row of empty cells (",,") is a row without a path and a label
         _row(found, base, f"{path}:{number}", row[0] if row else None, row[1] if len(row) > 1 else None)
     return found
 
