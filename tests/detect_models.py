@@ -110,3 +110,53 @@ def write_scenes(folder: Path) -> tuple[list[Path], Path]:
     gt.write_text(json.dumps({"images": images, "annotations": annotations,
                               "categories": [{"id": 1, "name": "red"}, {"id": 2, "name": "blue"}]}))
     return [folder / name for name, _ in SCENES], gt
+
+
+def greedy_loop(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, iou: float,
+                max_det: int | None = None) -> list[int]:
+    """Greedy class-aware NMS one kept box at a time (numpy against every candidate left): the plain algorithm,
+    at sizes a pure-Python reference would take minutes for; the tests' reference and the benchmark's baseline."""
+    order = np.argsort(-scores, kind="stable")
+    b = boxes[order].astype(np.float64)
+    c = classes[order]
+    area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    alive = np.arange(len(order))
+    keep: list[int] = []
+    while alive.size and (max_det is None or len(keep) < max_det):
+        i, rest = alive[0], alive[1:]
+        keep.append(int(order[i]))
+        w = (np.minimum(b[i, 2], b[rest, 2]) - np.maximum(b[i, 0], b[rest, 0])).clip(0)
+        h = (np.minimum(b[i, 3], b[rest, 3]) - np.maximum(b[i, 1], b[rest, 1])).clip(0)
+        inter = w * h
+        alive = rest[~((inter > iou * (area[i] + area[rest] - inter)) & (c[rest] == c[i]))]
+    return keep
+
+
+def yolov8_frame(objects: int, seed: int = 0, classes: int = 80, size: int = 640) -> np.ndarray:
+    """A YOLOv8 output [1, 4+C, 8400] shaped like a real frame's: ``objects`` objects, each seen by the cells
+    near its centre on every level (scores falling off with distance, boxes jittered around it), every other
+    cell background (class scores from a sigmoid of N(-9, 1.5): a few stray candidates pass 0.25)."""
+    rng = np.random.default_rng(seed)
+    cells = []
+    for stride in (8, 16, 32):
+        n = size // stride
+        ys, xs = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+        cells.append(np.stack([(xs.ravel() + 0.5) * stride, (ys.ravel() + 0.5) * stride,
+                               np.full(n * n, stride)], 1))
+    grid = np.concatenate(cells).astype(np.float32)  # [8400, 3]: cx, cy, stride
+    out = np.zeros((4 + classes, len(grid)), np.float32)
+    out[4:] = 1 / (1 + np.exp(-rng.normal(-9, 1.5, (classes, len(grid)))))
+    out[0:2] = grid[:, :2].T
+    out[2:4] = grid[:, 2] * 4
+    for _ in range(objects):
+        w, h = rng.uniform(24, size / 2, 2)
+        cx, cy = rng.uniform(w / 2, size - w / 2), rng.uniform(h / 2, size - h / 2)
+        cls = int(rng.integers(classes))
+        d = np.hypot((grid[:, 0] - cx) / w, (grid[:, 1] - cy) / h)
+        near = np.flatnonzero(d < 0.25)
+        out[4 + cls, near] = np.maximum(out[4 + cls, near], 0.95 - 2.5 * d[near] + rng.normal(0, 0.03, len(near)))
+        out[0, near] = cx + rng.normal(0, 2, len(near))
+        out[1, near] = cy + rng.normal(0, 2, len(near))
+        out[2, near] = w * rng.uniform(0.92, 1.08, len(near))
+        out[3, near] = h * rng.uniform(0.92, 1.08, len(near))
+    return out[None]

@@ -82,6 +82,36 @@ def test_nms_is_the_plain_greedy_algorithm_per_class(seed: int) -> None:
     assert agnostic.tolist() == reference_nms(boxes, scores, np.zeros(300), 0.5)
 
 
+@pytest.mark.parametrize("seed, classes", [(0, 80), (1, 3), (2, 1)])
+def test_nms_in_blocks_is_the_greedy_loop_on_dense_candidates(seed: int, classes: int) -> None:
+    """8,400 candidates in tight clusters (long suppression chains, many blocks, the look-ahead growing) and
+    spread out (hundreds kept): the same boxes, in the same order, as the one-by-one loop; ``max_det`` cuts
+    that list."""
+    rng = np.random.default_rng(seed)
+    centres = rng.uniform(40, 600, (25, 2))
+    which = rng.integers(0, 25, 8400)
+    xy = np.where(rng.random((8400, 1)) < 0.7, centres[which] + rng.normal(0, 6, (8400, 2)),
+                  rng.uniform(0, 640, (8400, 2)))
+    size = rng.uniform(8, 160, (8400, 2))
+    boxes = np.concatenate([xy - size / 2, xy + size / 2], 1).astype(np.float32)
+    scores = rng.uniform(0, 1, 8400).astype(np.float32)
+    cls = rng.integers(0, classes, 8400)
+    expected = dm.greedy_loop(boxes, scores, cls, 0.45)
+    assert nms(boxes, scores, cls, iou=0.45, max_det=100_000).tolist() == expected
+    assert nms(boxes, scores, cls, iou=0.45, max_det=300).tolist() == expected[:300]
+    assert nms(boxes, scores, None, iou=0.7, max_det=100_000).tolist() == dm.greedy_loop(
+        boxes, scores, np.zeros(8400, np.int64), 0.7)
+
+
+def test_nms_resolves_a_suppression_chain_longer_than_its_rounds() -> None:
+    """Boxes in a row, each overlapping only its neighbours, scores falling along the row: every other box is kept,
+    which the block's fixed point needs as many rounds as boxes to find (it falls back to one by one)."""
+    x = np.arange(200, dtype=np.float32) * 3
+    boxes = np.stack([x, np.zeros(200), x + 10, np.full(200, 10)], 1).astype(np.float32)
+    scores = np.linspace(1, 0.5, 200).astype(np.float32)
+    assert nms(boxes, scores, np.zeros(200, np.int64), iou=0.45, max_det=1000).tolist() == list(range(0, 200, 2))
+
+
 # --- heads ---------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("shapes", "size", "kind", "classes"), [
