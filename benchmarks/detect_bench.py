@@ -66,12 +66,13 @@ def decoding(repeats: int) -> list[dict[str, object]]:
     return rows
 
 
-def plain_loop(model: Path, images: list[Path], size: int) -> float:
+def plain_loop(model: Path, images: list[Path], size: int) -> tuple[float, int]:
     """What a user writes: open the JPEG, letterbox into the corner (YOLOX), BGR 0-255, run, decode, NMS."""
     session = create_session(model, get_target("cpu")).session
     name = session.get_inputs()[0].name
     output = session.get_outputs()[0].name
     head = recognise_head({output: (1, 3549, 6)}, (size, size), kind="yolox")
+    boxes = 0
     start = time.perf_counter()
     for path in images:
         img = Image.open(path).convert("RGB")
@@ -82,19 +83,21 @@ def plain_loop(model: Path, images: list[Path], size: int) -> float:
         x = np.asarray(canvas, np.float32)[..., ::-1].transpose(2, 0, 1)[None].copy()
         found = decode({output: session.run([output], {name: x})[0]}, head)
         _ = found.boxes / ratio
-    return len(images) / (time.perf_counter() - start)
+        boxes += len(found)
+    return len(images) / (time.perf_counter() - start), boxes
 
 
 def folder(model: Path, images: Path, rounds: int) -> dict[str, object]:
     files = sorted(images.glob("*.jpg"))
-    plain, ours, counts = [], [], []
+    plain, ours = [], []
     for _ in range(rounds):  # interleaved: plain loop, onnpu, plain loop, onnpu …
-        plain.append(plain_loop(model, files, 416))
+        rate, plain_boxes = plain_loop(model, files, 416)
+        plain.append(rate)
         summary = detect_folder([images], model, get_target("cpu"))
         ours.append(summary.images_per_s)
-        counts.append(summary.boxes)
     return {"images": len(files), "plain": statistics.median(plain), "onnpu": statistics.median(ours),
-            "ratio": statistics.median(ours) / statistics.median(plain), "boxes": counts[-1]}
+            "ratio": statistics.median(ours) / statistics.median(plain), "boxes": summary.detections,
+            "plain_boxes": plain_boxes}
 
 
 def detect_section(quick: bool) -> list[str]:
@@ -125,4 +128,4 @@ def detect_section(quick: bool) -> list[str]:
             f"`benchmarks/detect_bench.py`), interleaved, medians: {fold['images']} camera JPEGs (1920×1080 and "
             f"4032×3024) through ddddocr's YOLOX detector (416×416, float, CPU), "
             f"{fold['plain']:.1f} → {fold['onnpu']:.1f} images/s = **{fold['ratio']:.2f}×** (goal ≥ 3×); "
-            f"{fold['boxes']} boxes found.", ""]
+            f"boxes found: {fold['boxes']} (the plain loop, full decoding: {fold['plain_boxes']}).", ""]

@@ -31,6 +31,7 @@ from bench_quant import quant_section  # noqa: E402
 from bench_simplify import simplify_section  # noqa: E402
 from bench_speed import latency_section, overhead_section, sessions_section, startup_section  # noqa: E402
 from corpus_bench import corpus_section  # noqa: E402
+from detect_bench import detect_section  # noqa: E402
 from eval_bench import eval_section  # noqa: E402
 from folder_bench import folder_section  # noqa: E402
 
@@ -61,6 +62,7 @@ SECTIONS: dict[str, Callable[[ZooModel, bool], list[str]]] = {
     "layers": layers_section,
     "corpus": corpus_section,
     "eval": eval_section,
+    "detect": lambda model, quick: detect_section(quick),
 }
 
 

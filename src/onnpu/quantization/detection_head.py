@@ -104,7 +104,8 @@ class DetectionQuantReport:
         return out
 
 
-def _detections(head: Head, outputs: Mapping[str, list[np.ndarray]], count: int) -> list[ImageDetections]:
+def detections_of(head: Head, outputs: Mapping[str, list[np.ndarray]], count: int) -> list[ImageDetections]:
+    """Each of ``count`` inputs' detections (default thresholds) from one output list per name."""
     found = []
     for k in range(count):
         batch = {name: values[k] for name, values in outputs.items()}
@@ -162,7 +163,7 @@ def boxes_to_keep(float_model: onnx.ModelProto, feeds: Sequence[Mapping[str, np.
     if head is None or not feeds:
         return None
     feeds = list(feeds[:MEASURE_IMAGES])
-    reference = _detections(head, run_on_cpu(float_model, feeds, exact=False), len(feeds))
+    reference = detections_of(head, run_on_cpu(float_model, feeds, exact=False), len(feeds))
     nearest = replace(config, rounding="nearest")
     report = DetectionQuantReport(head.describe(), "8-bit", [], None, images=len(feeds), input_size=head.input_size)
     best: tuple[float, list[str], str] | None = None
@@ -173,7 +174,7 @@ def boxes_to_keep(float_model: onnx.ModelProto, feeds: Sequence[Mapping[str, np.
         if refused:
             report.stages.append((stage, len(names), f"not taken: the NPU refuses it ({refused})"))
             continue
-        stats = match_detections(reference, _detections(head, run_on_cpu(quant, feeds, exact=True), len(feeds)))
+        stats = match_detections(reference, detections_of(head, run_on_cpu(quant, feeds, exact=True), len(feeds)))
         if not names:
             report.plain = stats
         median = _at_640(stats, head)
@@ -199,8 +200,8 @@ def detection_report(float_model: onnx.ModelProto, quant_model: onnx.ModelProto,
     if head is None or not feeds:
         return
     feeds = list(feeds[:MEASURE_IMAGES])
-    reference = _detections(head, run_on_cpu(float_model, feeds, exact=False), len(feeds))
-    found = _detections(head, run_on_cpu(quant_model, feeds, exact=True), len(feeds))
+    reference = detections_of(head, run_on_cpu(float_model, feeds, exact=False), len(feeds))
+    found = detections_of(head, run_on_cpu(quant_model, feeds, exact=True), len(feeds))
     report.kept = match_detections(reference, found)
     truth = {"images": [{"id": k + 1, "file_name": str(k), "width": head.input_size[1],
                          "height": head.input_size[0]} for k in range(len(feeds))],

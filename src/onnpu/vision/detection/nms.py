@@ -16,6 +16,7 @@ import numpy as np
 
 BLOCK = 64
 MAX_BLOCK = 4096
+GROW = 4  # the look-ahead multiplies by this when most of a block was already suppressed
 ROUNDS = 32  # fixed-point rounds before a block is resolved one box at a time
 
 
@@ -97,5 +98,5 @@ def nms(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray | None = None
             keep = _resolve(_overlaps(coords, area, cls, block, block, iou))
             kept = np.concatenate([kept, block[keep]])
         if block.size < size // 4:
-            size = min(size * 2, MAX_BLOCK)  # most candidates already suppressed: look further ahead at once
+            size = min(size * GROW, MAX_BLOCK)  # most candidates already suppressed: look further ahead at once
     return order[kept[:max_det]]
