@@ -281,3 +281,23 @@ def test_efficientnet_on_the_npu_layer_by_layer(nearest_w8a8, tmp_path: Path) ->
     assert "283 of 285 nodes on the NPU" in device.placement and device.placement == device.plain_placement
     files = write_layers_report(result, tmp_path / "rep")
     assert (tmp_path / "rep" / "layers.png").stat().st_size > 20_000 and files[-1].name == "report.html"
+
+
+def test_advice_after_random_inputs_names_real_data_of_the_models_kind() -> None:
+    """Layers that lose to clipping on random inputs: the fix is real inputs — photos for a one-image model, a
+    samples file (one array per input) for a text, audio or multi-input model."""
+    from onnpu.measure.layers.advice import CLIPPING, advise
+    from onnpu.measure.layers.result import LayerRow
+    from onnpu.model.inspection import TensorInfo
+    from onnpu.runtime.inputs.kinds import real_data_placeholder
+
+    image = [TensorInfo("x", "float", [1, 3, 224, 224])]
+    text = [TensorInfo("input_ids", "int64", [1, 128]), TensorInfo("attention_mask", "int64", [1, 128])]
+    audio = [TensorInfo("wav", "float", [1, 16000])]
+    assert real_data_placeholder(image) == "PHOTOS/"
+    assert real_data_placeholder(text) == real_data_placeholder(audio) == "SAMPLES.npz"
+    rows = [LayerRow(0, "t", "n", "Add", [], [1, 8], "uint8", 0.1, cause=CLIPPING)]
+    for infos, wanted in ((image, "--calib PHOTOS/"), (text, "--calib SAMPLES.npz")):
+        advice = advise(rows, [0], "m.onnx", "random", {}, 10.0, real_data_placeholder(infos))
+        command = next(a.command for a in advice if a.kind == "calibration")
+        assert command is not None and command.endswith(wanted)

@@ -49,7 +49,9 @@ def quantization_config(metadata: Mapping[str, str]) -> dict[str, object]:
 
 
 def advise(rows: list[LayerRow], top: list[int], reference: str | None, inputs: str,
-           config: Mapping[str, object], final_sqnr: float | None) -> list[Advice]:
+           config: Mapping[str, object], final_sqnr: float | None, real_data: str = "SAMPLES.npz") -> list[Advice]:
+    """``real_data``: what the command should calibrate on instead of random inputs (photos for an image model,
+    a samples file otherwise)."""
     worst = [rows[i] for i in top]
     advice: list[Advice] = []
     if reference is None or not worst:
@@ -76,7 +78,7 @@ def advise(rows: list[LayerRow], top: list[int], reference: str | None, inputs: 
                 + (" — the inputs here are random" if inputs == "random" else ""))
         advice.append(Advice("calibration", f"{len(clipping)} of the worst layers lose most to clipping: {text}.",
                              [r.name for r in clipping],
-                             _quantize_command(reference, inputs if inputs != "random" else "PHOTOS/", config, extra)))
+                             _quantize_command(reference, inputs if inputs != "random" else real_data, config, extra)))
     if weights:
         if config.get("rounding") != "optimized":
             text = ("the loss comes from the ops' weights and arithmetic, not from the activations: optimised "

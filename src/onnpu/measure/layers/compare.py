@@ -45,6 +45,7 @@ from onnpu.quantization.calibration import model_inputs
 from onnpu.runtime.context_cache import open_session
 from onnpu.runtime.feeds import run_feeds
 from onnpu.runtime.inputs import check_finite
+from onnpu.runtime.inputs.kinds import real_data_placeholder
 from onnpu.runtime.session import exact_cpu_session
 from onnpu.runtime.targets import CPU, Target
 from onnpu.vision.preprocess import PreprocessConfig
@@ -190,7 +191,7 @@ def _result(plan: LayerPlan, drift: dict[str, DriftStats], check: _DeviceCheck |
         result.top = rank(rows, top)
         result.by_op = by_op(rows)
         result.advice = advise(rows, result.top, str(reference), inputs, quantization_config(metadata(qmodel)),
-                               result.final_sqnr_db)
+                               result.final_sqnr_db, real_data_placeholder(tensor_infos(qmodel)[0]))
         explained = budget_explains(drift, plan)
         if explained is not None:
             result.notes.append(f"the layers' estimated shares add up to {explained:.0%} of the measured output "

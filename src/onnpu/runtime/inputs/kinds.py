@@ -100,6 +100,12 @@ def _image_like(info: TensorInfo) -> bool:
     return len(shape) == 4 and (shape[1] in (1, 3) or shape[3] in (1, 3))
 
 
+def real_data_placeholder(infos: list[TensorInfo]) -> str:
+    """What a command line should name for real inputs of these: a folder of photos for a one-image model, else a
+    samples file (one array per input, samples stacked on axis 0)."""
+    return "PHOTOS/" if len(infos) == 1 and _image_like(infos[0]) else "SAMPLES.npz"
+
+
 def _waveform_like(info: TensorInfo) -> bool:
     shape = info.shape
     if any(w in info.name.lower() for w in WAVE_NAMES) and len(shape) in (2, 3):
