@@ -77,3 +77,23 @@ def test_graph_helpers() -> None:
     assert upstream(graph, ["d"]) == {0, 1, 2, 3}
     assert upstream(graph, ["d"], stop=["a"]) == {0, 2, 3}  # the walk ends at a
     assert upstream(graph, ["b"]) == {1, 2}
+
+
+def test_drift_flag_scales_with_the_outputs_width() -> None:
+    """A uint16 output's step is 1/257 of a uint8 one over the same range: 168 steps of it (the text encoder's
+    last_hidden_state on the NPU) is less than one 8-bit step and not flagged; the flag sits at 2 steps of an 8-bit
+    grid, 514 steps, and the share beyond is counted against it."""
+    from onnpu.metrics import flag_steps
+    from onnpu.model.qparams import QuantParams
+
+    assert flag_steps(8) == 2.0 and flag_steps(16) == pytest.approx(514.0)
+    assert QuantParams((0.1,), (0,), "uint16").bits == 16 and QuantParams((0.1,), (0,), "int8").bits == 8
+    a = np.zeros(1000)
+    b = a.copy()
+    b[:10] = 168 * 1e-4
+    wide = drift_in_steps([b], [a], scale=(1e-4,), bits=16)
+    assert wide.max_steps == pytest.approx(168.0) and not wide.flagged and wide.share_beyond == 0.0
+    b[0] = 600 * 1e-4
+    wide = drift_in_steps([b], [a], scale=(1e-4,), bits=16)
+    assert wide.flagged and wide.share_beyond == pytest.approx(0.001)
+    assert drift_in_steps([b], [a], scale=(1e-4,)).share_beyond == pytest.approx(0.01)  # the same at 8 bits

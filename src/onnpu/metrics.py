@@ -127,7 +127,7 @@ class StepDrift:
     max_steps: float | None = None
     mean_steps: float | None = None
     share_beyond: float | None = None  # share of values more than ``beyond`` steps apart
-    beyond: float = DRIFT_FLAG_STEPS
+    beyond: float = DRIFT_FLAG_STEPS  # the flag, in this output's own steps (see ``flag_steps``)
 
     @property
     def flagged(self) -> bool:
@@ -137,12 +137,23 @@ class StepDrift:
         return asdict(self) | {"flagged": self.flagged}
 
 
+def flag_steps(bits: int = 8, beyond: float = DRIFT_FLAG_STEPS) -> float:
+    """The drift flagged, in the steps of a ``bits``-wide output: ``beyond`` steps of an 8-bit grid over the same
+    range — a 16-bit step is 1/257 of an 8-bit one, so 168 steps of a uint16 output are less than one 8-bit step
+    and are not flagged (more than 514 would be)."""
+    return beyond * (2**bits - 1) / 255 if bits > 8 else beyond
+
+
 def drift_in_steps(a: Sequence[np.ndarray], b: Sequence[np.ndarray], scale: Sequence[float] | None = None,
-                   axis: int | None = None, *, integer: bool = False, beyond: float = DRIFT_FLAG_STEPS) -> StepDrift:
+                   axis: int | None = None, *, integer: bool = False, bits: int = 8,
+                   beyond: float = DRIFT_FLAG_STEPS) -> StepDrift:
     """``a`` against ``b`` (the same output, sample by sample) in quantization steps: ``scale`` (one value, or
-    one per index of ``axis``) for a quantized output; ``integer`` for integer outputs (a step is 1); neither:
-    a float output, raw difference only. Steps are rounded to 1e-3: float32 outputs on the same step grid
-    differ by whole steps up to float rounding."""
+    one per index of ``axis``) for a quantized output of ``bits``-wide integers; ``integer`` for integer outputs
+    (a step is 1); neither: a float output, raw difference only. Steps are rounded to 1e-3: float32 outputs on the
+    same step grid differ by whole steps up to float rounding. The flag (``beyond`` steps at 8 bits) scales with
+    the width: ``flag_steps``."""
+    if scale is not None and len(scale):
+        beyond = flag_steps(bits, beyond)
     diffs = [np.abs(np.asarray(x, np.float64) - np.asarray(y, np.float64)) for x, y in zip(a, b, strict=True)]
     raw = max((float(d.max()) for d in diffs if d.size), default=0.0)
     if scale is not None and len(scale):

@@ -102,12 +102,13 @@ def render_npu_check(npu: NpuCheck) -> None:
     out().print(f"  session {npu.session_seconds:.2f} s, run {npu.run_ms:.1f} ms; NPU vs exact CPU QDQ arithmetic on "
                 f"{escape(npu.inputs_source)}, per output in quantization steps:", soft_wrap=True)
     table = Table()
-    for col in ("output", "max |NPU − CPU|", "step", "max steps", "mean steps", f"beyond {DRIFT_FLAG_STEPS:g}", ""):
+    for col in ("output", "max |NPU − CPU|", "step", "max steps", "mean steps", "beyond flag", ""):
         table.add_column(col, justify="left" if col in ("output", "") else "right")
     for o in npu.outputs:
         steps = "-" if o.steps is None else f"{o.steps:.2f}" + (" (integer)" if o.kind == "integer" else "")
-        flag = f"[yellow]beyond {DRIFT_FLAG_STEPS:g} steps[/]" if o.flagged else "ok" if o.steps is not None else \
-            "float output"
+        flag = f"[yellow]beyond {o.flag_steps:g} steps[/]" if o.flagged else \
+            (f"ok (flag: {o.flag_steps:g} steps)" if o.flag_steps != DRIFT_FLAG_STEPS else "ok") \
+            if o.steps is not None else "float output"
         table.add_row(escape(o.name), f"{o.max_abs_diff:.4g}", "-" if o.step is None else f"{o.step:.4g}", steps,
                       "-" if o.mean_steps is None else f"{o.mean_steps:.3f}",
                       "-" if o.share_beyond is None else f"{o.share_beyond:.2%}", flag)

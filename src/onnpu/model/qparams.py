@@ -39,6 +39,12 @@ class QuantParams:
     def per_tensor(self) -> bool:
         return len(self.scale) == 1
 
+    @property
+    def bits(self) -> int:
+        """The integer type's width (8 for uint8/int8, 16 for uint16/int16, 4 for int4 …)."""
+        digits = "".join(c for c in self.dtype if c.isdigit())
+        return int(digits) if digits else 8
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"dtype": self.dtype, "source": self.source}
         if self.per_tensor:

@@ -104,7 +104,8 @@ def _verify(entry: CompiledEntry, path: Path, target: Target, reference: _Refere
         info = reference.infos.get(name)
         quant = info.quant if info else None
         drift = drift_in_steps(npu[name], values, quant.scale if quant else None, quant.axis if quant else None,
-                               integer=info is not None and not np.issubdtype(info.numpy_dtype, np.floating))
+                               integer=info is not None and not np.issubdtype(info.numpy_dtype, np.floating),
+                               bits=quant.bits if quant else 8)
         entry.max_abs_diff[name] = drift.max_abs_diff
         entry.max_steps[name] = drift.max_steps
 

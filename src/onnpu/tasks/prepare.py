@@ -52,11 +52,12 @@ class OutputDrift:
     steps: float | None  # max |NPU − CPU| / step; integer outputs without Q/DQ: the raw integer difference
     kind: str  # "quantized", "integer" or "float"
     mean_steps: float | None = None
-    share_beyond: float | None = None  # share of the values more than DRIFT_FLAG_STEPS steps apart
+    share_beyond: float | None = None  # share of the values more than ``flag_steps`` steps apart
+    flag_steps: float = DRIFT_FLAG_STEPS  # DRIFT_FLAG_STEPS at 8 bits, in this output's steps (16 bits: 514)
 
     @property
     def flagged(self) -> bool:
-        return self.steps is not None and self.steps > DRIFT_FLAG_STEPS + 1e-6
+        return self.steps is not None and self.steps > self.flag_steps + 1e-6
 
     def describe(self) -> str:
         if self.steps is None:
@@ -64,14 +65,14 @@ class OutputDrift:
         unit = "integer" if self.kind == "integer" else "step"
         plural = "s" if round(self.steps, 2) != 1 else ""
         raw = f" (max |diff| {self.max_abs_diff:.4g}, step {self.step:.4g})" if self.kind == "quantized" else ""
-        spread = f", {self.share_beyond:.2%} of values beyond {DRIFT_FLAG_STEPS:g}" if self.flagged and \
+        spread = f", {self.share_beyond:.2%} of values beyond {self.flag_steps:g}" if self.flagged and \
             self.share_beyond is not None else ""
         return f"{self.name}: {self.steps:.2f} {unit}{plural}{raw}{spread}"
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "max_abs_diff": self.max_abs_diff, "step": self.step, "steps": self.steps,
                 "kind": self.kind, "flagged": self.flagged, "mean_steps": self.mean_steps,
-                "share_beyond_flag": self.share_beyond}
+                "share_beyond_flag": self.share_beyond, "flag_steps": self.flag_steps}
 
 
 @dataclass
@@ -124,8 +125,9 @@ def _drift(name: str, npu: list[np.ndarray], cpu: list[np.ndarray], info: Tensor
     """Outputs in float (quantized ones dequantized with their own parameters) → the drift in steps."""
     quant = info.quant if info else None
     d = drift_in_steps(npu, cpu, quant.scale if quant else None, quant.axis if quant else None,
-                       integer=info is not None and not np.issubdtype(info.numpy_dtype, np.floating))
-    return OutputDrift(name, d.max_abs_diff, d.step, d.max_steps, d.kind, d.mean_steps, d.share_beyond)
+                       integer=info is not None and not np.issubdtype(info.numpy_dtype, np.floating),
+                       bits=quant.bits if quant else 8)
+    return OutputDrift(name, d.max_abs_diff, d.step, d.max_steps, d.kind, d.mean_steps, d.share_beyond, d.beyond)
 
 
 def _refused_listing(report: PlacementReport) -> tuple[int, str]:
@@ -310,9 +312,10 @@ def prepare(model: str | Path, out: str | Path, calib: str | Path | None = None,
         flagged = prepared.npu.flagged
         if flagged:
             listed = ", ".join(f"{d.name} (max {d.steps:.0f} steps, {d.share_beyond:.2%} of its values beyond "
-                               f"{DRIFT_FLAG_STEPS:g}, mean {d.mean_steps:.2f})" for d in flagged)
+                               f"{d.flag_steps:g}, mean {d.mean_steps:.2f})" for d in flagged)
             prepared.notes.append(
-                f"output{'s' if len(flagged) > 1 else ''} beyond {DRIFT_FLAG_STEPS:g} quantization steps from the "
+                f"output{'s' if len(flagged) > 1 else ''} beyond {DRIFT_FLAG_STEPS:g} quantization steps (of an 8-bit "
+                f"grid over its range) from the "
                 f"exact CPU QDQ arithmetic: {listed}. Per-layer differences of one step add up through a network, "
                 "and a steep function (a sigmoid over coarse logits) magnifies a few values; `onnpu compare` on your "
                 "own inputs shows what it costs")
