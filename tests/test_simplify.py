@@ -149,3 +149,12 @@ def test_only_lossless_cast_round_trips_are_dropped() -> None:
     assert drop_cast_round_trips(chain(TensorProto.DOUBLE))[1] == 1
     for lossy in (TensorProto.FLOAT16, TensorProto.BFLOAT16, TensorProto.INT32):
         assert drop_cast_round_trips(chain(lossy))[1] == 0, lossy
+
+
+def test_the_summary_says_what_came_as_well_as_what_went() -> None:
+    """A fusion keeps the count (MatMul + Add → Gemm): the summary names the ops that came, not only the ones
+    that went, largest changes first."""
+    from onnpu.model.simplify import SimplifyStats
+
+    stats = SimplifyStats(42, 36, 0, 0, 0, 0, removed={"Add": 6, "MatMul": 6}, added={"Gemm": 6})
+    assert stats.describe() == "42 → 36 nodes; Add −6, Gemm +6, MatMul −6"

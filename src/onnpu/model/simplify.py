@@ -47,7 +47,8 @@ def library_version() -> str:
 
 @dataclass
 class SimplifyStats:
-    """Node counts before and after (all graphs, control-flow bodies included) and the ops that went away."""
+    """Node counts before and after (all graphs, control-flow bodies included), the ops that went away and the ops
+    that came (fusions): "42 → 36 nodes; Add −6, MatMul −6, Gemm +6"."""
 
     nodes_before: int
     nodes_after: int
@@ -71,8 +72,10 @@ class SimplifyStats:
             text += f" ({self.inside_before} → {self.inside_after} inside control flow)"
         if self.control_flow_before != self.control_flow_after:
             text += f"; If/Loop/Scan {self.control_flow_before} → {self.control_flow_after}"
-        gone = ", ".join(f"{op} −{n}" for op, n in sorted(self.removed.items(), key=lambda kv: -kv[1])[:8])
-        return text + (f"; {gone}" if gone else "")
+        changes = [(op, -n) for op, n in self.removed.items()] + list(self.added.items())
+        listed = ", ".join(f"{op} {'+' if n > 0 else '−'}{abs(n)}"
+                           for op, n in sorted(changes, key=lambda kv: (-abs(kv[1]), kv[0]))[:8])
+        return text + (f"; {listed}" if listed else "")
 
 
 def parse_value_spec(text: str) -> tuple[str, list[float]]:
