@@ -149,3 +149,22 @@ def test_a_small_work_budget_uses_fewer_inputs_says_so_and_never_depends_on_the_
     assert again.samples == report.samples and second.SerializeToString() == first.SerializeToString()
     _, whole = optimize_rounding(nearest, src, data.calibration, work_budget=None)
     assert whole.samples == len(data.calibration) and not any("work budget" in n for n in whole.notes)
+
+
+def test_a_covariance_that_is_not_positive_definite_keeps_nearest_rounding() -> None:
+    """Inputs whose mean dwarfs their spread can leave the centred covariance indefinite in float64 even after
+    damping (U²-Net-p's did: "Matrix is not positive definite"): the layer keeps nearest rounding, the model
+    is still quantized."""
+    import numpy as np
+    from onnx import helper
+
+    from onnpu.quantization.rounding_solve import candidates
+    from onnpu.quantization.rounding_stats import Layer, PairStats
+
+    layer = Layer(helper.make_node("MatMul", ["x", "w"], ["y"]), "w", np.array([0.01]), np.array([0]), 1,
+                  np.dtype(np.int8))
+    indefinite = np.array([[[1.0, 3.0], [3.0, 1.0]]])  # eigenvalues 4 and -2
+    fit = PairStats(indefinite, None, indefinite.copy(), np.zeros((1, 2)), np.zeros((1, 2)), 10)
+    weight = np.array([[0.113, -0.52, 0.3], [0.071, 0.2, -0.094]], np.float32)  # [d, rows] as MatMul holds it
+    found, _ = candidates(layer, weight, fit, None, bias_correction=False)
+    assert [c.name for c in found] == ["nearest"]

@@ -101,11 +101,13 @@ def require_random(args: argparse.Namespace, source: str | None, what: str, *, v
 # --- target ---------------------------------------------------------------------------------------------
 
 def add_target_args(parser: argparse.ArgumentParser, default: str | None = "cpu", *, many: bool = False,
-                    flag: str = "--target", fallback: bool = True, cache: bool = True, dims: bool = True) -> None:
+                    flag: str = "--target", fallback: bool = True, cache: bool = True, dims: bool = True,
+                    what: str | None = None) -> None:
     """``--target`` (or a comma list with ``many``), ``--ep-option``, ``--no-fallback``, ``--no-cache``, ``--dim``."""
     names = (flag, "-t") if flag == "--target" else (flag,)
-    what = "comma-separated targets" if many else "cpu, npu (QNN HTP) or a provider name"
-    parser.add_argument(*names, dest="target", default=default, help=f"{what} (default: {default})")
+    text = what or (f"{'comma-separated targets' if many else 'cpu, npu (QNN HTP) or a provider name'} "
+                    f"(default: {default})")
+    parser.add_argument(*names, dest="target", default=default, help=text)
     parser.add_argument("--ep-option", action="append", default=[], metavar="KEY=VALUE",
                         help="provider option, repeatable (validated against the QNN EP's documented options)")
     add_soc_arg(parser)

@@ -24,7 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("compare", help="how much outputs differ: two models, or one model on two targets")
     p.add_argument("reference", help="reference model")
     p.add_argument("candidate", nargs="?", help="model to compare (default: the reference on the second target)")
-    add_target_args(p, None, many=True, flag="--targets", fallback=False)
+    add_target_args(p, None, many=True, flag="--targets", fallback=False,
+                    what="the reference's and the candidate's targets, comma-separated; one target for both when two "
+                         "models are given (default: cpu,cpu for two models, cpu,npu for one)")
     p.add_argument("--inputs", default="random", help="folder of images, .npz, or random (default)")
     p.add_argument("--count", type=positive_int, default=8, help="inputs to use (default 8)")
     p.add_argument("--seed", type=non_negative_int, default=0)
@@ -45,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
     require_random(args, args.inputs, "--inputs")
     args.reference = local_model(args.reference)
     args.candidate = local_model(args.candidate)
+    if args.candidate and args.target and "," not in args.target:
+        args.target = f"{args.target},{args.target}"  # two models, one target: both run on it
     ta, tb = targets_from(args, "cpu,cpu" if args.candidate else "cpu,npu", count=2)
     result = compare((args.reference, ta), (args.candidate or args.reference, tb), inputs=args.inputs,
                      count=args.count, preprocess=preprocess_from(args), dims=parse_dims(args.dim), seed=args.seed,

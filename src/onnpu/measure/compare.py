@@ -10,7 +10,9 @@ from typing import Any
 import numpy as np
 
 from onnpu.metrics import OutputQuality, compare_outputs
+from onnpu.model.files import read_model
 from onnpu.model.inspection import TensorInfo, tensor_infos
+from onnpu.model.shapes import dims_from
 from onnpu.quantization.calibration import model_inputs
 from onnpu.quantization.evaluate import output_tasks
 from onnpu.runtime.context_cache import open_session
@@ -60,6 +62,9 @@ def compare(reference: tuple[str | Path, Target], candidate: tuple[str | Path, T
     cand_model, cand_target = candidate
     require_inference(ref_target, "compare")
     require_inference(cand_target, "compare")
+    if str(ref_model) != str(cand_model):  # a float model with dynamic dims beside its fixed copy: its sizes
+        ref_proto, cand_proto = (read_model(m, load_external_data=False) for m in (ref_model, cand_model))
+        dims = {**dims_from(ref_proto, cand_proto), **dims_from(cand_proto, ref_proto), **(dims or {})} or None
     ref = open_session(ref_model, ref_target, dims=dims, cache=cache)
     cand = open_session(cand_model, cand_target, dims=dims, cache=cache)
     data = model_inputs(inputs, ref.proto, count, preprocess=preprocess, seed=seed, dims=dims,

@@ -48,6 +48,21 @@ def _dim_params(model: onnx.ModelProto) -> set[str]:
     return {d.dim_param for v in values for d in v.type.tensor_type.shape.dim if d.HasField("dim_param")}
 
 
+def dims_from(dynamic: onnx.ModelProto, fixed: onnx.ModelProto) -> dict[str, int]:
+    """The symbolic input dims of ``dynamic`` that ``fixed`` sets (the same model with fixed input shapes, such as
+    the copy ``prepare`` wrote): same input name and rank; a dim name given two values is left out."""
+    found: dict[str, set[int]] = {}
+    given = {v.name: v.type.tensor_type.shape.dim for v in fixed.graph.input}
+    for value in dynamic.graph.input:
+        mine, theirs = value.type.tensor_type.shape.dim, given.get(value.name)
+        if theirs is None or len(mine) != len(theirs):
+            continue
+        for a, b in zip(mine, theirs, strict=True):
+            if a.HasField("dim_param") and b.HasField("dim_value") and b.dim_value > 0:
+                found.setdefault(a.dim_param, set()).add(int(b.dim_value))
+    return {name: next(iter(values)) for name, values in found.items() if len(values) == 1}
+
+
 def dynamic_dims(model: onnx.ModelProto) -> dict[str, list[str]]:
     """Graph inputs and outputs that still have a dim that is not a fixed positive integer."""
     inputs, outputs = tensor_infos(model)

@@ -57,7 +57,10 @@ def load_calibration(source: str | Path, infos: list[TensorInfo], *, preprocess:
                      kinds: Mapping[str, InputKind] | None = None) -> CalibrationData:
     """Inputs for calibration and a disjoint held-out set (split by file for images). ``random`` inputs take the
     range of their kind (``kinds``, from :func:`onnpu.runtime.inputs.input_kinds`), else integer inputs take
-    ``ranges`` (half-open, e.g. the rows of the table they index) where given."""
+    ``ranges`` (half-open, e.g. the rows of the table they index) where given. ``dims`` fix symbolic dims (an
+    image input's size among them)."""
+    if dims:
+        infos = [info.with_dims(dims) for info in infos]
     text = str(source)
     kinds_text = ""
     if text == "random":

@@ -206,7 +206,12 @@ def candidates(layer: Layer, weight: np.ndarray, fit: PairStats, check: PairStat
         h = h - n * np.einsum("gd,ge->gde", mean_q, mean_q)
         c = c - n * np.einsum("gd,ge->gde", mean_f, mean_q)
     nearest = _quant(w, scale[:, None], zp[:, None], lo, hi)
-    q_opt = _optimized(w, h, c, fit, scale, zp, lo, hi) if fit.count >= h.shape[-1] and not skip else None
+    q_opt = None
+    if fit.count >= h.shape[-1] and not skip:
+        try:
+            q_opt = _optimized(w, h, c, fit, scale, zp, lo, hi)
+        except np.linalg.LinAlgError:  # the (centred) covariance is not positive definite even damped: the
+            q_opt = None  # inputs' mean dwarfs their spread in float64; the layer keeps nearest rounding
     row_mean_q, row_mean_f = row_vectors(mean_q, n_rows), row_vectors(mean_f, n_rows)
 
     def shift_for(q: np.ndarray) -> np.ndarray:  # E[W x − Ŵ x̃] per output row, on the fit inputs

@@ -40,7 +40,7 @@ from onnpu.measure.layers.stats import DeviceStats, DriftStats
 from onnpu.model.files import metadata, read_model
 from onnpu.model.inspection import tensor_infos
 from onnpu.model.qparams import QuantParams, io_quant_params
-from onnpu.model.shapes import infer_shapes
+from onnpu.model.shapes import dims_from, infer_shapes
 from onnpu.quantization.calibration import model_inputs
 from onnpu.runtime.context_cache import open_session
 from onnpu.runtime.feeds import run_feeds
@@ -57,8 +57,7 @@ EXTRA_OUTPUTS_NOTE = ("the device ran a copy of the model with every compared te
                       "written out), so the final outputs are checked against the model without them")
 
 
-def _load(path: Path, dims: Mapping[str, int] | None) -> onnx.ModelProto:
-    model = read_model(path)
+def _fixed(model: onnx.ModelProto, dims: Mapping[str, int] | None) -> onnx.ModelProto:
     fix_input_dims(model, dims)
     return infer_shapes(model)
 
@@ -130,8 +129,12 @@ def compare_layers(reference: str | Path | None, quantized: str | Path, *, input
     if count < 1:
         raise InputDataError(f"--count {count}: need at least one input", hint="e.g. --count 8")
     qpath = Path(quantized)
-    qmodel = _load(qpath, dims)
-    fmodel = _load(Path(reference), dims) if reference is not None else None
+    qmodel = read_model(qpath)
+    fmodel = read_model(Path(reference)) if reference is not None else None
+    if fmodel is not None:  # a float model with dynamic dims beside its fixed copy: the copy's sizes
+        dims = {**dims_from(fmodel, qmodel), **dims_from(qmodel, fmodel), **(dims or {})} or None
+    qmodel = _fixed(qmodel, dims)
+    fmodel = _fixed(fmodel, dims) if fmodel is not None else None
     plan = plan_layers(fmodel if fmodel is not None else qmodel, qmodel)
     inner = [t for t in plan.tensors if not t.is_input]
     if not inner or (on_device and not any(t.integer for t in inner)):
