@@ -65,7 +65,10 @@ def ratio_db(signal: float, noise: float) -> float:
     """10·log10(signal / noise): inf when the noise is zero, -inf when the signal is (and the noise is not)."""
     if noise <= 0:
         return math.inf
-    return 10 * math.log10(signal / noise) if signal > 0 else -math.inf
+    ratio = signal / noise if signal > 0 else 0.0
+    if ratio <= 0:  # no signal, or a signal that underflows against the noise (1e-300 / 1e10)
+        return -math.inf
+    return 10 * math.log10(ratio) if math.isfinite(ratio) else math.inf
 
 
 def sqnr_db(reference: np.ndarray, test: np.ndarray) -> float:

@@ -207,7 +207,8 @@ def add_input_range_args(parser: argparse.ArgumentParser, *, value: bool = True)
                              "onnpu reads from the graph (repeatable)")
     if value:
         parser.add_argument("--input-value", action="append", default=[], metavar="NAME=V",
-                            help="feed an input the constant V in every random sample (repeatable)")
+                            help="feed an input the constant V in every sample: random ones, or an input the "
+                                 "given samples lack (repeatable)")
 
 
 def input_ranges_from(args: argparse.Namespace, *, values: bool = True) -> dict[str, tuple[float, float]]:

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from onnpu.measure.compare import compare
 
     require_images(args, args.inputs, "--inputs")
-    require_random(args, args.inputs, "--inputs")
+    require_random(args, args.inputs, "--inputs", values=False)  # --input-value fills what files lack
     args.reference = local_model(args.reference)
     args.candidate = local_model(args.candidate)
     if args.candidate and args.target and "," not in args.target:

@@ -221,7 +221,7 @@ def run(args: argparse.Namespace) -> int:
         raise OnnpuError(f"layers takes one or two models, got {len(args.models)}",
                          hint="onnpu layers FLOAT.onnx QUANT.onnx [--target npu]")
     require_images(args, args.inputs, "--inputs")
-    require_random(args, args.inputs, "--inputs")
+    require_random(args, args.inputs, "--inputs", values=False)  # --input-value fills what files lack
     if len(args.models) == 1 and given(args, "threshold", "top"):
         refuse(args, f"{', '.join(given(args, 'threshold', 'top'))}: rank layers against a float model, and only "
                      "the quantized model was given")

@@ -12,7 +12,7 @@ import numpy as np
 from onnpu.metrics import OutputQuality, compare_outputs
 from onnpu.model.files import read_model
 from onnpu.model.inspection import TensorInfo, tensor_infos
-from onnpu.model.shapes import dims_from
+from onnpu.model.shapes import dims_from, inputs_source
 from onnpu.quantization.calibration import model_inputs
 from onnpu.quantization.evaluate import output_tasks
 from onnpu.runtime.context_cache import open_session
@@ -67,11 +67,15 @@ def compare(reference: tuple[str | Path, Target], candidate: tuple[str | Path, T
         dims = {**dims_from(ref_proto, cand_proto), **dims_from(cand_proto, ref_proto), **(dims or {})} or None
     ref = open_session(ref_model, ref_target, dims=dims, cache=cache)
     cand = open_session(cand_model, cand_target, dims=dims, cache=cache)
-    data = model_inputs(inputs, ref.proto, count, preprocess=preprocess, seed=seed, dims=dims,
-                        overrides=input_ranges)
+    data = model_inputs(inputs, inputs_source(ref.proto, cand.proto, dims), count, preprocess=preprocess, seed=seed,
+                        dims=dims, overrides=input_ranges)
     feeds = data.calibration
     a = run_feeds(ref, feeds, model=str(ref_model), dims=dims)
     check_finite(a, model=str(ref_model), samples=data.calibration_names, inputs=data.random_kinds)
+    takes = {i.name for i in tensor_infos(cand.proto)[0]}
+    constant = {n for n, (lo, hi) in (input_ranges or {}).items() if lo == hi}
+    if not {n for f in feeds for n in f} - takes - constant:  # the candidate baked the --input-value inputs in
+        feeds = [{n: v for n, v in f.items() if n in takes} for f in feeds]
     b = run_feeds(cand, feeds, model=str(cand_model), dims=dims)
     check_finite(b, model=str(cand_model), samples=data.calibration_names, inputs=data.random_kinds)
     steps = {o.name: o for o in tensor_infos(cand.proto)[1]}  # drift in the candidate's output steps

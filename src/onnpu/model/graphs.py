@@ -106,6 +106,26 @@ def with_unique_names(model: onnx.ModelProto, *, unnamed: bool = True) -> onnx.M
     return result
 
 
+def outer_inputs(node: onnx.NodeProto) -> list[str]:
+    """The tensors of the enclosing graph that ``node``'s If/Loop/Scan bodies read without naming them as inputs
+    (ONNX's outer-scope references), nested bodies included."""
+    found: list[str] = []
+    for _, body in bodies(node):
+        local = {i.name for i in body.input} | {t.name for t in body.initializer} | \
+            {o for n in body.node for o in n.output}
+        for inner in body.node:
+            for name in [*inner.input, *outer_inputs(inner)]:
+                if name and name not in local and name not in found:
+                    found.append(name)
+    return found
+
+
+def node_inputs(node: onnx.NodeProto) -> list[str]:
+    """Everything ``node`` reads: its inputs, then what its bodies read from the enclosing graph."""
+    return [*node.input, *(x for x in outer_inputs(node) if x not in node.input)] if node.attribute else \
+        list(node.input)
+
+
 def producers(graph: onnx.GraphProto) -> dict[str, onnx.NodeProto]:
     """Tensor name → the node of ``graph`` that computes it."""
     return {o: n for n in graph.node for o in n.output if o}
@@ -142,7 +162,7 @@ def topological_order(graph: onnx.GraphProto) -> list[int]:
     waiting = [0] * len(graph.node)
     users: dict[int, list[int]] = {}
     for i, node in enumerate(graph.node):
-        deps = {produced_by[x] for x in node.input if x in produced_by and produced_by[x] != i}
+        deps = {produced_by[x] for x in node_inputs(node) if x in produced_by and produced_by[x] != i}
         waiting[i] = len(deps)
         for d in deps:
             users.setdefault(d, []).append(i)
@@ -177,7 +197,7 @@ def upstream(graph: onnx.GraphProto, targets: Iterable[str], stop: Iterable[str]
         if index in seen:
             continue
         seen.add(index)
-        stack += [produced_by[x] for x in graph.node[index].input if x and x not in cut and x in produced_by]
+        stack += [produced_by[x] for x in node_inputs(graph.node[index]) if x and x not in cut and x in produced_by]
     return seen
 
 
@@ -216,12 +236,23 @@ def condition_inputs(model: onnx.ModelProto, item: GraphNode) -> tuple[list[str]
 
 def integer_input_ranges(model: onnx.ModelProto) -> dict[str, tuple[int, int]]:
     """For integer graph inputs that index a constant table (``Gather`` indices, an embedding lookup, reached
-    directly or through Cast/Unsqueeze/Reshape/Flatten/Squeeze): the valid half-open range [0, rows)."""
+    directly or through Cast/Unsqueeze/Reshape/Flatten/Squeeze; the table a constant or a dequantized one): the
+    valid half-open range [0, rows)."""
     consts = constant_tensors(model)
     t = proto.TensorProto
     integer = {t.INT64, t.INT32, t.INT16, t.INT8, t.UINT8, t.UINT16, t.UINT32, t.UINT64}
     passthrough = ("Cast", "Unsqueeze", "Reshape", "Flatten", "Squeeze", "Identity")
     users = consumers(model.graph)
+    made_by = producers(model.graph)
+
+    def table(name: str) -> list[int] | None:  # a constant, or one dequantized / cast (a quantized embedding)
+        while name not in consts:
+            node = made_by.get(name)
+            if node is None or node.op_type not in ("DequantizeLinear", "Cast", "Identity"):
+                return None
+            name = node.input[0]
+        return list(consts[name].dims)
+
     ranges: dict[str, tuple[int, int]] = {}
     for value in model.graph.input:
         if value.name in consts or value.type.tensor_type.elem_type not in integer:
@@ -237,8 +268,7 @@ def integer_input_ranges(model: onnx.ModelProto) -> dict[str, tuple[int, int]]:
                 if user.op_type in passthrough and user.input[0] == name:
                     frontier.extend(user.output)
                 elif user.op_type == "Gather" and len(user.input) > 1 and user.input[1] == name \
-                        and user.input[0] in consts:
-                    dims = list(consts[user.input[0]].dims)
+                        and (dims := table(user.input[0])) is not None:
                     axis = next((a.i for a in user.attribute if a.name == "axis"), 0)
                     if dims:
                         rows = int(dims[axis % len(dims)])

@@ -63,6 +63,29 @@ def dims_from(dynamic: onnx.ModelProto, fixed: onnx.ModelProto) -> dict[str, int
     return {name: next(iter(values)) for name, values in found.items() if len(values) == 1}
 
 
+def inputs_source(model: onnx.ModelProto, partner: onnx.ModelProto,
+                  dims: Mapping[str, int] | None = None) -> onnx.ModelProto:
+    """The model to make data for when two versions of one model run on the same inputs: ``model``, its inputs'
+    dynamic dims that no ``--dim`` fixes (unnamed ones among them) taken from ``partner``'s input of the same name
+    and rank where that one is fixed (a copy; ``model`` itself when there is nothing to take)."""
+    given = {i.name: i.shape for i in tensor_infos(partner)[0]}
+    plan: dict[str, list[int]] = {}
+    for info in tensor_infos(model)[0]:
+        mine, theirs = info.with_dims(dims).shape, given.get(info.name)
+        if theirs is None or len(theirs) != len(mine) or not info.with_dims(dims).is_dynamic:
+            continue
+        if all(isinstance(d, int) for d in theirs):
+            plan[info.name] = [int(d) for d in theirs]  # type: ignore[arg-type]
+    if not plan:
+        return model
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    for value in copy.graph.input:
+        for d, size in zip(value.type.tensor_type.shape.dim, plan.get(value.name, []), strict=False):
+            d.dim_value = size
+    return copy
+
+
 def dynamic_dims(model: onnx.ModelProto) -> dict[str, list[str]]:
     """Graph inputs and outputs that still have a dim that is not a fixed positive integer."""
     inputs, outputs = tensor_infos(model)

@@ -54,13 +54,19 @@ def _split(groups: list[str], holdout: float, seed: int) -> tuple[list[int], lis
 def load_calibration(source: str | Path, infos: list[TensorInfo], *, preprocess: PreprocessConfig | None = None,
                      holdout: float = 0.2, limit: int | None = None, seed: int = 0, random_count: int = 16,
                      dims: Mapping[str, int] | None = None, ranges: Mapping[str, tuple[int, int]] | None = None,
-                     kinds: Mapping[str, InputKind] | None = None) -> CalibrationData:
+                     kinds: Mapping[str, InputKind] | None = None,
+                     constants: Mapping[str, float] | None = None) -> CalibrationData:
     """Inputs for calibration and a disjoint held-out set (split by file for images). ``random`` inputs take the
     range of their kind (``kinds``, from :func:`onnpu.runtime.inputs.input_kinds`), else integer inputs take
     ``ranges`` (half-open, e.g. the rows of the table they index) where given. ``dims`` fix symbolic dims (an
-    image input's size among them)."""
+    image input's size among them). ``constants``: inputs real data does not hold (``--input-value sr=16000``),
+    that value in every sample."""
     if dims:
         infos = [info.with_dims(dims) for info in infos]
+    constants = {n: v for n, v in (constants or {}).items() if n in {i.name for i in infos}}
+    fixed = [i for i in infos if i.name in constants]
+    if str(source) != "random" and constants:
+        infos = [i for i in infos if i.name not in constants]
     text = str(source)
     kinds_text = ""
     if text == "random":
@@ -88,6 +94,10 @@ def load_calibration(source: str | Path, infos: list[TensorInfo], *, preprocess:
         else:
             raise InputDataError(f"{text}: not a folder of images or samples, an .npz/.npy file, or `random`",
                                  hint="e.g. --calib photos/ or --calib inputs.npz or --calib random")
+    for info in fixed if text != "random" else []:
+        shape = [d if isinstance(d, int) else 1 for d in info.shape]
+        for feed in feeds:
+            feed[info.name] = np.full(shape, constants[info.name], info.numpy_dtype)
     if limit:
         feeds, names = feeds[:limit], names[:limit]
     groups = [n.split("/", 1)[0] if "/" in n else n for n in names]
@@ -125,5 +135,6 @@ def model_inputs(source: str | Path, model: onnx.ModelProto, count: int, *, prep
     both sides on (``.calibration``)."""
     infos = tensor_infos(model)[0]
     kinds = kinds_for(model, overrides=overrides, dims=dims) if str(source) == "random" else None
+    constants = {n: lo for n, (lo, hi) in (overrides or {}).items() if lo == hi}  # --input-value with real data
     return load_calibration(source, infos, preprocess=preprocess_for(model, preprocess), holdout=0, limit=count,
-                            seed=seed, random_count=count, dims=dims, kinds=kinds)
+                            seed=seed, random_count=count, dims=dims, kinds=kinds, constants=constants)

@@ -5,6 +5,8 @@ share of the noise at the outputs — which ranks the layers that cause the loss
 
 from __future__ import annotations
 
+import math
+
 from onnpu.measure.layers.advice import cause
 from onnpu.measure.layers.graph import LayerPlan
 from onnpu.measure.layers.result import DeviceRow, LayerRow, lost_db
@@ -62,8 +64,8 @@ def rows_from(plan: LayerPlan, stats: dict[str, DriftStats], device: dict[str, D
             row.lost_db = lost_db(row.input_sqnr_db, s.sqnr_db)
             own = s.local_noise if s.local_noise is not None else s.noise  # a graph input: all its own
             row.layer_sqnr_db = ratio_db(s.signal, own)
-            made[t.index] = (s.share(own) or 0.0) * gains[t.name]
-            rounded[t.index] = (s.share(s.rounding_noise) or 0.0) * gains[t.name]
+            made[t.index] = _reaching(s.share(own), gains[t.name])
+            rounded[t.index] = _reaching(s.share(s.rounding_noise), gains[t.name])
             row.cosine, row.max_abs_error, row.max_error_steps = s.cosine, s.max_abs, s.max_steps
             row.rounding_sqnr_db = ratio_db(s.signal, s.rounding_noise) if t.pre_quant else None
             row.clipped_fraction = s.clipped / s.elements if t.quant is not None and s.elements else None
@@ -91,6 +93,16 @@ def budget_explains(stats: dict[str, DriftStats], plan: LayerPlan) -> float | No
     for t in plan.tensors:
         s = stats[t.name]
         own = s.local_noise if s.local_noise is not None else s.noise
-        estimated += (s.share(own) or 0.0) * gains[t.name]
+        estimated += _reaching(s.share(own), gains[t.name])
     measured = sum(stats[t.name].nsr for t in plan.tensors if t.is_output)
-    return estimated / measured if measured > 0 else None
+    explained = estimated / measured if measured > 0 else None
+    return explained if explained is not None and math.isfinite(explained) else None
+
+
+def _reaching(share: float | None, gain: float) -> float:
+    """The output noise a layer's own noise (``share`` of its signal) makes through ``gain``: none when nothing
+    reaches the output (a zero gain times an infinite share — noise on a zero signal, e.g. a one-hot's zeros)."""
+    if not share or not gain:
+        return 0.0
+    made = share * gain
+    return made if math.isfinite(made) else 0.0

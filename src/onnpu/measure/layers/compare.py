@@ -40,7 +40,7 @@ from onnpu.measure.layers.stats import DeviceStats, DriftStats
 from onnpu.model.files import metadata, read_model
 from onnpu.model.inspection import tensor_infos
 from onnpu.model.qparams import QuantParams, io_quant_params
-from onnpu.model.shapes import dims_from, infer_shapes
+from onnpu.model.shapes import dims_from, infer_shapes, inputs_source
 from onnpu.quantization.calibration import model_inputs
 from onnpu.runtime.context_cache import open_session
 from onnpu.runtime.feeds import run_feeds
@@ -143,7 +143,8 @@ def compare_layers(reference: str | Path | None, quantized: str | Path, *, input
                          hint="give the float model and its QDQ copy made by `onnpu quantize` (or ONNX Runtime's "
                               "quantizer), which keeps the float tensor names")
     base = fmodel if fmodel is not None else qmodel
-    data = model_inputs(inputs, base, count, preprocess=preprocess, seed=seed, dims=dims, overrides=input_ranges)
+    data = model_inputs(inputs, inputs_source(base, qmodel, dims), count, preprocess=preprocess, seed=seed, dims=dims,
+                        overrides=input_ranges)
     feeds = data.calibration
     check_finite(run_feeds(exact_cpu_session(base, dims=dims), feeds, model=str(reference or qpath), dims=dims),
                  model=str(reference or qpath), samples=data.calibration_names, inputs=data.random_kinds)

@@ -11,7 +11,7 @@ import numpy as np
 import onnx
 
 from onnpu.measure.layers.graph import LayerTensor, value_types
-from onnpu.model.graphs import topological_order, upstream
+from onnpu.model.graphs import outer_inputs, topological_order, upstream
 from onnpu.model.qparams import INT_TYPES
 
 
@@ -98,6 +98,11 @@ def islands(model: onnx.ModelProto, targets: Sequence[str], cut: set[str], name:
                 node.input[k] = x + LOCAL_SUFFIX
                 fed[x + LOCAL_SUFFIX] = x
             elif x and x not in used:
+                used.append(x)
+        for x in outer_inputs(node):  # what its If/Loop/Scan bodies read, by name: fed under that name
+            if x in cut:
+                fed[x] = x
+            elif x not in used:
                 used.append(x)
         nodes.append(node)
 

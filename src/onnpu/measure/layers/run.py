@@ -45,6 +45,8 @@ class Side:
         self.fed = dict(fed or {})  # the local model's inputs → the shared tensors they read
 
     def feeds(self, feed: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        if set(self.names) < set(feed):  # the other model's extra inputs (values this one has baked in)
+            feed = {n: feed[n] for n in self.names}
         return prepare_feeds(self.infos, align_by_position(feed, self.names), self.label, self.dims)[0]
 
     def outputs(self) -> list[str]:
@@ -140,7 +142,7 @@ def _stored(t: LayerTensor, values: Mapping[str, np.ndarray]) -> tuple[np.ndarra
 
 def _as_float(t: LayerTensor, values: Mapping[str, np.ndarray], dtype: np.dtype) -> np.ndarray:
     data, qp = _stored(t, values)
-    return (dequantize(data, qp) if qp is not None else data).astype(dtype, copy=False)
+    return np.asarray(dequantize(data, qp) if qp is not None else data).astype(dtype, copy=False)  # 0-d stays array
 
 
 Sides = tuple[Side | None, Side | None, Side, Side | None, Side | None]  # reference, local, cpu, device, alone
