@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 import corpus
-from onnpu import inspect_model
+from onnpu import inspect_model, jsonio
+from onnpu.cli import main
 from onnpu.quantization.config import QuantizeConfig
 from onnpu.tasks.prepare import prepare
 
@@ -50,8 +51,13 @@ def test_corpus_spans_the_kinds_the_issue_asks_for() -> None:
 
 
 @pytest.mark.parametrize("record", RECORDS, ids=[r["name"] for r in RECORDS])
-def test_corpus_model_prepares_on_the_cpu(record: dict[str, Any], corpus_models: dict[str, Path],
-                                         tmp_path: Path) -> None:
+def test_corpus_model_prepares_on_the_cpu_and_every_verb_takes_it(record: dict[str, Any],
+                                                                 corpus_models: dict[str, Path], tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """prepare, then the verbs that feed a model, on the CPU: run and bench with random inputs (each in the range
+    of what it feeds), compare the float model with its prepared copy on the model's own inputs and on random
+    ones, layers on its own inputs — each exit 0 with strict JSON (a NaN output is an error, never a figure).
+    The copy has fixed shapes and baked values the float model takes as inputs: ``--input-value`` supplies them."""
     model = corpus_models[record["name"]]
     assert inspect_model(model).quantization_style == "float"
     calib = corpus.calibration(record["calibration"], tmp_path / "calib", model, record)
@@ -67,3 +73,19 @@ def test_corpus_model_prepares_on_the_cpu(record: dict[str, Any], corpus_models:
     if record["task"] == "embedding":  # a transformer encoder gets the transformer recipe by default
         assert quantized.config.activations == "u16"
         assert any(n.startswith("recipe: transformer encoder") for n in quantized.notes)
+    values = [a for k, v in (record["values"] or {}).items() for a in ("--input-value", f"{k}={v}")]
+    verbs = {"run": ["run", str(out), "--random", "--target", "cpu"],
+             "bench": ["bench", str(out), "--target", "cpu", "--iterations", "2", "--warmup", "1"],
+             "compare own": ["compare", str(model), str(out), "--inputs", calib, "--count", "2", "--targets", "cpu",
+                             *values],
+             "compare random": ["compare", str(model), str(out), "--count", "2", "--targets", "cpu", *values],
+             "layers own": ["layers", str(model), str(out), "--inputs", calib, "--count", "1", *values]}
+    capsys.readouterr()  # what the set-up printed (the sentences come from `import this`, which prints them)
+    for verb, argv in verbs.items():
+        code = main([*argv, "--json"])
+        captured = capsys.readouterr()
+        assert code == 0, (verb, captured.err[-600:])
+        try:
+            jsonio.loads(captured.out)  # strict: NaN / Infinity refused
+        except ValueError as exc:
+            pytest.fail(f"{verb}: {exc}: {captured.out[:300]!r}")

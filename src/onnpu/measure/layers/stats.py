@@ -45,6 +45,14 @@ def dequantize64(q: np.ndarray, qp: QuantParams) -> np.ndarray:
     return ((q.astype(np.float32) - zp) * scale).astype(np.float64)
 
 
+
+def _gap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a − b where equal values (infinities included) differ by 0 and anything else non-finite by infinity: a
+    float op run on quantized inputs may overflow or take the log of 0 (the float model itself was finite)."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        gap = np.where(a == b, 0.0, a - b)
+    return np.where(np.isnan(gap), np.inf, gap)
+
 @dataclass
 class DriftStats:
     """A float reference tensor against the quantized model's value of it, and against what the reference's
@@ -76,7 +84,7 @@ class DriftStats:
         for index in blocks(shape, keep):
             ref = np.asarray(reference[index], dtype=np.float64)
             tst = dequantize64(quantized[index], qp) if qp is not None else np.asarray(quantized[index], np.float64)
-            diff = ref - tst
+            diff = _gap(ref, tst)
             dot += float(np.vdot(ref, tst))
             ref_sq += float(np.vdot(ref, ref))
             test_sq += float(np.vdot(tst, tst))
@@ -85,7 +93,7 @@ class DriftStats:
                 self.max_abs = max(self.max_abs, float(np.max(np.abs(diff))))
             own = np.asarray(local[index], dtype=np.float64) if local is not None else None
             if own is not None:
-                made, passed = own - tst, own - ref
+                made, passed = _gap(own, tst), _gap(own, ref)
                 self.local_noise = (self.local_noise or 0.0) + float(np.vdot(made, made))
                 self.passed_noise = (self.passed_noise or 0.0) + float(np.vdot(passed, passed))
             if qp is not None:
