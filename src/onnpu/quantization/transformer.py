@@ -297,6 +297,12 @@ def for_htp(model: onnx.ModelProto, calibration: Sequence[Mapping[str, np.ndarra
         masks = _finite_mask(adapted)
         said = [f"-infinity fill{'s' if len(masks) > 1 else ''} before a Softmax ({', '.join(masks[:3])}) set to "
                 f"-{MASK_VALUE:g}"] if masks else []
+    from onnpu.quantization.batchnorm import expand_dynamic_batchnorms
+
+    norms = expand_dynamic_batchnorms(adapted)
+    if norms:
+        said.append(f"{len(norms)} BatchNormalization{'s' if len(norms) > 1 else ''} with computed statistics as "
+                    "elementwise ops (QNN builds none)")
     clips = _dynamic_clips(adapted)
     if clips:
         said.append(f"{len(clips)} Clip{'s' if len(clips) > 1 else ''} with a computed bound as Max/Min")
