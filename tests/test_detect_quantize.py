@@ -42,3 +42,25 @@ def test_prepare_measures_the_head_and_reports_boxes(tmp_path: Path) -> None:
     assert report["sixteen_bit"] == [] and report["kept"]["matched"] == 8 and report["kept"]["missed"] == 0
     assert report["kept"]["median_box_error_px"] == 0.0 and report["map_vs_float"] == pytest.approx(1.0)
     assert any(line.startswith("detection head: ") for line in result.quantization.notes)
+    # the written model's boxes on the NPU (the emulated HTP) against the float model's, on the held-out scene
+    assert report["npu"]["matched"] >= 1 and report["npu"]["missed"] == report["npu"]["extra"] == 0
+    assert not any("depart from the float model" in n for n in result.notes)
+
+
+def test_boxes_the_npu_adds_are_a_warning_with_the_fix() -> None:
+    """The NPU's integer arithmetic can depart from the CPU QDQ arithmetic prepare measured its stages on: a cell
+    whose score crosses the threshold on the NPU only is an extra detection, said with the 16-bit fix."""
+    import numpy as np
+
+    from onnpu.vision.detection import recognise_head
+
+    frame = dm.yolov8_frame(5, seed=1)
+    head = recognise_head({"output0": frame.shape}, (640, 640))
+    device = frame.copy()
+    device[0, 4 + 7, 100] = 0.9  # a background cell scores on the device only
+    same, quiet = detection_head.on_device(head, {"output0": [frame[0]]}, {"output0": [frame[0]]}, "npu", {}, "u8")
+    assert quiet is None and same["missed"] == same["extra"] == 0
+    stats, warning = detection_head.on_device(head, {"output0": [frame[0]]}, {"output0": [device[0]]}, "npu",
+                                              {"kept": {"matched": 5, "missed": 0, "extra": 0}}, "u8")
+    assert stats["extra"] == 1 and warning is not None and "--activations u16" in warning
+    assert np.isfinite(stats["median_box_error_px"])

@@ -215,3 +215,23 @@ def detection_report(float_model: onnx.ModelProto, quant_model: onnx.ModelProto,
             report.map_vs_float = evaluate_coco(truth, coco_results(found, categories={})).map
         except InputDataError:  # no COCO evaluator installed: the other numbers stand
             report.map_vs_float = None
+
+
+def on_device(head: Head, reference: Mapping[str, list[np.ndarray]], device: Mapping[str, list[np.ndarray]],
+              where: str, report: Mapping[str, Any], activations: str) -> tuple[dict[str, Any], str | None]:
+    """The written model's detections on the NPU (``device`` outputs, float) against the float model's
+    (``reference``) on the same inputs, and a warning when the NPU misses or adds detections: its integer
+    arithmetic departs from the exact CPU QDQ arithmetic ``boxes_to_keep`` measured (one-step differences grow
+    through a network), which 8-bit score outputs turn into boxes crossing the threshold."""
+    count = min(len(next(iter(reference.values()), [])), len(next(iter(device.values()), [])))
+    stats = match_detections(detections_of(head, reference, count), detections_of(head, device, count))
+    if stats.all_matched:
+        return stats.to_dict(), None
+    cpu = report.get("kept") or {}
+    text = (f"on the NPU ({where}) the detections depart from the float model's more than the CPU QDQ arithmetic "
+            f"measured: {stats.describe()} on {count} input{'s' if count != 1 else ''}"
+            + (f" (CPU QDQ: {cpu.get('matched')} matched, {cpu.get('missed')} missed, {cpu.get('extra')} extra)"
+               if cpu else ""))
+    if activations == "u8":
+        text += "; 16-bit activations (`--activations u16`, W8A16) hold a detector's scores on the HTP"
+    return stats.to_dict(), text

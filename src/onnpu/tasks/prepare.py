@@ -37,6 +37,7 @@ from onnpu.tasks.compile_failure import is_graph_failure
 from onnpu.tasks.explain_placement import PlacementReport, explain_placement
 from onnpu.tasks.simplify import SimplifyResult
 from onnpu.tasks.simplify import simplify as simplify_model_file
+from onnpu.vision.detection.heads import Head
 from onnpu.vision.preprocess import PreprocessConfig, preprocess_for
 
 
@@ -251,6 +252,7 @@ def prepare(model: str | Path, out: str | Path, calib: str | Path | None = None,
     feeds_source = "random"
     float_reference: dict[str, list[np.ndarray]] = {}
     tasks: dict[str, str] = {}
+    head: Head | None = None
     with scratch_dir("onnpu-prepare-") as tmp:
         source = src
         if style == "float" and simplify:
@@ -289,6 +291,7 @@ def prepare(model: str | Path, out: str | Path, calib: str | Path | None = None,
             if data.heldout and verify:
                 float_reference = run_on_cpu(float_model, verify_feeds, exact=False)
                 tasks = output_tasks(float_model)
+                head = detection_head.detection_head_of(float_model) if kept else None
             del float_model
             kind = "held-out" if data.heldout else "calibration"
             feeds_source = f"{kind} input{'s' if len(verify_feeds) > 1 else ''} ({data.source})"
@@ -309,6 +312,12 @@ def prepare(model: str | Path, out: str | Path, calib: str | Path | None = None,
             n = len(verify_feeds)
             result.npu_quality = NpuQuality(prepared.npu.target, n, qualities(
                 float_reference, prepared.npu.npu_outputs, tasks, n), prepared.npu.placement.headline())
+            if head is not None and result.detection is not None:  # a detector: its boxes on the NPU
+                result.detection["npu"], warning = detection_head.on_device(
+                    head, float_reference, prepared.npu.npu_outputs, prepared.npu.target, result.detection,
+                    result.config.activations)
+                if warning:
+                    prepared.notes.append(warning)
         flagged = prepared.npu.flagged
         if flagged:
             listed = ", ".join(f"{d.name} (max {d.steps:.0f} steps, {d.share_beyond:.2%} of its values beyond "
