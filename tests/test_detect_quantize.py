@@ -64,3 +64,47 @@ def test_boxes_the_npu_adds_are_a_warning_with_the_fix() -> None:
                                               {"kept": {"matched": 5, "missed": 0, "extra": 0}}, "u8")
     assert stats["extra"] == 1 and warning is not None and "--activations u16" in warning
     assert np.isfinite(stats["median_box_error_px"])
+
+
+@pytest.mark.npu
+def test_boxes_departing_on_the_npu_make_prepare_try_sixteen_bits(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the NPU's boxes depart at the W8A8 onnpu chose, prepare prepares the detector again at W8A16 (here the
+    NPU's answer is made to depart; the rest is real) and keeps whichever has fewer boxes missed or added on the
+    NPU — the 16-bit model when it prepares and does better (here), else the first, with the reason."""
+    from onnpu.quantization.config import QuantizeConfig
+    from onnpu.tasks.prepare import prepare
+
+    dm.write_scenes(tmp_path)
+    model = dm.save(dm.square_detector(), tmp_path / "det.onnx")
+    real = detection_head.on_device
+    calls: list[str] = []
+
+    def departing(head, reference, device, where, report, activations):  # type: ignore[no-untyped-def]
+        stats, _ = real(head, reference, device, where, report, activations)
+        calls.append(activations)
+        if activations == "u8":
+            stats = {**stats, "extra": 3}
+            return stats, "on the NPU (test) 3 extra; 16-bit activations (`--activations u16`, W8A16) hold them"
+        return stats, None
+
+    monkeypatch.setattr(detection_head, "on_device", departing)
+    out = tmp_path / "det.qdq.onnx"
+    result = prepare(model, out, str(tmp_path), config=QuantizeConfig(rounding="nearest"))
+    assert calls[0] == "u8" and out.exists() and result.output == str(out)
+    assert result.quantization is not None and result.quantization.config.activations == "u16"  # written over
+    assert calls == ["u8", "u16"] and result.notes[0].startswith("W8A16 chosen for this detector")
+    assert "uint16" in {p.dtype for p in _io_params(out)}
+    pinned = prepare(model, tmp_path / "pinned.onnx", str(tmp_path),
+                     config=QuantizeConfig(rounding="nearest", activations="u8"))
+    assert pinned.quantization is not None and pinned.quantization.config.activations == "u8"  # the user's choice
+    assert any("--activations u16" in n for n in pinned.notes)
+
+
+def _io_params(path: Path) -> list:  # type: ignore[type-arg]
+    import onnx
+
+    from onnpu.model.qparams import io_quant_params
+
+    inputs, outputs = io_quant_params(onnx.load(str(path)))
+    return [*inputs.values(), *outputs.values()]

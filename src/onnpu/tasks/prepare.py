@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import onnx
 
-from onnpu.errors import PlacementError, QuantizationError, ShapeError, SimplifyError, TargetError
+from onnpu.errors import OnnpuError, PlacementError, QuantizationError, ShapeError, SimplifyError, TargetError
 from onnpu.metrics import DRIFT_FLAG_STEPS, drift_in_steps
 from onnpu.model.files import check_output, read_model, read_model_and_layout, write_model
 from onnpu.model.inspection import TensorInfo, quantization_style, tensor_infos
@@ -24,7 +24,7 @@ from onnpu.model.shapes import FixShapesResult, dynamic_dims, fix_shapes_model
 from onnpu.model.simplify import bake_inputs
 from onnpu.quantization import detection_head
 from onnpu.quantization.calibration import kinds_for, load_calibration
-from onnpu.quantization.config import DEFAULT_QUANTIZE, QuantizeConfig
+from onnpu.quantization.config import AUTO, DEFAULT_QUANTIZE, QuantizeConfig
 from onnpu.quantization.evaluate import NPU_QUALITY_SAMPLES, NpuQuality, output_tasks, qualities, run_on_cpu
 from onnpu.quantization.pipeline import QuantizeResult, quantize
 from onnpu.runtime.feeds import run_feeds
@@ -253,6 +253,7 @@ def prepare(model: str | Path, out: str | Path, calib: str | Path | None = None,
     float_reference: dict[str, list[np.ndarray]] = {}
     tasks: dict[str, str] = {}
     head: Head | None = None
+    retry: str | None = None  # a detector's boxes departing on the NPU at W8A8 onnpu chose
     with scratch_dir("onnpu-prepare-") as tmp:
         source = src
         if style == "float" and simplify:
@@ -316,7 +317,9 @@ def prepare(model: str | Path, out: str | Path, calib: str | Path | None = None,
                 result.detection["npu"], warning = detection_head.on_device(
                     head, float_reference, prepared.npu.npu_outputs, prepared.npu.target, result.detection,
                     result.config.activations)
-                if warning:
+                if warning and config.activations == AUTO and result.config.activations == "u8":
+                    retry = warning  # onnpu chose the activations: W8A16 is tried below
+                elif warning:
                     prepared.notes.append(warning)
         flagged = prepared.npu.flagged
         if flagged:
@@ -328,4 +331,38 @@ def prepare(model: str | Path, out: str | Path, calib: str | Path | None = None,
                 f"exact CPU QDQ arithmetic: {listed}. Per-layer differences of one step add up through a network, "
                 "and a steep function (a sigmoid over coarse logits) magnifies a few values; `onnpu compare` on your "
                 "own inputs shows what it costs")
+    if retry:
+        return _sixteen_bit_detector(prepared, retry, model, dst, calib, dims=dims, shapes=shapes, values=values,
+                                     simplify=simplify, config=config, io=io, preprocess=preprocess, holdout=holdout,
+                                     limit=limit, seed=seed, target_sqnr=target_sqnr, target=target, verify=verify,
+                                     verify_inputs=verify_inputs, input_ranges=input_ranges)
     return prepared
+
+
+def _misses(result: PrepareResult) -> int:
+    found = (result.quantization.detection or {}).get("npu") if result.quantization else None
+    return int(found["missed"] + found["extra"]) if found else 1 << 30
+
+
+def _sixteen_bit_detector(first: PrepareResult, warning: str, model: str | Path, dst: Path, calib: str | Path | None,
+                          *, config: QuantizeConfig, **options: Any) -> PrepareResult:
+    """A detector whose boxes depart on the NPU at W8A8 (``activations`` left to onnpu): prepared again at W8A16
+    and kept when its boxes on the NPU are closer to the float model's (written over ``dst`` then), else the
+    W8A8 model stays, with the warning."""
+    from dataclasses import replace
+
+    with scratch_dir("onnpu-prepare-u16-") as tmp:
+        try:
+            second = prepare(model, tmp / dst.name, calib, config=replace(config, activations="u16"), **options)
+        except OnnpuError as exc:  # the HTP may refuse the 16-bit model (v68 builds no 16-bit Concat of a constant)
+            first.notes.append(warning + f" (tried here: W8A16 did not prepare: {exc.message.splitlines()[0]})")
+            return first
+        if _misses(second) >= _misses(first):
+            first.notes.append(warning + f" (tried here: W8A16 did not do better on the NPU: "
+                                         f"{_misses(second)} missed or extra)")
+            return first
+        write_model(read_model(tmp / dst.name), dst, force=True)
+    second.output = str(dst)
+    second.notes.insert(0, f"W8A16 chosen for this detector: at W8A8 {warning.removeprefix('on the NPU ')}; "
+                           f"at W8A16 {_misses(second)} missed or extra on the NPU")
+    return second
