@@ -20,6 +20,7 @@ from onnpu.model.transforms import constants_to_initializers, ensure_opset
 from onnpu.quantization import transformer
 from onnpu.quantization.config import ACTIVATION_TYPES, DEFAULT_QUANTIZE, METHODS, WEIGHT_TYPES, QuantizeConfig
 from onnpu.quantization.exclusions import nodes_to_exclude
+from onnpu.quantization.htp_ops import onehot_values_as_constants
 from onnpu.storage import scratch_dir
 
 
@@ -134,6 +135,7 @@ def quantize_qdq_model(model: onnx.ModelProto, calibration: Sequence[Mapping[str
             root.setLevel(level)
         result = onnx.load(str(staged))
     transformer.quantize_where_constants(result)
+    onehot_values_as_constants(result)  # the QNN EP builds a OneHot only from constant values
     _check_scales(result)
     set_metadata(result, kept_metadata)
     return result

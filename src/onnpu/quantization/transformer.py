@@ -298,7 +298,17 @@ def for_htp(model: onnx.ModelProto, calibration: Sequence[Mapping[str, np.ndarra
         said = [f"-infinity fill{'s' if len(masks) > 1 else ''} before a Softmax ({', '.join(masks[:3])}) set to "
                 f"-{MASK_VALUE:g}"] if masks else []
     from onnpu.quantization.batchnorm import expand_dynamic_batchnorms
+    from onnpu.quantization.gelu import erf_scale_as_division
 
+    erfs = erf_scale_as_division(adapted)
+    if erfs:
+        said.append(f"{len(erfs)} Gelu{'s' if len(erfs) > 1 else ''} written with x·(1/√2) as x/√2, the form ONNX "
+                    "Runtime fuses into one Gelu (the QNN EP takes no Erf)")
+    from onnpu.quantization.htp_ops import reduce_sum_square_as_sum
+
+    squares = reduce_sum_square_as_sum(adapted)
+    if squares:
+        said.append(f"{len(squares)} ReduceSumSquare as ReduceSum of x·x (the QNN EP has none)")
     norms = expand_dynamic_batchnorms(adapted)
     if norms:
         said.append(f"{len(norms)} BatchNormalization{'s' if len(norms) > 1 else ''} with computed statistics as "
