@@ -20,7 +20,7 @@ def _run(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> list[np.ndarra
 def _graph(nodes: list[onnx.NodeProto], inits: list[onnx.TensorProto], x_type: int = TensorProto.FLOAT,
            x_shape: list[int] | None = None, opset: int = 13) -> onnx.ModelProto:
     graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", x_type, x_shape or [2, 8])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["rows", "cols"])], inits)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
 
 
