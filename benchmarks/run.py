@@ -66,6 +66,11 @@ SECTIONS: dict[str, Callable[[ZooModel, bool], list[str]]] = {
 }
 
 
+# Fragments made by another command, only assembled here: `make arm64-check` (an arm64 userland under qemu, ~10 min
+# warm, ~35 min cold) writes benchmarks/results/arm64.md.
+SAVED_ONLY = ("arm64",)
+
+
 def machine_line() -> str:
     status = qnn_status()
     return (f"{time.strftime('%Y-%m-%d')}, {platform.machine()}, {platform.system()}, {os.cpu_count()} CPUs, "
@@ -79,7 +84,7 @@ def assemble(out: Path) -> None:
              "a fragment from `benchmarks/results/`, made by the command and on the date and machine it names. "
              "The machine is shared and noisy: figures are medians or best-ofs, and ratios come from "
              "measurements interleaved in one run.", ""]
-    for name in SECTIONS:
+    for name in [*SECTIONS, *SAVED_ONLY]:
         fragment = RESULTS / f"{name}.md"
         if fragment.is_file():
             lines.append(fragment.read_text().rstrip() + "\n")
