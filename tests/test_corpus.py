@@ -54,8 +54,8 @@ def test_corpus_spans_the_kinds_the_issue_asks_for() -> None:
 def test_corpus_model_prepares_on_the_cpu_and_every_verb_takes_it(record: dict[str, Any],
                                                                  corpus_models: dict[str, Path], tmp_path: Path,
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    """prepare, then the verbs that feed a model, on the CPU: run and bench with random inputs (each in the range
-    of what it feeds), compare the float model with its prepared copy on the model's own inputs and on random
+    """prepare, then the verbs that feed a model, on the CPU: run, bench and profile with random inputs (each in
+    the range of what it feeds), compare the float model with its prepared copy on the model's own inputs and on random
     ones, layers on its own inputs — each exit 0 with strict JSON (a NaN output is an error, never a figure).
     The copy has fixed shapes and baked values the float model takes as inputs: ``--input-value`` supplies them."""
     model = corpus_models[record["name"]]
@@ -76,6 +76,7 @@ def test_corpus_model_prepares_on_the_cpu_and_every_verb_takes_it(record: dict[s
     values = [a for k, v in (record["values"] or {}).items() for a in ("--input-value", f"{k}={v}")]
     verbs = {"run": ["run", str(out), "--random", "--target", "cpu"],
              "bench": ["bench", str(out), "--target", "cpu", "--iterations", "2", "--warmup", "1"],
+             "profile": ["profile", str(out), "--target", "cpu", "--iterations", "2"],
              "compare own": ["compare", str(model), str(out), "--inputs", calib, "--count", "2", "--targets", "cpu",
                              *values],
              "compare random": ["compare", str(model), str(out), "--count", "2", "--targets", "cpu", *values],
