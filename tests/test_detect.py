@@ -19,7 +19,7 @@ from onnpu.errors import ExitCode, InputDataError
 from onnpu.runtime.targets import get_target
 from onnpu.vision.detection import Detections, decode, nms, place, recognise_head
 from onnpu.vision.detection.detect import detect
-from onnpu.vision.detection.nms import box_iou
+from onnpu.vision.detection.suppression import box_iou
 
 
 def expected(name: str) -> list[tuple[int, tuple[float, float, float, float]]]:

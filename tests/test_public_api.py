@@ -71,3 +71,26 @@ def test_the_reference_tells_a_function_from_a_module() -> None:
 
     assert signature_text(onnpu.quantize).startswith("(model, out, calib, *, config=")
     assert not callable(onnpu.quantization)
+
+
+SHADOW_PROBE = r'''
+import importlib, json, pkgutil, types
+import onnpu
+names = [m.name for m in pkgutil.walk_packages(onnpu.__path__, "onnpu.") if not m.name.endswith("__main__")]
+for name in names:
+    importlib.import_module(name)
+shadowed = []
+for name in names:
+    parent, _, leaf = name.rpartition(".")
+    if not isinstance(getattr(importlib.import_module(parent), leaf, None), types.ModuleType):
+        shadowed.append(name)
+print(json.dumps(shadowed))
+'''
+
+
+def test_no_module_is_shadowed_by_a_name_its_package_exports() -> None:
+    """``import onnpu.a.b as m`` must give the module: a package exporting a function named like one of its
+    modules (``detection.nms`` once did, and ``detection.decode``) hands the function to that import instead."""
+    done = subprocess.run([sys.executable, "-c", SHADOW_PROBE], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert jsonio.loads(done.stdout.strip().splitlines()[-1]) == []

@@ -22,7 +22,7 @@ from onnpu.errors import InputDataError
 from onnpu.evaluation.local import STAGE, chunk_size
 from onnpu.evaluation.ray_job import Bundle, _ray, bundle, connect, install
 from onnpu.evaluation.worker import EvalSpec
-from onnpu.vision.detection.decode import Detections
+from onnpu.vision.detection.decoding import Detections
 from onnpu.vision.detection.detector import Detector, open_detector
 from onnpu.vision.detection.folder import prepare_image
 

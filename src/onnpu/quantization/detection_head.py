@@ -31,7 +31,7 @@ from onnpu.quantization.recipe import quantize_qdq_model
 from onnpu.runtime.session import create_session
 from onnpu.runtime.targets import Target
 from onnpu.vision.detection.coco import coco_results
-from onnpu.vision.detection.decode import decode
+from onnpu.vision.detection.decoding import decode
 from onnpu.vision.detection.evaluate import evaluate_coco
 from onnpu.vision.detection.heads import Head, recognise_head
 from onnpu.vision.detection.matching import MatchStats, match_detections

@@ -18,7 +18,7 @@ from onnpu.model.qparams import dequantize
 from onnpu.runtime.context_cache import open_session
 from onnpu.runtime.session import LoadedSession
 from onnpu.runtime.targets import Target
-from onnpu.vision.detection.decode import Detections, decode
+from onnpu.vision.detection.decoding import Detections, decode
 from onnpu.vision.detection.heads import Head, recognise_head
 from onnpu.vision.detection.letterbox import FITS, Placement, draft_scale, fit_image, place
 from onnpu.vision.images import load_image

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from onnpu.vision.detection.nms import box_iou
 from onnpu.vision.detection.results import ImageDetections
+from onnpu.vision.detection.suppression import box_iou
 
 
 @dataclass

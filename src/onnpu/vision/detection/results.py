@@ -9,7 +9,7 @@ from typing import Any
 
 from onnpu.runtime.placement import PlacementSummary
 from onnpu.runtime.targets import Target
-from onnpu.vision.detection.decode import Detections
+from onnpu.vision.detection.decoding import Detections
 from onnpu.vision.detection.heads import Head
 from onnpu.vision.labels import builtin_labels, load_labels
 

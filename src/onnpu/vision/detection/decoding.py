@@ -13,7 +13,7 @@ import numpy as np
 from onnpu.errors import InputDataError
 from onnpu.vision.detection.heads import Head
 from onnpu.vision.detection.letterbox import Placement
-from onnpu.vision.detection.nms import nms
+from onnpu.vision.detection.suppression import nms
 
 
 @dataclass
