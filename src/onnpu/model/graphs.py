@@ -126,6 +126,11 @@ def node_inputs(node: onnx.NodeProto) -> list[str]:
         list(node.input)
 
 
+def default_opset(model: onnx.ModelProto, missing: int = 0) -> int:
+    """The version of the default (ai.onnx) domain the model imports; ``missing`` when it imports none."""
+    return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), missing)
+
+
 def producers(graph: onnx.GraphProto) -> dict[str, onnx.NodeProto]:
     """Tensor name → the node of ``graph`` that computes it."""
     return {o: n for n in graph.node for o in n.output if o}

@@ -11,7 +11,7 @@ import onnx
 from onnpu import jsonio
 from onnpu.errors import QuantizationError
 from onnpu.model.files import set_metadata
-from onnpu.model.graphs import producers
+from onnpu.model.graphs import default_opset, producers
 from onnpu.model.qparams import IO_QUANT_METADATA_KEY, io_quant_params
 
 
@@ -49,7 +49,7 @@ MIN_OPSET = 13  # per-channel QuantizeLinear/DequantizeLinear (axis) needs opset
 
 def ensure_opset(model: onnx.ModelProto) -> onnx.ModelProto:
     """Models older than opset 13 are converted (per-channel Q/DQ needs it)."""
-    current = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), MIN_OPSET)
+    current = default_opset(model, MIN_OPSET)
     if current >= MIN_OPSET:
         return model
     try:

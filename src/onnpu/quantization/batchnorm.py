@@ -10,15 +10,15 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from onnpu.model.graphs import constant_tensors
+from onnpu.model.graphs import constant_tensors, default_opset
 
 
-def _rank(model: onnx.ModelProto, name: str) -> int | None:
+def _ranks(model: onnx.ModelProto) -> dict[str, int]:
+    """The rank of every tensor shape inference knows."""
     inferred = onnx.shape_inference.infer_shapes(model)
-    for value in [*inferred.graph.value_info, *inferred.graph.input, *inferred.graph.output]:
-        if value.name == name and value.type.tensor_type.HasField("shape"):
-            return len(value.type.tensor_type.shape.dim)
-    return None
+    return {v.name: len(v.type.tensor_type.shape.dim)
+            for v in [*inferred.graph.value_info, *inferred.graph.input, *inferred.graph.output]
+            if v.type.tensor_type.HasField("shape")}
 
 
 def _per_channel(model: onnx.ModelProto, made: list[onnx.NodeProto], name: str, out: str, rank: int,
@@ -39,16 +39,18 @@ def expand_dynamic_batchnorms(model: onnx.ModelProto) -> list[str]:
     """Rewrite in place every inference-mode BatchNormalization whose mean or variance is not a constant (and
     whose input's rank is known); returns the names of the nodes rewritten."""
     consts = constant_tensors(model)
-    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+    opset = default_opset(model)
     done: list[str] = []
     nodes: list[onnx.NodeProto] = []
+    ranks: dict[str, int] | None = None  # inferred once, when a BatchNormalization needs it
     for k, node in enumerate(model.graph.node):
         training = any(a.name == "training_mode" and a.i for a in node.attribute)
         if node.op_type != "BatchNormalization" or training or len(node.output) != 1 or \
                 all(x in consts for x in node.input[3:5]):
             nodes.append(node)
             continue
-        rank = _rank(model, node.input[0])
+        ranks = _ranks(model) if ranks is None else ranks
+        rank = ranks.get(node.input[0])
         if rank is None or rank < 2:
             nodes.append(node)
             continue

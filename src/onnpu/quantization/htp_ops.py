@@ -12,12 +12,12 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from onnpu.model.graphs import constant_tensors, producers
+from onnpu.model.graphs import constant_tensors, default_opset, producers
 
 
 def reduce_sum_square_as_sum(model: onnx.ModelProto) -> list[str]:
     """In place; returns the nodes rewritten."""
-    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+    opset = default_opset(model)
     nodes: list[onnx.NodeProto] = []
     done: list[str] = []
     for k, node in enumerate(model.graph.node):

@@ -27,13 +27,16 @@ it is kept."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from onnpu.model.graphs import consumers, producers
+from onnpu.quantization.batchnorm import expand_dynamic_batchnorms
+from onnpu.quantization.gelu import erf_scale_as_division
+from onnpu.quantization.htp_ops import reduce_sum_square_as_sum
 
 if TYPE_CHECKING:
     import onnx
@@ -280,6 +283,15 @@ def check_unchanged(before: Sequence[Mapping[str, np.ndarray]], after: Sequence[
     return worst
 
 
+# Ops the QNN EP refuses as exporters write them, rewritten into forms it takes (each exact in float): the rewrite,
+# and what to say of the n nodes it changed.
+OP_FORMS: tuple[tuple[Callable[[onnx.ModelProto], list[str]], Callable[[int], str]], ...] = (
+    (erf_scale_as_division, lambda n: f"{n} Gelu{'s' if n > 1 else ''} written with x·(1/√2) as x/√2, the form ONNX "
+                                      "Runtime fuses into one Gelu (the QNN EP takes no Erf)"),
+    (reduce_sum_square_as_sum, lambda n: f"{n} ReduceSumSquare as ReduceSum of x·x (the QNN EP has none)"),
+    (expand_dynamic_batchnorms, lambda n: f"{n} BatchNormalization{'s' if n > 1 else ''} with computed statistics "
+                                          "as elementwise ops (QNN builds none)"),
+)
 UNCHANGED_COSINE = 0.99999  # the rewritten float model against the original, on the calibration inputs
 CHECKED_FEEDS = 4
 
@@ -297,22 +309,10 @@ def for_htp(model: onnx.ModelProto, calibration: Sequence[Mapping[str, np.ndarra
         masks = _finite_mask(adapted)
         said = [f"-infinity fill{'s' if len(masks) > 1 else ''} before a Softmax ({', '.join(masks[:3])}) set to "
                 f"-{MASK_VALUE:g}"] if masks else []
-    from onnpu.quantization.batchnorm import expand_dynamic_batchnorms
-    from onnpu.quantization.gelu import erf_scale_as_division
-
-    erfs = erf_scale_as_division(adapted)
-    if erfs:
-        said.append(f"{len(erfs)} Gelu{'s' if len(erfs) > 1 else ''} written with x·(1/√2) as x/√2, the form ONNX "
-                    "Runtime fuses into one Gelu (the QNN EP takes no Erf)")
-    from onnpu.quantization.htp_ops import reduce_sum_square_as_sum
-
-    squares = reduce_sum_square_as_sum(adapted)
-    if squares:
-        said.append(f"{len(squares)} ReduceSumSquare as ReduceSum of x·x (the QNN EP has none)")
-    norms = expand_dynamic_batchnorms(adapted)
-    if norms:
-        said.append(f"{len(norms)} BatchNormalization{'s' if len(norms) > 1 else ''} with computed statistics as "
-                    "elementwise ops (QNN builds none)")
+    for rewrite, what in OP_FORMS:
+        done = rewrite(adapted)
+        if done:
+            said.append(what(len(done)))
     clips = _dynamic_clips(adapted)
     if clips:
         said.append(f"{len(clips)} Clip{'s' if len(clips) > 1 else ''} with a computed bound as Max/Min")
