@@ -20,6 +20,29 @@ def isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     monkeypatch.setenv("ONNPU_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "onnpu-cache"))
 
 
+def _untracked(root: Path) -> set[str] | None:
+    import subprocess
+
+    try:
+        done = subprocess.run(["git", "-C", str(root), "ls-files", "--others", "--exclude-standard"],
+                              capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return set(done.stdout.splitlines()) if done.returncode == 0 else None
+
+
+@pytest.fixture(autouse=True, scope="session")
+def repository_left_clean() -> object:
+    """No test writes into the checkout: a verb run with its default output folder (``./onnpu-profile-*``) from
+    the repository once left files there that a commit then carried. Any new untracked file fails the run."""
+    root = Path(__file__).resolve().parent.parent
+    before = _untracked(root)
+    yield
+    after = _untracked(root)
+    if before is not None and after is not None and after - before:
+        pytest.fail(f"the tests wrote into the checkout: {sorted(after - before)[:10]}", pytrace=False)
+
+
 # CI sets ONNPU_REQUIRE_NPU=1 (.ci/run): there an `npu` test that would skip fails instead, so a green run
 # proves the NPU path ran. Elsewhere npu tests skip, with the reason, where no QNN EP can load.
 REQUIRE_NPU = os.environ.get("ONNPU_REQUIRE_NPU") == "1"

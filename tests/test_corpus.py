@@ -76,7 +76,7 @@ def test_corpus_model_prepares_on_the_cpu_and_every_verb_takes_it(record: dict[s
     values = [a for k, v in (record["values"] or {}).items() for a in ("--input-value", f"{k}={v}")]
     verbs = {"run": ["run", str(out), "--random", "--target", "cpu"],
              "bench": ["bench", str(out), "--target", "cpu", "--iterations", "2", "--warmup", "1"],
-             "profile": ["profile", str(out), "--target", "cpu", "--iterations", "2"],
+             "profile": ["profile", str(out), "--target", "cpu", "--iterations", "2", "--out", str(tmp_path / "prof")],
              "compare own": ["compare", str(model), str(out), "--inputs", calib, "--count", "2", "--targets", "cpu",
                              *values],
              "compare random": ["compare", str(model), str(out), "--count", "2", "--targets", "cpu", *values],

@@ -66,3 +66,42 @@ def onehot_values_as_constants(model: onnx.ModelProto) -> list[str]:
         node.input[2] = name
         done.append(node.name or node.output[0])
     return done
+
+
+def constant_first_matmuls(model: onnx.ModelProto) -> list[str]:
+    """``MatMul(W, X)`` with a constant 2-D ``W`` first (what ONNX Runtime's QNN preprocessing leaves of some
+    graphs) as ``Transpose(MatMul(Transpose(X), Wᵀ))``: HTP v68 refuses the constant-first form ("Failed to add
+    fused Matmul node"), and the transposes move quantized values unchanged. In place; returns the nodes changed."""
+    from onnx import shape_inference
+
+    consts = constant_tensors(model)
+    firsts = [n for n in model.graph.node if n.op_type == "MatMul" and n.input[0] in consts
+              and len(consts[n.input[0]].dims) == 2 and n.input[1] not in consts]
+    if not firsts:
+        return []
+    try:
+        inferred = shape_inference.infer_shapes(model)
+    except Exception:  # noqa: BLE001 - shapes unknown: nothing is changed
+        return []
+    ranks = {v.name: len(v.type.tensor_type.shape.dim) for v in [*inferred.graph.value_info, *inferred.graph.input]
+             if v.type.tensor_type.HasField("shape")}
+    chosen = {id(n) for n in firsts}
+    nodes: list[onnx.NodeProto] = []
+    done: list[str] = []
+    for k, node in enumerate(model.graph.node):
+        rank = ranks.get(node.input[1], 0) if id(node) in chosen else 0
+        if rank < 2:
+            nodes.append(node)
+            continue
+        base = (node.name or f"matmul_{k}") + "_onnpu"
+        perm = [*range(rank - 2), rank - 1, rank - 2]
+        weight = numpy_helper.to_array(consts[node.input[0]])
+        model.graph.initializer.append(numpy_helper.from_array(np.ascontiguousarray(weight.T), f"{base}_wt"))
+        nodes += [helper.make_node("Transpose", [node.input[1]], [f"{base}_xt"], name=f"{base}_xt", perm=perm),
+                  helper.make_node("MatMul", [f"{base}_xt", f"{base}_wt"], [f"{base}_yt"], name=f"{base}_matmul"),
+                  helper.make_node("Transpose", [f"{base}_yt"], list(node.output), name=f"{base}_y", perm=perm)]
+        done.append(node.name or node.output[0])
+    if done:
+        del model.graph.node[:]
+        model.graph.node.extend(nodes)
+    return done

@@ -20,7 +20,8 @@ from onnpu.model.transforms import constants_to_initializers, ensure_opset
 from onnpu.quantization import transformer
 from onnpu.quantization.config import ACTIVATION_TYPES, DEFAULT_QUANTIZE, METHODS, WEIGHT_TYPES, QuantizeConfig
 from onnpu.quantization.exclusions import nodes_to_exclude
-from onnpu.quantization.htp_ops import onehot_values_as_constants
+from onnpu.quantization.htp_ops import constant_first_matmuls, onehot_values_as_constants
+from onnpu.quantization.islands import float_islands, mask_ranges, with_ranges
 from onnpu.storage import scratch_dir
 
 
@@ -93,6 +94,15 @@ def quantize_qdq_model(model: onnx.ModelProto, calibration: Sequence[Mapping[str
     if notes is not None:
         notes.extend(said)
     layernorms = transformer.layernorm_overrides(original)
+    masked = mask_ranges(original, calibration)  # what every mask gives, not only the calibration's
+    islands = float_islands(original)
+    if notes is not None and masked:
+        notes.append(f"{len(masked)} tensor{'s' if len(masked) > 1 else ''} computed from the mask input"
+                     f"{'s' if len(masked) > 1 else ''} alone quantized over every mask (on and off), not only the "
+                     "calibration's")
+    if notes is not None and islands:
+        notes.append(f"quantized what the quantizer would leave float (HTP v68 computes no float): "
+                     f"{', '.join(islands[:3])}{' …' if len(islands) > 3 else ''}")
     kept_metadata = metadata(original)
     # qnn_preprocess_model fails on models that carry metadata_props (onnxruntime 1.32): strip them for
     # quantization and put them back on the result.
@@ -107,8 +117,17 @@ def quantize_qdq_model(model: onnx.ModelProto, calibration: Sequence[Mapping[str
         except Exception as exc:
             raise _failure("ONNX Runtime's QNN preprocessing (qnn_preprocess_model)", exc) from exc
         source = pre if changed else stripped
-        overrides = {**layernorms,
-                     **{name: [{"quant_type": QuantType.QUInt16}] for name in sixteen_bit}}
+        staged_float = onnx.load(str(source))
+        firsts = constant_first_matmuls(staged_float)  # what the preprocessing leaves that HTP v68 refuses
+        if firsts:
+            source = Path(tmp) / "htp.onnx"
+            write_model(staged_float, source, force=True)
+            if notes is not None:
+                notes.append(f"{len(firsts)} MatMul{'s' if len(firsts) > 1 else ''} with a constant first operand "
+                             "written as Transpose · MatMul · Transpose (HTP v68 refuses that form)")
+        del staged_float
+        overrides = with_ranges({**layernorms,
+                                 **{name: [{"quant_type": QuantType.QUInt16}] for name in sixteen_bit}}, masked)
         root = logging.getLogger()
         level = root.level
         root.setLevel(logging.ERROR)  # ORT's quantizer logs advice on the root logger
@@ -123,6 +142,8 @@ def quantize_qdq_model(model: onnx.ModelProto, calibration: Sequence[Mapping[str
                 init_overrides=overrides or None,
                 nodes_to_exclude=nodes_to_exclude(source) or None,
             )
+            if islands:  # float inputs read only by data movement, Wheres of float constants: quantized too
+                qconfig.extra_options["ForceQuantizeNoInputCheck"] = True
             staged = Path(tmp) / "quantized.onnx"
             stage = "calibration and quantization (onnxruntime.quantization.quantize)"
             with np.errstate(divide="ignore", invalid="ignore"):  # an infinite range is reported below, by name

@@ -37,6 +37,7 @@ from onnpu.model.graphs import consumers, producers
 from onnpu.quantization.batchnorm import expand_dynamic_batchnorms
 from onnpu.quantization.gelu import erf_scale_as_division
 from onnpu.quantization.htp_ops import reduce_sum_square_as_sum
+from onnpu.quantization.lstm import lstm_unrolled
 
 if TYPE_CHECKING:
     import onnx
@@ -289,6 +290,8 @@ OP_FORMS: tuple[tuple[Callable[[onnx.ModelProto], list[str]], Callable[[int], st
     (erf_scale_as_division, lambda n: f"{n} Gelu{'s' if n > 1 else ''} written with x·(1/√2) as x/√2, the form ONNX "
                                       "Runtime fuses into one Gelu (the QNN EP takes no Erf)"),
     (reduce_sum_square_as_sum, lambda n: f"{n} ReduceSumSquare as ReduceSum of x·x (the QNN EP has none)"),
+    (lstm_unrolled, lambda n: f"{n} LSTM{'s' if n > 1 else ''} unrolled into Gemm, Sigmoid, Tanh, Mul and Add (QNN "
+                              "fails to finalize an LSTM on HTP v68)"),
     (expand_dynamic_batchnorms, lambda n: f"{n} BatchNormalization{'s' if n > 1 else ''} with computed statistics "
                                           "as elementwise ops (QNN builds none)"),
 )

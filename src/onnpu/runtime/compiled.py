@@ -92,6 +92,9 @@ def compile_model(model: str | Path, target: Target, out: Path, *, embed: bool =
             compiler.compile_to_file(str(out))
     except Exception as exc:  # ORT's own exception types
         text = str(exc)
+        lighter = target.lighter_finalization(text)
+        if lighter is not None:  # QNN's graph optimiser ran out of memory: compile with its lighter mode
+            return compile_model(model, lighter, out, embed=embed, dims=dims)
         known = explain_failure(text, log, target, proto, str(src))
         if known is not None:
             raise known from exc

@@ -92,9 +92,11 @@ BOARD_ERRORS: tuple[tuple[str, str, str], ...] = (
     ("libcdsprpc.so: cannot open shared object file", "the FastRPC user library (libcdsprpc.so) is not installed",
      "install FastRPC (Ubuntu: qcom-fastrpc1; Yocto: the fastrpc recipe)"),
     ("QNN_COMMON_ERROR_MEM_ALLOC",
-     "QNN could not finalize the graph for this HTP (memory allocation failed; seen on the emulator's default "
-     "HTP when no SoC is named)",
-     "name the SoC (--soc qcs6490, qcs8550, ...): onnpu passes its soc_model"),
+     "QNN could not finalize the graph for this HTP (memory allocation failed while optimising it: onnpu "
+     "retries once with htp_graph_finalization_optimization_mode=1 unless that option is given; seen on the "
+     "emulator's default HTP when no SoC is named)",
+     "name the SoC (--soc qcs6490, qcs8550, ...): onnpu passes its soc_model; else `onnpu placement MODEL --soc ...` "
+     "and `onnpu layers` show the nodes to keep on the CPU"),
 )
 
 

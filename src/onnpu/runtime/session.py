@@ -18,7 +18,7 @@ from onnpu.model.files import validate_model_file
 from onnpu.runtime.native_log import CapturedLog, capture_native
 from onnpu.runtime.placement import AssignedSubgraph, PlacementSummary, summarize
 from onnpu.runtime.qnn import ensure_qnn, qnn_devices, qnn_status
-from onnpu.runtime.targets import CPU, QNN, Target, get_target
+from onnpu.runtime.targets import CPU, FINALIZE_MODE, QNN, Target, get_target
 
 if TYPE_CHECKING:
     import onnx
@@ -181,6 +181,13 @@ def create_session(model: str | Path | onnx.ModelProto, target: Target, *, dims:
     except Exception as exc:  # ORT raises its own Fail/InvalidGraph/... types; map them to what the user can do
         text = str(exc)
         _check_backend_loaded(path, target, log)  # a backend that failed to load is that, fallback or not
+        lighter = target.lighter_finalization(text)
+        if lighter is not None:  # QNN's graph optimiser ran out of memory: finalize with its lighter mode
+            progress.note(f"{path}: QNN ran out of memory optimising the graph for {target.hardware}; finalized "
+                          f"with {FINALIZE_MODE}=1 (a lighter optimisation)")
+            return create_session(model, lighter, dims=dims, threads=threads, log_level=log_level, config=config,
+                                  optimization=optimization, profile_prefix=profile_prefix, label=label,
+                                  checked=proto, optimized_model=optimized_model)
         known: OnnpuError | None = None
         if target.provider == QNN:
             from onnpu.runtime.failures import explain_failure  # only when a session fails

@@ -43,6 +43,10 @@ def require_inference(target: Target, verb: str) -> None:
                           hint="use --target npu (the HTP) to run the model")
 
 
+MEM_ALLOC = "QNN_COMMON_ERROR_MEM_ALLOC"
+FINALIZE_MODE = "htp_graph_finalization_optimization_mode"  # 1: faster preparation, a less optimised graph
+
+
 @dataclass(frozen=True)
 class Target:
     """Where a model runs: one ONNX Runtime execution provider, its options, and whether nodes it cannot
@@ -100,6 +104,15 @@ class Target:
 
     def with_fallback(self, allow: bool) -> Target:
         return dataclasses.replace(self, allow_fallback=allow)
+
+    def lighter_finalization(self, failure: str) -> Target | None:
+        """The same HTP target with QNN's lighter graph optimisation at finalize, when ``failure`` is QNN running
+        out of memory while finalizing (QNN_COMMON_ERROR_MEM_ALLOC) and the user chose no mode: measured on a
+        transformer token classifier (v68 and v73) and its 138-node prefix, the default optimiser fails where mode
+        1 finalizes. None when that does not apply (then the failure stands)."""
+        if not self.is_htp or MEM_ALLOC not in failure or FINALIZE_MODE in self.options_dict:
+            return None
+        return dataclasses.replace(self, options=(*self.options, (FINALIZE_MODE, "1")))
 
     def describe(self) -> str:
         opts = ", ".join(f"{k}={v}" for k, v in self.options)
