@@ -90,3 +90,21 @@ def test_corpus_model_prepares_on_the_cpu_and_every_verb_takes_it(record: dict[s
             jsonio.loads(captured.out)  # strict: NaN / Infinity refused
         except ValueError as exc:
             pytest.fail(f"{verb}: {exc}: {captured.out[:300]!r}")
+
+
+@pytest.mark.npu
+def test_a_graph_qnns_optimiser_cannot_finalize_is_finalized_lighter(corpus_models: dict[str, Path],
+                                                                   tmp_path: Path) -> None:
+    """khmersm (a transformer token classifier): QNN's default graph optimisation runs out of memory finalizing it
+    on QCS8550 (QNN_COMMON_ERROR_MEM_ALLOC); onnpu finalizes it with the lighter mode, fully on the NPU, and says so."""
+    from onnpu import get_target
+    from onnpu.runtime.targets import FINALIZE_MODE
+
+    record = next(r for r in RECORDS if r["name"] == "khmersm")
+    model = corpus_models["khmersm"]
+    calib = corpus.calibration(record["calibration"], tmp_path / "calib", model, record)
+    result = prepare(model, tmp_path / "khmersm.qcs8550.onnx", calib, shapes=record["shapes"] or None,
+                     values=record["values"] or None, config=QuantizeConfig(rounding="nearest"),
+                     target=get_target("npu", soc="qcs8550"), verify_inputs=2)
+    assert result.npu is not None and result.npu.placement.fully_on_target, result.npu
+    assert f"{FINALIZE_MODE}=1" in result.npu.target

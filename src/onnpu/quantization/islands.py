@@ -5,8 +5,9 @@
   the fill at 0, its calibrated range [0, 0], and a padded sentence then gets no mask at all on the NPU. Its range
   is measured over every mask the inputs may hold — the calibration masks, all on and all off — and given to the
   quantizer as an override.
-- **Float islands.** A float graph input read only by ops that quantize nothing themselves (a state split by
-  ``Gather``, a ``Reshape``), or a ``Where`` of float constants, stays float in the quantizer's output: HTP v68
+- **Float islands.** A float graph input read only by ``Gather``s (a recurrent state split in two), or a
+  ``Where`` of float constants read only by data movement (a mask fill reshaped), stays float in the quantizer's
+  output: HTP v68
   computes no float (QCS6490 refuses the nodes). The quantizer is then told to quantize such ops' inputs
   (its ``ForceQuantizeNoInputCheck``), which it does only for float tensors."""
 
@@ -87,19 +88,21 @@ def mask_ranges(model: onnx.ModelProto, calibration: Sequence[Mapping[str, np.nd
 
 
 def float_islands(model: onnx.ModelProto) -> list[str]:
-    """Float graph inputs read only by ops that quantize nothing themselves, and Wheres of float constants: what the
-    quantizer would leave float."""
+    """Float graph inputs read only by Gathers, and Wheres of float constants read only by data movement: what the
+    quantizer would leave float (measured: a voice-activity detector's state, a token classifier's mask fill).
+    Narrow on purpose: the flag it sets changes how the quantizer treats every data-movement op of the model."""
     consts = constant_tensors(model)
     users = consumers(model.graph)
     found = []
     for value in model.graph.input:
         readers = users.get(value.name, [])
         if (value.name not in consts and value.type.tensor_type.elem_type == onnx.TensorProto.FLOAT and readers
-                and all(r.op_type in MOVES for r in readers)):
+                and all(r.op_type == "Gather" for r in readers)):
             found.append(value.name)
     for node in model.graph.node:
-        if node.op_type == "Where" and any(x in consts and consts[x].data_type == onnx.TensorProto.FLOAT
-                                           for x in node.input[1:3]):
+        readers = users.get(node.output[0], []) if node.output else []
+        if (node.op_type == "Where" and readers and all(r.op_type in MOVES for r in readers)
+                and any(x in consts and consts[x].data_type == onnx.TensorProto.FLOAT for x in node.input[1:3])):
             found.append(node.name or node.output[0])
     return found
 

@@ -9,6 +9,8 @@ coupled input-forget gate and no sequence lengths. Anything else is left as writ
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper, shape_inference
@@ -90,7 +92,7 @@ def _unroll(node: onnx.NodeProto, k: int, consts: dict[str, onnx.TensorProto], d
         model.graph.initializer.append(numpy_helper.from_array(np.ascontiguousarray(value), f"{base}_{name}"))
         return f"{base}_{name}"
 
-    def op(kind: str, inputs: list[str], name: str, **attrs: object) -> str:
+    def op(kind: str, inputs: list[str], name: str, **attrs: Any) -> str:
         made.append(helper.make_node(kind, inputs, [f"{base}_{name}"], name=f"{base}_{name}", **attrs))
         return f"{base}_{name}"
 
