@@ -143,9 +143,11 @@ def tiny_detector(path: Path) -> Path:
     return path
 
 
-def conv_lstm(hidden: int = 16, features: int = 8) -> onnx.ModelProto:
-    """Conv1d → LSTM → Relu. Quantized, QNN builds it for HTP v73 but cannot finalize it for v68 (QCS6490):
-    ``QNN_COMMON_ERROR_MEM_ALLOC`` from the LSTM on, naming no node (measured; Silero VAD fails the same way)."""
+def conv_lstm(hidden: int = 16, features: int = 8, length: int = 24) -> onnx.ModelProto:
+    """Conv1d → LSTM over ``length - 2`` steps → Relu. Quantized as an LSTM, QNN builds it for HTP v73 but cannot
+    finalize it for v68 (QCS6490): ``QNN_COMMON_ERROR_MEM_ALLOC`` from the LSTM on, naming no node (measured;
+    Silero VAD failed the same way). onnpu unrolls an LSTM of up to 16 steps (then v68 takes it): the default
+    length keeps this one an LSTM."""
     rng = np.random.default_rng(0)
     inits = [numpy_helper.from_array(rng.normal(0, 0.3, (1, 4 * hidden, features)).astype(np.float32), "W"),
              numpy_helper.from_array(rng.normal(0, 0.3, (1, 4 * hidden, hidden)).astype(np.float32), "R"),
@@ -154,5 +156,5 @@ def conv_lstm(hidden: int = 16, features: int = 8) -> onnx.ModelProto:
              helper.make_node("Transpose", ["c"], ["t"], perm=[2, 0, 1], name="to_sequence"),
              helper.make_node("LSTM", ["t", "W", "R"], ["y", "yh"], hidden_size=hidden, name="lstm"),
              helper.make_node("Relu", ["yh"], ["out"], name="relu")]
-    return _model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 10])],
+    return _model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, length])],
                   [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 1, hidden])], inits, "conv_lstm")

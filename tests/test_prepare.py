@@ -123,6 +123,15 @@ def test_a_graph_qnn_cannot_build_is_blamed_on_its_first_failing_node(tmp_path: 
     assert explain_placement(out, get_target("npu", soc="qcs8550")).fully_on_target
 
 
+def test_a_short_lstm_is_unrolled_and_runs_fully_on_qcs6490(tmp_path: Path) -> None:
+    """The same graph over 8 steps: unrolled into Gemm/Sigmoid/Tanh/Mul/Add, which HTP v68 takes."""
+    src = models.save(graph_models.conv_lstm(length=10), tmp_path / "lstm.onnx")
+    result = prepare(src, tmp_path / "lstm.qdq.onnx", "random", config=QuantizeConfig(rounding="nearest"),
+                     target=get_target("npu", soc="qcs6490"))
+    assert result.quantization is not None and any("LSTM unrolled" in n for n in result.quantization.notes)
+    assert result.npu is not None and result.npu.placement.fully_on_target
+
+
 def test_a_failed_simplification_is_noted_and_the_model_quantized_as_it_is(tmp_path: Path,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     import onnpu.tasks.simplify as task

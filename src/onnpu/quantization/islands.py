@@ -6,10 +6,9 @@
   is measured over every mask the inputs may hold — the calibration masks, all on and all off — and given to the
   quantizer as an override.
 - **Float islands.** A float graph input read only by ``Gather``s (a recurrent state split in two), or a
-  ``Where`` of float constants read only by data movement (a mask fill reshaped), stays float in the quantizer's
-  output: HTP v68
-  computes no float (QCS6490 refuses the nodes). The quantizer is then told to quantize such ops' inputs
-  (its ``ForceQuantizeNoInputCheck``), which it does only for float tensors."""
+  ``Where`` of float constants read only by data movement (a mask fill reshaped) or as a graph output, stays float
+  in the quantizer's output: HTP v68 computes no float (QCS6490 refuses the nodes). The quantizer is then told to
+  quantize such ops' inputs (its ``ForceQuantizeNoInputCheck``), which it does only for float tensors."""
 
 from __future__ import annotations
 
@@ -88,8 +87,9 @@ def mask_ranges(model: onnx.ModelProto, calibration: Sequence[Mapping[str, np.nd
 
 
 def float_islands(model: onnx.ModelProto) -> list[str]:
-    """Float graph inputs read only by Gathers, and Wheres of float constants read only by data movement: what the
-    quantizer would leave float (measured: a voice-activity detector's state, a token classifier's mask fill).
+    """Float graph inputs read only by Gathers, and Wheres of float constants read only by data movement or as a graph
+    output: what the quantizer would leave float (measured: a voice-activity detector's state, a token classifier's
+    mask fill, a pitch model's confidence).
     Narrow on purpose: the flag it sets changes how the quantizer treats every data-movement op of the model."""
     consts = constant_tensors(model)
     users = consumers(model.graph)
@@ -99,9 +99,11 @@ def float_islands(model: onnx.ModelProto) -> list[str]:
         if (value.name not in consts and value.type.tensor_type.elem_type == onnx.TensorProto.FLOAT and readers
                 and all(r.op_type == "Gather" for r in readers)):
             found.append(value.name)
+    outputs = {o.name for o in model.graph.output}
     for node in model.graph.node:
         readers = users.get(node.output[0], []) if node.output else []
-        if (node.op_type == "Where" and readers and all(r.op_type in MOVES for r in readers)
+        if (node.op_type == "Where" and (readers or node.output[0] in outputs)
+                and all(r.op_type in MOVES for r in readers)
                 and any(x in consts and consts[x].data_type == onnx.TensorProto.FLOAT for x in node.input[1:3])):
             found.append(node.name or node.output[0])
     return found
