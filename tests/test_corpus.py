@@ -108,3 +108,10 @@ def test_a_graph_qnns_optimiser_cannot_finalize_is_finalized_lighter(corpus_mode
                      target=get_target("npu", soc="qcs8550"), verify_inputs=2)
     assert result.npu is not None and result.npu.placement.fully_on_target, result.npu
     assert f"{FINALIZE_MODE}=1" in result.npu.target
+    # compile takes it the same way (int64 ids and a bool mask fed to its verification on the emulator)
+    from onnpu.tasks.compile import compile_for_socs
+
+    [entry] = compile_for_socs(tmp_path / "khmersm.qcs8550.onnx", tmp_path / "compiled", ["qcs8550"],
+                               inputs=1).entries
+    assert "run on the HTP emulator" in entry.check
+    assert all(steps is not None for steps in entry.max_steps.values()), entry.max_steps
