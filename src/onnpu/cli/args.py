@@ -314,6 +314,9 @@ def add_quantize_args(p: argparse.ArgumentParser, *, calib_required: bool = True
     p.add_argument("--no-range-search", action="store_true",
                    help="keep the calibration method's activation ranges (default: per tensor, the clipping range "
                         "of least error on the calibration inputs, kept where it measures better)")
+    p.add_argument("--equalize", action="store_true",
+                   help="cross-layer equalisation of Conv → [ReLU|Clip] → Conv pairs before quantizing (exact in "
+                        "float; helps per-tensor weights most; off by default: see BENCHMARKS 'Quantization ablation')")
     p.add_argument("--io", choices=("float", "uint8"), default="float",
                    help="uint8: quantized inputs/outputs (parameters kept in the model)")
     p.add_argument("--holdout", type=fraction, default=0.2, help="share of inputs held out for the quality report")
@@ -336,4 +339,4 @@ def quantize_config_from(args: argparse.Namespace) -> QuantizeConfig:
         if flags:
             refuse(args, f"{', '.join(flags)}: only with --rounding optimized")
     return QuantizeConfig(args.activations, args.weights, args.per_channel, args.method, args.rounding,
-                          not args.no_bias_correction, not args.no_range_search)
+                          not args.no_bias_correction, not args.no_range_search, args.equalize)

@@ -23,6 +23,7 @@ class QuantizeConfig:
     rounding: str = "optimized"  # second-order rounding of the weights (onnpu.rounding), or "nearest"
     bias_correction: bool = True
     range_search: bool = True  # activation ranges of least MSE on the calibration inputs (else their min/max)
+    equalize: bool = False  # cross-layer equalisation of Conv pairs first (onnpu.quantization.equalization)
 
     def __post_init__(self) -> None:
         if self.rounding not in ("nearest", "optimized"):

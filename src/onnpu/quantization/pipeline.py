@@ -19,6 +19,7 @@ from onnpu.model.inspection import tensor_infos
 from onnpu.model.transforms import constants_to_initializers, quantized_io
 from onnpu.quantization.calibration import CalibrationData, kinds_for, load_calibration
 from onnpu.quantization.config import DEFAULT_QUANTIZE, QuantizeConfig
+from onnpu.quantization.equalization import EqualizationReport, equalized_model
 from onnpu.quantization.evaluate import (
     NPU_QUALITY_SAMPLES,
     NpuQuality,
@@ -61,6 +62,7 @@ class QuantizeResult:
     rounding: RoundingReport | None = None
     nearest_quality: list[OutputQuality] | None = None  # before range search and optimised rounding
     ranges: RangeReport | None = None
+    equalization: EqualizationReport | None = None
     calibration_check: CalibrationCheck | None = None  # random/small calibration said first; clipping
     npu_quality: NpuQuality | None = None  # float vs the quantized model on the NPU of the chosen SoC
 
@@ -79,6 +81,7 @@ class QuantizeResult:
                 "plain_quantized_bytes": self.plain_bytes, "notes": self.notes,
                 "rounding": self.rounding.to_dict() if self.rounding else None,
                 "range_search": self.ranges.to_dict() if self.ranges else None,
+                "equalization": self.equalization.to_dict() if self.equalization else None,
                 "nearest_quality": [q.to_dict() for q in self.nearest_quality] if self.nearest_quality else None,
                 "calibration_check": self.calibration_check.to_dict() if self.calibration_check else None,
                 "npu_quality": self.npu_quality.to_dict() if self.npu_quality else None}
@@ -119,6 +122,10 @@ def quantize(model: str | Path, out: str | Path, calib: str | Path | Calibration
 
     config, recipe = resolve_config(float_model, config)  # "auto" activations: W8A16 for transformer encoders
     said = [f"recipe: {recipe}"] if recipe else []
+    equalized = None
+    if config.equalize:
+        float_model, equalized, line = equalized_model(float_model, data.calibration)
+        said.append(line)
     try:
         quant = quantize_qdq_model(float_model, data.calibration, config, notes=said, sixteen_bit=sixteen_bit)
     except (AssertionError, QuantizationError) as exc:  # the calibrator fails on NaN/Inf ranges ("scale issue")
@@ -140,6 +147,7 @@ def quantize(model: str | Path, out: str | Path, calib: str | Path | Calibration
     result = QuantizeResult(str(src), str(out), config, io, len(data.calibration), len(data.heldout), quality,
                             0.0, _model_bytes(float_model), _model_bytes(quant), target_sqnr=target_sqnr)
     result.sixteen_bit = list(sixteen_bit)
+    result.equalization = equalized
     result.notes.extend(said)
     if not data.heldout:
         result.notes.append("no held-out inputs (--holdout 0): no quality report")
