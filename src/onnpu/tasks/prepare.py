@@ -168,7 +168,7 @@ def verify_on_npu(model: Path, feeds: Sequence[Mapping[str, np.ndarray]], target
     infos = {o.name: o for o in outputs}
     drift = [_drift(name, npu[name], cpu[name], infos.get(name)) for name in cpu]
     placement = session.placement or explain_placement(model, target).summary
-    return NpuCheck(session.target.describe(), session.create_seconds, run_ms,
+    return NpuCheck(session.target.with_fallback(target.allow_fallback).describe(), session.create_seconds, run_ms,
                     max((d.max_abs_diff for d in drift), default=0.0), placement, drift, len(feeds), inputs_source,
                     npu)
 
