@@ -97,3 +97,25 @@ def test_equalisation_helps_per_tensor_weights(tmp_path: Path) -> None:
         if equalize_first:
             assert any(n.startswith("cross-layer equalisation: 2 Conv pairs") for n in result.notes), result.notes
     assert sqnr[True] > sqnr[False] + 3, sqnr
+
+
+def test_a_rewritten_relu6_keeps_one_grid_for_the_relu_its_bounds_and_the_min(tmp_path: Path) -> None:
+    """Relu + per-channel Min quantized as ReLU6 was: the Relu's output (fused into its Conv on the HTP), the
+    bounds and the Min's output on one grid [0, R], R the Min output's calibrated maximum; bounds above R capped
+    there. Without it the Relu took the Conv's whole positive range and the bounds a coarser grid of their own."""
+    from onnpu.quantization.recipe import quantize_qdq_model
+
+    model = _mobile_block()
+    equalize(model)
+    calibration = [{"x": np.random.default_rng(i).normal(0, 3, (1, 3, 16, 16)).astype(np.float32)}
+                   for i in range(12)]
+    quant = quantize_qdq_model(model, calibration, QuantizeConfig("u8", range_search=False, rounding="nearest"))
+    inits = {t.name: numpy_helper.to_array(t) for t in quant.graph.initializer}
+    relu = next(n for n in model.graph.node if n.op_type == "Relu" and n.name.endswith("_onnpu_cle_relu"))
+    mini = next(n for n in model.graph.node if n.op_type == "Min")
+    relu_scale, min_scale = float(inits[f"{relu.output[0]}_scale"]), float(inits[f"{mini.output[0]}_scale"])
+    assert relu_scale == min_scale > 0, (relu_scale, min_scale)
+    bound_q = next(n for n in quant.graph.node if n.op_type == "DequantizeLinear" and n.output[0].startswith(
+        mini.input[1]))
+    bound = (inits[bound_q.input[0]].astype(np.float64) - inits[bound_q.input[2]]) * inits[bound_q.input[1]]
+    assert float(bound.max()) <= relu_scale * 255 * (1 + 1e-3), (bound.max(), relu_scale * 255)

@@ -19,6 +19,7 @@ from onnpu.model.qparams import qdq_params
 from onnpu.model.transforms import constants_to_initializers, ensure_opset
 from onnpu.quantization import transformer
 from onnpu.quantization.config import ACTIVATION_TYPES, DEFAULT_QUANTIZE, METHODS, WEIGHT_TYPES, QuantizeConfig
+from onnpu.quantization.equalization import bounded_relu_ranges
 from onnpu.quantization.exclusions import nodes_to_exclude
 from onnpu.quantization.htp_ops import constant_first_matmuls, onehot_values_as_constants
 from onnpu.quantization.islands import float_islands, mask_ranges, with_ranges
@@ -95,6 +96,7 @@ def quantize_qdq_model(model: onnx.ModelProto, calibration: Sequence[Mapping[str
         notes.extend(said)
     layernorms = transformer.layernorm_overrides(original)
     masked = mask_ranges(original, calibration)  # what every mask gives, not only the calibration's
+    bounded = bounded_relu_ranges(original, calibration)  # a bounded activation equalisation rewrote keeps its grid
     islands = float_islands(original)
     if notes is not None and masked:
         notes.append(f"{len(masked)} tensor{'s' if len(masked) > 1 else ''} computed from the mask input"
@@ -127,7 +129,8 @@ def quantize_qdq_model(model: onnx.ModelProto, calibration: Sequence[Mapping[str
                              "written as Transpose · MatMul · Transpose (HTP v68 refuses that form)")
         del staged_float
         overrides = with_ranges({**layernorms,
-                                 **{name: [{"quant_type": QuantType.QUInt16}] for name in sixteen_bit}}, masked)
+                                 **{name: [{"quant_type": QuantType.QUInt16}] for name in sixteen_bit}},
+                                {**bounded, **masked})
         root = logging.getLogger()
         level = root.level
         root.setLevel(logging.ERROR)  # ORT's quantizer logs advice on the root logger

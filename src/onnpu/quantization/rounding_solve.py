@@ -15,6 +15,7 @@ from onnpu.quantization.rounding_stats import Layer, PairStats
 
 DAMPING = 0.01  # of the mean diagonal, added to the covariance (it is rank-deficient with few samples)
 BLOCK = 128
+REFINE_PASSES = 4  # local-search passes over the columns after second-order rounding
 
 
 def _quant(w: np.ndarray, scale: np.ndarray, zp: np.ndarray, lo: int, hi: int) -> np.ndarray:
@@ -66,6 +67,44 @@ def gptq_per_row(w: np.ndarray, hs: np.ndarray, scale: np.ndarray, zp: np.ndarra
         q[:, i] = qi
         e = (w[:, i] - (qi - zp) * scale) / u[:, i, i]
         w[:, i:] -= e[:, None] * u[:, i, i:]
+    return q
+
+
+def refine(q: np.ndarray, target: np.ndarray, h: np.ndarray, scale: np.ndarray, zp: np.ndarray, lo: int, hi: int,
+           passes: int = REFINE_PASSES) -> np.ndarray:
+    """Integer rows ``q`` improved by local search on the objective second-order rounding approximates,
+    Σ_r (ŵ_r − t_r) H (ŵ_r − t_r)ᵀ (``h``: one [d, d] for every row, or one per row [rows, d, d]): column by
+    column, every row's integer moves one step up or down where that lowers it, until a pass changes nothing.
+    Greedy rounding fixes each column once, with the columns after it still free; this revisits them all."""
+    q = q.astype(np.float64).copy()
+    shared = h.ndim == 2
+    hd = _damped(h[None] if shared else h)
+    hm = hd[0] if shared else hd
+    diff = (q - zp[:, None]) * scale[:, None] - target
+    grad = diff @ hm if shared else np.einsum("rd,rde->re", diff, hm)  # half the gradient, per row
+    d = q.shape[1]
+    for _ in range(passes):
+        moved = 0
+        for j in range(d):
+            hjj = hm[j, j] if shared else hm[:, j, j]
+            best = np.zeros(q.shape[0])
+            gain = np.zeros(q.shape[0])
+            for step in (1.0, -1.0):
+                delta = step * scale
+                change = 2 * delta * grad[:, j] + delta * delta * hjj  # the objective's change
+                allowed = (q[:, j] + step >= lo) & (q[:, j] + step <= hi)
+                better = allowed & (change < gain - 1e-12 * np.abs(gain))
+                best = np.where(better, step, best)
+                gain = np.where(better, change, gain)
+            rows = np.nonzero(best)[0]
+            if rows.size == 0:
+                continue
+            moved += rows.size
+            q[rows, j] += best[rows]
+            delta = best[rows] * scale[rows]
+            grad[rows] += delta[:, None] * (hm[j][None, :] if shared else hm[rows, j, :])
+        if moved == 0:
+            break
     return q
 
 
@@ -158,13 +197,14 @@ def error(stats: _PerRow, w: np.ndarray, wq: np.ndarray, shift: np.ndarray | Non
 
 
 def _optimized(w: np.ndarray, h: np.ndarray, c: np.ndarray, fit: PairStats, scale: np.ndarray,
-               zp: np.ndarray, lo: int, hi: int) -> np.ndarray:
+               zp: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
     """Second-order rounding of the rows ``w`` against (centred) ``h`` and, when the float input is known,
-    towards the weights that undo the input's error."""
+    towards the weights that undo the input's error; and the same refined by local search (``refine``)."""
     groups = h.shape[0]
     per = w.shape[0] // groups
     depthwise = groups > 1 and per == 1
     q_opt = np.zeros_like(w)
+    q_refined = np.zeros_like(w)
     for g in range(1 if depthwise else groups):
         sl = slice(None) if depthwise else slice(g * per, (g + 1) * per)
         hg, cg = (h, c) if depthwise else (h[g], c[g])
@@ -178,7 +218,8 @@ def _optimized(w: np.ndarray, h: np.ndarray, c: np.ndarray, fit: PairStats, scal
                 target = target + np.linalg.solve(_damped(hg), gap.T @ target.T).T
         q_opt[sl] = (gptq_per_row(target, hg, scale, zp, lo, hi) if depthwise
                      else gptq(target, hg, scale[sl], zp[sl], lo, hi))
-    return q_opt
+        q_refined[sl] = refine(q_opt[sl], target, hg, scale[sl], zp[sl], lo, hi) if REFINE_PASSES else q_opt[sl]
+    return q_opt, q_refined
 
 
 def candidates(layer: Layer, weight: np.ndarray, fit: PairStats, check: PairStats | None, *,
@@ -206,10 +247,10 @@ def candidates(layer: Layer, weight: np.ndarray, fit: PairStats, check: PairStat
         h = h - n * np.einsum("gd,ge->gde", mean_q, mean_q)
         c = c - n * np.einsum("gd,ge->gde", mean_f, mean_q)
     nearest = _quant(w, scale[:, None], zp[:, None], lo, hi)
-    q_opt = None
+    q_opt = q_refined = None
     if fit.count >= h.shape[-1] and not skip:
         try:
-            q_opt = _optimized(w, h, c, fit, scale, zp, lo, hi)
+            q_opt, q_refined = _optimized(w, h, c, fit, scale, zp, lo, hi)
         except np.linalg.LinAlgError:  # the (centred) covariance is not positive definite even damped: the
             q_opt = None  # inputs' mean dwarfs their spread in float64; the layer keeps nearest rounding
     row_mean_q, row_mean_f = row_vectors(mean_q, n_rows), row_vectors(mean_f, n_rows)
@@ -224,5 +265,11 @@ def candidates(layer: Layer, weight: np.ndarray, fit: PairStats, check: PairStat
         found.append(Candidate("optimized", q_opt, shift_for(q_opt) if with_bias else None))
     for cand in found:
         cand.error = error(measure, w, deq(cand.q), cand.shift)
+    if q_opt is not None and q_refined is not None and not np.array_equal(q_refined, q_opt):
+        # the local search's answer replaces second-order rounding's where the check inputs measure it better
+        refined = Candidate("optimized", q_refined, shift_for(q_refined) if with_bias else None)
+        refined.error = error(measure, w, deq(refined.q), refined.shift)
+        if refined.error < found[-1].error:
+            found[-1] = refined
     hf = measure.hf if measure.hf is not None else measure.h
     return found, measure.quad(w, hf, w)
