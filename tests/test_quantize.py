@@ -10,6 +10,7 @@ from conftest import sha256
 from onnpu import InputDataError, QuantizationError, get_target, inspect_model, jsonio, run_model
 from onnpu.cli import main
 from onnpu.model.files import write_model
+from onnpu.model.inspection import tensor_infos
 from onnpu.quantization.config import QuantizeConfig
 from onnpu.quantization.pipeline import quantize
 from onnpu.runtime.session import create_session
@@ -160,3 +161,30 @@ def test_mixed_precision_keeps_the_activations_asked_for_in_16_bits(tmp_path: Pa
     assert result.steps and all(kept in step.raised for step in result.steps) and kept in result.sixteen_bit
     zero_points = {t.name: t.data_type for t in read_model(tmp_path / "mixed.onnx").graph.initializer}
     assert zero_points[f"{kept}_zero_point"] == 4  # uint16
+
+
+def test_mixed_precision_raises_the_cheapest_measured_gains_first_and_reports_the_cost(tmp_path: Path) -> None:
+    """--target-sqnr measures each activation's gain (the output noise with its quantization bypassed) and its
+    cost (elements), raises the best gain per element first, judges every round with the whole recipe, and says
+    what share of the activation elements went to 16 bits."""
+    from onnpu.model.files import read_model
+    from onnpu.quantization.calibration import load_calibration
+    from onnpu.quantization.mixed_precision import SENSITIVITY_SAMPLES, measured_gains
+
+    src = models.save(models.classifier(), tmp_path / "cls.onnx")
+    config = QuantizeConfig(rounding="nearest", range_search=False)
+    plain = quantize(src, tmp_path / "plain.onnx", "random", holdout=0.25, config=config)
+    float_model = read_model(src)
+    data = load_calibration("random", tensor_infos(float_model)[0], holdout=0.25, seed=0)
+    gains, noise = measured_gains(float_model, read_model(tmp_path / "plain.onnx"),
+                                  data.calibration[:SENSITIVITY_SAMPLES])
+    assert gains and noise > 0 and all(0 <= g.gain <= noise for g in gains) and all(g.elements > 0 for g in gains)
+    assert len({g.elements for g in gains}) > 1  # a feature map and a pooled vector cost differently
+    ranked = [g.name for g in sorted(gains, key=lambda g: -g.per_element)]
+    result = quantize(src, tmp_path / "mixed.onnx", "random", holdout=0.25, config=config,
+                      target_sqnr=plain.worst_sqnr + 3)
+    first = result.steps[0].raised
+    assert first == ranked[:len(first)], (first, ranked)
+    assert result.mixed_cost is not None and 0 < result.mixed_cost <= 1
+    assert any("% of the activation elements" in n for n in result.notes), result.notes
+    assert result.worst_sqnr == result.steps[-1].sqnr_db

@@ -322,7 +322,8 @@ def add_quantize_args(p: argparse.ArgumentParser, *, calib_required: bool = True
     p.add_argument("--holdout", type=fraction, default=0.2, help="share of inputs held out for the quality report")
     p.add_argument("--limit", type=positive_int, help="use at most this many inputs")
     p.add_argument("--seed", type=non_negative_int, default=0, help="seed for the split and random data")
-    p.add_argument("--target-sqnr", type=float, metavar="DB", help="raise sensitive activations to uint16 until met")
+    p.add_argument("--target-sqnr", type=float, metavar="DB",
+                   help="raise activations to uint16, best measured gain per element first, until met")
     p.add_argument("--rounding", choices=("nearest", "optimized"), default=DEFAULT_QUANTIZE.rounding,
                    help="weight rounding: nearest, or optimized (second-order, per layer, on the calibration "
                         f"inputs); default {DEFAULT_QUANTIZE.rounding}")

@@ -78,6 +78,9 @@ def render_quality(result: QuantizeResult, *, float_model: str = "FLOAT.onnx") -
             out().print(f"  round {i}: {len(step.raised)} activations at uint16 → {step.sqnr_db:.2f} dB")
         if result.sixteen_bit:
             out().print(f"  uint16 activations: {', '.join(result.sixteen_bit)}", soft_wrap=True)
+        if result.mixed_cost is not None:
+            out().print(f"  cost: {result.mixed_cost:.0%} of the activation elements at 16 bits (ranked by measured "
+                        "gain per element)")
         if result.plain_bytes:
             out().print(f"  model size {result.plain_bytes / 1e6:.2f} MB → {result.quantized_bytes / 1e6:.2f} MB")
     if result.ranges is not None and result.ranges.tensors:

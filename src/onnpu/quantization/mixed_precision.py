@@ -1,28 +1,49 @@
-"""Mixed precision: find the activations whose 8-bit quantization hurts most (ONNX Runtime's
-``qdq_loss_debug``) and raise them to uint16, which the QNN HTP runs, until a target SQNR is met."""
+"""Mixed precision: raise activations to uint16 (which the QNN HTP runs, at a cost: twice the bytes to move
+and store) until a target SQNR is met, cheapest gain first. Each activation's gain is measured: the output noise
+of the 8-bit model with that one activation's quantization taken out (its Q/DQ pair bypassed) against the noise
+with all of them in; its cost is its element count. Activations are raised in order of gain per element, in
+rounds sized from the measured gains and checked by re-quantizing."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import onnx
 
 from onnpu import progress
 from onnpu.metrics import OutputQuality
-from onnpu.model.files import write_model
 from onnpu.quantization.calibration import CalibrationData
 from onnpu.quantization.config import QuantizeConfig
 from onnpu.quantization.evaluate import evaluate
-from onnpu.quantization.recipe import FeedReader, quantize_qdq_model
-from onnpu.runtime.session import exact_session_options
-from onnpu.storage import scratch_dir
+from onnpu.quantization.recipe import quantize_qdq_model
 
-SCHEDULE = (0.05, 0.1, 0.2, 0.4, 1.0)  # cumulative share of the ranked activations raised per round
 SENSITIVITY_SAMPLES = 4
+ROUNDS = 5
+MARGIN_DB = 0.5  # a round raises what the measured gains predict reaches the target plus this
+
+
+Finish = Callable[[onnx.ModelProto, list[OutputQuality]], tuple[onnx.ModelProto, list[OutputQuality]]]
+
+
+@dataclass
+class Gain:
+    """An activation's measured share of the output noise (``noise`` of the 8-bit model, ``without``: the same
+    with its quantization bypassed; relative to the output energy) and its cost in elements."""
+
+    name: str
+    noise: float
+    without: float
+    elements: int
+
+    @property
+    def gain(self) -> float:
+        return max(self.noise - self.without, 0.0)
+
+    @property
+    def per_element(self) -> float:
+        return self.gain / max(self.elements, 1)
 
 
 @dataclass
@@ -41,33 +62,79 @@ class MixedPrecisionOutcome:
     quality: list[OutputQuality] = field(default_factory=list)
     sixteen_bit: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    cost: float | None = None  # share of the activation elements at 16 bits
 
 
-def sensitivity(float_model: onnx.ModelProto, quant_model: onnx.ModelProto,
-                feeds: Sequence[Mapping[str, np.ndarray]]) -> dict[str, float]:
-    """SQNR (dB) of each activation's own quantization (before vs after its QDQ pair), lowest = worst."""
-    from onnxruntime.quantization.qdq_loss_debug import (
-        collect_activations,
-        compute_activation_error,
-        create_activation_matching,
-        modify_model_output_intermediate_tensors,
-    )
+def _activation_pairs(model: onnx.ModelProto) -> dict[str, list[str]]:
+    """Activation tensor → the outputs of the DequantizeLinear nodes that read its QuantizeLinear."""
+    constants = {t.name for t in model.graph.initializer}
+    quantized = {n.output[0]: n.input[0] for n in model.graph.node
+                 if n.op_type == "QuantizeLinear" and n.input[0] not in constants}
+    pairs: dict[str, list[str]] = {}
+    for node in model.graph.node:
+        if node.op_type == "DequantizeLinear" and node.input[0] in quantized:
+            pairs.setdefault(quantized[node.input[0]], []).append(node.output[0])
+    return pairs
 
-    with scratch_dir("onnpu-sensitivity-") as tmp:
-        paths = {}
-        for name, model in (("float", float_model), ("qdq", quant_model)):
-            plain, augmented = Path(tmp) / f"{name}.onnx", Path(tmp) / f"{name}.aug.onnx"
-            write_model(model, plain, force=True)
-            modify_model_output_intermediate_tensors(str(plain), str(augmented))
-            paths[name] = str(augmented)
-        so = exact_session_options()
-        qdq = collect_activations(paths["qdq"], FeedReader(feeds), session_options=so,
-                                  execution_providers=["CPUExecutionProvider"])
-        flt = collect_activations(paths["float"], FeedReader(feeds), session_options=so,
-                                  execution_providers=["CPUExecutionProvider"])
-    errors = compute_activation_error(create_activation_matching(qdq, flt))
-    return {name: float(err["qdq_err"]) for name, err in errors.items()
-            if "qdq_err" in err and math.isfinite(float(err["qdq_err"]))}
+
+def _bypassed(model: onnx.ModelProto, tensor: str, dequantized: Sequence[str]) -> onnx.ModelProto:
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    names = set(dequantized)
+    graph_outputs = {o.name for o in copy.graph.output}
+    for node in copy.graph.node:
+        if node.op_type in ("QuantizeLinear", "DequantizeLinear"):
+            continue
+        for k, name in enumerate(node.input):
+            if name in names:
+                node.input[k] = tensor
+    if names & graph_outputs:  # a graph output is this Dequantize: keep it, fed by an Identity of the float
+        for node in copy.graph.node:
+            if node.op_type == "DequantizeLinear" and node.output[0] in names:
+                node.op_type, node.input[:] = "Identity", [tensor]
+                del node.attribute[:]
+    return copy
+
+
+def _noise(reference: Mapping[str, list[np.ndarray]], values: Mapping[str, list[np.ndarray]]) -> float:
+    """Output noise relative to the output energy, summed over outputs."""
+    total = 0.0
+    for name, ref in reference.items():
+        r = np.concatenate([np.asarray(a, np.float64).ravel() for a in ref])
+        v = np.concatenate([np.asarray(a, np.float64).ravel() for a in values[name]])
+        total += float(np.sum((r - v) ** 2) / max(float(np.sum(r ** 2)), 1e-30))
+    return total
+
+
+def _elements(values: Mapping[str, list[np.ndarray]]) -> dict[str, int]:
+    return {name: int(np.asarray(v[0]).size) for name, v in values.items() if v}
+
+
+def measured_gains(float_model: onnx.ModelProto, quant_model: onnx.ModelProto,
+                   feeds: Sequence[Mapping[str, np.ndarray]]) -> tuple[list[Gain], float]:
+    """Per activation of ``quant_model`` (a QDQ model): the output noise without its quantization, and its element
+    count; and the noise with every activation quantized. Exact CPU arithmetic on ``feeds``."""
+    from onnpu.quantization.evaluate import run_on_cpu
+
+    reference = run_on_cpu(float_model, feeds, exact=False)
+    noise = _noise(reference, run_on_cpu(quant_model, feeds, exact=True))
+    pairs = _activation_pairs(quant_model)
+    probe = onnx.ModelProto()  # the element counts, from the quantized model's own float tensors
+    probe.CopyFrom(quant_model)
+    known = {o.name for o in probe.graph.output}
+    probe.graph.output.extend(onnx.ValueInfoProto(name=t) for t in pairs if t not in known)
+    sizes = _elements(run_on_cpu(probe, feeds[:1], exact=True))
+    float_names = {o for n in float_model.graph.node for o in n.output} | {i.name for i in float_model.graph.input}
+    gains = []
+    for index, (tensor, dequantized) in enumerate(pairs.items(), 1):
+        progress.advance("measuring 16-bit gains", index, len(pairs))
+        # the quantizer's name of the tensor a 16-bit override must name (a graph output's Q reads a renamed copy)
+        name = tensor if tensor in float_names else tensor.removesuffix("_QuantizeLinear_Input")
+        if name not in float_names:
+            continue
+        values = run_on_cpu(_bypassed(quant_model, tensor, dequantized), feeds, exact=True)
+        gains.append(Gain(name, noise, _noise(reference, values), sizes.get(tensor, 1)))
+    return gains, noise
 
 
 def _worst(quality: Sequence[OutputQuality]) -> float:
@@ -76,12 +143,13 @@ def _worst(quality: Sequence[OutputQuality]) -> float:
 
 def raise_to_target(float_model: onnx.ModelProto, quant: onnx.ModelProto, data: CalibrationData,
                     config: QuantizeConfig, target: float, quality: Sequence[OutputQuality], *,
-                    reference: Mapping[str, list[np.ndarray]] | None = None,
-                    keep: Sequence[str] = ()) -> MixedPrecisionOutcome:
-    """Greedy rounds over the activations ranked by sensitivity, raising the worst to uint16 until the held-out
-    SQNR meets ``target`` (``quality`` is the plain model's; ``reference`` the float outputs on the held-out
-    inputs, as for ``evaluate``). ``keep``: activations ``quant`` already holds in 16 bits (a detection head's),
-    kept in 16 bits in every round."""
+                    reference: Mapping[str, list[np.ndarray]] | None = None, keep: Sequence[str] = (),
+                    finish: Finish | None = None) -> MixedPrecisionOutcome:
+    """Rounds over the activations ranked by measured gain per element, raising to uint16 as many as the gains
+    predict reach ``target`` (then twice as many, …, all) until the held-out SQNR meets it (``quality``: the plain
+    model's, after ``finish``; ``quant``: the plain model before it; ``reference``: the float outputs on the
+    held-out inputs, as for ``evaluate``; ``finish``: the rest of the recipe, applied to every round). ``keep``:
+    activations ``quant`` already holds in 16 bits (a detection head's), kept in 16 bits in every round."""
     outcome = MixedPrecisionOutcome(quant, quality=list(quality), sixteen_bit=list(keep))
     if config.activations == "u16":
         outcome.notes.append("activations are already 16-bit: --target-sqnr has nothing to raise")
@@ -89,21 +157,38 @@ def raise_to_target(float_model: onnx.ModelProto, quant: onnx.ModelProto, data: 
     if quality and _worst(quality) >= target:
         outcome.notes.append(f"plain quantization already meets {target} dB")
         return outcome
-    ranked = sorted(sensitivity(float_model, quant, data.calibration[:SENSITIVITY_SAMPLES]).items(),
-                    key=lambda kv: kv[1])
-    names = [n for n, _ in ranked if n not in keep]
-    for round_index, share in enumerate(SCHEDULE, 1):
-        count = max(1, math.ceil(len(names) * share))
-        raised = [*keep, *names[:count]]
-        progress.advance("mixed precision", round_index, len(SCHEDULE))
+    gains, noise = measured_gains(float_model, quant, data.calibration[:SENSITIVITY_SAMPLES])
+    ranked = sorted((g for g in gains if g.name not in keep), key=lambda g: -g.per_element)
+    total_elements = sum(g.elements for g in gains) or 1
+    goal = 10 ** (-(target + MARGIN_DB) / 10) * max(len(quality), 1)  # relative noise, summed over outputs
+    start = sum(10 ** (-q.sqnr_db / 10) for q in quality) if quality else noise  # the plain model's, finished
+    count = 0
+    for round_index in range(1, ROUNDS + 1):
+        predicted, needed = start, len(ranked)
+        for k, g in enumerate(ranked, 1):  # the fewest, cheapest first, the measured gains say reach the goal
+            predicted -= g.gain
+            if predicted <= goal:
+                needed = k
+                break
+        count = min(len(ranked), max(needed, 2 * count, 1)) if round_index > 1 else min(len(ranked), max(needed, 1))
+        if round_index == ROUNDS:
+            count = len(ranked)
+        raised = [*keep, *(g.name for g in ranked[:count])]
+        progress.advance("mixed precision", round_index, ROUNDS)
         candidate = quantize_qdq_model(float_model, data.calibration, config, sixteen_bit=raised)
         round_quality = evaluate(float_model, candidate, data.heldout, reference)
+        if finish is not None:  # the rest of the recipe (range search, optimised rounding): judged on its result
+            candidate, round_quality = finish(candidate, round_quality)
         worst = _worst(round_quality)
         outcome.steps.append(MixedPrecisionStep(raised, worst))
         outcome.model, outcome.quality, outcome.sixteen_bit = candidate, round_quality, raised
-        if worst >= target or count == len(names):
+        if worst >= target or count == len(ranked):
             break
+    sizes = {g.name: g.elements for g in gains}
+    outcome.cost = sum(sizes.get(n, 0) for n in outcome.sixteen_bit) / total_elements
+    outcome.notes.append(f"16-bit activations: {len(outcome.sixteen_bit)} of {len(gains)}, "
+                         f"{outcome.cost:.0%} of the activation elements (ranked by measured gain per element)")
     if _worst(outcome.quality) < target:
         outcome.notes.append(f"target {target} dB not reached: {_worst(outcome.quality):.2f} dB with "
-                             f"{len(outcome.sixteen_bit)} of {len(names) + len(keep)} activations at 16 bits")
+                             f"{len(outcome.sixteen_bit)} of {len(ranked) + len(keep)} activations at 16 bits")
     return outcome

@@ -56,6 +56,7 @@ class QuantizeResult:
     sixteen_bit: list[str] = field(default_factory=list)
     detection: dict[str, Any] | None = None  # a detector's boxes kept (onnpu.quantization.detection_head)
     steps: list[MixedPrecisionStep] = field(default_factory=list)
+    mixed_cost: float | None = None  # share of the activation elements --target-sqnr raised to 16 bits
     target_sqnr: float | None = None
     plain_bytes: int | None = None
     notes: list[str] = field(default_factory=list)
@@ -78,6 +79,7 @@ class QuantizeResult:
                 "target_sqnr_db": self.target_sqnr, "sixteen_bit_tensors": self.sixteen_bit,
                 "detection": self.detection,
                 "mixed_precision_steps": [{"raised": s.raised, "sqnr_db": s.sqnr_db} for s in self.steps],
+                "mixed_precision_cost": self.mixed_cost,
                 "plain_quantized_bytes": self.plain_bytes, "notes": self.notes,
                 "rounding": self.rounding.to_dict() if self.rounding else None,
                 "range_search": self.ranges.to_dict() if self.ranges else None,
@@ -151,30 +153,40 @@ def quantize(model: str | Path, out: str | Path, calib: str | Path | Calibration
     result.notes.extend(said)
     if not data.heldout:
         result.notes.append("no held-out inputs (--holdout 0): no quality report")
-    if target_sqnr is not None:
-        result.plain_bytes = quant.ByteSize()
-        raised = raise_to_target(float_model, quant, data, config, target_sqnr, result.quality,
-                                 reference=reference, keep=sixteen_bit)
-        quant = raised.model
-        result.steps, result.notes = raised.steps, result.notes + raised.notes
-        if raised.steps:
-            result.quality, result.sixteen_bit = raised.quality, raised.sixteen_bit
     if config.range_search or config.rounding == "optimized":
         result.nearest_quality = result.quality  # min/max ranges, nearest rounding
-    if config.range_search:
-        from onnpu.quantization.range_search import search_ranges
+    plain = quant
 
-        quant, result.ranges = search_ranges(quant, float_model, data.calibration[:ROUNDING_SAMPLES])
+    def finish(model: onnx.ModelProto, quality: list[OutputQuality]) -> tuple[onnx.ModelProto, list[OutputQuality]]:
+        """Range search and optimised rounding as configured on a model of min/max ranges and nearest rounding
+        (whose quality is ``quality``), and the quality of what they give."""
+        if config.range_search:
+            from onnpu.quantization.range_search import search_ranges
+
+            model, result.ranges = search_ranges(model, float_model, data.calibration[:ROUNDING_SAMPLES])
+            if config.rounding != "optimized" and result.ranges.changed:
+                quality = evaluate(float_model, model, data.heldout, reference)
+        if config.rounding == "optimized":
+            from onnpu.quantization.rounding import optimize_rounding
+
+            model, result.rounding = optimize_rounding(model, float_model, data.calibration[:ROUNDING_SAMPLES],
+                                                       bias_correction=config.bias_correction, jobs=jobs)
+            quality = evaluate(float_model, model, data.heldout, reference)
+        return model, quality
+
+    quant, result.quality = finish(quant, result.quality)
+    if target_sqnr is not None:  # judged on what the recipe gives in the end: ranges searched, weights rounded
+        result.plain_bytes = plain.ByteSize()
+        raised = raise_to_target(float_model, plain, data, config, target_sqnr, result.quality,
+                                 reference=reference, keep=sixteen_bit, finish=finish)
+        result.steps, result.mixed_cost = raised.steps, raised.cost
+        if raised.steps:
+            quant, result.quality, result.sixteen_bit = raised.model, raised.quality, raised.sixteen_bit
+        result.notes += raised.notes
+    if result.ranges is not None:
         result.notes += result.ranges.notes
-        if config.rounding != "optimized" and result.ranges.changed:
-            result.quality = evaluate(float_model, quant, data.heldout, reference)
-    if config.rounding == "optimized":
-        from onnpu.quantization.rounding import optimize_rounding
-
-        quant, result.rounding = optimize_rounding(quant, float_model, data.calibration[:ROUNDING_SAMPLES],
-                                                   bias_correction=config.bias_correction, jobs=jobs)
+    if result.rounding is not None:
         result.notes += result.rounding.notes
-        result.quality = evaluate(float_model, quant, data.heldout, reference)
     result.calibration_check = check_calibration(data, float_model, quant)
     if io == "uint8":
         quant = quantized_io(quant)

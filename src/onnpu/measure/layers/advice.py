@@ -65,8 +65,8 @@ def advise(rows: list[LayerRow], top: list[int], reference: str | None, inputs: 
         advice.append(Advice(
             "sixteen_bit",
             f"{len(rounding)} of the {len(worst)} worst layers lose most to their activation's 8-bit rounding: "
-            "16-bit activations there remove it (the HTP runs uint16). `quantize --target-sqnr` raises the most "
-            "sensitive activations round by round until the target is met; from Python, "
+            "16-bit activations there remove it (the HTP runs uint16). `quantize --target-sqnr` raises the "
+            "activations of most measured gain per element round by round until the target is met; from Python, "
             "quantize_qdq_model(..., sixteen_bit=[these names]) raises exactly these.",
             names, _quantize_command(reference, inputs, config, ["--target-sqnr", str(target)])))
     if clipping:
