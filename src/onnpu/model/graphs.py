@@ -136,6 +136,18 @@ def producers(graph: onnx.GraphProto) -> dict[str, onnx.NodeProto]:
     return {o: n for n in graph.node for o in n.output if o}
 
 
+def with_outputs(model: onnx.ModelProto, names: Iterable[str]) -> onnx.ModelProto:
+    """A copy of ``model`` that also outputs the tensors ``names`` (types left to the runtime), for reading
+    intermediate values."""
+    probe = type(model)()
+    probe.CopyFrom(model)
+    known = {o.name for o in probe.graph.output}
+    for name in dict.fromkeys(names):
+        if name not in known:
+            probe.graph.output.add(name=name)
+    return probe
+
+
 def producer_positions(graph: onnx.GraphProto) -> dict[str, int]:
     """Tensor name → the position in ``graph.node`` of the node that computes it."""
     return {o: i for i, n in enumerate(graph.node) for o in n.output if o}

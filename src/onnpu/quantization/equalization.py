@@ -21,7 +21,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from onnpu.model.graphs import consumers
+from onnpu.model.graphs import consumers, producers, with_outputs
 
 ROUNDS = 3
 EPS = 1e-12
@@ -180,7 +180,7 @@ def bounded_relu_ranges(model: onnx.ModelProto, calibration: Sequence[Mapping[st
     the bounds are rounded on a coarser grid of their own — a ReLU6 then loses its [0, 6] grid (EfficientNet-Lite0
     W8A8, every scale 1: 17.5 → 8.2 dB). Exact for the quantized model, whose Min output saturates at ``R``:
     ``clip(min(x, b), 0, R) = min(clip(x, 0, R), min(b, R))`` for ``x ≥ 0``."""
-    nodes = {n.output[0]: n for n in model.graph.node}
+    nodes = producers(model.graph)
     mins = [n for n in model.graph.node if n.op_type == "Min" and n.name.endswith(_SUFFIX + "_min")
             and n.input[0] in nodes and nodes[n.input[0]].op_type == "Relu"]
     inits = {t.name: t for t in model.graph.initializer}
@@ -189,12 +189,7 @@ def bounded_relu_ranges(model: onnx.ModelProto, calibration: Sequence[Mapping[st
         return {}
     from onnpu.quantization.evaluate import run_on_cpu
 
-    probe = onnx.ModelProto()
-    probe.CopyFrom(model)
-    known = {o.name for o in probe.graph.output}
-    probe.graph.output.extend(helper.make_tensor_value_info(n.output[0], onnx.TensorProto.FLOAT, None)
-                              for n in mins if n.output[0] not in known)
-    outputs = run_on_cpu(probe, calibration, exact=True)
+    outputs = run_on_cpu(with_outputs(model, (n.output[0] for n in mins)), calibration, exact=True)
     ranges: dict[str, tuple[float, float]] = {}
     for node in mins:
         high = max((float(np.max(v)) for v in outputs.get(node.output[0], []) if np.size(v)), default=0.0)

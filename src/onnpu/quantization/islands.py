@@ -16,9 +16,9 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import onnx
-from onnx import helper, shape_inference
+from onnx import shape_inference
 
-from onnpu.model.graphs import constant_tensors, consumers, topological_nodes
+from onnpu.model.graphs import constant_tensors, consumers, topological_nodes, with_outputs
 from onnpu.runtime.inputs.kinds import input_kinds
 
 MOVES = {"Gather", "Reshape", "Unsqueeze", "Squeeze", "Transpose", "Slice", "Split", "Flatten", "Expand", "Identity"}
@@ -60,10 +60,7 @@ def mask_ranges(model: onnx.ModelProto, calibration: Sequence[Mapping[str, np.nd
     wanted = [name for name in made if name in floats]
     if not wanted:
         return {}
-    probe = onnx.ModelProto()
-    probe.CopyFrom(model)
-    known = {o.name for o in probe.graph.output}
-    probe.graph.output.extend(helper.make_tensor_value_info(n, floats[n], None) for n in wanted if n not in known)
+    probe = with_outputs(model, wanted)
     feeds: list[dict[str, np.ndarray]] = []
     for feed in calibration[:FEEDS]:
         feeds.append(dict(feed))

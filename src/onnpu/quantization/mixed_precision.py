@@ -13,7 +13,8 @@ import numpy as np
 import onnx
 
 from onnpu import progress
-from onnpu.metrics import OutputQuality
+from onnpu.metrics import OutputQuality, sqnr_db
+from onnpu.model.graphs import with_outputs
 from onnpu.quantization.calibration import CalibrationData
 from onnpu.quantization.config import QuantizeConfig
 from onnpu.quantization.evaluate import evaluate
@@ -29,17 +30,12 @@ Finish = Callable[[onnx.ModelProto, list[OutputQuality]], tuple[onnx.ModelProto,
 
 @dataclass
 class Gain:
-    """An activation's measured share of the output noise (``noise`` of the 8-bit model, ``without``: the same
-    with its quantization bypassed; relative to the output energy) and its cost in elements."""
+    """An activation's measured share of the output noise (the 8-bit model's noise less the noise with its
+    quantization bypassed, relative to the output energy) and its cost in elements."""
 
     name: str
-    noise: float
-    without: float
+    gain: float
     elements: int
-
-    @property
-    def gain(self) -> float:
-        return max(self.noise - self.without, 0.0)
 
     @property
     def per_element(self) -> float:
@@ -97,13 +93,15 @@ def _bypassed(model: onnx.ModelProto, tensor: str, dequantized: Sequence[str]) -
 
 
 def _noise(reference: Mapping[str, list[np.ndarray]], values: Mapping[str, list[np.ndarray]]) -> float:
-    """Output noise relative to the output energy, summed over outputs."""
-    total = 0.0
-    for name, ref in reference.items():
-        r = np.concatenate([np.asarray(a, np.float64).ravel() for a in ref])
-        v = np.concatenate([np.asarray(a, np.float64).ravel() for a in values[name]])
-        total += float(np.sum((r - v) ** 2) / max(float(np.sum(r ** 2)), 1e-30))
-    return total
+    """Output noise relative to the output energy, summed over outputs (10^(−SQNR/10) each)."""
+    return sum(_relative(sqnr_db(np.concatenate([np.ravel(a) for a in ref]),
+                                 np.concatenate([np.ravel(a) for a in values[name]])))
+               for name, ref in reference.items())
+
+
+def _relative(sqnr: float) -> float:
+    """Noise relative to signal; an output with no signal counts as 1e30 (finite, so gains stay numbers)."""
+    return float(10 ** (-max(sqnr, -300.0) / 10))
 
 
 def _elements(values: Mapping[str, list[np.ndarray]]) -> dict[str, int]:
@@ -119,11 +117,7 @@ def measured_gains(float_model: onnx.ModelProto, quant_model: onnx.ModelProto,
     reference = run_on_cpu(float_model, feeds, exact=False)
     noise = _noise(reference, run_on_cpu(quant_model, feeds, exact=True))
     pairs = _activation_pairs(quant_model)
-    probe = onnx.ModelProto()  # the element counts, from the quantized model's own float tensors
-    probe.CopyFrom(quant_model)
-    known = {o.name for o in probe.graph.output}
-    probe.graph.output.extend(onnx.ValueInfoProto(name=t) for t in pairs if t not in known)
-    sizes = _elements(run_on_cpu(probe, feeds[:1], exact=True))
+    sizes = _elements(run_on_cpu(with_outputs(quant_model, pairs), feeds[:1], exact=True))  # the element counts
     float_names = {o for n in float_model.graph.node for o in n.output} | {i.name for i in float_model.graph.input}
     gains = []
     for index, (tensor, dequantized) in enumerate(pairs.items(), 1):
@@ -133,7 +127,7 @@ def measured_gains(float_model: onnx.ModelProto, quant_model: onnx.ModelProto,
         if name not in float_names:
             continue
         values = run_on_cpu(_bypassed(quant_model, tensor, dequantized), feeds, exact=True)
-        gains.append(Gain(name, noise, _noise(reference, values), sizes.get(tensor, 1)))
+        gains.append(Gain(name, max(noise - _noise(reference, values), 0.0), sizes.get(tensor, 1)))
     return gains, noise
 
 
@@ -161,16 +155,16 @@ def raise_to_target(float_model: onnx.ModelProto, quant: onnx.ModelProto, data: 
     ranked = sorted((g for g in gains if g.name not in keep), key=lambda g: -g.per_element)
     total_elements = sum(g.elements for g in gains) or 1
     goal = 10 ** (-(target + MARGIN_DB) / 10) * max(len(quality), 1)  # relative noise, summed over outputs
-    start = sum(10 ** (-q.sqnr_db / 10) for q in quality) if quality else noise  # the plain model's, finished
+    predicted = sum(_relative(q.sqnr_db) for q in quality) if quality else noise  # the plain model's, finished
+    needed = len(ranked)
+    for k, g in enumerate(ranked, 1):  # the fewest, cheapest first, the measured gains say reach the goal
+        predicted -= g.gain
+        if predicted <= goal:
+            needed = k
+            break
     count = 0
     for round_index in range(1, ROUNDS + 1):
-        predicted, needed = start, len(ranked)
-        for k, g in enumerate(ranked, 1):  # the fewest, cheapest first, the measured gains say reach the goal
-            predicted -= g.gain
-            if predicted <= goal:
-                needed = k
-                break
-        count = min(len(ranked), max(needed, 2 * count, 1)) if round_index > 1 else min(len(ranked), max(needed, 1))
+        count = min(len(ranked), max(needed, 2 * count, 1))
         if round_index == ROUNDS:
             count = len(ranked)
         raised = [*keep, *(g.name for g in ranked[:count])]

@@ -12,7 +12,7 @@ import numpy as np
 import onnx
 
 from onnpu.metrics import OutputQuality
-from onnpu.model.graphs import constant_tensors
+from onnpu.model.graphs import constant_tensors, with_outputs
 from onnpu.model.inspection import tensor_infos
 from onnpu.model.qparams import qdq_params
 from onnpu.quantization.calibration import CalibrationData
@@ -114,11 +114,7 @@ def clipping(float_model: onnx.ModelProto, quant: onnx.ModelProto, feeds: Sequen
     names = [n for n in ranges if n in known]
     if not names or not feeds:
         return [], 0
-    model = onnx.ModelProto()
-    model.CopyFrom(float_model)
-    existing = {o.name for o in model.graph.output}
-    model.graph.output.extend(onnx.ValueInfoProto(name=n) for n in names if n not in existing)
-    session = exact_cpu_session(model)
+    session = exact_cpu_session(with_outputs(float_model, names))
     infos = tensor_infos(float_model)[0]
     counts = {n: [0, 0, np.inf, -np.inf] for n in names}
     for feed in feeds:
