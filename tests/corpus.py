@@ -82,7 +82,23 @@ def _read_member(dist: Path, member: str) -> bytes:
 
 
 def fetch(record: dict[str, Any]) -> Path:
-    """The model file (with its external data beside it) for ``record``, fetched and checked."""
+    """The model file (with its external data beside it) for ``record``, fetched and checked. A record with
+    ``resized`` (input name → shape) names a model shipped at one fixed size that takes others: the file returned is
+    the one ``onnpu fix-shapes --input … --override-fixed`` writes from it, as its users run it."""
+    shipped = _fetch_shipped(record)
+    if not record.get("resized"):
+        return shipped
+    from onnpu.model.shapes import fix_shapes
+
+    resized = shipped.with_name(shipped.stem + ".resized.onnx")
+    if not resized.exists():
+        tmp = resized.with_name(resized.stem + f".{os.getpid()}.onnx")
+        fix_shapes(shipped, tmp, shapes=record["resized"], override=True)
+        os.replace(tmp, resized)
+    return resized
+
+
+def _fetch_shipped(record: dict[str, Any]) -> Path:
     root = cache_dir()
     target = root / "models" / record["name"]
     members = [(record["member"], record["sha256"])]
@@ -114,6 +130,16 @@ PHOTOS = ("skimage:page.png", "skimage:astronaut.png", "skimage:coffee.png", "sk
           "skimage:motorcycle_left.png", "matplotlib:grace_hopper.jpg", "skimage:text.png", "skimage:coins.png")
 
 
+def copy_photos(refs: list[str], folder: Path) -> Path:
+    from onnpu.zoo.photos import photo_path
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for ref in refs:
+        path = photo_path(ref)
+        shutil.copy(path, folder / path.name)
+    return folder
+
+
 def calibration(kind: str, folder: Path, model: Path, record: dict[str, Any] | None = None) -> str:
     """A ``--calib`` source of ``kind`` for ``model``, written under ``folder``."""
     from PIL import Image
@@ -123,10 +149,9 @@ def calibration(kind: str, folder: Path, model: Path, record: dict[str, Any] | N
     folder.mkdir(parents=True, exist_ok=True)
     if kind == "random":
         return "random"
-    if kind == "images":
-        for ref in PHOTOS:
-            path = photo_path(ref)
-            shutil.copy(path, folder / path.name)
+    if kind == "images":  # a detector's photos to find boxes on (``detect_photos``) are never calibrated on
+        held = set((record or {}).get("detect_photos", ()))
+        copy_photos([ref for ref in PHOTOS if ref not in held], folder)
         return str(folder)
     if kind == "text-lines":  # strips of a scanned page: one line of text each
         page = Image.open(photo_path("skimage:page.png")).convert("RGB")

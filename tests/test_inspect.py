@@ -66,6 +66,21 @@ def test_cli_table_names_dynamic_dims(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "dynamic: batch" in out and "--dim" in out
 
 
+def test_a_dim_written_as_its_formula_shows_as_a_question_mark(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """torch's dynamic export names output dims by the formula that computes them (hundreds of characters for a
+    detector's box count): the table shows ``?``, the JSON keeps the name."""
+    model = models.float_conv(batch="batch")
+    formula = "(floor(floor(height/2 - 1/2)/2) + 1)*(floor(floor(width/2 - 1/2)/2) + 1)"
+    model.graph.output[0].type.tensor_type.shape.dim[2].dim_param = formula
+    path = models.save(model, tmp_path / "formula.onnx")
+    assert main(["inspect", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "floor" not in out and "[batch, 4, ?, 16]" in out
+    assert main(["inspect", str(path), "--json"]) == 0
+    assert jsonio.loads(capsys.readouterr().out)["outputs"][0]["shape"][2] == formula
+
+
 def test_per_axis_quantized_input(tmp_path: Path) -> None:
     model = models.qdq_conv()
     for init in model.graph.initializer:

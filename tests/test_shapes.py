@@ -10,6 +10,7 @@ from onnpu import ShapeError, inspect_model
 from onnpu.cli import main
 from onnpu.model.files import write_model
 from onnpu.model.shapes import fix_shapes
+from onnpu.runtime.feeds import runs_once_on_cpu
 
 
 def test_fix_dim_by_name(tmp_path: Path) -> None:
@@ -70,3 +71,43 @@ def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "[N, 3, H, W] → [1, 3, 32, 32]" in out
     assert main(["fix-shapes", str(src), "-o", str(src), "--dim", "N=1", "--allow-dynamic"]) == 1
     assert "would overwrite the input model" in capsys.readouterr().err
+
+
+def test_a_model_fixed_at_one_size_is_resized_only_when_asked(tmp_path: Path) -> None:
+    """A fully convolutional model exported at one fixed size (CenterFace ships at 10x3x32x32): --input may
+    change its fixed dims with --override-fixed, and the outputs are recomputed; without it, the one-line error
+    names the option."""
+    import numpy as np
+    import onnxruntime as ort
+
+    src = models.save(models.float_conv(batch=10, size=32), tmp_path / "fixed.onnx")
+    with pytest.raises(ShapeError, match="fixed at 10") as refused:
+        fix_shapes(src, tmp_path / "no.onnx", shapes={"x": [1, 3, 48, 64]})
+    assert "--override-fixed" in (refused.value.hint or "")
+    assert not (tmp_path / "no.onnx").exists()
+    result = fix_shapes(src, tmp_path / "big.onnx", shapes={"x": [1, 3, 48, 64]}, override=True)
+    assert result.inputs["x"] == [1, 3, 48, 64] and result.outputs["y"] == [1, 4, 48, 64]
+    session = ort.InferenceSession(str(tmp_path / "big.onnx"), providers=["CPUExecutionProvider"])
+    assert session.run(None, {"x": np.zeros((1, 3, 48, 64), np.float32)})[0].shape == (1, 4, 48, 64)
+
+
+def test_a_graph_that_computes_sizes_from_its_export_is_not_resized(tmp_path: Path) -> None:
+    """A Reshape to a size baked at export cannot take another input size: refused with the fix, nothing
+    written."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    shape = numpy_helper.from_array(np.array([1, 3 * 32 * 32], np.int64), "shape")
+    graph = helper.make_graph([helper.make_node("Reshape", ["x", "shape"], ["y"])], "baked",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 32, 32])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3072])], [shape])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    src = tmp_path / "baked.onnx"
+    onnx.save(model, str(src))
+    with pytest.raises(ShapeError, match="does not take the new input shape"):
+        fix_shapes(src, tmp_path / "out.onnx", shapes={"x": [1, 3, 64, 64]}, override=True, check=runs_once_on_cpu)
+    assert main(["fix-shapes", str(src), "--input", "x=1,3,64,64", "--override-fixed", "-o",
+                 str(tmp_path / "out.onnx")]) != 0
+    assert not (tmp_path / "out.onnx").exists()

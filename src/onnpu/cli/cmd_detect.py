@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from onnpu.vision.detection.eval_run import DetectEvalResult
     from onnpu.vision.detection.results import DetectResult, ImageDetections
 
-HEAD_CHOICES = ("yolov8", "yolov5", "yolox", "boxes-scores", "dfl", "nms")  # onnpu.vision.detection.heads.HEADS
+# onnpu.vision.detection.heads.HEADS
+HEAD_CHOICES = ("yolov8", "yolov5", "yolox", "boxes-scores", "dfl", "centernet", "nms")
 FIT_CHOICES = ("letterbox", "corner", "stretch")
 
 
@@ -46,7 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_target_args(p)
     p.add_argument("--head", choices=HEAD_CHOICES,
                    help="the output layout (default: recognised from the output shapes and the graph)")
-    p.add_argument("--labels", help="labels file or URL, one class per line or JSON (default: COCO-80 for 80 classes)")
+    p.add_argument("--labels", help="labels file or URL, one class per line or JSON (default: the class names the "
+                                    "model carries, else COCO-80 for 80 classes)")
     p.add_argument("--conf", type=unit_interval, help="score threshold (default 0.25; with --eval 0.001)")
     p.add_argument("--iou", type=unit_interval, help="NMS IoU threshold (default 0.45; with --eval 0.6)")
     p.add_argument("--max-det", type=positive_int, default=300, help="most detections per image (default 300)")

@@ -13,6 +13,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, help="where to write the fixed model")
     add_shape_args(p)
     p.add_argument("--allow-dynamic", action="store_true", help="write the model even if dynamic dims remain")
+    p.add_argument("--override-fixed", action="store_true",
+                   help="let --input change dims the model fixes (a fully convolutional model exported at one size); "
+                        "the graph is checked to take the new shape")
     p.add_argument("--force", action="store_true", help="allow -o to replace the input file")
     add_json_arg(p)
     p.set_defaults(handler=run)
@@ -22,10 +25,12 @@ def run(args: argparse.Namespace) -> int:
     from onnpu.cli.console import escape, out, print_json
     from onnpu.cli.sources import local_model
     from onnpu.model.shapes import fix_shapes
+    from onnpu.runtime.feeds import runs_once_on_cpu
 
     args.model = local_model(args.model)
     result = fix_shapes(args.model, args.output, dims=parse_dims(args.dim), shapes=shape_specs(args.input),
-                        allow_dynamic=args.allow_dynamic, force=args.force)
+                        allow_dynamic=args.allow_dynamic, force=args.force, override=args.override_fixed,
+                        check=runs_once_on_cpu)
     if args.json:
         print_json(result.to_dict())
         return 0

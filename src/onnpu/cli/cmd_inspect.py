@@ -28,6 +28,12 @@ def _quant_text(t: TensorInfo) -> str:
     return f"{q.dtype} per-axis {q.axis}, {len(q.scale)} scales ({q.source})"
 
 
+def _computed(dim: str) -> bool:
+    """A symbolic dim an exporter wrote as the expression that computes it (``floor(height/2 - 1/2) + …``): shown
+    as ``?`` in the table (the JSON keeps it)."""
+    return len(dim) > 24 or any(c in dim for c in "()*/+ ")
+
+
 def render(info: ModelInfo) -> None:
     from rich.table import Table
 
@@ -41,8 +47,10 @@ def render(info: ModelInfo) -> None:
         table.add_column(col)
     for kind, tensors in (("in", info.inputs), ("out", info.outputs)):
         for t in tensors:
-            shape = escape(t.shape_text()) + (f"  [yellow]dynamic: {escape(', '.join(t.dynamic_dims))}[/]"
-                                              if t.is_dynamic else "")
+            named = [d for d in t.dynamic_dims if not _computed(d)]
+            shape = escape("[" + ", ".join("?" if d is None or (isinstance(d, str) and _computed(d)) else str(d)
+                                           for d in t.shape) + "]")
+            shape += f"  [yellow]dynamic: {escape(', '.join(named))}[/]" if named else ""
             table.add_row(kind, escape(t.name), t.elem_type, shape, escape(_quant_text(t)))
     out().print(table)
     ops = ", ".join(f"{op} {n}" for op, n in info.op_histogram.items())

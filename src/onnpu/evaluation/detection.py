@@ -128,7 +128,7 @@ def _on_ray(rows_spec: Sequence[Any], images: Sequence[tuple[int, Path]], addres
     out = []
     failed = sum(rec.found is None for rec in records)
     for r, detector in enumerate(detectors):
-        names = detection_labels(labels, detector.head.num_classes)
+        names = detection_labels(labels, detector.head.num_classes, detector.loaded.proto)
         dets = [ImageDetections(str(images[rec.index][1]), error=rec.error) if rec.found is None else
                 ImageDetections(str(images[rec.index][1]), rec.width, rec.height, boxes_of(rec.found[r], names))
                 for rec in records]
@@ -165,7 +165,7 @@ def evaluate_detection(rows_spec: Sequence[Any], data: str | Path, annotations: 
             runs.append((dets, _RowRun(summary.num_classes, summary.placement, summary.failed)))
     found: list[tuple[Any, list[ImageDetections], list[dict[str, Any]], Any]] = []
     for row, (dets, run) in zip(rows_spec, runs, strict=True):
-        names = detection_labels(labels, run.num_classes)
+        names = detection_labels(labels, run.num_classes, row.model)
         results = coco_results(dets, categories=category_map(gt, names, run.num_classes), by_name=by_name)
         found.append((row, dets, results, run))
     ref_index = next(k for k, (row, *_) in enumerate(found) if row.reference)

@@ -3,7 +3,7 @@ inference, then proof that nothing dynamic is left."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,7 +93,7 @@ def dynamic_dims(model: onnx.ModelProto) -> dict[str, list[str]]:
 
 
 def _check_requests(model: onnx.ModelProto, dims: Mapping[str, int], shapes: Mapping[str, Sequence[int]],
-                    source: str) -> None:
+                    source: str, override: bool = False) -> None:
     known_params = _dim_params(model)
     for name in dims:
         if name not in known_params:
@@ -110,9 +110,10 @@ def _check_requests(model: onnx.ModelProto, dims: Mapping[str, int], shapes: Map
             raise ShapeError(f"{source}: --input {name} gives {len(shape)} dims, the input has {len(dims_of)}",
                              hint=f"give all {len(dims_of)} dims of {name}")
         for i, (dim, size) in enumerate(zip(dims_of, shape, strict=True)):
-            if dim.HasField("dim_value") and dim.dim_value > 0 and dim.dim_value != size:
+            if dim.HasField("dim_value") and dim.dim_value > 0 and dim.dim_value != size and not override:
                 raise ShapeError(f"{source}: --input {name} sets dim {i} to {size}, but it is fixed at {dim.dim_value}",
-                                 hint="only dynamic dims can be changed")
+                                 hint="a model exported at one size that takes others (fully convolutional): "
+                                      "--override-fixed changes fixed dims too")
             if dim.HasField("dim_param") and dim.dim_param in dims and dims[dim.dim_param] != size:
                 raise ShapeError(f"{source}: --dim {dim.dim_param}={dims[dim.dim_param]} and --input {name} "
                                  f"(dim {i} = {size}) conflict", hint="give the same value, or only one of them")
@@ -148,18 +149,51 @@ def _unname_conflicting_dims(graph: onnx.GraphProto, name: str, shape: Sequence[
             dim.Clear()
 
 
+def _override_fixed(graph: onnx.GraphProto, shapes: Mapping[str, Sequence[int]]) -> bool:
+    """Input dims the model fixes set to ``shapes`` (every output's dims then made unknown, for inference to
+    recompute). Returns whether any fixed dim changed."""
+    changed = False
+    for value in graph.input:
+        shape = shapes.get(value.name)
+        if shape is None:
+            continue
+        for dim, size in zip(value.type.tensor_type.shape.dim, shape, strict=True):
+            if dim.HasField("dim_value") and dim.dim_value > 0 and dim.dim_value != size:
+                dim.dim_value = int(size)
+                changed = True
+    if changed:
+        for out in graph.output:
+            for dim in out.type.tensor_type.shape.dim:
+                dim.Clear()
+    return changed
+
+
+def _check_consistent(model: onnx.ModelProto, source: str) -> None:
+    """Strict shape inference: a graph that cannot take its new input shapes (a Reshape to a baked size) fails
+    here, not later on the board."""
+    try:
+        onnx.shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
+    except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError) as exc:
+        first = str(exc).strip().splitlines()[0][:300]
+        raise ShapeError(f"{source}: the graph does not take the new input shape ({first})",
+                         hint="this model computes sizes from the ones it was exported at: re-export it at the "
+                              "size you need") from exc
+
+
 def fix_shapes_model(model: onnx.ModelProto, dims: Mapping[str, int] | None = None,
-                     shapes: Mapping[str, Sequence[int]] | None = None, source: str = "model"
-                     ) -> tuple[onnx.ModelProto, list[str]]:
+                     shapes: Mapping[str, Sequence[int]] | None = None, source: str = "model",
+                     override: bool = False) -> tuple[onnx.ModelProto, list[str]]:
     """Pure transform: fix symbolic dims (``dims``) and whole input shapes (``shapes``), infer shapes.
+    ``override``: input dims the model fixes may be changed too (then the graph is checked to take them).
     Returns the new model and the list of changes made."""
     dims, shapes = dict(dims or {}), dict(shapes or {})
     if not dims and not shapes:
         raise ShapeError(f"{source}: nothing to fix", hint="give --dim NAME=VALUE or --input NAME=D0,D1,...")
-    _check_requests(model, dims, shapes, source)
+    _check_requests(model, dims, shapes, source, override)
     result = onnx.ModelProto()
     result.CopyFrom(model)
     before = {t.name: t.shape_text() for t in tensor_infos(result)[0]}
+    overridden = override and _override_fixed(result.graph, shapes)
     changes = []
     utils = ort_tool("onnx_model_utils")  # ONNX Runtime's own helpers
     for name, value in dims.items():
@@ -174,6 +208,8 @@ def fix_shapes_model(model: onnx.ModelProto, dims: Mapping[str, int] | None = No
         changes.append(f"input {name} = {list(shape)}")
     # stale intermediate shapes would block inference from the new input shapes
     del result.graph.value_info[:]
+    if overridden:
+        _check_consistent(result, source)
     result = infer_shapes(result)
     after = {t.name: t.shape_text() for t in tensor_infos(result)[0]}
     changes += [f"{name}: {before[name]} → {after[name]}" for name in before if before[name] != after[name]]
@@ -182,8 +218,12 @@ def fix_shapes_model(model: onnx.ModelProto, dims: Mapping[str, int] | None = No
 
 def fix_shapes(model: str | Path, out: str | Path | None, *, dims: Mapping[str, int] | None = None,
                shapes: Mapping[str, Sequence[int]] | None = None, allow_dynamic: bool = False,
-               force: bool = False) -> FixShapesResult:
+               force: bool = False, override: bool = False,
+               check: Callable[[onnx.ModelProto], None] | None = None) -> FixShapesResult:
     """Fix dims of ``model`` and write the result to ``out`` (never over the input unless ``force``).
+    ``override``: change input dims the model fixes too (a fully convolutional model exported at one size);
+    ``check`` is then given the result before anything is written (the CLI runs it once on the CPU: a Reshape
+    to a size baked at export passes shape inference but not a run).
 
     Raises ShapeError listing every dim still dynamic unless ``allow_dynamic``.
     """
@@ -191,7 +231,15 @@ def fix_shapes(model: str | Path, out: str | Path | None, *, dims: Mapping[str, 
     if out is not None:
         check_output(out, inputs=(src,), force=force)
     proto, had_external = read_model_and_layout(src)
-    fixed, changes = fix_shapes_model(proto, dims, shapes, str(src))
+    fixed, changes = fix_shapes_model(proto, dims, shapes, str(src), override)
+    if override and check is not None and shapes:
+        try:
+            check(fixed)
+        except Exception as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+            raise ShapeError(f"{src}: the graph does not take the new input shape ({first})",
+                             hint="this model computes sizes from the ones it was exported at: re-export it at "
+                                  "the size you need") from exc
     remaining = dynamic_dims(fixed)
     if remaining and not allow_dynamic:
         listed = "; ".join(f"{name}: {', '.join(d) or 'no shape'}" for name, d in remaining.items())

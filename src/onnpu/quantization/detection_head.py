@@ -81,6 +81,7 @@ class DetectionQuantReport:
     sixteen_bit: list[str]
     plain: MatchStats | None  # the 8-bit recipe vs float
     kept: MatchStats | None = None  # the written model vs float
+    chosen: MatchStats | None = None  # the stage taken, measured with nearest rounding
     map_vs_float: float | None = None  # mAP@[.5:.95] of the written model against the float model's detections
     images: int = 0
     input_size: tuple[int, int] = (0, 0)
@@ -89,7 +90,8 @@ class DetectionQuantReport:
     def to_dict(self) -> dict[str, Any]:
         return {"head": self.head, "stage": self.stage, "sixteen_bit": self.sixteen_bit,
                 "plain": self.plain.to_dict() if self.plain else None,
-                "kept": self.kept.to_dict() if self.kept else None, "map_vs_float": self.map_vs_float,
+                "kept": self.kept.to_dict() if self.kept else None,
+                "chosen": self.chosen.to_dict() if self.chosen else None, "map_vs_float": self.map_vs_float,
                 "images": self.images, "input_size": list(self.input_size),
                 "stages": [{"stage": s, "tensors": n, "outcome": o} for s, n, o in self.stages]}
 
@@ -125,6 +127,22 @@ def _good(stats: MatchStats, head: Head) -> bool:
     median = _at_640(stats, head)
     return stats.all_matched and (median is None or median <= MAX_MEDIAN_PX) and \
         (stats.median_score_diff is None or stats.median_score_diff <= MAX_SCORE_DIFF)
+
+
+def badness(stats: MatchStats, head: Head) -> float:
+    """One number to compare detections against the float model's by (lower is better): each missed or extra
+    detection outweighs any box error; then the median box error at 640 input, then score differences."""
+    median = _at_640(stats, head) or 0.0
+    return (stats.missed + stats.extra) * 1000 + median + 10 * (stats.median_score_diff or 0.0)
+
+
+def rounding_moved_boxes(float_model: onnx.ModelProto, report: DetectionQuantReport) -> bool:
+    """Whether the written model's detections (``report.kept``, its recipe's rounding) are further from the float
+    model's than the stage it took measured with nearest rounding (``report.chosen``), on the same images."""
+    head = detection_head_of(float_model)
+    if head is None or report.kept is None or report.chosen is None:
+        return False
+    return badness(report.kept, head) > badness(report.chosen, head)
 
 
 def _stages(model: onnx.ModelProto, head: Head) -> list[tuple[str, list[str]]]:
@@ -182,9 +200,10 @@ def boxes_to_keep(float_model: onnx.ModelProto, feeds: Sequence[Mapping[str, np.
                               + (f" (median {median:.2f} px at 640)" if median is not None else "")
                               + (f"; median score difference {stats.median_score_diff:.3f}"
                                  if stats.median_score_diff is not None else "")))
-        score = (stats.missed + stats.extra) * 1000 + (median or 0.0) + 10 * (stats.median_score_diff or 0.0)
+        score = badness(stats, head)
         if best is None or score < best[0]:
             best = (score, names, stage)
+            report.chosen = stats
         if _good(stats, head):
             break
     assert best is not None

@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -17,6 +17,9 @@ from onnpu.model.inspection import TensorInfo, tensor_infos
 from onnpu.model.qparams import dequantize, quantize_array
 from onnpu.runtime.inputs import random_inputs
 from onnpu.runtime.session import LoadedSession
+
+if TYPE_CHECKING:
+    import onnx
 
 __all__ = ["align_by_position", "float_outputs", "float_view", "load_arrays", "output_as_float", "pair_outputs",
            "prepare_feeds", "random_inputs", "run_feeds"]
@@ -163,3 +166,15 @@ def run_feeds(loaded: LoadedSession, feeds: Iterable[Mapping[str, np.ndarray]], 
         for info, value in zip(outputs, loaded.run(prepared), strict=True):
             result[info.name].append(output_as_float(info, value))
     return result
+
+
+def runs_once_on_cpu(model: onnx.ModelProto) -> None:
+    """Run ``model`` once on the CPU on seeded inputs of its (fixed) shapes; whatever ONNX Runtime raises is
+    raised (a graph that cannot take the shapes it declares)."""
+    from onnpu.runtime.session import create_session
+    from onnpu.runtime.targets import get_target
+
+    loaded = create_session(model, get_target("cpu"))
+    inputs, outputs = tensor_infos(loaded.proto)
+    feeds, _ = prepare_feeds(inputs, random_inputs(inputs, seed=0), "model")
+    loaded.run(feeds, [o.name for o in outputs])

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ import onnx
 
 from onnpu.errors import OnnpuError, PlacementError, QuantizationError, ShapeError, SimplifyError, TargetError
 from onnpu.metrics import DRIFT_FLAG_STEPS, drift_in_steps
+from onnpu.model.exporter_metadata import input_size
 from onnpu.model.files import check_output, read_model, read_model_and_layout, write_model
 from onnpu.model.inspection import TensorInfo, quantization_style, tensor_infos
 from onnpu.model.qdq_groups import complete_qdq_groups
@@ -34,6 +35,7 @@ from onnpu.runtime.session import create_session, exact_cpu_session
 from onnpu.runtime.targets import Target, get_target
 from onnpu.storage import scratch_dir
 from onnpu.tasks.compile_failure import is_graph_failure
+from onnpu.tasks.detector_recipe import keep_the_boxes
 from onnpu.tasks.explain_placement import PlacementReport, explain_placement
 from onnpu.tasks.simplify import SimplifyResult
 from onnpu.tasks.simplify import simplify as simplify_model_file
@@ -219,6 +221,25 @@ def _shapes_result(src: Path, fixed: Path, changes: list[str]) -> FixShapesResul
                            {t.name: t.shape for t in outputs}, remaining)
 
 
+def _exported_dims_hint(proto: onnx.ModelProto, inputs: list[TensorInfo]) -> str | None:
+    """For one image input [N, C, H, W] (or [N, H, W, C]) whose exporter wrote the size it was made for (Ultralytics
+    ``imgsz``): the --dim options that fix it at that size, batch 1."""
+    size = input_size(proto)
+    if size is None or len(inputs) != 1 or len(inputs[0].shape) != 4:
+        return None
+    shape = inputs[0].shape
+    spatial = (2, 3) if isinstance(shape[1], int) else (1, 2)
+    dims: dict[str, int] = {}
+    for axis, value in ((0, 1), *zip(spatial, size, strict=True)):
+        name = shape[axis]
+        if isinstance(name, str):
+            dims[name] = value
+    if not dims:
+        return None
+    options = " ".join(f"--dim {k}={v}" for k, v in dims.items())
+    return f"the model was exported for {size[0]}x{size[1]} (its metadata says so): {options}"
+
+
 def prepare(model: str | Path, out: str | Path, calib: str | Path | None = None, *,
             dims: Mapping[str, int] | None = None, shapes: Mapping[str, Sequence[int]] | None = None,
             values: Mapping[str, Any] | None = None, simplify: bool = True,
@@ -243,7 +264,8 @@ def prepare(model: str | Path, out: str | Path, calib: str | Path | None = None,
     if dynamic and not dims and not shapes:
         listed = "; ".join(f"{k}: {', '.join(v)}" for k, v in dynamic.items())
         raise ShapeError(f"{src}: inputs have dynamic dims ({listed}); the NPU needs fixed shapes",
-                         hint="give them with --dim NAME=VALUE or --input NAME=D0,D1,...")
+                         hint=_exported_dims_hint(proto, inputs)
+                         or "give them with --dim NAME=VALUE or --input NAME=D0,D1,...")
     notes: list[str] = []
     fixed: FixShapesResult | None = None
     simplified: SimplifyResult | None = None
@@ -285,6 +307,11 @@ def prepare(model: str | Path, out: str | Path, calib: str | Path | None = None,
             if kept:
                 detection_head.detection_report(read_model(source), read_model(dst), data.heldout + data.calibration,
                                                 kept[1])
+                raised, report = kept
+                result = keep_the_boxes(result, float_model, report, lambda c: quantize(
+                    source, dst, data, config=c, io=io, preprocess=preprocess, seed=seed, target_sqnr=target_sqnr,
+                    force=True, sixteen_bit=raised), lambda: detection_head.detection_report(
+                    read_model(source), read_model(dst), data.heldout + data.calibration, report))
                 result.notes.extend(kept[1].lines())
                 result.detection = kept[1].to_dict()
             result.source = str(src)
@@ -353,7 +380,6 @@ def _sixteen_bit_detector(first: PrepareResult, warning: str, model: str | Path,
     """A detector whose boxes depart on the NPU at W8A8 (``activations`` left to onnpu): prepared again at W8A16
     and kept when its boxes on the NPU are closer to the float model's — fewer missed or added, then a smaller
     median box error — (written over ``dst`` then), else the W8A8 model stays, with the warning."""
-    from dataclasses import replace
 
     with scratch_dir("onnpu-prepare-u16-") as tmp:
         try:

@@ -15,6 +15,7 @@ import numpy as np
 
 from onnpu.errors import InputDataError
 from onnpu.metrics import top_k
+from onnpu.model.exporter_metadata import class_names
 from onnpu.model.inspection import tensor_infos
 from onnpu.runtime.context_cache import open_session
 from onnpu.runtime.placement import PlacementSummary
@@ -117,7 +118,7 @@ def classify(images: Sequence[str | Path], model: str | Path, target: Target, *,
         latency = statistics.median(times)
         scores = reader.rows(np.asarray(raw))[0]
         if label_names is None:
-            label_names = load_labels(labels, scores.shape[-1])
+            label_names = load_labels(labels, scores.shape[-1], class_names(loaded.proto))
         order = top_k(scores, top)
         results.append(ImageResult(str(image), [Prediction(int(i), label_names[i], float(scores[i])) for i in order],
                                    latency))

@@ -23,6 +23,7 @@ from onnpu.errors import InputDataError, OnnpuError
 from onnpu.guards import check_destination
 from onnpu.machine import peak_rss_mb
 from onnpu.metrics import top_k
+from onnpu.model.exporter_metadata import class_names
 from onnpu.model.files import model_files
 from onnpu.model.inspection import TensorInfo, tensor_infos
 from onnpu.runtime.context_cache import open_session
@@ -168,7 +169,7 @@ def classify_folder(sources: Sequence[str | Path], model: str | Path, target: Ta
         result = None
         if scores is not None:
             if names is None:
-                names = load_labels(labels, scores.shape[-1])
+                names = load_labels(labels, scores.shape[-1], class_names(loaded.proto))
             order = top_k(scores, top)
             result = [(int(i), names[i], float(scores[i])) for i in order]
             counts["ok"] += 1

@@ -4,6 +4,7 @@ line, or JSON)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
@@ -64,11 +65,15 @@ def parse_labels(raw: bytes, source: Path | str, is_json: bool) -> list[str]:
         [line.strip() for line in text.splitlines() if line.strip()]
 
 
-def load_labels(path: str | Path | None, num_classes: int | None) -> list[str]:
-    """Labels from a text file (one per line) or JSON (list, or {index: name}); ImageNet-1k when no file is
-    given and the model has 1000 (or 1001, with background) classes; class numbers otherwise. ``num_classes``
+def load_labels(path: str | Path | None, num_classes: int | None,
+                embedded: Sequence[str] | None = None) -> list[str]:
+    """Labels from a text file (one per line) or JSON (list, or {index: name}); when no file is given, the
+    model's own (``embedded``: the names its exporter wrote into it) if there is one per class, else ImageNet-1k
+    when the model has 1000 (or 1001, with background) classes; class numbers otherwise. ``num_classes``
     None: a file with any number of labels (a model that ends in NMS does not say how many classes it has)."""
     if path is None:
+        if embedded and (num_classes is None or len(embedded) == num_classes):
+            return list(embedded)
         if num_classes is None:
             raise InputDataError("no labels file given", hint="give one with --labels")
         if num_classes in (1000, 1001):

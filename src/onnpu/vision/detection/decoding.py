@@ -155,6 +155,10 @@ def decode(outputs: Mapping[str, np.ndarray], head: Head, *, conf: float = 0.25,
         return found.take(np.arange(min(max_det, len(found))))
     if head.kind == "boxes-scores":
         boxes, score, cls = _boxes_scores(outputs, head, index, conf)
+    elif head.kind == "centernet":
+        from onnpu.vision.detection.centernet import decode_centernet
+
+        boxes, score, cls = decode_centernet(outputs, head, index, conf)
     elif head.kind == "dfl":
         from onnpu.vision.detection.dfl import decode_dfl
 

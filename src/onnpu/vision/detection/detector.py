@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image
 
 from onnpu.errors import InputDataError
+from onnpu.model.exporter_metadata import input_size
 from onnpu.model.inspection import TensorInfo, tensor_infos
 from onnpu.model.qparams import dequantize
 from onnpu.runtime.context_cache import open_session
@@ -51,8 +52,11 @@ class DetectPreprocess:
     def for_head(self, head: Head) -> DetectPreprocess:
         yolox_raw = head.kind == "yolox" and not head.decoded
         picodet = head.kind == "dfl"  # PaddleDetection's PicoDet: resized to the input, ImageNet mean and std
+        centerface = head.layout.get("convention") == "centerface"  # 0-255 RGB; CenterNet: a mean and std
+        centernet = head.kind == "centernet" and not centerface
         return replace(self, fit=self.fit or ("corner" if yolox_raw else "stretch" if picodet else "letterbox"),
-                       scaling=self.scaling or ("raw" if yolox_raw else "imagenet" if picodet else "unit"),
+                       scaling=self.scaling or ("raw" if yolox_raw or centerface else
+                                                "imagenet" if picodet or centernet else "unit"),
                        channels=self.channels or ("BGR" if yolox_raw else "RGB"))
 
     def to_dict(self) -> dict[str, Any]:
@@ -115,19 +119,22 @@ def float_outputs(infos: list[TensorInfo], raw: list[Any]) -> dict[str, np.ndarr
     return out
 
 
-def _input_dims(model: str | Path, size: tuple[int, int] | None, batch: int) -> tuple[dict[str, int], bool]:
+def _input_dims(model: str | Path, size: tuple[int, int] | None, batch: int) -> tuple[dict[str, int], str]:
     """Values for the input's symbolic dims (batch, height, width), read from the model without its weights,
-    so that the session (and the NPU) sees fixed shapes. Returns them and whether the size was defaulted."""
+    so that the session (and the NPU) sees fixed shapes. Returns them and, when the size was not given but
+    chosen here, why that size ("" otherwise): the size the exporter wrote into the model, else 640x640."""
     from onnpu.model.files import read_model
 
     path = Path(model)
     if path.suffix.lower() != ".onnx" or not path.is_file():
-        return {}, False
-    inputs, _ = tensor_infos(read_model(path, load_external_data=False))
+        return {}, ""
+    proto = read_model(path, load_external_data=False)
+    inputs, _ = tensor_infos(proto)
     if len(inputs) != 1 or len(inputs[0].shape) != 4:
-        return {}, False
+        return {}, ""
     layout, _, _ = input_layout(inputs[0])
-    h, w = size or DEFAULT_SIZE
+    exported = input_size(proto)
+    h, w = size or exported or DEFAULT_SIZE
     shape = inputs[0].shape
     spatial = (2, 3) if layout == "NCHW" else (1, 2)
     dims: dict[str, int] = {}
@@ -138,7 +145,9 @@ def _input_dims(model: str | Path, size: tuple[int, int] | None, batch: int) -> 
         if isinstance(dim, str):
             dims[dim] = value
     defaulted = size is None and any(isinstance(shape[a], str) for a in spatial)
-    return dims, defaulted
+    if not defaulted:
+        return dims, ""
+    return dims, "the size the model was exported for, from its metadata" if exported else "the default"
 
 
 def open_detector(model: str | Path, target: Target, *, head: str | None = None,
@@ -162,7 +171,8 @@ def open_detector(model: str | Path, target: Target, *, head: str | None = None,
     per_image = TensorInfo(info.name, info.elem_type, [1, *info.shape[1:]], info.quant)
     notes = []
     if defaulted or (h is None and preprocess.size is None):
-        notes.append(f"the input's size is dynamic: {size[1]}x{size[0]} used (--size HEIGHTxWIDTH to change)")
+        notes.append(f"the input's size is dynamic: {size[0]}x{size[1]} used, {defaulted or 'the default'} "
+                     "(--size HEIGHTxWIDTH to change)")
     blank_shape = [fixed or 1, *(d if isinstance(d, int) else 1 for d in per_image.shape[1:])]
     if layout == "NCHW":
         blank_shape[2:4] = size

@@ -122,7 +122,7 @@ def detect_folder(sources: Sequence[str | Path], model: str | Path, target: Targ
                              hint=f"use --batch {detector.batch_fixed} (or leave it out), or a model with a dynamic "
                                   "batch dim")
     batch = detector.batch_fixed or 1
-    names = detection_labels(labels, detector.head.num_classes)
+    names = detection_labels(labels, detector.head.num_classes, detector.loaded.proto)
     thresholds = {"conf": conf, "iou": iou, "max_det": max_det}
     writer = DetectionWriter(Path(output), 0, resume, _record(model, detector, labels, draft, target, thresholds),
                              inputs=read) if output else None

@@ -14,6 +14,8 @@ cannot tell, its graph), or named with ``--head``:
   or ``[N, C, boxes]`` (PicoDet / NanoDet / many anchor-free heads exported with their decode in the graph).
 - ``dfl`` — per level of strides 8, 16, 32 (, 64): scores ``[N, cells, C]`` and box distributions
   ``[N, cells, 4·(R+1)]`` (PP-PicoDet / GFL heads exported without their decode; ``onnpu.vision.detection.dfl``).
+- ``centernet`` — maps on one grid: heatmap ``[N, C, h, w]``, sizes and offsets ``[N, 2, h, w]`` (and landmarks
+  ``[N, 10, h, w]``): CenterNet / CenterFace, objects as heatmap peaks (``onnpu.vision.detection.centernet``).
 - ``nms`` — the model ends in NMS (``NonMaxSuppression`` or ``TopK`` in the graph): one output ``[N, K, 6]``
   (x1, y1, x2, y2, score, class; ``[K, 7]``: batch index, box, class, score), or outputs boxes
   ``[N, K, 4]``, scores ``[N, K]``, classes ``[N, K]`` (and a count ``[N, 1]``).
@@ -31,7 +33,7 @@ from onnpu.errors import InputDataError
 if TYPE_CHECKING:
     import onnx
 
-HEADS: tuple[str, ...] = ("yolov8", "yolov5", "yolox", "boxes-scores", "dfl", "nms")
+HEADS: tuple[str, ...] = ("yolov8", "yolov5", "yolox", "boxes-scores", "dfl", "centernet", "nms")
 STRIDE_SETS: tuple[tuple[int, ...], ...] = ((8, 16, 32), (8, 16, 32, 64))
 MAX_QUERIES = 1000  # a DETR-style head answers this many queries at most (RT-DETR: 300)
 DETR_OPS = frozenset({"GridSample", "TopK"})  # RT-DETR: deformable attention samples, queries picked by TopK
@@ -162,7 +164,7 @@ def _level_cells(height: int, width: int, stride: int) -> int:
     return -(-height // stride) * -(-width // stride)
 
 
-def _sigmoid_before(proto: onnx.ModelProto | None, name: str, hops: int = 6) -> bool:
+def sigmoid_before(proto: onnx.ModelProto | None, name: str, hops: int = 6) -> bool:
     """Whether a Sigmoid computes ``name`` through at most ``hops`` layout ops (Transpose, Reshape, …)."""
     if proto is None:
         return False
@@ -198,7 +200,7 @@ def per_level_head(shapes: Mapping[str, Shape], size: tuple[int, int], proto: on
             da, db = flat[a][2], flat[b][2]
             box_like = [n for n, d in ((a, da), (b, db)) if d % 4 == 0 and d // 4 >= 2]
             if len(box_like) == 2:  # both could be distributions (80 classes, 32 bins): the scores end in a Sigmoid
-                box_like = [n for n in (a, b) if not _sigmoid_before(proto, n)]
+                box_like = [n for n in (a, b) if not sigmoid_before(proto, n)]
             if len(box_like) != 1:
                 break
             box = box_like[0]
@@ -218,6 +220,63 @@ def per_level_head(shapes: Mapping[str, Shape], size: tuple[int, int], proto: on
     return None
 
 
+# --- CenterNet-style heads (decoded in onnpu.vision.detection.centernet) ------------------------------------
+
+CENTER_STRIDES = (4, 2, 8)
+LANDMARKS = 10
+HEAT_WORDS = ("hm", "heat")
+SIZE_WORDS = ("scale", "wh", "size")
+OFFSET_WORDS = ("offset", "reg", "off")
+
+
+def _stride(grid: tuple[int, int], size: tuple[int, int]) -> int | None:
+    for s in CENTER_STRIDES:
+        if grid == (-(-size[0] // s), -(-size[1] // s)):
+            return s
+    return None
+
+
+def _named(names: list[str], words: tuple[str, ...]) -> str | None:
+    hits = [n for n in names if any(w in n.lower() for w in words)]
+    return hits[0] if len(hits) == 1 else None
+
+
+def centernet_head(shapes: Mapping[str, Shape], size: tuple[int, int], proto: onnx.ModelProto | None,
+                   kind: str | None) -> Head | None:
+    """A CenterNet-style head among ``shapes`` (every output a map on one grid of the input), or None."""
+    if kind not in (None, "centernet"):
+        return None
+    maps = {n: s for n, s in shapes.items() if len(s) == 4}
+    if len(maps) != len(shapes) or len(maps) < 3 or len({s[2:] for s in maps.values()}) != 1:
+        return None
+    grid = next(iter(maps.values()))[2:]
+    stride = _stride((grid[0], grid[1]), size)
+    pairs = [n for n, s in maps.items() if s[1] == 2]
+    marks = [n for n, s in maps.items() if s[1] == LANDMARKS]
+    heat = [n for n, s in maps.items() if s[1] not in (2, LANDMARKS)]
+    if not heat and len(pairs) == 3:  # two classes: the heatmap by name, else by its Sigmoid, else the first
+        heat = [_named(pairs, HEAT_WORDS) or next((n for n in pairs if sigmoid_before(proto, n)), pairs[0])]
+        pairs.remove(heat[0])
+    if stride is None or len(pairs) != 2 or len(heat) != 1 or len(marks) > 1:
+        return None
+    sizes = _named(pairs, SIZE_WORDS)
+    offsets = _named(pairs, OFFSET_WORDS)
+    if sizes is None or offsets is None or sizes == offsets:
+        sizes, offsets = pairs
+    face = bool(marks) or "scale" in sizes.lower()
+    layout = {"heatmap": heat[0], "sizes": sizes, "offsets": offsets, **({"landmarks": marks[0]} if marks else {}),
+              "convention": "centerface" if face else "centernet",
+              "sigmoid": "graph" if sigmoid_before(proto, heat[0]) else "here"}
+    classes = maps[heat[0]][1]
+    return Head("centernet", (heat[0], sizes, offsets), classes, size, strides=(stride,), decoded=False,
+                layout=layout,
+                reason=f"heatmap {heat[0]} {list(maps[heat[0]])}, sizes {sizes}, offsets {offsets}"
+                       + (f", landmarks {marks[0]} (not reported)" if marks else "")
+                       + f" on a grid of stride {stride}, C = {classes} ("
+                       + ("CenterFace: log sizes, height first" if face else "CenterNet: sizes in cells, width first")
+                       + ")")
+
+
 def recognise_head(shapes: Mapping[str, Shape], input_size: tuple[int, int], proto: onnx.ModelProto | None = None,
                    kind: str | None = None) -> Head:
     """The head of a model whose outputs (name → shape, as a run returned them) these are. ``input_size``:
@@ -228,6 +287,8 @@ def recognise_head(shapes: Mapping[str, Shape], input_size: tuple[int, int], pro
     found = _separate(shapes, input_size, kind) if len(shapes) > 1 else None
     if found is None and len(shapes) > 1:
         found = per_level_head(shapes, input_size, proto, kind)
+    if found is None and len(shapes) > 2:
+        found = centernet_head(shapes, input_size, proto, kind)
     if found is None:
         three_d = [(n, s) for n, s in shapes.items() if len(s) in (2, 3) and math.prod(s) > 0]
         candidates = [h for n, s in three_d if (h := _single(n, s, input_size, ops, kind)) is not None]

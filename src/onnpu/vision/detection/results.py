@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+if TYPE_CHECKING:
+    import onnx
+
+from onnpu.model.exporter_metadata import class_names
 from onnpu.runtime.placement import PlacementSummary
 from onnpu.runtime.targets import Target
 from onnpu.vision.detection.decoding import Detections
@@ -16,15 +21,33 @@ from onnpu.vision.labels import builtin_labels, load_labels
 COCO80_LABELS = "coco80_labels.txt"
 
 
-def detection_labels(path: str | None, num_classes: int) -> list[str]:
-    """Class names: a labels file (text, one per line, or JSON), else COCO-80 for an 80-class model, else class
-    numbers. ``num_classes`` 0: not known (a model that ends in NMS): a file's labels are taken as they are,
-    and the built-in COCO-80 names are used."""
+def detection_labels(path: str | None, num_classes: int,
+                     model: str | Path | onnx.ModelProto | None = None) -> list[str]:
+    """Class names: a labels file (text, one per line, or JSON), else the names the exporter wrote into
+    ``model``'s metadata (Ultralytics ``names``) when they are one per class, else COCO-80 for an 80-class model,
+    else class numbers. ``num_classes`` 0: not known (a model that ends in NMS): a file's labels are taken as they
+    are, and the model's own or the built-in COCO-80 names are used."""
     if path is not None:
         return load_labels(path, num_classes or None)
+    embedded = _model_names(model)
+    if embedded is not None and (num_classes == 0 or len(embedded) == num_classes):
+        return embedded
     if num_classes in (0, 80):
         return builtin_labels(COCO80_LABELS)
     return [f"class {i}" for i in range(num_classes)]
+
+
+def _model_names(model: str | Path | onnx.ModelProto | None) -> list[str] | None:
+    if model is None:
+        return None
+    if not isinstance(model, (str, Path)):
+        return class_names(model)
+    path = Path(model)
+    if path.suffix.lower() != ".onnx" or not path.is_file():
+        return None
+    from onnpu.model.files import read_model
+
+    return class_names(read_model(path, load_external_data=False))
 
 
 def label_of(labels: list[str], cls: int) -> str:
