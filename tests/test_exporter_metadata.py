@@ -35,6 +35,7 @@ def _with(model: onnx.ModelProto, **entries: str) -> onnx.ModelProto:
     ("[" * 100000 + "]" * 100000, None),
     ("'" + "x" * (2 << 20) + "'", None),
     ("", None),
+    ("{0: 'face\\x1b]0;owned\\x07', 1: 'a\\x1b[2Jb'}", ["face?]0;owned?", "a?[2Jb"]),  # no escape sequence survives
 ])
 def test_class_names_are_read_as_literals_only(text: str, names: list[str] | None) -> None:
     assert class_names(_with(models.single_conv(), names=text)) == names
@@ -43,10 +44,32 @@ def test_class_names_are_read_as_literals_only(text: str, names: list[str] | Non
 
 @pytest.mark.parametrize(("text", "size"), [
     ("[320, 320]", (320, 320)), ("[384, 640]", (384, 640)), ("640", (640, 640)),
-    ("[0, 640]", None), ("[true, 3]", None), ("[1, 2, 3]", None), ("[99999, 99999]", None), ("big", None),
+    ("[0, 640]", None), ("[true, 3]", None), ("[1, 2, 3]", None), ("[16384, 16384]", None), ("big", None),
 ])
 def test_the_exported_size_is_height_then_width(text: str, size: tuple[int, int] | None) -> None:
     assert input_size(_with(models.single_conv(), imgsz=text)) == size
+
+
+def test_names_from_a_model_or_a_labels_file_cannot_write_escape_sequences(tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """A class name, a labels line or a tensor name carrying ESC / BEL / CSI reaches the terminal with them as ?."""
+    dm.write_scenes(tmp_path)
+    model = dm.save(_with(dm.square_detector(), names="['red\\x1b]0;owned\\x07', 'blue\\x9b2J']"), tmp_path / "m.onnx")
+    assert main(["detect", str(tmp_path / "000000000001.png"), "--model", str(model)]) == 0
+    out = capsys.readouterr().out
+    assert "red?]0;owned?" in out and "blue?2J" in out and not any(c in out for c in "\x1b\x07\x9b")
+    labels = tmp_path / "labels.txt"
+    labels.write_text("one\x1b[31m\ntwo\n")
+    assert main(["detect", str(tmp_path / "000000000001.png"), "--model", str(model), "--labels", str(labels)]) == 0
+    out = capsys.readouterr().out
+    assert "one?[31m" in out and "\x1b" not in out
+    named = models.float_conv()
+    named.graph.output[0].name = "y\x1b]0;owned\x07"
+    named.graph.node[-1].output[0] = named.graph.output[0].name
+    path = models.save(named, tmp_path / "named.onnx")
+    assert main(["inspect", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "y?]0;owned?" in out and "\x1b" not in out and "\x07" not in out
 
 
 def test_a_model_without_metadata_has_neither() -> None:

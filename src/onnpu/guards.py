@@ -31,6 +31,15 @@ PathLike = str | os.PathLike[str]
 _FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 
+def printable(text: str, keep: str = "") -> str:
+    """``text`` with its control characters (C0 and C1: ESC, BEL, CSI, carriage return, …) shown as ``?``, those
+    in ``keep`` excepted: names read from a model or a labels file reach the terminal, and an escape sequence
+    there would rewrite it (the title, the screen, a link)."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c in keep or (c == " ") else "?" for c in text)
+
+
 def file_kind(mode: int) -> str:
     """A file's type in words ("a FIFO", "a folder", …) from its ``st_mode``."""
     for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"),

@@ -32,7 +32,9 @@ def err() -> Console:
 def escape(text: str) -> str:
     from rich.markup import escape as rich_escape
 
-    return rich_escape(text)
+    from onnpu.guards import printable
+
+    return rich_escape(printable(text, keep="\n\t"))
 
 
 def print_json(data: Any) -> None:

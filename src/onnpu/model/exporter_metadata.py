@@ -10,13 +10,15 @@ import ast
 import json
 from typing import TYPE_CHECKING, Any
 
+from onnpu.guards import printable
+
 if TYPE_CHECKING:
     import onnx
 
 NAMES_KEYS = ("names", "labels", "classes")
 SIZE_KEYS = ("imgsz", "img_size", "input_size")
 MAX_TEXT = 1 << 20  # 1 MiB of names is ~50,000 classes
-MAX_SIDE = 16384
+MAX_SIDE = 8192
 
 
 def _props(model: onnx.ModelProto) -> dict[str, str]:
@@ -39,14 +41,14 @@ def _literal(text: str) -> Any:
 
 def _names_of(value: Any) -> list[str] | None:
     if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-        return [v.strip() for v in value]
+        return [printable(v.strip()) for v in value]
     if isinstance(value, dict) and value:
         try:
             indexed = {int(k): v for k, v in value.items()}
         except (TypeError, ValueError):
             return None
         if sorted(indexed) == list(range(len(indexed))) and all(isinstance(v, str) for v in indexed.values()):
-            return [indexed[i].strip() for i in range(len(indexed))]
+            return [printable(indexed[i].strip()) for i in range(len(indexed))]
     return None
 
 

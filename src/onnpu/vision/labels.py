@@ -9,7 +9,7 @@ from importlib import resources
 from pathlib import Path
 
 from onnpu.errors import InputDataError
-from onnpu.guards import read_regular
+from onnpu.guards import printable, read_regular
 
 IMAGENET_LABELS = "imagenet1k_labels.txt"
 
@@ -61,8 +61,8 @@ def parse_labels(raw: bytes, source: Path | str, is_json: bool) -> list[str]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputDataError(f"{source}: cannot read the labels file ({exc})", hint="save it as UTF-8 text") from exc
-    return _json_labels(source, text) if is_json else \
-        [line.strip() for line in text.splitlines() if line.strip()]
+    names = _json_labels(source, text) if is_json else [line.strip() for line in text.splitlines() if line.strip()]
+    return [printable(n) for n in names]
 
 
 def load_labels(path: str | Path | None, num_classes: int | None,
