@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.onnpu-installed
 
-.PHONY: demo test lint bench labels docs docs-outputs clean arm64-check
+.PHONY: bench-aimet demo test lint bench labels docs docs-outputs clean arm64-check
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,16 @@ docs-outputs: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python tests/corpus.py fetch  # the corpus's models (pinned, checked by SHA-256) before any section needs them
 	$(BIN)/python benchmarks/run.py --out BENCHMARKS.md
+
+# AIMET (aimet-onnx, in a venv of its own: it pins torch and onnx) on the quantization ablation's own split, side by
+# side with onnpu (~75 min with AdaRound); results in benchmarks/results/aimet.json, shown by `make bench`.
+bench-aimet: $(STAMP)
+	$(BIN)/python benchmarks/aimet_inputs.py build/aimet
+	test -x build/aimet/venv/bin/python || python3 -m venv build/aimet/venv
+	build/aimet/venv/bin/pip install --quiet aimet-onnx==2.42.0
+	build/aimet/venv/bin/python benchmarks/aimet_side_by_side.py --data build/aimet/data.npz \
+		--model build/aimet/model.onnx --recipes a,b,c,d,w,c2 --out build/aimet/aimet.json
+	cp build/aimet/aimet.json benchmarks/results/aimet.json
 
 # onnpu installed for real in an arm64 Debian root under qemu (reused from onnpu's cache; a cold build takes ~35 min),
 # doctor and the NPU attempt in each board failure state checked; not part of `make test`.
