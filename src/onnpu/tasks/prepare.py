@@ -221,9 +221,9 @@ def _shapes_result(src: Path, fixed: Path, changes: list[str]) -> FixShapesResul
                            {t.name: t.shape for t in outputs}, remaining)
 
 
-def _exported_dims_hint(proto: onnx.ModelProto, inputs: list[TensorInfo]) -> str | None:
+def _exported_dims(proto: onnx.ModelProto, inputs: list[TensorInfo]) -> dict[str, int] | None:
     """For one image input [N, C, H, W] (or [N, H, W, C]) whose exporter wrote the size it was made for (Ultralytics
-    ``imgsz``): the --dim options that fix it at that size, batch 1."""
+    ``imgsz``): the dims that fix it at that size, batch 1."""
     size = input_size(proto)
     if size is None or len(inputs) != 1 or len(inputs[0].shape) != 4:
         return None
@@ -234,10 +234,7 @@ def _exported_dims_hint(proto: onnx.ModelProto, inputs: list[TensorInfo]) -> str
         name = shape[axis]
         if isinstance(name, str):
             dims[name] = value
-    if not dims:
-        return None
-    options = " ".join(f"--dim {k}={v}" for k, v in dims.items())
-    return f"the model was exported for {size[0]}x{size[1]} (its metadata says so): {options}"
+    return dims or None
 
 
 def prepare(model: str | Path, out: str | Path, calib: str | Path | None = None, *,
@@ -261,12 +258,16 @@ def prepare(model: str | Path, out: str | Path, calib: str | Path | None = None,
     if style == "float" and calib is None:
         raise QuantizationError(f"{src}: a float model needs calibration data to be quantized for the NPU",
                                 hint="add --calib DIR|inputs.npz|random")
-    if dynamic and not dims and not shapes:
+    notes: list[str] = []
+    exported = _exported_dims(proto, inputs) if dynamic and not dims and not shapes else None
+    if exported is not None and set(exported) >= {d for v in dynamic.values() for d in v}:
+        dims = exported  # the size its exporter wrote into it (Ultralytics imgsz), batch 1
+        notes.append("dynamic dims fixed at the size the model was exported for (its metadata): "
+                     + " ".join(f"--dim {k}={v}" for k, v in exported.items()))
+    elif dynamic and not dims and not shapes:
         listed = "; ".join(f"{k}: {', '.join(v)}" for k, v in dynamic.items())
         raise ShapeError(f"{src}: inputs have dynamic dims ({listed}); the NPU needs fixed shapes",
-                         hint=_exported_dims_hint(proto, inputs)
-                         or "give them with --dim NAME=VALUE or --input NAME=D0,D1,...")
-    notes: list[str] = []
+                         hint="give them with --dim NAME=VALUE or --input NAME=D0,D1,...")
     fixed: FixShapesResult | None = None
     simplified: SimplifyResult | None = None
     result: QuantizeResult | None = None
