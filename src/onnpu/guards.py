@@ -37,7 +37,7 @@ def printable(text: str, keep: str = "") -> str:
     there would rewrite it (the title, the screen, a link)."""
     if text.isprintable():
         return text
-    return "".join(c if c.isprintable() or c in keep or (c == " ") else "?" for c in text)
+    return "".join(c if c.isprintable() or c in keep else "?" for c in text)
 
 
 def file_kind(mode: int) -> str:

@@ -76,3 +76,24 @@ def input_size(model: onnx.ModelProto) -> tuple[int, int] | None:
                 and all(isinstance(v, int) and not isinstance(v, bool) and 0 < v <= MAX_SIDE for v in value)):
             return int(value[0]), int(value[1])
     return None
+
+
+def exported_dims(model: onnx.ModelProto) -> dict[str, int] | None:
+    """For a model of one image input [N, C, H, W] (or [N, H, W, C]) whose exporter wrote the size it was made for:
+    the values of its symbolic dims at that size, batch 1; None otherwise."""
+    from onnpu.model.inspection import tensor_infos
+
+    size = input_size(model)
+    if size is None:
+        return None
+    inputs = tensor_infos(model)[0]
+    if len(inputs) != 1 or len(inputs[0].shape) != 4:
+        return None
+    shape = inputs[0].shape
+    spatial = (2, 3) if isinstance(shape[1], int) else (1, 2)
+    dims: dict[str, int] = {}
+    for axis, value in ((0, 1), *zip(spatial, size, strict=True)):
+        name = shape[axis]
+        if isinstance(name, str):
+            dims[name] = value
+    return dims or None

@@ -174,10 +174,14 @@ def _check_consistent(model: onnx.ModelProto, source: str) -> None:
     try:
         onnx.shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
     except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError) as exc:
-        first = str(exc).strip().splitlines()[0][:300]
-        raise ShapeError(f"{source}: the graph does not take the new input shape ({first})",
-                         hint="this model computes sizes from the ones it was exported at: re-export it at the "
-                              "size you need") from exc
+        raise _does_not_take(source, exc) from exc
+
+
+def _does_not_take(source: str | Path, exc: BaseException) -> ShapeError:
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+    return ShapeError(f"{source}: the graph does not take the new input shape ({first})",
+                      hint="this model computes sizes from the ones it was exported at: re-export it at the size "
+                           "you need")
 
 
 def fix_shapes_model(model: onnx.ModelProto, dims: Mapping[str, int] | None = None,
@@ -236,10 +240,7 @@ def fix_shapes(model: str | Path, out: str | Path | None, *, dims: Mapping[str, 
         try:
             check(fixed)
         except Exception as exc:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-            raise ShapeError(f"{src}: the graph does not take the new input shape ({first})",
-                             hint="this model computes sizes from the ones it was exported at: re-export it at "
-                                  "the size you need") from exc
+            raise _does_not_take(src, exc) from exc
     remaining = dynamic_dims(fixed)
     if remaining and not allow_dynamic:
         listed = "; ".join(f"{name}: {', '.join(d) or 'no shape'}" for name, d in remaining.items())

@@ -136,15 +136,6 @@ def badness(stats: MatchStats, head: Head) -> float:
     return (stats.missed + stats.extra) * 1000 + median + 10 * (stats.median_score_diff or 0.0)
 
 
-def rounding_moved_boxes(float_model: onnx.ModelProto, report: DetectionQuantReport) -> bool:
-    """Whether the written model's detections (``report.kept``, its recipe's rounding) are further from the float
-    model's than the stage it took measured with nearest rounding (``report.chosen``), on the same images."""
-    head = detection_head_of(float_model)
-    if head is None or report.kept is None or report.chosen is None:
-        return False
-    return badness(report.kept, head) > badness(report.chosen, head)
-
-
 def _stages(model: onnx.ModelProto, head: Head) -> list[tuple[str, list[str]]]:
     """The tensors of each stage: the head's outputs (ONNX Runtime's mixed-precision pass then converts the
     parts they join, each quantized at its own range); then also the score activations feeding them (a

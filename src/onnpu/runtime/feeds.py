@@ -15,7 +15,7 @@ from onnpu.errors import InputDataError
 from onnpu.guards import open_regular
 from onnpu.model.inspection import TensorInfo, tensor_infos
 from onnpu.model.qparams import dequantize, quantize_array
-from onnpu.runtime.inputs import random_inputs
+from onnpu.runtime.inputs import random_feeds, random_inputs
 from onnpu.runtime.session import LoadedSession
 
 if TYPE_CHECKING:
@@ -176,5 +176,5 @@ def runs_once_on_cpu(model: onnx.ModelProto) -> None:
 
     loaded = create_session(model, get_target("cpu"))
     inputs, outputs = tensor_infos(loaded.proto)
-    feeds, _ = prepare_feeds(inputs, random_inputs(inputs, seed=0), "model")
+    feeds, _ = prepare_feeds(inputs, random_feeds(loaded.proto, 1, infos=inputs)[0], "model")
     loaded.run(feeds, [o.name for o in outputs])

@@ -17,7 +17,7 @@ import onnx
 
 from onnpu.errors import OnnpuError, PlacementError, QuantizationError, ShapeError, SimplifyError, TargetError
 from onnpu.metrics import DRIFT_FLAG_STEPS, drift_in_steps
-from onnpu.model.exporter_metadata import input_size
+from onnpu.model.exporter_metadata import exported_dims
 from onnpu.model.files import check_output, read_model, read_model_and_layout, write_model
 from onnpu.model.inspection import TensorInfo, quantization_style, tensor_infos
 from onnpu.model.qdq_groups import complete_qdq_groups
@@ -221,22 +221,6 @@ def _shapes_result(src: Path, fixed: Path, changes: list[str]) -> FixShapesResul
                            {t.name: t.shape for t in outputs}, remaining)
 
 
-def _exported_dims(proto: onnx.ModelProto, inputs: list[TensorInfo]) -> dict[str, int] | None:
-    """For one image input [N, C, H, W] (or [N, H, W, C]) whose exporter wrote the size it was made for (Ultralytics
-    ``imgsz``): the dims that fix it at that size, batch 1."""
-    size = input_size(proto)
-    if size is None or len(inputs) != 1 or len(inputs[0].shape) != 4:
-        return None
-    shape = inputs[0].shape
-    spatial = (2, 3) if isinstance(shape[1], int) else (1, 2)
-    dims: dict[str, int] = {}
-    for axis, value in ((0, 1), *zip(spatial, size, strict=True)):
-        name = shape[axis]
-        if isinstance(name, str):
-            dims[name] = value
-    return dims or None
-
-
 def prepare(model: str | Path, out: str | Path, calib: str | Path | None = None, *,
             dims: Mapping[str, int] | None = None, shapes: Mapping[str, Sequence[int]] | None = None,
             values: Mapping[str, Any] | None = None, simplify: bool = True,
@@ -259,7 +243,7 @@ def prepare(model: str | Path, out: str | Path, calib: str | Path | None = None,
         raise QuantizationError(f"{src}: a float model needs calibration data to be quantized for the NPU",
                                 hint="add --calib DIR|inputs.npz|random")
     notes: list[str] = []
-    exported = _exported_dims(proto, inputs) if dynamic and not dims and not shapes else None
+    exported = exported_dims(proto) if dynamic and not dims and not shapes else None
     if exported is not None and set(exported) >= {d for v in dynamic.values() for d in v}:
         dims = exported  # the size its exporter wrote into it (Ultralytics imgsz), batch 1
         notes.append("dynamic dims fixed at the size the model was exported for (its metadata): "

@@ -164,7 +164,7 @@ def _level_cells(height: int, width: int, stride: int) -> int:
     return -(-height // stride) * -(-width // stride)
 
 
-def sigmoid_before(proto: onnx.ModelProto | None, name: str, hops: int = 6) -> bool:
+def _sigmoid_before(proto: onnx.ModelProto | None, name: str, hops: int = 6) -> bool:
     """Whether a Sigmoid computes ``name`` through at most ``hops`` layout ops (Transpose, Reshape, …)."""
     if proto is None:
         return False
@@ -200,7 +200,7 @@ def per_level_head(shapes: Mapping[str, Shape], size: tuple[int, int], proto: on
             da, db = flat[a][2], flat[b][2]
             box_like = [n for n, d in ((a, da), (b, db)) if d % 4 == 0 and d // 4 >= 2]
             if len(box_like) == 2:  # both could be distributions (80 classes, 32 bins): the scores end in a Sigmoid
-                box_like = [n for n in (a, b) if not sigmoid_before(proto, n)]
+                box_like = [n for n in (a, b) if not _sigmoid_before(proto, n)]
             if len(box_like) != 1:
                 break
             box = box_like[0]
@@ -255,7 +255,7 @@ def centernet_head(shapes: Mapping[str, Shape], size: tuple[int, int], proto: on
     marks = [n for n, s in maps.items() if s[1] == LANDMARKS]
     heat = [n for n, s in maps.items() if s[1] not in (2, LANDMARKS)]
     if not heat and len(pairs) == 3:  # two classes: the heatmap by name, else by its Sigmoid, else the first
-        heat = [_named(pairs, HEAT_WORDS) or next((n for n in pairs if sigmoid_before(proto, n)), pairs[0])]
+        heat = [_named(pairs, HEAT_WORDS) or next((n for n in pairs if _sigmoid_before(proto, n)), pairs[0])]
         pairs.remove(heat[0])
     if stride is None or len(pairs) != 2 or len(heat) != 1 or len(marks) > 1:
         return None
@@ -266,7 +266,7 @@ def centernet_head(shapes: Mapping[str, Shape], size: tuple[int, int], proto: on
     face = bool(marks) or "scale" in sizes.lower()
     layout = {"heatmap": heat[0], "sizes": sizes, "offsets": offsets, **({"landmarks": marks[0]} if marks else {}),
               "convention": "centerface" if face else "centernet",
-              "sigmoid": "graph" if sigmoid_before(proto, heat[0]) else "here"}
+              "sigmoid": "graph" if _sigmoid_before(proto, heat[0]) else "here"}
     classes = maps[heat[0]][1]
     return Head("centernet", (heat[0], sizes, offsets), classes, size, strides=(stride,), decoded=False,
                 layout=layout,
