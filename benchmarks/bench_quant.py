@@ -15,7 +15,7 @@ from onnx import numpy_helper
 
 from onnpu.model.files import read_model
 from onnpu.model.inspection import tensor_infos
-from onnpu.quantization.calibration import load_calibration
+from onnpu.quantization.calibration import CalibrationData, load_calibration
 from onnpu.quantization.config import QuantizeConfig
 from onnpu.quantization.evaluate import evaluate
 from onnpu.quantization.pipeline import quantize
@@ -66,35 +66,51 @@ def with_float_weights(quant: onnx.ModelProto, float_model: onnx.ModelProto) -> 
     return copy
 
 
-def quant_section(model: ZooModel, quick: bool) -> list[str]:
+def ablation_rows(float_model: Path, data: CalibrationData, recipes: list[tuple[str, str, bool, str, bool, bool]],
+                  ceilings: list[tuple[str, bool]], target_sqnr: float | None = None) -> list[str]:
+    """Table rows: each recipe quantized and evaluated on ``data``'s split, then the float-weight ceilings."""
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        crops = Path(tmp) / "crops"
-        write_crops(crops, per_photo=16 if quick else 60)
-        proto = read_model(model.float_model, load_external_data=False)
-        pre = config_from_metadata({m.key: m.value for m in proto.metadata_props})
-        data = load_calibration(crops, tensor_infos(proto)[0], preprocess=pre, holdout=0.25, seed=0)
-        rows = []
-        for name, acts, ranges, rounding, equalize, per_channel in RECIPES:
+        for name, acts, ranges, rounding, equalize, per_channel in recipes:
             t0 = time.perf_counter()
-            r = quantize(model.float_model, Path(tmp) / "q.onnx", data, force=True, jobs=2,
+            target = target_sqnr if name.startswith("mixed") else None
+            r = quantize(float_model, Path(tmp) / "q.onnx", data, force=True, jobs=2, target_sqnr=target,
                          config=QuantizeConfig(acts, per_channel=per_channel, range_search=ranges,
                                                rounding=rounding, equalize=equalize))
             q = r.quality[0]
             kept = "-" if r.rounding is None else f"{r.rounding.kept_nearest} of {len(r.rounding.layers)}"
             narrowed = "-" if r.ranges is None else (f"{r.ranges.changed} of {len(r.ranges.tensors)}"
                                                       if r.ranges.kept else "not kept")
+            if target is not None:
+                name += f" ({len(r.sixteen_bit)} activations at 16 bits)"
             rows.append(f"| {name} | {q.sqnr_db:.2f} | {q.top1_agreement:.1%} | {narrowed} | {kept} | "
                         f"{time.perf_counter() - t0:.0f} |")
-        for name, ranges in CEILINGS:
+        for name, ranges in ceilings:
             t0 = time.perf_counter()
-            r = quantize(model.float_model, Path(tmp) / "q.onnx", data, force=True, jobs=2,
+            r = quantize(float_model, Path(tmp) / "q.onnx", data, force=True, jobs=2,
                          config=QuantizeConfig("u8", range_search=ranges, rounding="nearest"))
-            float_proto = read_model(model.float_model)
+            float_proto = read_model(float_model)
             q = evaluate(float_proto, with_float_weights(read_model(Path(tmp) / "q.onnx"), float_proto),
                          data.heldout)[0]
             narrowed = "-" if r.ranges is None else f"{r.ranges.changed} of {len(r.ranges.tensors)}"
             rows.append(f"| {name} | {q.sqnr_db:.2f} | {q.top1_agreement:.1%} | {narrowed} | - | "
                         f"{time.perf_counter() - t0:.0f} |")
+    return rows
+
+
+def split_for(float_model: Path, crops: Path) -> CalibrationData:
+    """The ablation's split: crops by photo, a quarter of the photos held out (never calibrated on)."""
+    proto = read_model(float_model, load_external_data=False)
+    pre = config_from_metadata({m.key: m.value for m in proto.metadata_props})
+    return load_calibration(crops, tensor_infos(proto)[0], preprocess=pre, holdout=0.25, seed=0)
+
+
+def quant_section(model: ZooModel, quick: bool) -> list[str]:
+    with tempfile.TemporaryDirectory() as tmp:
+        crops = Path(tmp) / "crops"
+        write_crops(crops, per_photo=16 if quick else 60)
+        data = split_for(model.float_model, crops)
+        rows = ablation_rows(model.float_model, data, RECIPES, CEILINGS)
     photos = sorted({n.split("/")[0] for n in data.heldout_names})
     return ["## Quantization ablation: EfficientNet-Lite0, each improvement on its own", "",
             f"Calibration on {len(data.calibration)} crops, evaluation on {len(data.heldout)} crops of photos never "

@@ -26,6 +26,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 from bench_compile import compile_section  # noqa: E402
 from bench_deployed import deployed_section  # noqa: E402
 from bench_layers import layers_section  # noqa: E402
+from bench_mobilenet import mobilenet_section  # noqa: E402
 from bench_quality import quality_section  # noqa: E402
 from bench_quant import quant_section  # noqa: E402
 from bench_simplify import simplify_section  # noqa: E402
@@ -57,6 +58,7 @@ SECTIONS: dict[str, Callable[[ZooModel, bool], list[str]]] = {
     "deployed": deployed_section,
     "quality": quality_section,
     "quant": quant_section,
+    "quant_mnv2": mobilenet_section,
     "folder": lambda model, quick: folder_section(model.float_model, quick),
     "simplify": simplify_section,
     "layers": layers_section,

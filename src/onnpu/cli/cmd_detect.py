@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from onnpu.vision.detection.results import DetectResult, ImageDetections
 
 # onnpu.vision.detection.heads.HEADS
-HEAD_CHOICES = ("yolov8", "yolov5", "yolox", "boxes-scores", "dfl", "centernet", "nms")
+HEAD_CHOICES = ("yolov8", "yolov5", "yolox", "boxes-scores", "dfl", "centernet", "retinaface", "nms")
 FIT_CHOICES = ("letterbox", "corner", "stretch")
 
 
@@ -168,14 +168,15 @@ class Outputs:
         if self.coco:
             self.images.append(result)
 
-    def finish(self, num_classes: int, labels: str | None) -> None:
+    def finish(self, num_classes: int, labels: str | None, ids: str = "index") -> None:
         if not self.coco:
             return
         from onnpu import jsonio
         from onnpu.storage import atomic_write
         from onnpu.vision.detection.coco import coco_results
 
-        rows = coco_results(self.images, coco80=labels is None and num_classes in (0, 80))
+        # COCO's category ids: an 80-class model's classes mapped to them; a model that writes them keeps its own
+        rows = coco_results(self.images, coco80=labels is None and num_classes in (0, 80) and ids != "coco91")
         atomic_write(self.coco, jsonio.dumps(rows, indent=None) + "\n")
 
 
@@ -216,7 +217,7 @@ def _run_folder(args: argparse.Namespace, model: str, labels: str | None) -> int
                             head=args.head, labels=labels, conf=args.conf, iou=args.iou, max_det=args.max_det,
                             preprocess=preprocess_of(args), cache=not args.no_cache, dims=parse_dims(args.dim),
                             on_result=line)
-    outputs.finish(summary.num_classes, labels)
+    outputs.finish(summary.num_classes, labels, summary.ids)
     code = _code(summary.detected, summary.failed)
     if summary.total and not summary.detected and not summary.failed and not summary.resumed:
         code = 1  # only non-image files
@@ -321,7 +322,7 @@ def run(args: argparse.Namespace) -> int:
                              hint="pass JPEG, PNG, WebP or BMP images")
     for image in result.images:
         outputs.add(image)
-    outputs.finish(result.head.num_classes, labels)
+    outputs.finish(result.head.num_classes, labels, result.head.ids)
     if args.json:
         print_json(result.to_dict())
     else:

@@ -112,6 +112,7 @@ class _RowRun:
     num_classes: int
     placement: str
     failed: int
+    ids: str = "index"
 
 
 def _on_ray(rows_spec: Sequence[Any], images: Sequence[tuple[int, Path]], address: str, cache: bool,
@@ -128,12 +129,12 @@ def _on_ray(rows_spec: Sequence[Any], images: Sequence[tuple[int, Path]], addres
     out = []
     failed = sum(rec.found is None for rec in records)
     for r, detector in enumerate(detectors):
-        names = detection_labels(labels, detector.head.num_classes, detector.loaded.proto)
+        names = detection_labels(labels, detector.head.num_classes, detector.loaded.proto, detector.head.ids)
         dets = [ImageDetections(str(images[rec.index][1]), error=rec.error) if rec.found is None else
                 ImageDetections(str(images[rec.index][1]), rec.width, rec.height, boxes_of(rec.found[r], names))
                 for rec in records]
         placement = detector.loaded.placement.headline() if detector.loaded.placement else "not recorded"
-        out.append((dets, _RowRun(detector.head.num_classes, placement, failed)))
+        out.append((dets, _RowRun(detector.head.num_classes, placement, failed, detector.head.ids)))
     return out, cluster
 
 
@@ -162,10 +163,10 @@ def evaluate_detection(rows_spec: Sequence[Any], data: str | Path, annotations: 
             summary = detect_folder([p for _, p in images], row.model, target, workers=workers, labels=labels,
                                     conf=CONF, iou=IOU, cache=cache, on_result=dets.append)
             dets.sort(key=lambda r: order.get(r.image, 0))
-            runs.append((dets, _RowRun(summary.num_classes, summary.placement, summary.failed)))
+            runs.append((dets, _RowRun(summary.num_classes, summary.placement, summary.failed, summary.ids)))
     found: list[tuple[Any, list[ImageDetections], list[dict[str, Any]], Any]] = []
     for row, (dets, run) in zip(rows_spec, runs, strict=True):
-        names = detection_labels(labels, run.num_classes, row.model)
+        names = detection_labels(labels, run.num_classes, row.model, run.ids)
         results = coco_results(dets, categories=category_map(gt, names, run.num_classes), by_name=by_name)
         found.append((row, dets, results, run))
     ref_index = next(k for k, (row, *_) in enumerate(found) if row.reference)

@@ -145,7 +145,9 @@ def image_to_array(img: Image.Image, info: TensorInfo, config: PreprocessConfig)
         a = a[..., ::-1]
     if channels == 1:
         a = a @ np.array([0.299, 0.587, 0.114], np.float32)[:, None]
-    mean, std = config.mean_std_255()
+    integer = info.quant is None and np.issubdtype(info.numpy_dtype, np.integer)
+    # an integer image input (uint8 NHWC, as TF exports take) holds the pixels themselves: no scaling fits it
+    mean, std = (np.zeros(3, np.float32), np.ones(3, np.float32)) if integer else config.mean_std_255()
     n = a.shape[-1]
     # one pass, into a fresh array in the model's layout: x * (1/std) - mean/std
     out = np.empty((1, n, *a.shape[:2]) if layout == "NCHW" else (1, *a.shape), np.float32)
@@ -155,6 +157,9 @@ def image_to_array(img: Image.Image, info: TensorInfo, config: PreprocessConfig)
     a = out
     if info.quant is not None and not np.issubdtype(info.numpy_dtype, np.floating):
         return quantize_array(a, info.quant)
+    if integer:
+        bounds = np.iinfo(info.numpy_dtype)
+        return np.clip(np.rint(a), bounds.min, bounds.max).astype(info.numpy_dtype)
     return a.astype(info.numpy_dtype, copy=False)
 
 

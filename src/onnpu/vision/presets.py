@@ -7,4 +7,5 @@ SCALING: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
     "imagenet": ((123.675, 116.28, 103.53), (58.395, 57.12, 57.375)),
     "symmetric": ((127.5, 127.5, 127.5), (127.5, 127.5, 127.5)),
     "raw": ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0)),
+    "caffe": ((104.0, 117.0, 123.0), (1.0, 1.0, 1.0)),  # 0-255 less Caffe's BGR means (RetinaFace, SSD): BGR input
 }

@@ -5,7 +5,7 @@ boxes go back to original pixels with ``Placement.to_original``."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -119,7 +119,8 @@ def _boxes_scores(outputs: Mapping[str, np.ndarray], head: Head, index: int, con
     scores = outputs[head.layout["scores"]]
     boxes = boxes[index] if boxes.ndim == 3 else boxes
     scores = scores[index] if scores.ndim == 3 else scores
-    keep, score, cls = _best_class(scores if head.transposed else scores.T, conf)
+    by_class = scores if head.transposed else scores.T
+    keep, score, cls = _best_class(by_class[1:] if head.background else by_class, conf)
     return in_pixels(boxes, head)[keep], score, cls
 
 
@@ -140,9 +141,91 @@ def _ended_in_nms(outputs: Mapping[str, np.ndarray], head: Head, index: int, con
         score = score[index] if score.ndim == 2 else score
         cls = outputs[head.layout["classes"]] if "classes" in head.layout else np.zeros(len(score))
         cls = cls[index] if cls.ndim == 2 else cls
+        if head.layout.get("order") == "yxyx":
+            boxes = boxes[:, [1, 0, 3, 2]]
+        if "count" in head.layout:  # rows past the count are padding
+            count = np.ravel(outputs[head.layout["count"]])
+            value = float(count[min(index, len(count) - 1)]) if count.size else float(len(score))
+            n = int(min(max(value, 0), len(score))) if np.isfinite(value) else len(score)
+            boxes, score, cls = boxes[:n], score[:n], cls[:n]
     keep = np.flatnonzero(score > conf)
     keep = keep[np.argsort(-score[keep], kind="stable")]
     return Detections(in_pixels(boxes, head)[keep], score[keep].astype(np.float64), cls[keep].astype(np.int64))
+
+
+SCORE_SLACK = 0.02  # scores a quantized output gives may pass 0..1 by a step
+
+
+def _score_values(outputs: Mapping[str, np.ndarray], head: Head) -> tuple[str, np.ndarray] | None:
+    """The output a head reads its scores from and those scores (every image of the batch), or None for heads
+    whose scores are not probabilities as given (maps, distributions, NMS rows)."""
+    if head.kind in ("boxes-scores", "retinaface"):
+        name = head.layout["scores"]
+        return name, outputs[name]
+    if head.kind not in ("yolov8", "yolov5", "yolox"):
+        return None
+    name = head.outputs[0]
+    a = outputs[name]
+    a = a if a.ndim == 3 else a[None]
+    if head.kind == "yolov8":
+        return name, (a[:, :, 4:] if head.transposed else a[:, 4:])
+    return name, a[:, :, 4:]
+
+
+SOFTMAX_SLACK = 0.03  # how far from 1 a quantized softmax's row may sum
+
+
+def with_background(outputs: Mapping[str, np.ndarray], head: Head) -> Head:
+    """A ``boxes-scores`` head whose scores sum to 1 on every row (a softmax, as SSD-style heads and UltraFace end
+    in) has the background in column 0: it is no class, so it is dropped (classes count from the next column)."""
+    if head.kind != "boxes-scores" or head.num_classes < 2 or head.background:
+        return head
+    scores = outputs[head.layout["scores"]]
+    sums = scores.sum(axis=1 if head.transposed else -1)
+    if not sums.size or not np.all(np.abs(sums - 1) <= SOFTMAX_SLACK):
+        return head
+    return replace(head, num_classes=head.num_classes - 1, background=True,
+                   reason=f"{head.reason}; every row sums to 1 (a softmax): column 0 is the background, "
+                          f"C = {head.num_classes - 1}")
+
+
+def check_scores(outputs: Mapping[str, np.ndarray], head: Head) -> None:
+    """Refuse a head whose scores are not probabilities (0..1): the output was not what the head takes it for
+    (offsets or landmarks read as scores, logits without their sigmoid), and every detection would be wrong."""
+    found = _score_values(outputs, head)
+    if found is None or found[1].size == 0:
+        return
+    name, scores = found
+    low, high = float(np.min(scores)), float(np.max(scores))
+    if np.isfinite(low) and np.isfinite(high) and low >= -SCORE_SLACK and high <= 1 + SCORE_SLACK:
+        return
+    raise InputDataError(f"{name}: read as head {head.kind}, its scores run from {low:.4g} to {high:.4g}, not "
+                         "probabilities in 0..1: the output is not laid out as that head's",
+                         hint="name the layout with --head (see README: Detection heads); a head exported without "
+                              "its sigmoid (logits) is not decoded")
+
+
+CORNER_SLACK = 0.01  # the share of boxes that may have a corner out of order (quantized tiny boxes)
+
+
+def check_boxes(outputs: Mapping[str, np.ndarray], head: Head) -> None:
+    """Refuse a ``boxes-scores`` head whose boxes are not corners (x1 ≤ x2, y1 ≤ y2 on nearly every row): offsets
+    to be decoded against priors outside the graph (SSD) or centre-size boxes, which read as corners would be
+    silently wrong."""
+    if head.kind != "boxes-scores":
+        return
+    name = head.layout["boxes"]
+    boxes = np.asarray(outputs[name], np.float64).reshape(-1, 4)
+    if not len(boxes):
+        return
+    tol = 1e-3 * max(1.0, float(np.max(np.abs(boxes))) if np.all(np.isfinite(boxes)) else 1.0)
+    disordered = float(np.mean((boxes[:, 2] < boxes[:, 0] - tol) | (boxes[:, 3] < boxes[:, 1] - tol)))
+    if disordered <= CORNER_SLACK:
+        return
+    raise InputDataError(f"{name}: read as corner boxes (x1, y1, x2, y2) of head boxes-scores, but {disordered:.0%} of "
+                         "them have a corner out of order: offsets against priors outside the graph (SSD style) or "
+                         "centre-size boxes, which onnpu does not decode",
+                         hint="name the layout with --head (see README: Detection heads)")
 
 
 def decode(outputs: Mapping[str, np.ndarray], head: Head, *, conf: float = 0.25, iou: float = 0.45,
@@ -159,6 +242,10 @@ def decode(outputs: Mapping[str, np.ndarray], head: Head, *, conf: float = 0.25,
         from onnpu.vision.detection.centernet import decode_centernet
 
         boxes, score, cls = decode_centernet(outputs, head, index, conf)
+    elif head.kind == "retinaface":
+        from onnpu.vision.detection.priors import decode_retinaface
+
+        boxes, score, cls = decode_retinaface(outputs, head, index, conf)
     elif head.kind == "dfl":
         from onnpu.vision.detection.dfl import decode_dfl
 

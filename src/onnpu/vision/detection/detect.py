@@ -44,7 +44,7 @@ def detect(images: Sequence[str | Path], model: str | Path, target: Target, *, h
     require_inference(target, "detect")
     detector = open_detector(model, target, head=head, preprocess=preprocess, dims=dims, cache=cache,
                              threads=threads)
-    names = detection_labels(labels, detector.head.num_classes, detector.loaded.proto)
+    names = detection_labels(labels, detector.head.num_classes, detector.loaded.proto, detector.head.ids)
     results = [detect_image(detector, image, names, conf=conf, iou=iou, max_det=max_det) for image in images]
     loaded = detector.loaded
     return DetectResult(str(model), target, loaded.providers, loaded.placement, loaded.create_seconds,

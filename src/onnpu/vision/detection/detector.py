@@ -19,7 +19,7 @@ from onnpu.model.qparams import dequantize
 from onnpu.runtime.context_cache import open_session
 from onnpu.runtime.session import LoadedSession
 from onnpu.runtime.targets import Target
-from onnpu.vision.detection.decoding import Detections, decode
+from onnpu.vision.detection.decoding import Detections, check_boxes, check_scores, decode, with_background
 from onnpu.vision.detection.heads import Head, recognise_head
 from onnpu.vision.detection.letterbox import FITS, Placement, draft_scale, fit_image, place
 from onnpu.vision.images import load_image
@@ -49,15 +49,17 @@ class DetectPreprocess:
         if not 0 <= self.pad_value <= 255:
             raise InputDataError(f"pad value {self.pad_value} is not in 0..255", hint="e.g. --pad-value 114")
 
-    def for_head(self, head: Head) -> DetectPreprocess:
+    def for_head(self, head: Head, integer_input: bool = False) -> DetectPreprocess:
         yolox_raw = head.kind == "yolox" and not head.decoded
         picodet = head.kind == "dfl"  # PaddleDetection's PicoDet: resized to the input, ImageNet mean and std
         centerface = head.layout.get("convention") == "centerface"  # 0-255 RGB; CenterNet: a mean and std
         centernet = head.kind == "centernet" and not centerface
+        retinaface = head.kind == "retinaface"  # its training code's: BGR, less Caffe's means
         return replace(self, fit=self.fit or ("corner" if yolox_raw else "stretch" if picodet else "letterbox"),
-                       scaling=self.scaling or ("raw" if yolox_raw or centerface else
-                                                "imagenet" if picodet or centernet else "unit"),
-                       channels=self.channels or ("BGR" if yolox_raw else "RGB"))
+                       scaling=self.scaling or ("raw" if yolox_raw or centerface or integer_input else
+                                                "imagenet" if picodet or centernet else
+                                                "caffe" if retinaface else "unit"),
+                       channels=self.channels or ("BGR" if yolox_raw or retinaface else "RGB"))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -180,7 +182,16 @@ def open_detector(model: str | Path, target: Target, *, head: str | None = None,
         blank_shape[1:3] = size
     blank = np.zeros(blank_shape, per_image.numpy_dtype)
     first = float_outputs(outputs, loaded.run({info.name: blank}, [o.name for o in outputs]))
-    found = recognise_head({n: tuple(a.shape) for n, a in first.items()}, size, loaded.proto, head)
+    found = with_background(first, recognise_head({n: tuple(a.shape) for n, a in first.items()}, size, loaded.proto,
+                                                  head))
+    check_scores(first, found)
+    check_boxes(first, found)
     if fixed and fixed > 1:
         notes.append(f"the model's batch is fixed at {fixed}: images go in batches of {fixed}")
-    return Detector(loaded, per_image, outputs, size, found, preprocess.for_head(found), fixed, notes)
+    integer = info.quant is None and np.issubdtype(per_image.numpy_dtype, np.integer)
+    if integer and preprocess.scaling not in (None, "raw"):
+        notes.append(f"the input is {np.dtype(per_image.numpy_dtype).name}: it takes the pixels 0-255 as they are, "
+                     f"not --scaling {preprocess.scaling}")
+    chosen = preprocess.for_head(found, integer)
+    return Detector(loaded, per_image, outputs, size, found, replace(chosen, scaling="raw") if integer else chosen,
+                    fixed, notes)

@@ -111,7 +111,7 @@ def evaluate_detectors(folder: str | Path, annotations: str | Path, models: Sequ
                 cell.error = str(exc).splitlines()[0]
                 continue
             classes = summary.num_classes
-            names = detection_labels(labels, classes, model)
+            names = detection_labels(labels, classes, model, summary.ids)
             order = {str(p): k for k, (_, p) in enumerate(images)}
             rows.sort(key=lambda r: order.get(r.image, 0))
             mapping = category_map(gt, names, classes)

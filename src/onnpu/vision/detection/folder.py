@@ -79,6 +79,7 @@ class DetectFolderSummary:
     head: str
     warnings: list[str] = field(default_factory=list)
     num_classes: int = 0
+    ids: str = "index"  # the head's class ids (Head.ids)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -122,7 +123,7 @@ def detect_folder(sources: Sequence[str | Path], model: str | Path, target: Targ
                              hint=f"use --batch {detector.batch_fixed} (or leave it out), or a model with a dynamic "
                                   "batch dim")
     batch = detector.batch_fixed or 1
-    names = detection_labels(labels, detector.head.num_classes, detector.loaded.proto)
+    names = detection_labels(labels, detector.head.num_classes, detector.loaded.proto, detector.head.ids)
     thresholds = {"conf": conf, "iou": iou, "max_det": max_det}
     writer = DetectionWriter(Path(output), 0, resume, _record(model, detector, labels, draft, target, thresholds),
                              inputs=read) if output else None
@@ -196,4 +197,5 @@ def detect_folder(sources: Sequence[str | Path], model: str | Path, target: Targ
                                processed / seconds if seconds else 0.0, batch, pool_size, threads, draft,
                                str(output) if output else None, peak_rss_mb(), loaded.providers,
                                loaded.placement.headline() if loaded.placement else "not recorded",
-                               detector.head.describe(), warnings, detector.head.num_classes)
+                               detector.head.describe(), warnings, detector.head.num_classes,
+                               detector.head.ids)

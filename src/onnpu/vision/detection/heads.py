@@ -16,6 +16,10 @@ cannot tell, its graph), or named with ``--head``:
   ``[N, cells, 4·(R+1)]`` (PP-PicoDet / GFL heads exported without their decode; ``onnpu.vision.detection.dfl``).
 - ``centernet`` — maps on one grid: heatmap ``[N, C, h, w]``, sizes and offsets ``[N, 2, h, w]`` (and landmarks
   ``[N, 10, h, w]``): CenterNet / CenterFace, objects as heatmap peaks (``onnpu.vision.detection.centernet``).
+- ``retinaface`` — box offsets ``[N, priors, 4]``, class probabilities ``[N, priors, 2]`` (background, face) and
+  optionally landmarks ``[N, priors, 10]``, two priors per cell of strides 8, 16, 32 and no ``Exp`` in the graph
+  (RetinaFace as exported from its PyTorch training code): decoded against the priors here
+  (``onnpu.vision.detection.priors``).
 - ``nms`` — the model ends in NMS (``NonMaxSuppression`` or ``TopK`` in the graph): one output ``[N, K, 6]``
   (x1, y1, x2, y2, score, class; ``[K, 7]``: batch index, box, class, score), or outputs boxes
   ``[N, K, 4]``, scores ``[N, K]``, classes ``[N, K]`` (and a count ``[N, 1]``).
@@ -33,9 +37,10 @@ from onnpu.errors import InputDataError
 if TYPE_CHECKING:
     import onnx
 
-HEADS: tuple[str, ...] = ("yolov8", "yolov5", "yolox", "boxes-scores", "dfl", "centernet", "nms")
+HEADS: tuple[str, ...] = ("yolov8", "yolov5", "yolox", "boxes-scores", "dfl", "centernet", "retinaface", "nms")
 STRIDE_SETS: tuple[tuple[int, ...], ...] = ((8, 16, 32), (8, 16, 32, 64))
 MAX_QUERIES = 1000  # a DETR-style head answers this many queries at most (RT-DETR: 300)
+TF_BOXES = "detection_boxes"  # the TF Object Detection API's output names (detection_scores, detection_classes, …)
 DETR_OPS = frozenset({"GridSample", "TopK"})  # RT-DETR: deformable attention samples, queries picked by TopK
 Shape = tuple[int, ...]
 
@@ -54,6 +59,8 @@ class Head:
     transposed: bool = False  # yolov8 given as [N, boxes, 4+C]
     reason: str = ""
     layout: dict[str, str] = field(default_factory=dict)  # boxes-scores / nms: role → output name
+    background: bool = False  # boxes-scores: column 0 of the scores is the background (a softmax over C + 1)
+    ids: str = "index"  # "coco91": COCO's category ids, 0 the background (TF Object Detection API); "face": one class
 
     def describe(self) -> str:
         return f"head {self.kind} ({self.num_classes} classes): {self.reason}"
@@ -61,7 +68,7 @@ class Head:
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "outputs": list(self.outputs), "num_classes": self.num_classes,
                 "input_size": list(self.input_size), "strides": list(self.strides), "decoded": self.decoded,
-                "reason": self.reason}
+                "background": self.background, "ids": self.ids, "reason": self.reason}
 
 
 def grid_cells(height: int, width: int, strides: Sequence[int]) -> int:
@@ -142,9 +149,20 @@ def _separate(shapes: Mapping[str, Shape], size: tuple[int, int], kind: str | No
         score = floats[0]
         classes = next((n for n in per_box if n != score), None)
         layout = {"boxes": box, "scores": score, **({"classes": classes} if classes else {})}
-        return Head("nms", tuple(layout.values()), 0, size, layout=layout,
+        tf_api = TF_BOXES in box.lower()  # TF Object Detection API: [ymin, xmin, ymax, xmax] of the input, 0..1
+        count = next((n for n, s in rest.items() if n not in per_box and len(s) == 1 and
+                      any(w in n.lower() for w in ("num_det", "count", "num"))), None)
+        if tf_api:
+            layout["order"] = "yxyx"
+        if count is not None:
+            layout["count"] = count
+        return Head("nms", tuple(layout[r] for r in ("boxes", "scores", "classes", "count") if r in layout), 0,
+                    size, layout=layout, ids="coco91" if tf_api else "index",
                     reason=f"boxes {box} {list(shapes[box])}, scores {score}"
-                           + (f", classes {classes}" if classes else "") + ": NMS done in the graph")
+                           + (f", classes {classes}" if classes else "") + (f", count {count}" if count else "")
+                           + ": NMS done in the graph"
+                           + ("; TF Object Detection API names: boxes as ymin, xmin, ymax, xmax relative to the "
+                              "input, class ids COCO's (1-based)" if tf_api else ""))
     matrices = [n for n, s in rest.items() if len(s) == 3 and k in (s[1], s[2]) and (s[1], s[2]) != (k, 4)]
     if kind in (None, "boxes-scores") and len(matrices) == 1:
         score = matrices[0]
@@ -277,6 +295,45 @@ def centernet_head(shapes: Mapping[str, Shape], size: tuple[int, int], proto: on
                        + ")")
 
 
+RETINA_STRIDES = (8, 16, 32)
+RETINA_PRIORS = 2  # per cell: two square priors per level (16, 32 / 64, 128 / 256, 512 pixels)
+
+
+def retinaface_head(shapes: Mapping[str, Shape], size: tuple[int, int], ops: set[str], kind: str | None
+                    ) -> Head | None:
+    """Box offsets, probabilities (and landmarks) with one row per prior of RetinaFace's layout, or None."""
+    if kind not in (None, "retinaface") or (kind is None and "Exp" in ops):  # Exp: the boxes are decoded in the graph
+        return None
+    priors = RETINA_PRIORS * grid_cells(*size, RETINA_STRIDES)
+    rows = {n: s if len(s) == 3 else (1, *s) for n, s in shapes.items() if len(s) in (2, 3)}
+    by_width = {s[2]: n for n, s in rows.items() if s[1] == priors}
+    if 4 not in by_width or 2 not in by_width or len(by_width) != len([s for s in rows.values() if s[1] == priors]):
+        return None
+    layout = {"boxes": by_width[4], "scores": by_width[2]}
+    if LANDMARKS in by_width:
+        layout["landmarks"] = by_width[LANDMARKS]
+    marks = f", landmarks {layout['landmarks']} (not reported)" if "landmarks" in layout else ""
+    return Head("retinaface", (layout["boxes"], layout["scores"]), 1, size, strides=RETINA_STRIDES, decoded=False,
+                layout=layout, ids="face",
+                reason=f"box offsets {layout['boxes']}, probabilities {layout['scores']} (background, face){marks}: "
+                       f"{priors} priors, {RETINA_PRIORS} per cell of strides 8, 16, 32 (RetinaFace, decoded here)")
+
+
+def _alone(found: Head, shapes: Mapping[str, Shape]) -> None:
+    """A head read from one output must be the only output with a row per candidate box: other outputs with as many
+    rows (class scores beside box offsets, landmarks) belong to a head whose boxes are decoded against anchors or
+    priors outside the graph (RetinaFace, SSD, BlazeFace), which reading the one output as YOLO would get wrong."""
+    name = found.outputs[0]
+    shape = shapes[name] if len(shapes[name]) == 3 else (1, *shapes[name])
+    boxes = shape[2] if found.kind == "yolov8" and not found.transposed else shape[1]
+    siblings = [n for n, s in shapes.items() if n != name and len(s) in (2, 3) and boxes in s[1:]]
+    if siblings:
+        raise no_head(shapes, f"{name} reads as {found.kind}, but {', '.join(siblings)} also "
+                              f"{'has' if len(siblings) == 1 else 'have'} {boxes} rows: boxes decoded against anchors "
+                              "or priors outside the graph (RetinaFace / SSD / BlazeFace style), which onnpu does not "
+                              "decode")
+
+
 def recognise_head(shapes: Mapping[str, Shape], input_size: tuple[int, int], proto: onnx.ModelProto | None = None,
                    kind: str | None = None) -> Head:
     """The head of a model whose outputs (name → shape, as a run returned them) these are. ``input_size``:
@@ -284,7 +341,9 @@ def recognise_head(shapes: Mapping[str, Shape], input_size: tuple[int, int], pro
     if kind is not None and kind not in HEADS:
         raise InputDataError(f"unknown head {kind!r}", hint="use one of " + ", ".join(HEADS))
     ops = _ops(proto)
-    found = _separate(shapes, input_size, kind) if len(shapes) > 1 else None
+    found = retinaface_head(shapes, input_size, ops, kind) if len(shapes) > 1 else None
+    if found is None and len(shapes) > 1:
+        found = _separate(shapes, input_size, kind)
     if found is None and len(shapes) > 1:
         found = per_level_head(shapes, input_size, proto, kind)
     if found is None and len(shapes) > 2:
@@ -297,6 +356,8 @@ def recognise_head(shapes: Mapping[str, Shape], input_size: tuple[int, int], pro
         found = candidates[0] if candidates else None
     if found is None:
         raise no_head(shapes, f"no output fits --head {kind}" if kind else "")
+    if kind is None and found.kind in ("yolov8", "yolov5", "yolox"):
+        _alone(found, shapes)
     if found.kind != "nms" and found.num_classes < 0:
         raise no_head(shapes)
     return found

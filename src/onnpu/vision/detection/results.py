@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 from onnpu.model.exporter_metadata import class_names
 from onnpu.runtime.placement import PlacementSummary
 from onnpu.runtime.targets import Target
+from onnpu.vision.detection.coco_ids import COCO80_TO_91
 from onnpu.vision.detection.decoding import Detections
 from onnpu.vision.detection.heads import Head
 from onnpu.vision.labels import builtin_labels, load_labels
@@ -22,16 +23,22 @@ COCO80_LABELS = "coco80_labels.txt"
 
 
 def detection_labels(path: str | None, num_classes: int,
-                     model: str | Path | onnx.ModelProto | None = None) -> list[str]:
+                     model: str | Path | onnx.ModelProto | None = None, ids: str = "index") -> list[str]:
     """Class names: a labels file (text, one per line, or JSON), else the names the exporter wrote into
     ``model``'s metadata (Ultralytics ``names``) when they are one per class, else COCO-80 for an 80-class model,
     else class numbers. ``num_classes`` 0: not known (a model that ends in NMS): a file's labels are taken as they
-    are, and the model's own or the built-in COCO-80 names are used."""
+    are, and the model's own or the built-in COCO-80 names are used. ``ids`` "coco91": the model writes COCO's
+    category ids (TF Object Detection API): COCO's names by id, 0 the background; "face": a face detector."""
     if path is not None:
         return load_labels(path, num_classes or None)
     embedded = _model_names(model)
     if embedded is not None and (num_classes == 0 or len(embedded) == num_classes):
         return embedded
+    if ids == "face" and num_classes == 1:
+        return ["face"]
+    if ids == "coco91":
+        by_id = dict(zip(COCO80_TO_91, builtin_labels(COCO80_LABELS), strict=True))
+        return ["background", *(by_id.get(i, f"class {i}") for i in range(1, max(COCO80_TO_91) + 1))]
     if num_classes in (0, 80):
         return builtin_labels(COCO80_LABELS)
     return [f"class {i}" for i in range(num_classes)]

@@ -1,0 +1,178 @@
+"""Detector layouts beyond YOLO: TF Object Detection API exports (uint8 NHWC input, boxes as ymin, xmin, ymax,
+xmax relative to the input, COCO's 1-based category ids, a detection count) decoded right; and heads onnpu does not
+decode (priors outside the graph, scores that are not probabilities) refused with one clear error instead of
+boxes that are silently wrong."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+from PIL import Image
+
+from onnpu.cli import main
+from onnpu.errors import ExitCode, InputDataError
+from onnpu.vision.detection import recognise_head
+from onnpu.vision.detection.decoding import check_scores
+
+
+def tf_api_detector() -> onnx.ModelProto:
+    """A TF-OD-API-shaped model: uint8 [1, H, W, 3] in; two detections padded to 3 rows, of which
+    ``num_detections`` says 2 count: a person whose score is the brightest pixel / 255 (so it is 0.784 only if the
+    pixels go in as they are), a dog at 0.9; a third row (a cat at 0.95) past the count, never reported."""
+    boxes = np.array([[[0.1, 0.2, 0.5, 0.6], [0.5, 0.5, 1.0, 0.75], [0.0, 0.0, 1.0, 1.0]]], np.float32)
+    nodes = [
+        helper.make_node("Cast", ["image_tensor:0"], ["pixels"], to=TensorProto.FLOAT),
+        helper.make_node("ReduceMax", ["pixels"], ["brightest"], keepdims=0),
+        helper.make_node("Div", ["brightest", "c255"], ["first"]),
+        helper.make_node("Reshape", ["first", "one_one"], ["first_2d"]),
+        helper.make_node("Concat", ["first_2d", "rest"], ["detection_scores:0"], axis=1),
+        helper.make_node("Identity", ["boxes"], ["detection_boxes:0"]),
+        helper.make_node("Identity", ["classes"], ["detection_classes:0"]),
+        helper.make_node("Identity", ["count"], ["num_detections:0"]),
+    ]
+    inits = [numpy_helper.from_array(boxes, "boxes"),
+             numpy_helper.from_array(np.array([[1, 18, 17]], np.float32), "classes"),
+             numpy_helper.from_array(np.array([2], np.float32), "count"),
+             numpy_helper.from_array(np.array([[0.9, 0.95]], np.float32), "rest"),
+             numpy_helper.from_array(np.array(255, np.float32), "c255"),
+             numpy_helper.from_array(np.array([1, 1], np.int64), "one_one")]
+    graph = helper.make_graph(
+        nodes, "tf_api", [helper.make_tensor_value_info("image_tensor:0", TensorProto.UINT8, [1, "h", "w", 3])],
+        [helper.make_tensor_value_info("detection_boxes:0", TensorProto.FLOAT, [1, 3, 4]),
+         helper.make_tensor_value_info("detection_scores:0", TensorProto.FLOAT, [1, 3]),
+         helper.make_tensor_value_info("detection_classes:0", TensorProto.FLOAT, [1, 3]),
+         helper.make_tensor_value_info("num_detections:0", TensorProto.FLOAT, [1])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+def test_a_tf_object_detection_api_export_is_decoded_as_its_api_says(tmp_path: Path,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "ssd.onnx"
+    onnx.save(tf_api_detector(), str(path))
+    image = tmp_path / "grey.png"
+    Image.new("RGB", (640, 640), (200, 200, 200)).save(image)
+    coco = tmp_path / "results.json"
+    assert main(["detect", str(image), "--model", str(path), "--json", "--coco-json", str(coco)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["head"]["kind"] == "nms" and result["head"]["ids"] == "coco91"
+    assert result["preprocess"]["scaling"] == "raw"  # a uint8 input takes the pixels as they are
+    rows = [(d["label"], d["class"], d["score"], d["box"]) for d in result["images"][0]["detections"]]
+    assert rows == [("dog", 18, 0.9, [320.0, 320.0, 480.0, 640.0]),
+                    ("person", 1, pytest.approx(200 / 255, abs=1e-6), [128.0, 64.0, 384.0, 320.0])]
+    assert sorted(r["category_id"] for r in json.loads(coco.read_text())) == [1, 18]  # COCO's ids, unchanged
+
+
+def test_a_tf_export_given_another_scaling_still_gets_its_pixels(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "ssd.onnx"
+    onnx.save(tf_api_detector(), str(path))
+    image = tmp_path / "grey.png"
+    Image.new("RGB", (640, 640), (200, 200, 200)).save(image)
+    assert main(["detect", str(image), "--model", str(path), "--json", "--scaling", "imagenet"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    scores = sorted(d["score"] for d in result["images"][0]["detections"])
+    assert scores == [pytest.approx(200 / 255, abs=1e-6), 0.9]
+    assert any("takes the pixels 0-255 as they are" in note for note in result["notes"])
+
+
+@pytest.mark.parametrize("shapes", [
+    {"loc": (1, 16000, 4), "conf": (1, 16000, 2), "landmarks": (1, 16000, 10)},  # not RetinaFace's priors
+    {"regressors": (1, 896, 16), "classificators": (1, 896, 1)},  # BlazeFace
+])
+def test_outputs_with_priors_outside_the_graph_are_refused(shapes: dict[str, tuple[int, ...]]) -> None:
+    with pytest.raises(InputDataError, match="priors outside the graph") as caught:
+        recognise_head(shapes, (640, 640))
+    assert all(name in str(caught.value) for name in shapes)
+
+
+def test_offsets_read_as_corner_boxes_are_refused() -> None:
+    """SSD-style: offsets [N, priors, 4] beside class probabilities read like boxes-scores; the offsets have their
+    'corners' out of order on about half of the rows, which corner boxes never do."""
+    from onnpu.vision.detection.decoding import check_boxes
+
+    head = recognise_head({"loc": (1, 1917, 4), "conf": (1, 1917, 91)}, (300, 300))
+    assert head.kind == "boxes-scores"
+    offsets = np.random.default_rng(0).normal(0, 1, (1, 1917, 4)).astype(np.float32)
+    with pytest.raises(InputDataError, match="corner out of order"):
+        check_boxes({"loc": offsets}, head)
+    corners = np.sort(offsets.reshape(-1, 2, 2), axis=1).reshape(1, 1917, 4)  # x1 <= x2, y1 <= y2
+    check_boxes({"loc": corners}, head)
+
+
+def test_scores_that_are_not_probabilities_are_refused() -> None:
+    head = recognise_head({"output0": (1, 25200, 85)}, (640, 640))
+    rows = np.random.default_rng(0).uniform(0, 1, (1, 25200, 85)).astype(np.float32)
+    check_scores({"output0": rows}, head)  # probabilities: fine
+    rows[0, 7, 30] = 4.2  # a logit, an offset: not a score
+    with pytest.raises(InputDataError, match=r"scores run from .* to 4\.2, not probabilities"):
+        check_scores({"output0": rows}, head)
+    v8 = recognise_head({"output0": (1, 84, 8400)}, (640, 640))
+    maps = np.zeros((1, 84, 8400), np.float32)
+    maps[0, :4] = 600.0  # boxes in pixels are not scores
+    check_scores({"output0": maps}, v8)
+
+
+def test_a_refused_layout_is_one_error_and_a_hint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    outputs = {"loc": (1, 2100, 4), "conf": (1, 2100, 2), "landmarks": (1, 2100, 10)}  # 320x320
+    nodes = [helper.make_node("ConstantOfShape", [f"{n}_shape"], [n]) for n in outputs]
+    inits = [numpy_helper.from_array(np.array(s, np.int64), f"{n}_shape") for n, s in outputs.items()]
+    graph = helper.make_graph(nodes, "priors", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                                             [1, 3, 320, 320])],
+                              [helper.make_tensor_value_info(n, TensorProto.FLOAT, list(s))
+                               for n, s in outputs.items()], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    path = tmp_path / "retina.onnx"
+    onnx.save(model, str(path))
+    image = tmp_path / "a.png"
+    Image.new("RGB", (64, 48)).save(image)
+    assert main(["detect", str(image), "--model", str(path)]) == ExitCode.ERROR
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "priors outside the graph" in err and err.count("\n") == 2
+
+
+def test_retinaface_offsets_are_decoded_against_its_priors() -> None:
+    """At 64x64: 2 x (8·8 + 4·4 + 2·2) = 168 priors. The second prior (128 px) of the stride-16 cell x 1, y 2 is
+    centred on (24, 40); offsets (1, -2, ln 0.5 / 0.2, 0) move its centre by (0.1·128, -0.2·128) and halve its
+    width."""
+    from onnpu.vision.detection import decode
+    from onnpu.vision.detection.detector import DetectPreprocess
+
+    shapes = {"loc": (1, 168, 4), "conf": (1, 168, 2), "landmarks": (1, 168, 10)}
+    head = recognise_head(shapes, (64, 64))
+    assert (head.kind, head.num_classes, head.ids) == ("retinaface", 1, "face")
+    assert recognise_head({"loc": (1, 168, 4), "conf": (1, 168, 2)}, (64, 64)).kind == "retinaface"
+    chosen = DetectPreprocess().for_head(head)
+    assert (chosen.channels, chosen.scaling) == ("BGR", "caffe")  # its training code's preprocessing
+    loc = np.zeros((1, 168, 4), np.float32)
+    conf = np.tile(np.array([0.99, 0.01], np.float32), (1, 168, 1))
+    row = 2 * 64 + (2 * 4 + 1) * 2 + 1
+    loc[0, row] = [1.0, -2.0, np.log(0.5) / 0.2, 0.0]
+    conf[0, row] = [0.1, 0.9]
+    got = decode({"loc": loc, "conf": conf, "landmarks": np.zeros((1, 168, 10), np.float32)}, head)
+    np.testing.assert_allclose(got.boxes, [[36.8 - 32, 14.4 - 64, 36.8 + 32, 14.4 + 64]], atol=1e-4)
+    assert got.scores.tolist() == pytest.approx([0.9]) and got.classes.tolist() == [0]
+
+
+def test_a_softmax_with_a_background_column_drops_it() -> None:
+    from onnpu.vision.detection import decode
+    from onnpu.vision.detection.decoding import with_background
+
+    boxes = np.array([[[0, 0, 10, 10], [20, 20, 30, 30], [40, 40, 60, 60]]], np.float32)
+    softmax = np.array([[[0.1, 0.8, 0.1], [0.9, 0.05, 0.05], [0.2, 0.1, 0.7]]], np.float32)
+    head = recognise_head({"boxes": boxes.shape, "scores": softmax.shape}, (64, 64))
+    assert head.kind == "boxes-scores" and head.num_classes == 3
+    found = with_background({"boxes": boxes, "scores": softmax}, head)
+    assert found.background and found.num_classes == 2
+    got = decode({"boxes": boxes, "scores": softmax}, found)
+    assert got.classes.tolist() == [0, 1] and got.boxes.tolist() == [[0, 0, 10, 10], [40, 40, 60, 60]]
+    sigmoid = np.array([[[0.1, 0.8, 0.3], [0.9, 0.05, 0.05], [0.2, 0.1, 0.7]]], np.float32)  # rows do not sum to 1
+    assert with_background({"boxes": boxes, "scores": sigmoid}, head) is head
