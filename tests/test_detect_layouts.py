@@ -234,3 +234,14 @@ def test_retinaface_decodes_as_its_own_package_does(tmp_path: Path) -> None:
     for image, expected in zip(result.images, package.values(), strict=True):
         assert [b.label for b in image.boxes] == ["face"]
         assert box_iou(np.array([image.boxes[0].box]), np.array([expected], np.float64))[0, 0] > 0.8
+
+
+def test_paddledetection_nms_rows_put_class_and_score_first() -> None:
+    from onnpu.vision.detection import decode
+
+    rows = np.array([[2, 0.9, 10, 20, 110, 220], [0, 0.3, 5, 5, 50, 50], [-1, 0.0, 0, 0, 0, 0]], np.float32)
+    head = recognise_head({"multiclass_nms3_0.tmp_0": rows.shape, "multiclass_nms3_0.tmp_2": (1,)}, (640, 640),
+                          kind="nms")
+    got = decode({"multiclass_nms3_0.tmp_0": rows, "multiclass_nms3_0.tmp_2": np.array([3])}, head, conf=0.25)
+    assert got.classes.tolist() == [2, 0] and got.scores.tolist() == pytest.approx([0.9, 0.3])
+    assert got.boxes.tolist() == [[10, 20, 110, 220], [5, 5, 50, 50]]

@@ -129,7 +129,10 @@ def _ended_in_nms(outputs: Mapping[str, np.ndarray], head: Head, index: int, con
         rows = outputs[head.layout["rows"]]
         if rows.ndim == 3:
             rows = rows[index]
-        if rows.shape[1] == 7:  # batch index, x1, y1, x2, y2, class, score (YOLOv7 end-to-end)
+        if head.layout.get("order") == "class-score-xyxy":  # PaddleDetection (a batch of one): a row per detection
+            rows = rows[rows[:, 0] >= 0]  # a class of -1: no detection
+            boxes, score, cls = rows[:, 2:6], rows[:, 1], rows[:, 0]
+        elif rows.shape[1] == 7:  # batch index, x1, y1, x2, y2, class, score (YOLOv7 end-to-end)
             rows = rows[rows[:, 0] == index]
             boxes, cls, score = rows[:, 1:5], rows[:, 5], rows[:, 6]
         else:

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 HEADS: tuple[str, ...] = ("yolov8", "yolov5", "yolox", "boxes-scores", "dfl", "centernet", "retinaface", "nms")
 STRIDE_SETS: tuple[tuple[int, ...], ...] = ((8, 16, 32), (8, 16, 32, 64))
 MAX_QUERIES = 1000  # a DETR-style head answers this many queries at most (RT-DETR: 300)
+PADDLE_NMS = "multiclass_nms"  # PaddleDetection's NMS output: rows of class, score, x1, y1, x2, y2
 TF_BOXES = "detection_boxes"  # the TF Object Detection API's output names (detection_scores, detection_classes, …)
 DETR_OPS = frozenset({"GridSample", "TopK"})  # RT-DETR: deformable attention samples, queries picked by TopK
 Shape = tuple[int, ...]
@@ -105,6 +106,10 @@ def _single(name: str, shape: Shape, size: tuple[int, int], ops: set[str], kind:
     _, a, b = shape
     if kind in (None, "nms") and b in (6, 7) and _strides_for(a, size, 1) is None and \
             _strides_for(a, size, 3) is None and (kind == "nms" or ops & {"NonMaxSuppression", "TopK"}):
+        if PADDLE_NMS in name.lower() and b == 6:  # PaddleDetection's multiclass_nms: class and score first
+            return Head("nms", (name,), 0, size, layout={"rows": name, "order": "class-score-xyxy"},
+                        reason=f"{name} {list(shape)}: rows of class, score, x1, y1, x2, y2 (PaddleDetection's "
+                               "multiclass_nms in the graph)")
         return Head("nms", (name,), 0, size, reason=f"{name} {list(shape)}: rows of x1, y1, x2, y2, score, class"
                     + " (NMS in the graph)", layout={"rows": name})
     if kind in (None, "yolov8") and 5 <= a < b:
