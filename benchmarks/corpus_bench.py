@@ -85,12 +85,13 @@ def measure(name: str, soc: str) -> dict[str, Any]:
         entry["cpu_db"] = min(compare_outputs(n, reference[n], cpu[n]).sqnr_db for n in names)
         entry["npu_db"] = min(compare_outputs(n, reference[n], npu[n]).sqnr_db for n in names)
         task = record.get("task", "values")
-        label, value = corpus.task_figure(task, reference[names[0]], npu[names[0]], feeds)
+        head = detection_head.detection_head_of(float_model)
+        shown = head.layout.get("scores", names[0]) if head is not None else names[0]  # a detector: its scores
+        label, value = corpus.task_figure(task, reference[shown], npu[shown], feeds)
         entry["task"] = label
         entry["task_npu"] = value
-        entry["task_cpu"] = corpus.task_figure(task, reference[names[0]], cpu[names[0]], feeds)[1]
+        entry["task_cpu"] = corpus.task_figure(task, reference[shown], cpu[shown], feeds)[1]
         entry["finite"] = bool(all(np.isfinite(np.stack(npu[n])).all() for n in names))
-        head = detection_head.detection_head_of(float_model)
         if head is not None:  # a detector: its detections on the NPU and on the CPU QDQ against the float model's
             if record.get("detect_photos"):  # photos with what it detects, held out of its calibration
                 photos = corpus.copy_photos(record["detect_photos"], Path(tmp) / "detect")

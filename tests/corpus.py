@@ -383,7 +383,8 @@ def task_figure(task: str, reference: list[np.ndarray], test: list[np.ndarray],
         overlap = []
         for a, b in zip(ref, tst, strict=True):
             rows_a, rows_b = (_candidate_rows(x) for x in (a, b))
-            score_a, score_b = rows_a[:, 4:].max(1), rows_b[:, 4:].max(1)
+            first = 4 if rows_a.shape[1] > 4 else rows_a.shape[1] - 1  # boxes then scores, or scores alone (last)
+            score_a, score_b = rows_a[:, first:].max(1), rows_b[:, first:].max(1)
             k = min(20, len(score_a))
             overlap.append(len(set(np.argsort(-score_a)[:k]) & set(np.argsort(-score_b)[:k])) / k)
         return "top-20 candidates", float(np.mean(overlap))

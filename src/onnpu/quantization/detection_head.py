@@ -6,8 +6,9 @@ the box range is a large share of the score range (at 640 input a step is 2.5: e
 ``onnpu.vision.detection`` decodes)? Then calibration images get the detector's preprocessing (letterbox-like
 resize, 0-1 or the head's own scaling), and ``boxes_to_keep`` measures — quantizing with nearest rounding and
 running the exact QDQ arithmetic the HTP computes — which tensors need 16 bits: none; the head's outputs (the
-concatenated parts quantized apart, each at its own range, then joined); then also the score activations. A
-stage the NPU refuses is not taken. It stops at the first stage whose detections match the float model's (none
+concatenated parts quantized apart, each at its own range, then joined); then also the score activations; then
+every activation (W8A16: where the 8-bit backbone already loses the boxes, as RetinaFace's does). A stage the NPU
+refuses is not taken. It stops at the first stage whose detections match the float model's (none
 missed, none extra) with a median box error ≤ ``MAX_MEDIAN_PX`` at 640 input and scores within
 ``MAX_SCORE_DIFF`` (median). ``detection_report`` gives the written model's numbers: box error in pixels,
 matched / missed / extra, and mAP against the float model's own detections."""
@@ -27,6 +28,7 @@ from onnpu.model.graphs import producers
 from onnpu.model.inspection import tensor_infos
 from onnpu.quantization.config import QuantizeConfig
 from onnpu.quantization.evaluate import run_on_cpu
+from onnpu.quantization.mixed_precision import quantized_activations
 from onnpu.quantization.recipe import quantize_qdq_model
 from onnpu.runtime.session import create_session
 from onnpu.runtime.targets import Target
@@ -41,6 +43,7 @@ from onnpu.vision.preprocess import PreprocessConfig, input_layout
 MAX_MEDIAN_PX = 1.0  # at 640 input
 MAX_SCORE_DIFF = 0.02  # median |score difference| of matched detections
 MEASURE_IMAGES = 17
+EVERY_ACTIVATION = "every activation (W8A16)"
 
 
 def detection_head_of(model: onnx.ModelProto) -> Head | None:
@@ -178,9 +181,16 @@ def boxes_to_keep(float_model: onnx.ModelProto, feeds: Sequence[Mapping[str, np.
     nearest = replace(config, rounding="nearest")
     report = DetectionQuantReport(head.describe(), "8-bit", [], None, images=len(feeds), input_size=head.input_size)
     best: tuple[float, list[str], str] | None = None
-    for stage, names in [("8-bit recipe", []), *_stages(float_model, head)]:
+    stages = [("8-bit recipe", []), *_stages(float_model, head), (EVERY_ACTIVATION, [])]
+    plain: onnx.ModelProto | None = None
+    for stage, names in stages:
+        if stage == EVERY_ACTIVATION:  # the backbone loses the boxes too: 16 bits everywhere (W8A16), if it pays
+            assert plain is not None
+            names = quantized_activations(float_model, plain)
         progress.note(f"detection head: measuring {stage} ({len(names)} tensors in 16 bits)")
         quant = quantize_qdq_model(float_model, calibration, nearest, sixteen_bit=names)
+        if not names:
+            plain = quant
         refused = _refusal(quant, target) if names else None
         if refused:
             report.stages.append((stage, len(names), f"not taken: the NPU refuses it ({refused})"))

@@ -112,6 +112,24 @@ def _elements(values: Mapping[str, list[np.ndarray]]) -> dict[str, int]:
     return {name: int(np.asarray(v[0]).size) for name, v in values.items() if v}
 
 
+def _float_names(float_model: onnx.ModelProto) -> set[str]:
+    return {o for n in float_model.graph.node for o in n.output} | {i.name for i in float_model.graph.input}
+
+
+def _override_name(tensor: str, float_names: set[str]) -> str | None:
+    """The quantizer's name of a quantized activation, as a 16-bit override must name it (a graph output's Q reads a
+    renamed copy); None for a tensor the float model does not have."""
+    name = tensor if tensor in float_names else tensor.removesuffix("_QuantizeLinear_Input")
+    return name if name in float_names else None
+
+
+def quantized_activations(float_model: onnx.ModelProto, quant_model: onnx.ModelProto) -> list[str]:
+    """Every activation ``quant_model`` (a QDQ model of ``float_model``) quantizes, by the names 16-bit overrides
+    take: raising them all is W8A16."""
+    float_names = _float_names(float_model)
+    return [n for t in _activation_pairs(quant_model) if (n := _override_name(t, float_names)) is not None]
+
+
 def measured_gains(float_model: onnx.ModelProto, quant_model: onnx.ModelProto,
                    feeds: Sequence[Mapping[str, np.ndarray]]) -> tuple[list[Gain], float]:
     """Per activation of ``quant_model`` (a QDQ model): the output noise without its quantization, and its element
@@ -122,13 +140,12 @@ def measured_gains(float_model: onnx.ModelProto, quant_model: onnx.ModelProto,
     noise = _noise(reference, run_on_cpu(quant_model, feeds, exact=True))
     pairs = _activation_pairs(quant_model)
     sizes = _elements(run_on_cpu(with_outputs(quant_model, pairs), feeds[:1], exact=True))  # the element counts
-    float_names = {o for n in float_model.graph.node for o in n.output} | {i.name for i in float_model.graph.input}
+    float_names = _float_names(float_model)
     gains = []
     for index, (tensor, dequantized) in enumerate(pairs.items(), 1):
         progress.advance("measuring 16-bit gains", index, len(pairs))
-        # the quantizer's name of the tensor a 16-bit override must name (a graph output's Q reads a renamed copy)
-        name = tensor if tensor in float_names else tensor.removesuffix("_QuantizeLinear_Input")
-        if name not in float_names:
+        name = _override_name(tensor, float_names)
+        if name is None:
             continue
         values = run_on_cpu(_bypassed(quant_model, tensor, dequantized), feeds, exact=True)
         gains.append(Gain(name, max(noise - _noise(reference, values), 0.0), sizes.get(tensor, 1)))
