@@ -202,3 +202,27 @@ def test_mixed_precision_raises_the_cheapest_measured_gains_first_and_reports_th
     assert result.mixed_cost is not None and 0 < result.mixed_cost <= 1
     assert any("% of the activation elements" in n for n in result.notes), result.notes
     assert result.worst_sqnr == result.steps[-1].sqnr_db
+
+
+def test_raising_every_quantized_activation_is_w8a16() -> None:
+    """The names ``quantized_activations`` gives, raised to 16 bits, quantize every activation as W8A16 does (the
+    detection recipe's last stage)."""
+    from onnpu.quantization.calibration import load_calibration
+    from onnpu.quantization.mixed_precision import quantized_activations
+    from onnpu.quantization.recipe import quantize_qdq_model
+
+    model = models.classifier()
+    data = load_calibration("random", tensor_infos(model)[0], holdout=0, seed=0, limit=8)
+    plain = quantize_qdq_model(model, data.calibration, QuantizeConfig(rounding="nearest"))
+    names = quantized_activations(model, plain)
+    raised = quantize_qdq_model(model, data.calibration, QuantizeConfig(rounding="nearest"), sixteen_bit=names)
+    w8a16 = quantize_qdq_model(model, data.calibration, QuantizeConfig("u16", rounding="nearest"))
+
+    def activation_types(m: object) -> list[int]:
+        inits = {t.name: t for t in m.graph.initializer}  # type: ignore[attr-defined]
+        weights = set(inits)
+        return sorted(inits[n.input[2]].data_type for n in m.graph.node  # type: ignore[attr-defined]
+                      if n.op_type == "QuantizeLinear" and n.input[0] not in weights and len(n.input) > 2)
+
+    assert names and activation_types(raised) == activation_types(w8a16)
+    assert set(activation_types(w8a16)) == {4}  # TensorProto.UINT16
