@@ -329,7 +329,8 @@ def prepare(model: str | Path, out: str | Path, calib: str | Path | None = None,
                 result.detection["npu"], warning = detection_head.on_device(
                     head, float_reference, prepared.npu.npu_outputs, prepared.npu.target, result.detection,
                     result.config.activations)
-                if warning and config.activations == AUTO and result.config.activations == "u8":
+                every = result.detection.get("stage") == detection_head.EVERY_ACTIVATION  # already W8A16
+                if warning and config.activations == AUTO and result.config.activations == "u8" and not every:
                     retry = warning  # onnpu chose the activations: W8A16 is tried below
                 elif warning:
                     prepared.notes.append(warning)
