@@ -93,6 +93,11 @@ def test_outputs_with_priors_outside_the_graph_are_refused(shapes: dict[str, tup
     assert all(name in str(caught.value) for name in shapes)
 
 
+def test_a_second_output_that_reads_as_a_head_too_is_not_a_refusal() -> None:
+    head = recognise_head({"output": (1, 25200, 85), "aux": (1, 25200, 85)}, (640, 640))  # an auxiliary head
+    assert head.kind == "yolov5"
+
+
 def test_offsets_read_as_corner_boxes_are_refused() -> None:
     """SSD-style: offsets [N, priors, 4] beside class probabilities read like boxes-scores; the offsets have their
     'corners' out of order on about half of the rows, which corner boxes never do."""

@@ -156,7 +156,7 @@ def _separate(shapes: Mapping[str, Shape], size: tuple[int, int], kind: str | No
         layout = {"boxes": box, "scores": score, **({"classes": classes} if classes else {})}
         tf_api = TF_BOXES in box.lower()  # TF Object Detection API: [ymin, xmin, ymax, xmax] of the input, 0..1
         count = next((n for n, s in rest.items() if n not in per_box and len(s) == 1 and
-                      any(w in n.lower() for w in ("num_det", "count", "num"))), None)
+                      any(w in n.lower() for w in ("num", "count"))), None)
         if tf_api:
             layout["order"] = "yxyx"
         if count is not None:
@@ -331,7 +331,10 @@ def _alone(found: Head, shapes: Mapping[str, Shape]) -> None:
     name = found.outputs[0]
     shape = shapes[name] if len(shapes[name]) == 3 else (1, *shapes[name])
     boxes = shape[2] if found.kind == "yolov8" and not found.transposed else shape[1]
-    siblings = [n for n, s in shapes.items() if n != name and len(s) in (2, 3) and boxes in s[1:]]
+    # outputs with as many rows that cannot be heads themselves (offsets [N, 4], scores [N, 1 or 2]); a second
+    # output that reads as a head too (an auxiliary head) is left to the choice above
+    siblings = [n for n, s in shapes.items() if n != name and len(s) in (2, 3) and boxes in s[1:]
+                and math.prod(s[1:]) // boxes < 5]
     if siblings:
         raise no_head(shapes, f"{name} reads as {found.kind}, but {', '.join(siblings)} also "
                               f"{'has' if len(siblings) == 1 else 'have'} {boxes} rows: boxes decoded against anchors "
