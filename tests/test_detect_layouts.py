@@ -168,19 +168,51 @@ def test_retinaface_offsets_are_decoded_against_its_priors() -> None:
 
 
 def test_a_softmax_with_a_background_column_drops_it() -> None:
+    """A Softmax making the scores (seen through a Q/DQ pair) puts the background in column 0: dropped. Scores that
+    merely sum to 1 (a 2-class sigmoid at 0.5 / 0.5 on a blank image) are not a softmax."""
     from onnpu.vision.detection import decode
-    from onnpu.vision.detection.decoding import with_background
 
     boxes = np.array([[[0, 0, 10, 10], [20, 20, 30, 30], [40, 40, 60, 60]]], np.float32)
     softmax = np.array([[[0.1, 0.8, 0.1], [0.9, 0.05, 0.05], [0.2, 0.1, 0.7]]], np.float32)
-    head = recognise_head({"boxes": boxes.shape, "scores": softmax.shape}, (64, 64))
-    assert head.kind == "boxes-scores" and head.num_classes == 3
-    found = with_background({"boxes": boxes, "scores": softmax}, head)
-    assert found.background and found.num_classes == 2
-    got = decode({"boxes": boxes, "scores": softmax}, found)
+    nodes = [helper.make_node("Softmax", ["logits"], ["p"], axis=-1),
+             helper.make_node("QuantizeLinear", ["p", "s", "z"], ["q"]),
+             helper.make_node("DequantizeLinear", ["q", "s", "z"], ["scores"])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 3, 3])],
+                              [helper.make_tensor_value_info("scores", TensorProto.FLOAT, [1, 3, 3])],
+                              [numpy_helper.from_array(np.array(1 / 255, np.float32), "s"),
+                               numpy_helper.from_array(np.array(0, np.uint8), "z")])
+    proto = helper.make_model(graph)
+    shapes = {"boxes": boxes.shape, "scores": softmax.shape}
+    head = recognise_head(shapes, (64, 64), proto)
+    assert head.kind == "boxes-scores" and head.background and head.num_classes == 2
+    got = decode({"boxes": boxes, "scores": softmax}, head)
     assert got.classes.tolist() == [0, 1] and got.boxes.tolist() == [[0, 0, 10, 10], [40, 40, 60, 60]]
-    sigmoid = np.array([[[0.1, 0.8, 0.3], [0.9, 0.05, 0.05], [0.2, 0.1, 0.7]]], np.float32)  # rows do not sum to 1
-    assert with_background({"boxes": boxes, "scores": sigmoid}, head) is head
+    plain = recognise_head(shapes, (64, 64))  # no graph, or a sigmoid: every column is a class
+    assert not plain.background and plain.num_classes == 3
+
+
+def test_unbatched_offsets_beside_scores_are_refused_too() -> None:
+    with pytest.raises(InputDataError, match="priors outside the graph"):
+        recognise_head({"scores": (1917, 91), "loc": (1917, 4)}, (300, 300))
+
+
+def test_a_tf2_export_with_raw_detections_reads_its_final_ones() -> None:
+    shapes = {"detection_boxes": (1, 100, 4), "detection_scores": (1, 100), "detection_anchor_indices": (1, 100),
+              "detection_classes": (1, 100), "num_detections": (1,), "raw_detection_boxes": (1, 1917, 4),
+              "raw_detection_scores": (1, 1917, 91), "detection_multiclass_scores": (1, 100, 91)}
+    head = recognise_head(shapes, (640, 640))
+    assert head.kind == "nms" and head.ids == "coco91"
+    assert (head.layout["boxes"], head.layout["scores"], head.layout["classes"], head.layout["count"]) == \
+        ("detection_boxes", "detection_scores", "detection_classes", "num_detections")
+
+
+def test_scores_on_a_coarse_shared_grid_are_not_refused() -> None:
+    """An 8-bit output shared by boxes (0..330) and scores: a step of 1.29, a blank image's score one step up."""
+    head = recognise_head({"output0": (1, 84, 2100)}, (320, 320))
+    grid = np.zeros((1, 84, 2100), np.float32)
+    grid[0, :4] = np.round(np.random.default_rng(0).uniform(0, 330, (4, 2100)) / 1.29) * 1.29
+    grid[0, 10, 5] = 1.29
+    check_scores({"output0": grid}, head)
 
 
 @pytest.mark.index  # the model and its maker's own decoding come from PyPI (tests/corpus.py)
@@ -250,3 +282,30 @@ def test_paddledetection_nms_rows_put_class_and_score_first() -> None:
     got = decode({"multiclass_nms3_0.tmp_0": rows, "multiclass_nms3_0.tmp_2": np.array([3])}, head, conf=0.25)
     assert got.classes.tolist() == [2, 0] and got.scores.tolist() == pytest.approx([0.9, 0.3])
     assert got.boxes.tolist() == [[10, 20, 110, 220], [5, 5, 50, 50]]
+
+
+def test_an_ultralytics_segmentation_export_reads_its_named_classes_only(tmp_path: Path,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """A -seg / -pose export: [1, 4 + C + extra, boxes] with C named in its metadata; the extra columns (mask
+    coefficients, keypoints: any values) are not scores."""
+    boxes = 64 + 16 + 4  # a 64x64 input, strides 8, 16, 32
+    out = np.zeros((1, 4 + 2 + 3, boxes), np.float32)
+    out[0, :4, 10] = [32, 32, 16, 8]  # centre x, y, width, height
+    out[0, 5, 10] = 0.9  # class 1
+    out[0, 6:] = np.random.default_rng(0).normal(0, 5, (3, boxes))  # mask coefficients
+    node = helper.make_node("Constant", [], ["output0"], value=numpy_helper.from_array(out))
+    graph = helper.make_graph([node], "seg", [helper.make_tensor_value_info("images", TensorProto.FLOAT,
+                                                                            [1, 3, 64, 64])],
+                              [helper.make_tensor_value_info("output0", TensorProto.FLOAT, list(out.shape))])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    helper.set_model_props(model, {"names": "{0: 'cat', 1: 'dog'}", "task": "segment"})
+    path = tmp_path / "seg.onnx"
+    onnx.save(model, str(path))
+    image = tmp_path / "a.png"
+    Image.new("RGB", (64, 64)).save(image)
+    assert main(["detect", str(image), "--model", str(path), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["head"]["num_classes"] == 2 and "mask coefficients or keypoints" in result["head"]["reason"]
+    rows = [(d["label"], d["score"], d["box"]) for d in result["images"][0]["detections"]]
+    assert rows == [("dog", 0.9, [24.0, 28.0, 40.0, 36.0])]

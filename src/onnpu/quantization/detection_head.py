@@ -33,7 +33,7 @@ from onnpu.quantization.recipe import quantize_qdq_model
 from onnpu.runtime.session import create_session
 from onnpu.runtime.targets import Target
 from onnpu.vision.detection.coco import coco_results
-from onnpu.vision.detection.decoding import decode, with_background
+from onnpu.vision.detection.decoding import decode
 from onnpu.vision.detection.evaluate import evaluate_coco
 from onnpu.vision.detection.heads import Head, recognise_head
 from onnpu.vision.detection.matching import MatchStats, match_detections
@@ -112,8 +112,6 @@ class DetectionQuantReport:
 def detections_of(head: Head, outputs: Mapping[str, list[np.ndarray]], count: int) -> list[ImageDetections]:
     """Each of ``count`` inputs' detections (default thresholds) from one output list per name."""
     found = []
-    if count:  # a softmax's background column is no class (as `detect` decides it, from a first run)
-        head = with_background({name: values[0] for name, values in outputs.items()}, head)
     for k in range(count):
         batch = {name: values[k] for name, values in outputs.items()}
         d = decode(batch, head, conf=0.25, iou=0.45, max_det=300)

@@ -145,8 +145,8 @@ def image_to_array(img: Image.Image, info: TensorInfo, config: PreprocessConfig)
         a = a[..., ::-1]
     if channels == 1:
         a = a @ np.array([0.299, 0.587, 0.114], np.float32)[:, None]
-    integer = info.quant is None and np.issubdtype(info.numpy_dtype, np.integer)
-    # an integer image input (uint8 NHWC, as TF exports take) holds the pixels themselves: no scaling fits it
+    integer = info.quant is None and np.issubdtype(info.numpy_dtype, np.unsignedinteger)
+    # an unsigned integer image input (uint8 NHWC, as TF exports take) holds the pixels themselves: no scaling fits
     mean, std = (np.zeros(3, np.float32), np.ones(3, np.float32)) if integer else config.mean_std_255()
     n = a.shape[-1]
     # one pass, into a fresh array in the model's layout: x * (1/std) - mean/std

@@ -5,7 +5,7 @@ boxes go back to original pixels with ``Placement.to_original``."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -69,7 +69,7 @@ def _best_class(scores: np.ndarray, conf: float) -> tuple[np.ndarray, np.ndarray
 def _yolov8(a: np.ndarray, head: Head, conf: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if head.transposed:
         a = a.T
-    keep, score, cls = _best_class(a[4:], conf)
+    keep, score, cls = _best_class(a[4:4 + head.num_classes], conf)  # columns past C: masks, keypoints
     return in_pixels(cxcywh_to_xyxy(a[:4, keep].T.astype(np.float64)), head, a[:4]), score, cls
 
 
@@ -130,6 +130,9 @@ def _ended_in_nms(outputs: Mapping[str, np.ndarray], head: Head, index: int, con
         if rows.ndim == 3:
             rows = rows[index]
         if head.layout.get("order") == "class-score-xyxy":  # PaddleDetection (a batch of one): a row per detection
+            if index:
+                raise InputDataError(f"{head.layout['rows']}: PaddleDetection's NMS rows hold every image of a batch",
+                                     hint="run this model with --batch 1")
             rows = rows[rows[:, 0] >= 0]  # a class of -1: no detection
             boxes, score, cls = rows[:, 2:6], rows[:, 1], rows[:, 0]
         elif rows.shape[1] == 7:  # batch index, x1, y1, x2, y2, class, score (YOLOv7 end-to-end)
@@ -171,25 +174,9 @@ def _score_values(outputs: Mapping[str, np.ndarray], head: Head) -> tuple[str, n
     a = outputs[name]
     a = a if a.ndim == 3 else a[None]
     if head.kind == "yolov8":
-        return name, (a[:, :, 4:] if head.transposed else a[:, 4:])
+        classes = slice(4, 4 + head.num_classes)
+        return name, (a[:, :, classes] if head.transposed else a[:, classes])
     return name, a[:, :, 4:]
-
-
-SOFTMAX_SLACK = 0.03  # how far from 1 a quantized softmax's row may sum
-
-
-def with_background(outputs: Mapping[str, np.ndarray], head: Head) -> Head:
-    """A ``boxes-scores`` head whose scores sum to 1 on every row (a softmax, as SSD-style heads and UltraFace end
-    in) has the background in column 0: it is no class, so it is dropped (classes count from the next column)."""
-    if head.kind != "boxes-scores" or head.num_classes < 2 or head.background:
-        return head
-    scores = outputs[head.layout["scores"]]
-    sums = scores.sum(axis=1 if head.transposed else -1)
-    if not sums.size or not np.all(np.abs(sums - 1) <= SOFTMAX_SLACK):
-        return head
-    return replace(head, num_classes=head.num_classes - 1, background=True,
-                   reason=f"{head.reason}; every row sums to 1 (a softmax): column 0 is the background, "
-                          f"C = {head.num_classes - 1}")
 
 
 def check_scores(outputs: Mapping[str, np.ndarray], head: Head) -> None:
@@ -200,7 +187,10 @@ def check_scores(outputs: Mapping[str, np.ndarray], head: Head) -> None:
         return
     name, scores = found
     low, high = float(np.min(scores)), float(np.max(scores))
-    if np.isfinite(low) and np.isfinite(high) and low >= -SCORE_SLACK and high <= 1 + SCORE_SLACK:
+    values = np.unique(scores) if np.isfinite(low) and np.isfinite(high) else np.zeros(1)
+    # an 8-bit output shared with box coordinates has a coarse grid: a score may sit one step above 1
+    slack = max(SCORE_SLACK, float(np.min(np.diff(values))) if len(values) > 1 else 0.0)
+    if np.isfinite(low) and np.isfinite(high) and low >= -slack and high <= 1 + slack:
         return
     raise InputDataError(f"{name}: read as head {head.kind}, its scores run from {low:.4g} to {high:.4g}, not "
                          "probabilities in 0..1: the output is not laid out as that head's",

@@ -13,13 +13,13 @@ import numpy as np
 from PIL import Image
 
 from onnpu.errors import InputDataError
-from onnpu.model.exporter_metadata import input_size
+from onnpu.model.exporter_metadata import class_names, input_size
 from onnpu.model.inspection import TensorInfo, tensor_infos
 from onnpu.model.qparams import dequantize
 from onnpu.runtime.context_cache import open_session
 from onnpu.runtime.session import LoadedSession
 from onnpu.runtime.targets import Target
-from onnpu.vision.detection.decoding import Detections, check_boxes, check_scores, decode, with_background
+from onnpu.vision.detection.decoding import Detections, check_boxes, check_scores, decode
 from onnpu.vision.detection.heads import Head, recognise_head
 from onnpu.vision.detection.letterbox import FITS, Placement, draft_scale, fit_image, place
 from onnpu.vision.images import load_image
@@ -182,13 +182,18 @@ def open_detector(model: str | Path, target: Target, *, head: str | None = None,
         blank_shape[1:3] = size
     blank = np.zeros(blank_shape, per_image.numpy_dtype)
     first = float_outputs(outputs, loaded.run({info.name: blank}, [o.name for o in outputs]))
-    found = with_background(first, recognise_head({n: tuple(a.shape) for n, a in first.items()}, size, loaded.proto,
-                                                  head))
+    found = recognise_head({n: tuple(a.shape) for n, a in first.items()}, size, loaded.proto, head)
+    names = class_names(loaded.proto)
+    if found.kind == "yolov8" and names and len(names) < found.num_classes:  # Ultralytics -seg / -pose exports
+        extra = found.num_classes - len(names)
+        found = replace(found, num_classes=len(names),
+                        reason=f"{found.reason}; the model names {len(names)} classes: the other {extra} columns "
+                               "per box (mask coefficients or keypoints) are not read")
     check_scores(first, found)
     check_boxes(first, found)
     if fixed and fixed > 1:
         notes.append(f"the model's batch is fixed at {fixed}: images go in batches of {fixed}")
-    integer = info.quant is None and np.issubdtype(per_image.numpy_dtype, np.integer)
+    integer = info.quant is None and np.issubdtype(per_image.numpy_dtype, np.unsignedinteger)
     if integer and preprocess.scaling not in (None, "raw"):
         notes.append(f"the input is {np.dtype(per_image.numpy_dtype).name}: it takes the pixels 0-255 as they are, "
                      f"not --scaling {preprocess.scaling}")

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from onnpu.errors import InputDataError
@@ -143,6 +143,8 @@ def _separate(shapes: Mapping[str, Shape], size: tuple[int, int], kind: str | No
     """Heads in several outputs: boxes + scores (+ classes, count)."""
     squeezed = {n: (s if len(s) != 2 else (1, *s)) for n, s in shapes.items()}
     boxes = [n for n, s in squeezed.items() if len(s) == 3 and s[2] == 4]
+    if len(boxes) > 1:  # TF2 Object Detection API exports add raw_detection_boxes (before NMS) beside detection_boxes
+        boxes = [n for n in boxes if TF_BOXES in n.lower() and "raw" not in n.lower()] or boxes
     if len(boxes) != 1:
         return None
     box = boxes[0]
@@ -152,7 +154,8 @@ def _separate(shapes: Mapping[str, Shape], size: tuple[int, int], kind: str | No
     if kind in (None, "nms") and per_box:
         floats = [n for n in per_box if any(w in n.lower() for w in ("score", "conf", "prob"))] or per_box[:1]
         score = floats[0]
-        classes = next((n for n in per_box if n != score), None)
+        classes = next((n for n in per_box if n != score and "class" in n.lower()),
+                       next((n for n in per_box if n != score), None))
         layout = {"boxes": box, "scores": score, **({"classes": classes} if classes else {})}
         tf_api = TF_BOXES in box.lower()  # TF Object Detection API: [ymin, xmin, ymax, xmax] of the input, 0..1
         count = next((n for n, s in rest.items() if n not in per_box and len(s) == 1 and
@@ -187,8 +190,9 @@ def _level_cells(height: int, width: int, stride: int) -> int:
     return -(-height // stride) * -(-width // stride)
 
 
-def _sigmoid_before(proto: onnx.ModelProto | None, name: str, hops: int = 6) -> bool:
-    """Whether a Sigmoid computes ``name`` through at most ``hops`` layout ops (Transpose, Reshape, …)."""
+def _sigmoid_before(proto: onnx.ModelProto | None, name: str, hops: int = 6, op: str = "Sigmoid") -> bool:
+    """Whether a Sigmoid (or ``op``) computes ``name`` through at most ``hops`` layout ops (Transpose, Reshape, a
+    Q/DQ pair, …)."""
     if proto is None:
         return False
     made_by = {o: n for n in proto.graph.node for o in n.output}
@@ -196,7 +200,7 @@ def _sigmoid_before(proto: onnx.ModelProto | None, name: str, hops: int = 6) -> 
         node = made_by.get(name)
         if node is None:
             return False
-        if node.op_type == "Sigmoid":
+        if node.op_type == op:
             return True
         if not node.input:
             return False
@@ -333,8 +337,8 @@ def _alone(found: Head, shapes: Mapping[str, Shape]) -> None:
     boxes = shape[2] if found.kind == "yolov8" and not found.transposed else shape[1]
     # outputs with as many rows that cannot be heads themselves (offsets [N, 4], scores [N, 1 or 2]); a second
     # output that reads as a head too (an auxiliary head) is left to the choice above
-    siblings = [n for n, s in shapes.items() if n != name and len(s) in (2, 3) and boxes in s[1:]
-                and math.prod(s[1:]) // boxes < 5]
+    batched = {n: s if len(s) == 3 else (1, *s) for n, s in shapes.items() if n != name and len(s) in (2, 3)}
+    siblings = [n for n, s in batched.items() if boxes in s[1:] and math.prod(s[1:]) // boxes < 5]
     if siblings:
         raise no_head(shapes, f"{name} reads as {found.kind}, but {', '.join(siblings)} also "
                               f"{'has' if len(siblings) == 1 else 'have'} {boxes} rows: boxes decoded against anchors "
@@ -366,6 +370,11 @@ def recognise_head(shapes: Mapping[str, Shape], input_size: tuple[int, int], pro
         raise no_head(shapes, f"no output fits --head {kind}" if kind else "")
     if kind is None and found.kind in ("yolov8", "yolov5", "yolox"):
         _alone(found, shapes)
+    if found.kind == "boxes-scores" and found.num_classes >= 2 and \
+            _sigmoid_before(proto, found.layout["scores"], op="Softmax"):
+        found = replace(found, num_classes=found.num_classes - 1, background=True,
+                        reason=f"{found.reason}; a Softmax makes the scores: column 0 is the background, "
+                               f"C = {found.num_classes - 1}")
     if found.kind != "nms" and found.num_classes < 0:
         raise no_head(shapes)
     return found
