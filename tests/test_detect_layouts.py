@@ -53,12 +53,19 @@ def tf_api_detector() -> onnx.ModelProto:
     return model
 
 
-def test_a_tf_object_detection_api_export_is_decoded_as_its_api_says(tmp_path: Path,
-                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.fixture
+def tf_files(tmp_path: Path) -> tuple[Path, Path]:
+    """The TF-API-shaped model and a 640x640 grey image (every pixel 200)."""
     path = tmp_path / "ssd.onnx"
     onnx.save(tf_api_detector(), str(path))
     image = tmp_path / "grey.png"
     Image.new("RGB", (640, 640), (200, 200, 200)).save(image)
+    return path, image
+
+
+def test_a_tf_object_detection_api_export_is_decoded_as_its_api_says(tf_files: tuple[Path, Path], tmp_path: Path,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    path, image = tf_files
     coco = tmp_path / "results.json"
     assert main(["detect", str(image), "--model", str(path), "--json", "--coco-json", str(coco)]) == 0
     result = json.loads(capsys.readouterr().out)
@@ -70,12 +77,9 @@ def test_a_tf_object_detection_api_export_is_decoded_as_its_api_says(tmp_path: P
     assert sorted(r["category_id"] for r in json.loads(coco.read_text())) == [1, 18]  # COCO's ids, unchanged
 
 
-def test_a_tf_export_given_another_scaling_still_gets_its_pixels(tmp_path: Path,
+def test_a_tf_export_given_another_scaling_still_gets_its_pixels(tf_files: tuple[Path, Path],
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    path = tmp_path / "ssd.onnx"
-    onnx.save(tf_api_detector(), str(path))
-    image = tmp_path / "grey.png"
-    Image.new("RGB", (640, 640), (200, 200, 200)).save(image)
+    path, image = tf_files
     assert main(["detect", str(image), "--model", str(path), "--json", "--scaling", "imagenet"]) == 0
     result = json.loads(capsys.readouterr().out)
     scores = sorted(d["score"] for d in result["images"][0]["detections"])

@@ -134,6 +134,12 @@ def resize_image(img: Image.Image, size: tuple[int, int], config: PreprocessConf
     return img.resize((w, h), Image.Resampling.BILINEAR, box=box)
 
 
+def takes_pixels(info: TensorInfo) -> bool:
+    """Whether an image input holds the pixels themselves, 0-255, whatever the scaling asked: an unsigned integer
+    input that is not a quantized one (uint8 NHWC, as TF exports take)."""
+    return info.quant is None and bool(np.issubdtype(info.numpy_dtype, np.unsignedinteger))
+
+
 def image_to_array(img: Image.Image, info: TensorInfo, config: PreprocessConfig) -> np.ndarray:
     """A decoded RGB image to the model's input tensor (batch of one), quantized if the input is."""
     layout, _, _ = input_layout(info)
@@ -145,8 +151,7 @@ def image_to_array(img: Image.Image, info: TensorInfo, config: PreprocessConfig)
         a = a[..., ::-1]
     if channels == 1:
         a = a @ np.array([0.299, 0.587, 0.114], np.float32)[:, None]
-    integer = info.quant is None and np.issubdtype(info.numpy_dtype, np.unsignedinteger)
-    # an unsigned integer image input (uint8 NHWC, as TF exports take) holds the pixels themselves: no scaling fits
+    integer = takes_pixels(info)
     mean, std = (np.zeros(3, np.float32), np.ones(3, np.float32)) if integer else config.mean_std_255()
     n = a.shape[-1]
     # one pass, into a fresh array in the model's layout: x * (1/std) - mean/std

@@ -23,7 +23,7 @@ from onnpu.vision.detection.decoding import Detections, check_boxes, check_score
 from onnpu.vision.detection.heads import Head, recognise_head
 from onnpu.vision.detection.letterbox import FITS, Placement, draft_scale, fit_image, place
 from onnpu.vision.images import load_image
-from onnpu.vision.preprocess import PreprocessConfig, image_to_array, input_layout
+from onnpu.vision.preprocess import PreprocessConfig, image_to_array, input_layout, takes_pixels
 from onnpu.vision.presets import SCALING
 
 DEFAULT_SIZE = (640, 640)
@@ -49,14 +49,14 @@ class DetectPreprocess:
         if not 0 <= self.pad_value <= 255:
             raise InputDataError(f"pad value {self.pad_value} is not in 0..255", hint="e.g. --pad-value 114")
 
-    def for_head(self, head: Head, integer_input: bool = False) -> DetectPreprocess:
+    def for_head(self, head: Head) -> DetectPreprocess:
         yolox_raw = head.kind == "yolox" and not head.decoded
         picodet = head.kind == "dfl"  # PaddleDetection's PicoDet: resized to the input, ImageNet mean and std
         centerface = head.layout.get("convention") == "centerface"  # 0-255 RGB; CenterNet: a mean and std
         centernet = head.kind == "centernet" and not centerface
         retinaface = head.kind == "retinaface"  # its training code's: BGR, less Caffe's means
         return replace(self, fit=self.fit or ("corner" if yolox_raw else "stretch" if picodet else "letterbox"),
-                       scaling=self.scaling or ("raw" if yolox_raw or centerface or integer_input else
+                       scaling=self.scaling or ("raw" if yolox_raw or centerface else
                                                 "imagenet" if picodet or centernet else
                                                 "caffe" if retinaface else "unit"),
                        channels=self.channels or ("BGR" if yolox_raw or retinaface else "RGB"))
@@ -193,10 +193,10 @@ def open_detector(model: str | Path, target: Target, *, head: str | None = None,
     check_boxes(first, found)
     if fixed and fixed > 1:
         notes.append(f"the model's batch is fixed at {fixed}: images go in batches of {fixed}")
-    integer = info.quant is None and np.issubdtype(per_image.numpy_dtype, np.unsignedinteger)
-    if integer and preprocess.scaling not in (None, "raw"):
-        notes.append(f"the input is {np.dtype(per_image.numpy_dtype).name}: it takes the pixels 0-255 as they are, "
-                     f"not --scaling {preprocess.scaling}")
-    chosen = preprocess.for_head(found, integer)
-    return Detector(loaded, per_image, outputs, size, found, replace(chosen, scaling="raw") if integer else chosen,
-                    fixed, notes)
+    chosen = preprocess.for_head(found)
+    if takes_pixels(per_image):
+        if preprocess.scaling not in (None, "raw"):
+            notes.append(f"the input is {np.dtype(per_image.numpy_dtype).name}: it takes the pixels 0-255 as they "
+                         f"are, not --scaling {preprocess.scaling}")
+        chosen = replace(chosen, scaling="raw")
+    return Detector(loaded, per_image, outputs, size, found, chosen, fixed, notes)

@@ -190,9 +190,9 @@ def _level_cells(height: int, width: int, stride: int) -> int:
     return -(-height // stride) * -(-width // stride)
 
 
-def _sigmoid_before(proto: onnx.ModelProto | None, name: str, hops: int = 6, op: str = "Sigmoid") -> bool:
-    """Whether a Sigmoid (or ``op``) computes ``name`` through at most ``hops`` layout ops (Transpose, Reshape, a
-    Q/DQ pair, …)."""
+def _computed_by(proto: onnx.ModelProto | None, name: str, op: str = "Sigmoid", hops: int = 6) -> bool:
+    """Whether an ``op`` node (a Sigmoid, a Softmax) computes ``name`` through at most ``hops`` layout ops
+    (Transpose, Reshape, a Q/DQ pair, …)."""
     if proto is None:
         return False
     made_by = {o: n for n in proto.graph.node for o in n.output}
@@ -227,7 +227,7 @@ def per_level_head(shapes: Mapping[str, Shape], size: tuple[int, int], proto: on
             da, db = flat[a][2], flat[b][2]
             box_like = [n for n, d in ((a, da), (b, db)) if d % 4 == 0 and d // 4 >= 2]
             if len(box_like) == 2:  # both could be distributions (80 classes, 32 bins): the scores end in a Sigmoid
-                box_like = [n for n in (a, b) if not _sigmoid_before(proto, n)]
+                box_like = [n for n in (a, b) if not _computed_by(proto, n)]
             if len(box_like) != 1:
                 break
             box = box_like[0]
@@ -282,7 +282,7 @@ def centernet_head(shapes: Mapping[str, Shape], size: tuple[int, int], proto: on
     marks = [n for n, s in maps.items() if s[1] == LANDMARKS]
     heat = [n for n, s in maps.items() if s[1] not in (2, LANDMARKS)]
     if not heat and len(pairs) == 3:  # two classes: the heatmap by name, else by its Sigmoid, else the first
-        heat = [_named(pairs, HEAT_WORDS) or next((n for n in pairs if _sigmoid_before(proto, n)), pairs[0])]
+        heat = [_named(pairs, HEAT_WORDS) or next((n for n in pairs if _computed_by(proto, n)), pairs[0])]
         pairs.remove(heat[0])
     if stride is None or len(pairs) != 2 or len(heat) != 1 or len(marks) > 1:
         return None
@@ -293,7 +293,7 @@ def centernet_head(shapes: Mapping[str, Shape], size: tuple[int, int], proto: on
     face = bool(marks) or "scale" in sizes.lower()
     layout = {"heatmap": heat[0], "sizes": sizes, "offsets": offsets, **({"landmarks": marks[0]} if marks else {}),
               "convention": "centerface" if face else "centernet",
-              "sigmoid": "graph" if _sigmoid_before(proto, heat[0]) else "here"}
+              "sigmoid": "graph" if _computed_by(proto, heat[0]) else "here"}
     classes = maps[heat[0]][1]
     return Head("centernet", (heat[0], sizes, offsets), classes, size, strides=(stride,), decoded=False,
                 layout=layout,
@@ -371,7 +371,7 @@ def recognise_head(shapes: Mapping[str, Shape], input_size: tuple[int, int], pro
     if kind is None and found.kind in ("yolov8", "yolov5", "yolox"):
         _alone(found, shapes)
     if found.kind == "boxes-scores" and found.num_classes >= 2 and \
-            _sigmoid_before(proto, found.layout["scores"], op="Softmax"):
+            _computed_by(proto, found.layout["scores"], "Softmax"):
         found = replace(found, num_classes=found.num_classes - 1, background=True,
                         reason=f"{found.reason}; a Softmax makes the scores: column 0 is the background, "
                                f"C = {found.num_classes - 1}")
