@@ -15,9 +15,11 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper
+from PIL import Image
 
 from onnpu.cli import main
 from onnpu.vision.detection import decode, recognise_head
+from onnpu.vision.detection.draw import PALETTE
 
 
 def _maps(classes: int = 2, grid: tuple[int, int] = (16, 20)) -> dict[str, np.ndarray]:
@@ -53,6 +55,7 @@ def test_a_centerface_head_reads_log_sizes_height_first() -> None:
     out["537"][0, 0, 2, 5] = 0.9
     out["538"][0, :, 2, 5] = np.log([5.0, 3.0])  # height 20, width 12
     out["539"][0, :, 2, 5] = (0.5, -0.25)  # y, x
+    out["540"][0, :2, 2, 5] = (0.25, 0.5)  # first landmark: y, x in units of the box's height, width
     graph = helper.make_graph([helper.make_node("Sigmoid", ["logits"], ["537"])], "g",
                               [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 1, 8, 8])],
                               [helper.make_tensor_value_info("537", TensorProto.FLOAT, [1, 1, 8, 8])])
@@ -63,6 +66,9 @@ def test_a_centerface_head_reads_log_sizes_height_first() -> None:
     cx, cy = (5 - 0.25 + 0.5) * 4, (2 + 0.5 + 0.5) * 4
     np.testing.assert_allclose(found.boxes, [[cx - 6, cy - 10, cx + 6, cy + 10]], rtol=1e-6)
     assert found.scores.tolist() == pytest.approx([0.9])
+    assert found.points is not None and found.points.shape == (1, 5, 2)
+    np.testing.assert_allclose(found.points[0, 0], [cx - 6 + 0.5 * 12, cy - 10 + 0.25 * 20], rtol=1e-6)
+    np.testing.assert_allclose(found.points[0, 1:], [[cx - 6, cy - 10]] * 4, rtol=1e-6)  # zeros: the corner
 
 
 def test_maps_on_different_grids_or_without_two_pairs_are_not_a_centernet_head() -> None:
@@ -113,17 +119,27 @@ def test_centerface_finds_the_face_as_its_own_package_does(photos: dict[str, Pat
     tensor, _ = detector.tensor(*detector.load(photos["astronaut"]))  # 512x512: no resizing, raw 0-255 RGB
     raw = detector.run(tensor)
     mine = decode(raw, detector.head, conf=0.5, iou=0.3)
-    boxes, _ = theirs.decode(raw["537"], raw["538"], raw["539"], raw["540"], (512, 512), threshold=0.5)
+    boxes, marks = theirs.decode(raw["537"], raw["538"], raw["539"], raw["540"], (512, 512), threshold=0.5)
     assert len(mine) == len(boxes) == 1
     np.testing.assert_allclose(mine.boxes[0], boxes[0, :4], atol=1e-3)
+    assert mine.points is not None
+    np.testing.assert_allclose(mine.points[0].ravel(), marks[0], atol=1e-3)  # x, y of each of the 5 landmarks
     assert mine.scores[0] == pytest.approx(boxes[0, 4], abs=1e-6)
     x1, y1, x2, y2 = mine.boxes[0]
     assert 170 < x1 < 195 and 45 < y1 < 70 and 255 < x2 < 285 and 165 < y2 < 190  # the face, checked by eye
 
     assert main(["detect", str(photos["astronaut"]), "--model", str(model), "--labels", str(_labels(tmp_path)),
-                 "--json"]) == 0
+                 "--json", "--save", str(tmp_path / "drawn")]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert [d["label"] for d in result["images"][0]["detections"]] == ["face"]
+    face = result["images"][0]["detections"]
+    drawn = np.asarray(Image.open(next((tmp_path / "drawn").iterdir())).convert("RGB"), np.int64)
+    x, y = (round(v) for v in face[0]["landmarks"][2])  # the nose: a dot of the class's colour on the photo
+    assert np.abs(drawn[y, x] - PALETTE[0]).max() < 40
+    assert [d["label"] for d in face] == ["face"]
+    (left, top, right, bottom), marks = face[0]["box"], face[0]["landmarks"]
+    assert len(marks) == 5 and all(left <= x <= right and top <= y <= bottom for x, y in marks)
+    (lx, ly), (rx, ry), (nx, ny), (mlx, mly), (mrx, mry) = marks  # eyes, nose, mouth corners, as drawn on a face
+    assert lx < nx < rx and mlx < mrx and max(ly, ry) < ny < min(mly, mry)
 
 
 def _labels(folder: Path) -> Path:

@@ -242,7 +242,8 @@ def test_retinaface_decodes_as_its_own_package_does(tmp_path: Path) -> None:
     with zipfile.ZipFile(corpus.cache_dir() / "dist" / record["dist"]) as wheel:
         source = wheel.read("retinaface/postprocess.py").decode()
     tree = ast.parse(source)
-    keep = [n for n in tree.body if (isinstance(n, ast.FunctionDef) and n.name in ("generate_anchors", "rebuild_boxes"))
+    keep = [n for n in tree.body if (isinstance(n, ast.FunctionDef)
+                                     and n.name in ("generate_anchors", "rebuild_boxes", "rebuild_pts"))
             or isinstance(n, ast.Assign)]
     for node in keep:
         if isinstance(node, ast.FunctionDef):
@@ -255,26 +256,34 @@ def test_retinaface_decodes_as_its_own_package_does(tmp_path: Path) -> None:
     tensor, _ = detector.tensor(*detector.load(photo_path("matplotlib:grace_hopper.jpg")))
     outputs = detector.run(tensor)
     height, width = detector.size
-    theirs = outputs["loc"].copy()
+    theirs, their_marks = outputs["loc"].copy(), outputs[detector.head.layout["landmarks"]].copy()
     start = 0
     for stride, sizes in zip(namespace["ANCHOR_STRIDES"], namespace["ANCHOR_SIZES"], strict=True):
         anchors = namespace["generate_anchors"](stride, tuple(sizes), width, height, 1)
         end = start + anchors.shape[1]
         theirs[:, start:end] = namespace["rebuild_boxes"](theirs[:, start:end], anchors)
+        their_marks[:, start:end] = namespace["rebuild_pts"](their_marks[:, start:end], anchors)
         start = end
     theirs = theirs[0] * [width, height, width, height]
     rows = np.flatnonzero(outputs["conf"][0, :, 1] > 0.5)
     assert len(rows) > 0
-    ours, scores, _ = decode_retinaface(outputs, detector.head, 0, 0.5)
+    ours, scores, _, marks = decode_retinaface(outputs, detector.head, 0, 0.5)
     np.testing.assert_allclose(ours, np.concatenate([theirs[rows, :2], theirs[rows, :2] + theirs[rows, 2:]], 1),
                                atol=1e-3)
     assert scores.tolist() == pytest.approx(outputs["conf"][0, rows, 1].tolist())
+    assert marks is not None  # the five landmarks, rebuilt as the package rebuilds them
+    np.testing.assert_allclose(marks.reshape(len(rows), 10), their_marks[0, rows] * np.array([width, height] * 5),
+                               atol=1e-3)
 
     package = {"matplotlib:grace_hopper.jpg": [177, 106, 353, 327], "skimage:astronaut.png": [177, 56, 272, 176]}
     result = detect([photo_path(p) for p in package], model, get_target("cpu"), conf=0.9, iou=0.4)
     for image, expected in zip(result.images, package.values(), strict=True):
         assert [b.label for b in image.boxes] == ["face"]
         assert box_iou(np.array([image.boxes[0].box]), np.array([expected], np.float64))[0, 0] > 0.8
+        (left, top, right, bottom), marks = image.boxes[0].box, image.boxes[0].points
+        assert marks is not None and all(left <= x <= right and top <= y <= bottom for x, y in marks)
+        (lx, ly), (rx, ry), (nx, ny), (mlx, mly), (mrx, mry) = marks  # in original pixels: eyes, nose, mouth
+        assert lx < nx < rx and mlx < mrx and max(ly, ry) < ny < min(mly, mry)
 
 
 def test_paddledetection_nms_rows_put_class_and_score_first() -> None:

@@ -4,7 +4,9 @@ five landmarks ``[N, 10, h, w]``. A detection is a heatmap peak (a local maximum
 the threshold); its box comes from the size and offset at that cell. Two conventions are exported:
 
 - CenterFace (a landmarks output, or a size output named ``scale``): sizes are log(height / stride),
-  log(width / stride) — height first — and offsets y, x; the centre is (cell + offset + 0.5) x stride.
+  log(width / stride) — height first — and offsets y, x; the centre is (cell + offset + 0.5) x stride. Its five
+  landmarks are y, x pairs in units of the box's height and width from the box's top-left corner (clipped to the
+  input, as CenterFace's own decoding does).
 - CenterNet (``hm``, ``wh``, ``reg``): sizes are width, height in grid cells, offsets x, y; the centre is
   (cell + offset) x stride.
 
@@ -34,8 +36,9 @@ def _local_maxima(heat: np.ndarray) -> np.ndarray:
 
 
 def decode_centernet(outputs: Mapping[str, np.ndarray], head: Head, index: int, conf: float
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Boxes (xyxy, input pixels), scores and classes of the heatmap peaks of image ``index``."""
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """Boxes (xyxy, input pixels), scores, classes and landmarks ([K, 5, 2] input pixels, CenterFace; else None)
+    of the heatmap peaks of image ``index``."""
     layout = head.layout
     heat = np.asarray(outputs[layout["heatmap"]][index], np.float32)
     if layout.get("sigmoid") == "here":
@@ -52,4 +55,10 @@ def decode_centernet(outputs: Mapping[str, np.ndarray], head: Head, index: int, 
         w, h = sizes * stride
         cx, cy = (col + offsets[0]) * stride, (row + offsets[1]) * stride
     boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
-    return boxes, score, cls.astype(np.int64)
+    points = None
+    if layout.get("convention") == "centerface" and "landmarks" in layout:
+        marks = np.asarray(outputs[layout["landmarks"]][index], np.float64)[:, row, col]  # [10, K]: y, x pairs
+        height, width = head.input_size
+        left, top = np.clip(cx - w / 2, 0, width), np.clip(cy - h / 2, 0, height)
+        points = np.stack([left + marks[1::2] * w, top + marks[0::2] * h], axis=-1).transpose(1, 0, 2)
+    return boxes, score, cls.astype(np.int64), points

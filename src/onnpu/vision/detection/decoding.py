@@ -19,11 +19,13 @@ from onnpu.vision.detection.suppression import nms
 @dataclass
 class Detections:
     """Detections of one image: ``boxes`` [K, 4] xyxy (float64), ``scores`` [K], ``classes`` [K] (int64), best
-    first."""
+    first; ``points`` [K, P, 2] (x, y) for a head that gives landmarks (face detectors: eyes, nose, mouth
+    corners), else None."""
 
     boxes: np.ndarray
     scores: np.ndarray
     classes: np.ndarray
+    points: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.scores)
@@ -33,11 +35,16 @@ class Detections:
         return Detections(np.zeros((0, 4)), np.zeros(0), np.zeros(0, np.int64))
 
     def mapped(self, placement: Placement) -> Detections:
-        """These detections in the original image's pixels."""
-        return Detections(placement.to_original(self.boxes), self.scores, self.classes)
+        """These detections in the original image's pixels (landmarks by the same mapping, clipped alike)."""
+        points = None
+        if self.points is not None:
+            flat = self.points.reshape(-1, 2)
+            points = placement.to_original(np.concatenate([flat, flat], 1))[:, :2].reshape(self.points.shape)
+        return Detections(placement.to_original(self.boxes), self.scores, self.classes, points)
 
     def take(self, index: np.ndarray) -> Detections:
-        return Detections(self.boxes[index], self.scores[index], self.classes[index])
+        return Detections(self.boxes[index], self.scores[index], self.classes[index],
+                          None if self.points is None else self.points[index])
 
 
 def cxcywh_to_xyxy(b: np.ndarray) -> np.ndarray:
@@ -229,16 +236,17 @@ def decode(outputs: Mapping[str, np.ndarray], head: Head, *, conf: float = 0.25,
     if head.kind == "nms":
         found = _ended_in_nms(outputs, head, index, conf)
         return found.take(np.arange(min(max_det, len(found))))
+    points = None
     if head.kind == "boxes-scores":
         boxes, score, cls = _boxes_scores(outputs, head, index, conf)
     elif head.kind == "centernet":
         from onnpu.vision.detection.centernet import decode_centernet
 
-        boxes, score, cls = decode_centernet(outputs, head, index, conf)
+        boxes, score, cls, points = decode_centernet(outputs, head, index, conf)
     elif head.kind == "retinaface":
         from onnpu.vision.detection.priors import decode_retinaface
 
-        boxes, score, cls = decode_retinaface(outputs, head, index, conf)
+        boxes, score, cls, points = decode_retinaface(outputs, head, index, conf)
     elif head.kind == "dfl":
         from onnpu.vision.detection.dfl import decode_dfl
 
@@ -248,4 +256,5 @@ def decode(outputs: Mapping[str, np.ndarray], head: Head, *, conf: float = 0.25,
         a = a[index] if a.ndim == 3 else a
         boxes, score, cls = _yolov8(a, head, conf) if head.kind == "yolov8" else _objectness(a, head, conf)
     kept = nms(boxes, score, None if agnostic else cls, iou=iou, max_det=max_det)
-    return Detections(boxes[kept], score[kept].astype(np.float64), cls[kept].astype(np.int64))
+    return Detections(boxes[kept], score[kept].astype(np.float64), cls[kept].astype(np.int64),
+                      None if points is None else points[kept])

@@ -1,4 +1,4 @@
-"""Boxes and labels drawn on the original image (Pillow), one colour per class, written atomically."""
+"""Boxes, labels (and landmarks) drawn on the original image (Pillow), one colour per class, written atomically."""
 
 from __future__ import annotations
 
@@ -25,6 +25,9 @@ def draw_boxes(img: Image.Image, boxes: list[Box]) -> Image.Image:
         colour = PALETTE[b.cls % len(PALETTE)]
         x1, y1, x2, y2 = b.box
         draw.rectangle((x1, y1, x2, y2), outline=colour, width=width)
+        for x, y in b.points or ():
+            r = 2 * width
+            draw.ellipse((x - r, y - r, x + r, y + r), fill=colour, outline=(255, 255, 255))
         text = f"{b.label} {b.score:.2f}"
         left, top, right, bottom = draw.textbbox((x1, y1), text, font=font)
         lift = bottom - top + 2

@@ -298,7 +298,7 @@ def centernet_head(shapes: Mapping[str, Shape], size: tuple[int, int], proto: on
     return Head("centernet", (heat[0], sizes, offsets), classes, size, strides=(stride,), decoded=False,
                 layout=layout,
                 reason=f"heatmap {heat[0]} {list(maps[heat[0]])}, sizes {sizes}, offsets {offsets}"
-                       + (f", landmarks {marks[0]} (not reported)" if marks else "")
+                       + (f", landmarks {marks[0]}" if marks else "")
                        + f" on a grid of stride {stride}, C = {classes} ("
                        + ("CenterFace: log sizes, height first" if face else "CenterNet: sizes in cells, width first")
                        + ")")
@@ -321,7 +321,7 @@ def retinaface_head(shapes: Mapping[str, Shape], size: tuple[int, int], ops: set
     layout = {"boxes": by_width[4], "scores": by_width[2]}
     if LANDMARKS in by_width:
         layout["landmarks"] = by_width[LANDMARKS]
-    marks = f", landmarks {layout['landmarks']} (not reported)" if "landmarks" in layout else ""
+    marks = f", landmarks {layout['landmarks']}" if "landmarks" in layout else ""
     return Head("retinaface", (layout["boxes"], layout["scores"]), 1, size, strides=RETINA_STRIDES, decoded=False,
                 layout=layout, ids="face",
                 reason=f"box offsets {layout['boxes']}, probabilities {layout['scores']} (background, face){marks}: "

@@ -1,9 +1,9 @@
 """RetinaFace's head, decoded against its priors: per level of strides 8, 16, 32, each cell of the input's grid
 (row by row, ``ceil(size / stride)`` cells a side) holds two square priors centred on the cell, of 16 and 32, 64 and
 128, 256 and 512 pixels. A box is (offsets ``l`` from the model, prior centre ``c`` and size ``s``):
-centre = c + l[:2] · 0.1 · s, size = s · exp(l[2:] · 0.2) — the variances 0.1 and 0.2 of its training code. The
-score is the face probability (column 1; column 0 is the background). Recognised in
-``heads.retinaface_head``."""
+centre = c + l[:2] · 0.1 · s, size = s · exp(l[2:] · 0.2) — the variances 0.1 and 0.2 of its training code; each
+landmark (x, y) = c + m · 0.1 · s likewise, from the optional landmarks output. The score is the face probability
+(column 1; column 0 is the background). Recognised in ``heads.retinaface_head``."""
 
 from __future__ import annotations
 
@@ -33,9 +33,9 @@ def priors(height: int, width: int, strides: tuple[int, ...]) -> np.ndarray:
 
 
 def decode_retinaface(outputs: Mapping[str, np.ndarray], head: Head, index: int, conf: float
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Boxes (xyxy, input pixels), scores and classes (all 0: face) of the priors whose face probability passes
-    ``conf``."""
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """Boxes (xyxy, input pixels), scores, classes (all 0: face) and landmarks ([K, 5, 2], input pixels; None
+    without a landmarks output) of the priors whose face probability passes ``conf``."""
     offsets = outputs[head.layout["boxes"]]
     probabilities = outputs[head.layout["scores"]]
     offsets = offsets[index] if offsets.ndim == 3 else offsets
@@ -51,4 +51,9 @@ def decode_retinaface(outputs: Mapping[str, np.ndarray], head: Head, index: int,
     centre = p[:, :2] + o[:, :2] * CENTRE_VARIANCE * p[:, 2:]
     half = p[:, 2:] * np.exp(np.minimum(o[:, 2:] * SIZE_VARIANCE, 30)) / 2
     boxes = np.concatenate([centre - half, centre + half], 1)
-    return boxes, score[keep], np.zeros(len(keep), np.int64)
+    points = None
+    if "landmarks" in head.layout:
+        marks = outputs[head.layout["landmarks"]]
+        marks = (marks[index] if marks.ndim == 3 else marks)[keep].astype(np.float64).reshape(len(keep), -1, 2)
+        points = p[:, None, :2] + marks * CENTRE_VARIANCE * p[:, None, 2:]
+    return boxes, score[keep], np.zeros(len(keep), np.int64), points

@@ -67,15 +67,21 @@ class Box:
     label: str
     score: float
     box: tuple[float, float, float, float]  # x1, y1, x2, y2 in original pixels
+    points: list[tuple[float, float]] | None = None  # landmarks (x, y) in original pixels, for heads that give them
 
     def to_dict(self) -> dict[str, Any]:
-        return {"class": self.cls, "label": self.label, "score": round(self.score, 6),
-                "box": [round(v, 2) for v in self.box]}
+        out: dict[str, Any] = {"class": self.cls, "label": self.label, "score": round(self.score, 6),
+                               "box": [round(v, 2) for v in self.box]}
+        if self.points is not None:
+            out["landmarks"] = [[round(x, 2), round(y, 2)] for x, y in self.points]
+        return out
 
 
 def boxes_of(found: Detections, labels: list[str]) -> list[Box]:
-    return [Box(int(c), label_of(labels, int(c)), float(s), (float(b[0]), float(b[1]), float(b[2]), float(b[3])))
-            for b, s, c in zip(found.boxes, found.scores, found.classes, strict=True)]
+    points = found.points if found.points is not None else [None] * len(found)
+    return [Box(int(c), label_of(labels, int(c)), float(s), (float(b[0]), float(b[1]), float(b[2]), float(b[3])),
+                None if p is None else [(float(x), float(y)) for x, y in p])
+            for b, s, c, p in zip(found.boxes, found.scores, found.classes, points, strict=True)]
 
 
 @dataclass
