@@ -25,6 +25,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 
 from bench_compile import compile_section  # noqa: E402
 from bench_deployed import deployed_section  # noqa: E402
+from bench_htp_precision import htp_precision_section  # noqa: E402
 from bench_layers import layers_section  # noqa: E402
 from bench_mobilenet import mobilenet_section  # noqa: E402
 from bench_quality import quality_section  # noqa: E402
@@ -65,6 +66,7 @@ SECTIONS: dict[str, Callable[[ZooModel, bool], list[str]]] = {
     "corpus": corpus_section,
     "eval": eval_section,
     "detect": lambda model, quick: detect_section(quick),
+    "htp_precision": htp_precision_section,
 }
 
 
