@@ -171,3 +171,25 @@ def test_zoo_and_demo_json_parse(zoo_model) -> None:  # type: ignore[no-untyped-
     assert [r["label"] for r in data["runs"]] == ["CPU float", "CPU quantized", "NPU quantized"]
     assert all(r["error"] is None and len(r["images"][0]["top"]) == 5 for r in data["runs"])
     assert data["npu_top1_matches_float"] is True
+
+
+def test_sessions_opened_on_threads_give_stdout_back(tmp_path: Path) -> None:
+    """The library captures native output around each session it opens, at the file-descriptor level; sessions
+    opened on several threads at once (`quantize --target-sqnr` measures its gains so) must leave fd 1 and fd 2
+    where they were: what the program prints afterwards reaches its stdout and stderr."""
+    model = tmp_path / "m.onnx"
+    models.save(models.classifier(), model)
+    script = (
+        "import sys\n"
+        "from concurrent.futures import ThreadPoolExecutor\n"
+        "from onnpu.runtime.session import exact_cpu_session\n"
+        "def one(k):\n"
+        f"    return exact_cpu_session({str(model)!r}, threads=1).session is not None\n"
+        "with ThreadPoolExecutor(4) as pool:\n"
+        "    assert all(pool.map(one, range(40)))\n"
+        "print('stdout is back', flush=True)\n"
+        "print('stderr is back', file=sys.stderr, flush=True)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "stdout is back"
+    assert "stderr is back" in done.stderr

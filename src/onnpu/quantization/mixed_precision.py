@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -131,24 +132,33 @@ def quantized_activations(float_model: onnx.ModelProto, quant_model: onnx.ModelP
 
 
 def measured_gains(float_model: onnx.ModelProto, quant_model: onnx.ModelProto,
-                   feeds: Sequence[Mapping[str, np.ndarray]]) -> tuple[list[Gain], float]:
+                   feeds: Sequence[Mapping[str, np.ndarray]], jobs: int = 1) -> tuple[list[Gain], float]:
     """Per activation of ``quant_model`` (a QDQ model): the output noise without its quantization, and its element
-    count; and the noise with every activation quantized. Exact CPU arithmetic on ``feeds``."""
+    count; and the noise with every activation quantized. Exact CPU arithmetic on ``feeds``; ``jobs`` bypassed
+    models at a time, each session on one thread (opening a session is most of the time, and one thread each)."""
     from onnpu.quantization.evaluate import run_on_cpu
+    from onnpu.runtime.feeds import run_feeds
+    from onnpu.runtime.session import exact_cpu_session
 
     reference = run_on_cpu(float_model, feeds, exact=False)
     noise = _noise(reference, run_on_cpu(quant_model, feeds, exact=True))
     pairs = _activation_pairs(quant_model)
     sizes = _elements(run_on_cpu(with_outputs(quant_model, pairs), feeds[:1], exact=True))  # the element counts
     float_names = _float_names(float_model)
+    named = [(tensor, dequantized, name) for tensor, dequantized in pairs.items()
+             if (name := _override_name(tensor, float_names)) is not None]
+
+    def bypassed(item: tuple[str, list[str], str]) -> Gain:
+        tensor, dequantized, name = item
+        session = exact_cpu_session(_bypassed(quant_model, tensor, dequantized), threads=1 if jobs > 1 else None)
+        values = run_feeds(session, feeds, model="model")
+        return Gain(name, max(noise - _noise(reference, values), 0.0), sizes.get(tensor, 1))
+
     gains = []
-    for index, (tensor, dequantized) in enumerate(pairs.items(), 1):
-        progress.advance("measuring 16-bit gains", index, len(pairs))
-        name = _override_name(tensor, float_names)
-        if name is None:
-            continue
-        values = run_on_cpu(_bypassed(quant_model, tensor, dequantized), feeds, exact=True)
-        gains.append(Gain(name, max(noise - _noise(reference, values), 0.0), sizes.get(tensor, 1)))
+    with ThreadPoolExecutor(max(1, jobs)) as pool:  # onnxruntime releases the GIL while it loads and runs
+        for index, gain in enumerate(pool.map(bypassed, named), 1):
+            progress.advance("measuring 16-bit gains", index, len(named))
+            gains.append(gain)
     return gains, noise
 
 
@@ -181,7 +191,7 @@ def _needed(shares: Sequence[float], start: float, goal: float, efficiency: floa
 def raise_to_target(float_model: onnx.ModelProto, quant: onnx.ModelProto, data: CalibrationData,
                     config: QuantizeConfig, target: float, quality: Sequence[OutputQuality], *,
                     reference: Mapping[str, list[np.ndarray]] | None = None, keep: Sequence[str] = (),
-                    finish: Finish | None = None) -> MixedPrecisionOutcome:
+                    finish: Finish | None = None, jobs: int = 1) -> MixedPrecisionOutcome:
     """Rounds over the activations ranked by measured gain per element, raising to uint16 as many as the gains
     predict reach ``target`` (then as many as the last round's measurement predicts, …, all) until the held-out
     SQNR meets it (``quality``: the plain model's, after ``finish``; ``quant``: the plain model before it;
@@ -195,7 +205,7 @@ def raise_to_target(float_model: onnx.ModelProto, quant: onnx.ModelProto, data: 
     if quality and _worst(quality) >= target:
         outcome.notes.append(f"plain quantization already meets {target} dB")
         return outcome
-    gains, noise = measured_gains(float_model, quant, data.calibration[:SENSITIVITY_SAMPLES])
+    gains, noise = measured_gains(float_model, quant, data.calibration[:SENSITIVITY_SAMPLES], jobs=jobs)
     ranked = sorted((g for g in gains if g.name not in keep), key=lambda g: -g.per_element)
     total_elements = sum(g.elements for g in gains) or 1
     goal = 10 ** (-(target + MARGIN_DB) / 10) * max(len(quality), 1)  # relative noise, summed over outputs

@@ -178,7 +178,7 @@ def quantize(model: str | Path, out: str | Path, calib: str | Path | Calibration
     if target_sqnr is not None:  # judged on what the recipe gives in the end: ranges searched, weights rounded
         result.plain_bytes = plain.ByteSize()
         raised = raise_to_target(float_model, plain, data, config, target_sqnr, result.quality,
-                                 reference=reference, keep=sixteen_bit, finish=finish)
+                                 reference=reference, keep=sixteen_bit, finish=finish, jobs=jobs)
         result.steps, result.mixed_cost = raised.steps, raised.cost
         if raised.steps:
             quant, result.quality, result.sixteen_bit = raised.model, raised.quality, raised.sixteen_bit

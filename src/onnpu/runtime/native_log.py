@@ -24,9 +24,10 @@ import os
 import re
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import IO, TextIO
 
 LOG = logging.getLogger("onnpu.native")
 
@@ -113,35 +114,72 @@ def _log_text(source: str, text: str) -> None:
                 LOG.debug("%s: %s", source, line)
 
 
+@dataclass
+class _Redirection:
+    """fd 1 and fd 2 pointed at temporary files, shared by the captures in progress (threads may open sessions
+    at once: each redirecting on its own would restore another's temporary file as stdout)."""
+
+    saved_out: int
+    saved_err: int
+    out: IO[bytes]
+    err: IO[bytes]
+    users: int = 0
+
+
+_REDIRECTION_LOCK = threading.Lock()
+_redirection: _Redirection | None = None
+
+
+def _read_from(f: IO[bytes], start: int) -> str:
+    f.flush()
+    size = os.fstat(f.fileno()).st_size
+    return _ANSI.sub("", os.pread(f.fileno(), max(size - start, 0), start).decode("utf-8", "replace"))
+
+
 @contextlib.contextmanager
 def capture_native() -> Iterator[CapturedLog]:
     """Redirect fd 1 and fd 2 to temporary files for the duration; the captured text is available
-    afterwards, and logged to ``onnpu.native``."""
+    afterwards, and logged to ``onnpu.native``. Thread-safe: captures that overlap share one redirection, set
+    up by the first and undone by the last; each gets what native code wrote while it was open (with what
+    the others' native calls wrote meanwhile)."""
+    global _redirection
     log = CapturedLog()
-    _flush(sys.stdout)
-    _flush(sys.stderr)
-    _flush_c_stdio()
-    saved_out, saved_err = os.dup(1), os.dup(2)
-    with tempfile.TemporaryFile(mode="w+b") as out_tmp, tempfile.TemporaryFile(mode="w+b") as err_tmp:
-        os.dup2(out_tmp.fileno(), 1)
-        os.dup2(err_tmp.fileno(), 2)
-        try:
-            yield log
-        finally:
+    with _REDIRECTION_LOCK:
+        if _redirection is None:
             _flush(sys.stdout)
             _flush(sys.stderr)
             _flush_c_stdio()
-            os.dup2(saved_out, 1)
-            os.dup2(saved_err, 2)
-            os.close(saved_out)
-            os.close(saved_err)
-            err_tmp.seek(0)
-            out_tmp.seek(0)
-            log.text = _ANSI.sub("", err_tmp.read().decode("utf-8", "replace"))
+            # closed by the last capture to end, which may be on another thread: no `with` can hold them
+            out = tempfile.TemporaryFile(mode="w+b")  # noqa: SIM115
+            err = tempfile.TemporaryFile(mode="w+b")  # noqa: SIM115
+            _redirection = _Redirection(os.dup(1), os.dup(2), out, err)
+            os.dup2(out.fileno(), 1)
+            os.dup2(err.fileno(), 2)
+        shared = _redirection
+        shared.users += 1
+        _flush_c_stdio()
+        starts = os.fstat(shared.out.fileno()).st_size, os.fstat(shared.err.fileno()).st_size
+    try:
+        yield log
+    finally:
+        with _REDIRECTION_LOCK:
+            _flush(sys.stdout)
+            _flush(sys.stderr)
+            _flush_c_stdio()
+            log.stdout = _read_from(shared.out, starts[0])
+            log.text = _read_from(shared.err, starts[1])
             log.lines = log.text.splitlines()
-            log.stdout = _ANSI.sub("", out_tmp.read().decode("utf-8", "replace"))
-            _log_text("stdout", log.stdout)
-            _log_text("stderr", log.text)
+            shared.users -= 1
+            if shared.users == 0:
+                os.dup2(shared.saved_out, 1)
+                os.dup2(shared.saved_err, 2)
+                os.close(shared.saved_out)
+                os.close(shared.saved_err)
+                shared.out.close()
+                shared.err.close()
+                _redirection = None
+        _log_text("stdout", log.stdout)
+        _log_text("stderr", log.text)
 
 
 def _private_stream(fd: int, like: TextIO) -> TextIO:
