@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,9 @@ from onnx import TensorProto, helper, numpy_helper
 SOCS = ("qcs6490", "qcs8550")
 CHANNELS = 16
 SIZE = 128
-LAYERS = (("c1", "3x3 conv of the image"), ("h1", "hardswish (Add, Clip, Mul, Div)"), ("c2", "depthwise 3x3 conv"),
-          ("h2", "hardswish"), ("c3", "pointwise conv (output)"))
+LAYERS = (("x", "the image, quantized"), ("c1", "3x3 conv of the image"), ("h1", "hardswish (Add, Clip, Mul, Div)"),
+          ("c2", "depthwise 3x3 conv"), ("h2", "hardswish"), ("c3", "pointwise conv (output)"))
+ALONE = "3x3 conv of the image, compiled on its own"
 
 
 def chain() -> onnx.ModelProto:
@@ -76,16 +78,24 @@ def measure(soc: str, bits: int) -> dict[str, Any]:
     del quant.graph.output[:]
     quant.graph.output.extend(helper.make_tensor_value_info(v, integer, None) for v in names.values())
     feed = {"x": rng.uniform(-2, 2, (1, 3, SIZE, SIZE)).astype(np.float32)}
-    import tempfile
-
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "chain.onnx"
         write_model(quant, path)
         exact = exact_cpu_session(quant).session.run(list(names.values()), feed)
         npu = create_session(path, get_target("npu", soc=soc).with_fallback(False)).session.run(list(names.values()),
                                                                                                feed)
+        # the first convolution alone: the CPU's integers of the image in, its integers out
+        alone_path = Path(tmp) / "alone.onnx"
+        alone_model = onnx.utils.Extractor(quant).extract_model([names["x"]], [names["c1"]])
+        alone_model.graph.input[0].CopyFrom(helper.make_tensor_value_info(names["x"], integer, [1, 3, SIZE, SIZE]))
+        alone_model.graph.output[0].CopyFrom(helper.make_tensor_value_info(
+            names["c1"], integer, [1, CHANNELS, SIZE // 2, SIZE // 2]))
+        write_model(alone_model, alone_path)
+        fed = {names["x"]: exact[0]}
+        alone = [exact_cpu_session(alone_path).session.run(None, fed)[0],
+                 create_session(alone_path, get_target("npu", soc=soc).with_fallback(False)).session.run(None, fed)[0]]
     rows = []
-    for (layer, _), a, b in zip(LAYERS, exact, npu, strict=True):
+    for layer, a, b in [*zip((k for k, _ in LAYERS), exact, npu, strict=True), ("alone", *alone)]:
         d = b.astype(np.int64) - a.astype(np.int64)
         rows.append({"layer": layer, "max": int(np.abs(d).max()), "mean_abs": float(np.abs(d).mean()),
                      "signed_mean": float(d.mean()), "beyond_one": float((np.abs(d) > 1).mean())})
@@ -113,13 +123,20 @@ def htp_precision_section(model: object, quick: bool) -> list[str]:
     for soc in SOCS:
         for bits in (8, 16):
             done = subprocess.run([sys.executable, __file__, "--one", soc, str(bits)], capture_output=True,
-                                  text=True, timeout=900, check=True)
-            results.append(json.loads([line for line in done.stdout.splitlines() if line.startswith("{")][-1]))
+                                  text=True, timeout=900)
+            lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+            if done.returncode != 0 or not lines:
+                tail = (done.stderr.strip().splitlines() or ["no output"])[-1][:200]
+                results.append({"soc": soc, "bits": bits, "rows": [], "error": f"exit {done.returncode}: {tail}"})
+                continue
+            results.append(json.loads(lines[-1]))
     table = ["| SoC | activations | layer | max \\|Δ\\| steps | mean \\|Δ\\| steps | mean Δ steps | beyond one step |",
              "|---|---|---|---|---|---|---|"]
-    labels = dict(LAYERS)
+    labels = {**dict(LAYERS), "alone": ALONE}
     for r in results:
         info = find_soc(r["soc"])
+        if r.get("error"):
+            table.append(f"| {info.name} (HTP v{info.htp_arch}) | u{r['bits']} | failed: {r['error']} | | | | |")
         for row in r["rows"]:
             table.append(f"| {info.name} (HTP v{info.htp_arch}) | u{r['bits']} | {labels[row['layer']]} | "
                          f"{row['max']} | {row['mean_abs']:.2f} | {row['signed_mean']:+.2f} | "
@@ -132,14 +149,16 @@ def htp_precision_section(model: object, quick: bool) -> list[str]:
             "with the exact QDQ arithmetic on the CPU that `prepare` and `quantize` measure recipes on. Δ = NPU − "
             "CPU in steps of each tensor's own grid (`benchmarks/bench_htp_precision.py`).", "",
             *table, "",
-            "On HTP v68 (QCS6490) the 16-bit path is not 16-bit exact: the first convolution already differs by "
-            "several steps of its 16-bit grid on average (a step is 1/65535 of the tensor's range; a uniform error "
-            "of that size is what about 11–12 bits would give), and the chain drifts from there. So on QCS6490 the "
-            "W8A16 quality the CPU QDQ arithmetic predicts is optimistic, and `prepare` reports the NPU's own "
-            f"figure beside it{_corpus_example()}. On v73 (QCS8550) the 16-bit chain stays within about a step "
-            "on average, biased slightly downward. 8-bit activations agree on both to a fraction of a step on "
-            "average; their largest differences (a few steps) are one-step differences the hardswish's Clip and "
-            "Mul magnify.", ""]
+            "The quantized image agrees on both sides (to a rounding tie here and there). On HTP v68 "
+            "(QCS6490) the 16-bit path is not 16-bit exact: the first convolution, fed those same integers, "
+            "differs by several steps of its 16-bit grid on average (a step is 1/65535 of the tensor's range; a "
+            "uniform error of that size is what about 11–12 bits would give) — compiled on its own too (the last "
+            "row of each block: the image's integers in, the convolution's integers out) — and the chain drifts "
+            "from there. So on QCS6490 the W8A16 quality the CPU QDQ arithmetic predicts is optimistic, and "
+            f"`prepare` reports the NPU's own figure beside it{_corpus_example()}. On v73 (QCS8550) the 16-bit "
+            "chain stays within about a step on average, biased slightly downward. 8-bit activations agree on "
+            "both to a fraction of a step on average; their largest differences (a few steps) are one-step "
+            "differences the hardswish's Clip and Mul magnify.", ""]
 
 
 if __name__ == "__main__":

@@ -169,6 +169,14 @@ def test_retinaface_offsets_are_decoded_against_its_priors() -> None:
     got = decode({"loc": loc, "conf": conf, "landmarks": np.zeros((1, 168, 10), np.float32)}, head)
     np.testing.assert_allclose(got.boxes, [[36.8 - 32, 14.4 - 64, 36.8 + 32, 14.4 + 64]], atol=1e-4)
     assert got.scores.tolist() == pytest.approx([0.9]) and got.classes.tolist() == [0]
+    marks = np.zeros((1, 168, 10), np.float32)
+    marks[0, row, :2] = [1.0, -1.0]  # the first landmark: the prior's centre moved by (0.1·128, -0.1·128)
+    got = decode({"loc": loc, "conf": conf, "landmarks": marks}, head)
+    assert got.points is not None and got.points.shape == (1, 5, 2)
+    np.testing.assert_allclose(got.points[0], [[24 + 12.8, 40 - 12.8]] + [[24, 40]] * 4, atol=1e-4)
+    nothing = decode({"loc": loc, "conf": np.tile(np.array([0.99, 0.01], np.float32), (1, 168, 1)),
+                      "landmarks": marks}, head)  # no face on the image: no detection, no error
+    assert len(nothing) == 0 and nothing.points is not None and nothing.points.shape == (0, 5, 2)
 
 
 def test_a_softmax_with_a_background_column_drops_it() -> None:

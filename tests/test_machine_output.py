@@ -193,3 +193,46 @@ def test_sessions_opened_on_threads_give_stdout_back(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "stdout is back"
     assert "stderr is back" in done.stderr
+
+
+@pytest.mark.parametrize("first_out", ["first", "second"])
+def test_overlapping_native_captures_restore_the_descriptors(first_out: str) -> None:
+    """Two captures that overlap (one thread's session opening while another's is), whichever ends first: each
+    gets what native code wrote to fd 1 and fd 2 while it was open, and fd 1 and fd 2 end up where they were, with
+    no descriptor left open."""
+    import threading
+
+    from onnpu.runtime.native_log import capture_native
+
+    def identity(fd: int) -> tuple[int, int]:
+        st = os.fstat(fd)
+        return st.st_dev, st.st_ino
+
+    before = identity(1), identity(2)
+    open_fds = len(os.listdir("/proc/self/fd"))
+    entered = [threading.Event(), threading.Event()]
+    leave = [threading.Event(), threading.Event()]
+    logs: dict[int, Any] = {}
+
+    def capture(k: int) -> None:
+        with capture_native() as log:
+            os.write(1, f"out {k}\n".encode())
+            os.write(2, f"err {k}\n".encode())
+            entered[k].set()
+            leave[k].wait(10)
+        logs[k] = log
+
+    threads = [threading.Thread(target=capture, args=(k,)) for k in (0, 1)]
+    threads[0].start()
+    assert entered[0].wait(10)
+    threads[1].start()
+    assert entered[1].wait(10)
+    order = (0, 1) if first_out == "first" else (1, 0)
+    for k in order:
+        leave[k].set()
+        threads[k].join(10)
+    assert (identity(1), identity(2)) == before
+    assert len(os.listdir("/proc/self/fd")) == open_fds
+    for k in (0, 1):
+        assert f"out {k}" in logs[k].stdout and f"err {k}" in logs[k].text
+    os.write(1, b"")  # still writable

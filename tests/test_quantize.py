@@ -194,6 +194,10 @@ def test_mixed_precision_raises_the_cheapest_measured_gains_first_and_reports_th
                                   data.calibration[:SENSITIVITY_SAMPLES])
     assert gains and noise > 0 and all(0 <= g.gain <= noise for g in gains) and all(g.elements > 0 for g in gains)
     assert len({g.elements for g in gains}) > 1  # a feature map and a pooled vector cost differently
+    threaded, threaded_noise = measured_gains(float_model, read_model(tmp_path / "plain.onnx"),
+                                              data.calibration[:SENSITIVITY_SAMPLES], jobs=2)
+    assert threaded_noise == noise and [(g.name, g.gain, g.elements) for g in threaded] == \
+        [(g.name, g.gain, g.elements) for g in gains]  # measured on two threads: the same gains, in order
     ranked = [g.name for g in sorted(gains, key=lambda g: -g.per_element)]
     result = quantize(src, tmp_path / "mixed.onnx", "random", holdout=0.25, config=config,
                       target_sqnr=plain.worst_sqnr + 3)
@@ -202,6 +206,13 @@ def test_mixed_precision_raises_the_cheapest_measured_gains_first_and_reports_th
     assert result.mixed_cost is not None and 0 < result.mixed_cost <= 1
     assert any("% of the activation elements" in n for n in result.notes), result.notes
     assert result.worst_sqnr == result.steps[-1].sqnr_db
+
+    plain_args = ["quantize", str(src), "-o", str(tmp_path / "cli.onnx"), "--calib", "random", "--rounding", "nearest",
+                  "--jobs", "2", "--no-npu"]
+    with pytest.raises(SystemExit) as refused:  # --jobs has nothing to do with nearest rounding alone
+        main(plain_args)
+    assert refused.value.code == 2
+    assert main([*plain_args, "--target-sqnr", f"{plain.worst_sqnr + 3:.1f}"]) in (0, 4)  # measures gains on 2
 
 
 def test_raising_every_quantized_activation_is_w8a16() -> None:

@@ -336,8 +336,10 @@ def add_quantize_args(p: argparse.ArgumentParser, *, calib_required: bool = True
 
 def quantize_config_from(args: argparse.Namespace) -> QuantizeConfig:
     if args.rounding == "nearest":
-        flags = (["--no-bias-correction"] if args.no_bias_correction else []) + given(args, "jobs")
+        flags = (["--no-bias-correction"] if args.no_bias_correction else []) + \
+            (given(args, "jobs") if getattr(args, "target_sqnr", None) is None else [])
         if flags:
-            refuse(args, f"{', '.join(flags)}: only with --rounding optimized")
+            refuse(args, f"{', '.join(flags)}: only with --rounding optimized"
+                   + (" (or --target-sqnr)" if "--jobs" in flags else ""))
     return QuantizeConfig(args.activations, args.weights, args.per_channel, args.method, args.rounding,
                           not args.no_bias_correction, not args.no_range_search, args.equalize)

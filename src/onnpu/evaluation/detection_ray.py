@@ -65,13 +65,16 @@ def detect_image(detectors: Sequence[Detector], path: str, conf: float, iou: flo
 
 
 def _encode(found: list[Detections]) -> str:
-    return json.dumps([{"boxes": d.boxes.tolist(), "scores": d.scores.tolist(), "classes": d.classes.tolist()}
-                       for d in found])
+    return json.dumps([{"boxes": d.boxes.tolist(), "scores": d.scores.tolist(), "classes": d.classes.tolist(),
+                        "points": None if d.points is None else d.points.tolist()} for d in found])
 
 
 def _decode(text: str) -> list[Detections]:
     return [Detections(np.asarray(d["boxes"], np.float64).reshape(-1, 4), np.asarray(d["scores"], np.float64),
-                       np.asarray(d["classes"], np.int64)) for d in json.loads(text)]
+                       np.asarray(d["classes"], np.int64),
+                       None if d.get("points") is None else np.asarray(d["points"], np.float64).reshape(
+                           len(d["scores"]), -1, 2))
+            for d in json.loads(text)]
 
 
 class DetectActor:

@@ -136,25 +136,55 @@ def _read_from(f: IO[bytes], start: int) -> str:
     return _ANSI.sub("", os.pread(f.fileno(), max(size - start, 0), start).decode("utf-8", "replace"))
 
 
+def _redirect() -> _Redirection:
+    """fd 1 and fd 2 pointed at new temporary files; on any failure, everything it made is undone."""
+    _flush(sys.stdout)
+    _flush(sys.stderr)
+    _flush_c_stdio()
+    made: list[int] = []
+    # closed by the last capture to end, which may be on another thread: no `with` can hold them
+    out = tempfile.TemporaryFile(mode="w+b")  # noqa: SIM115
+    err = tempfile.TemporaryFile(mode="w+b")  # noqa: SIM115
+    try:
+        made.append(os.dup(1))
+        made.append(os.dup(2))
+        os.dup2(out.fileno(), 1)
+        os.dup2(err.fileno(), 2)
+    except OSError:
+        for fd, saved in zip((1, 2), made, strict=False):
+            with contextlib.suppress(OSError):
+                os.dup2(saved, fd)
+        for saved in made:
+            os.close(saved)
+        out.close()
+        err.close()
+        raise
+    return _Redirection(made[0], made[1], out, err)
+
+
+def _restore(shared: _Redirection) -> None:
+    try:
+        os.dup2(shared.saved_out, 1)
+        os.dup2(shared.saved_err, 2)
+    finally:
+        os.close(shared.saved_out)
+        os.close(shared.saved_err)
+        shared.out.close()
+        shared.err.close()
+
+
 @contextlib.contextmanager
 def capture_native() -> Iterator[CapturedLog]:
     """Redirect fd 1 and fd 2 to temporary files for the duration; the captured text is available
-    afterwards, and logged to ``onnpu.native``. Thread-safe: captures that overlap share one redirection, set
-    up by the first and undone by the last; each gets what native code wrote while it was open (with what
-    the others' native calls wrote meanwhile)."""
+    afterwards, and logged to ``onnpu.native``. Captures may overlap (sessions opened on several threads): they
+    share one redirection, set up by the first and undone by the last, so fd 1 and fd 2 always come back; each
+    capture's text is all native code wrote while it was open — its own call's, and any other thread's native
+    output of that time."""
     global _redirection
     log = CapturedLog()
     with _REDIRECTION_LOCK:
         if _redirection is None:
-            _flush(sys.stdout)
-            _flush(sys.stderr)
-            _flush_c_stdio()
-            # closed by the last capture to end, which may be on another thread: no `with` can hold them
-            out = tempfile.TemporaryFile(mode="w+b")  # noqa: SIM115
-            err = tempfile.TemporaryFile(mode="w+b")  # noqa: SIM115
-            _redirection = _Redirection(os.dup(1), os.dup(2), out, err)
-            os.dup2(out.fileno(), 1)
-            os.dup2(err.fileno(), 2)
+            _redirection = _redirect()
         shared = _redirection
         shared.users += 1
         _flush_c_stdio()
@@ -163,21 +193,18 @@ def capture_native() -> Iterator[CapturedLog]:
         yield log
     finally:
         with _REDIRECTION_LOCK:
-            _flush(sys.stdout)
-            _flush(sys.stderr)
-            _flush_c_stdio()
-            log.stdout = _read_from(shared.out, starts[0])
-            log.text = _read_from(shared.err, starts[1])
-            log.lines = log.text.splitlines()
-            shared.users -= 1
-            if shared.users == 0:
-                os.dup2(shared.saved_out, 1)
-                os.dup2(shared.saved_err, 2)
-                os.close(shared.saved_out)
-                os.close(shared.saved_err)
-                shared.out.close()
-                shared.err.close()
-                _redirection = None
+            try:
+                _flush(sys.stdout)
+                _flush(sys.stderr)
+                _flush_c_stdio()
+                log.stdout = _read_from(shared.out, starts[0])
+                log.text = _read_from(shared.err, starts[1])
+                log.lines = log.text.splitlines()
+            finally:
+                shared.users -= 1
+                if shared.users == 0:
+                    _redirection = None
+                    _restore(shared)
         _log_text("stdout", log.stdout)
         _log_text("stderr", log.text)
 

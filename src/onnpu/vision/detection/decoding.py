@@ -35,11 +35,13 @@ class Detections:
         return Detections(np.zeros((0, 4)), np.zeros(0), np.zeros(0, np.int64))
 
     def mapped(self, placement: Placement) -> Detections:
-        """These detections in the original image's pixels (landmarks by the same mapping, clipped alike)."""
+        """These detections in the original image's pixels: boxes clipped to the image, landmarks mapped alike but
+        not clipped (a face cut by the image's edge keeps the points the model put outside it)."""
         points = None
         if self.points is not None:
             flat = self.points.reshape(-1, 2)
-            points = placement.to_original(np.concatenate([flat, flat], 1))[:, :2].reshape(self.points.shape)
+            points = placement.to_original(np.concatenate([flat, flat], 1), clip=False)[:, :2]
+            points = points.reshape(self.points.shape)
         return Detections(placement.to_original(self.boxes), self.scores, self.classes, points)
 
     def take(self, index: np.ndarray) -> Detections:

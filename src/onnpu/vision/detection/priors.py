@@ -54,6 +54,7 @@ def decode_retinaface(outputs: Mapping[str, np.ndarray], head: Head, index: int,
     points = None
     if "landmarks" in head.layout:
         marks = outputs[head.layout["landmarks"]]
-        marks = (marks[index] if marks.ndim == 3 else marks)[keep].astype(np.float64).reshape(len(keep), -1, 2)
+        marks = (marks[index] if marks.ndim == 3 else marks)[keep].astype(np.float64)
+        marks = marks.reshape(len(keep), marks.shape[-1] // 2, 2)
         points = p[:, None, :2] + marks * CENTRE_VARIANCE * p[:, None, 2:]
     return boxes, score[keep], np.zeros(len(keep), np.int64), points
