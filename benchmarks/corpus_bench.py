@@ -67,6 +67,7 @@ def measure(name: str, soc: str) -> dict[str, Any]:
         entry["prepare_s"] = time.perf_counter() - start
         assert result.quantization is not None and result.npu is not None
         entry["activations"] = result.quantization.config.activations
+        entry["sixteen_bit"] = len(result.quantization.sixteen_bit)  # raised beyond the type (a detector's stages)
         entry["placement"] = result.npu.placement.headline().split(" (")[0]
         entry["on_npu"] = result.npu.placement.on_target
         entry["nodes"] = sum(1 for n in result.npu.placement.nodes if n.provider is not None)
@@ -165,10 +166,16 @@ def corpus_section(model: Any, quick: bool, only: set[str] | None = None) -> lis
                              f"{r.get('prepare_s', 0):.0f} |")
                 continue
             lines.append(f"| {record['name']} | {kind} | {soc.upper()} | {r['on_npu']} of {r['nodes']} | "
-                         f"{r['activations']} | {_db(r['cpu_db'])} | {_db(r['npu_db'])} | {r['task']} "
+                         f"{_activations(r)} | {_db(r['cpu_db'])} | {_db(r['npu_db'])} | {r['task']} "
                          f"{r['task_npu']:.3f} ({r['task_cpu']:.3f}) | {r['prepare_s']:.0f} |")
             print(lines[-1], flush=True)
     return [*lines, "", *_detection_table(records)]
+
+
+def _activations(r: dict[str, Any]) -> str:
+    """The activation type, and how many activations a recipe raised to 16 bits beyond it."""
+    raised = r.get("sixteen_bit") or 0
+    return r["activations"] + (f" + {raised} at u16" if r["activations"] == "u8" and raised else "")
 
 
 def _boxes(stats: dict[str, Any], size: list[int]) -> str:
