@@ -37,11 +37,7 @@ class Detections:
     def mapped(self, placement: Placement) -> Detections:
         """These detections in the original image's pixels: boxes clipped to the image, landmarks mapped alike but
         not clipped (a face cut by the image's edge keeps the points the model put outside it)."""
-        points = None
-        if self.points is not None:
-            flat = self.points.reshape(-1, 2)
-            points = placement.to_original(np.concatenate([flat, flat], 1), clip=False)[:, :2]
-            points = points.reshape(self.points.shape)
+        points = None if self.points is None else placement.points_to_original(self.points)
         return Detections(placement.to_original(self.boxes), self.scores, self.classes, points)
 
     def take(self, index: np.ndarray) -> Detections:

@@ -39,12 +39,17 @@ class Placement:
 
     def to_original(self, boxes: np.ndarray, clip: bool = True) -> np.ndarray:
         """Boxes ``[K, 4]`` xyxy in input pixels → original image pixels (float64), clipped to the image."""
-        out = np.array(boxes, dtype=np.float64, copy=True).reshape(-1, 4)
-        out[:, 0::2] = (out[:, 0::2] - self.left) / self.scale_x
-        out[:, 1::2] = (out[:, 1::2] - self.top) / self.scale_y
+        out = self.points_to_original(np.asarray(boxes).reshape(-1, 2, 2)).reshape(-1, 4)
         if clip:
             np.clip(out[:, 0::2], 0, self.width, out=out[:, 0::2])
             np.clip(out[:, 1::2], 0, self.height, out=out[:, 1::2])
+        return out
+
+    def points_to_original(self, points: np.ndarray) -> np.ndarray:
+        """Points ``[..., 2]`` (x, y) in input pixels → original image pixels (float64), not clipped."""
+        out = np.array(points, dtype=np.float64, copy=True)
+        out[..., 0] = (out[..., 0] - self.left) / self.scale_x
+        out[..., 1] = (out[..., 1] - self.top) / self.scale_y
         return out
 
     def to_input(self, boxes: np.ndarray) -> np.ndarray:
