@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 from PIL import Image
 
@@ -199,6 +200,80 @@ def case_htp_backend_failing(tmp: Path) -> list[str]:
     return ["run", str(_model(tmp)), "--target", "npu", "--ep-option", "backend_path=/nonexistent/libQnnHtp.so"]
 
 
+def _relu(tmp: Path, elem: int, shape: list[int], name: str = "relu.onnx") -> Path:
+    from onnx import helper
+
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", elem, shape)],
+                              [helper.make_tensor_value_info("y", elem, shape)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return models.save(model, tmp / name)
+
+
+def case_huge_declared_input(tmp: Path) -> list[str]:
+    """150 bytes declaring a 12 TB input: refused before any array is made (it once ran the machine out of memory)."""
+    from onnx import TensorProto
+
+    return ["run", str(_relu(tmp, TensorProto.FLOAT, [1, 3, 1_000_000, 1_000_000])), "--random", "--target", "cpu"]
+
+
+def case_text_input(tmp: Path) -> list[str]:
+    from onnx import TensorProto
+
+    return ["run", str(_relu(tmp, TensorProto.STRING, [1, 4])), "--random", "--target", "cpu"]
+
+
+def case_bfloat16_input(tmp: Path) -> list[str]:
+    from onnx import TensorProto
+
+    return ["simplify", str(_relu(tmp, TensorProto.BFLOAT16, [1, 4])), "-o", str(tmp / "s.onnx")]
+
+
+def case_no_pixels(tmp: Path) -> list[str]:
+    Image.new("RGB", (40, 30)).save(tmp / "photo.png")
+    from onnx import TensorProto
+
+    return ["classify", str(tmp / "photo.png"), "--model", str(_relu(tmp, TensorProto.FLOAT, [1, 3, 0, 8])),
+            "--target", "cpu"]
+
+
+def case_no_opset(tmp: Path) -> list[str]:
+    path = _relu(tmp, 1, [1, 4])
+    model = onnx.load(path)
+    del model.opset_import[:]
+    path.write_bytes(model.SerializeToString())
+    return ["fix-shapes", str(path), "-o", str(tmp / "fixed.onnx"), "--input", "x=1,4"]
+
+
+def case_undefined_element_type(tmp: Path) -> list[str]:
+    model = models.float_conv()
+    model.graph.initializer[0].data_type = 999
+    path = tmp / "model.onnx"
+    path.write_bytes(model.SerializeToString())
+    return ["inspect", str(path)]
+
+
+def case_object_array_npz(tmp: Path) -> list[str]:
+    np.savez(tmp / "x.npz", x=np.array([{"a": 1}], dtype=object))
+    return ["run", str(_model(tmp)), "--input", f"x={tmp / 'x.npz'}", "--target", "cpu"]
+
+
+def case_damaged_npz(tmp: Path) -> list[str]:
+    (tmp / "x.npz").write_bytes(b"PK\x03\x04garbage")
+    return ["run", str(_model(tmp)), "--input", f"x={tmp / 'x.npz'}", "--target", "cpu"]
+
+
+def case_classic_ml_model(tmp: Path) -> list[str]:
+    import shutil
+
+    import onnxruntime
+
+    shipped = Path(onnxruntime.__file__).parent / "datasets" / "logreg_iris.onnx"
+    return ["prepare", str(shutil.copy(shipped, tmp / "logreg_iris.onnx")), "-o", str(tmp / "p.onnx"), "--calib",
+            "random"]
+
+
 CASES: dict[str, tuple[Setup, str, int]] = {
     "truncated ONNX": (case_truncated_onnx, "not a valid ONNX model (truncated or corrupt", 1),
     "corrupt ONNX": (case_corrupt_onnx, "not a valid ONNX model", 1),
@@ -228,6 +303,15 @@ CASES: dict[str, tuple[Setup, str, int]] = {
     "unknown target": (case_unknown_target, "unknown target 'tpu'", 1),
     "unknown provider option": (case_unknown_provider_option, "unknown QNN provider option 'htp_perf'", 1),
     "HTP backend failing": (case_htp_backend_failing, "the QNN HTP backend failed to load", 1),
+    "huge declared input": (case_huge_declared_input, "one set of its inputs needs about 12000.0 GB of memory", 1),
+    "text input": (case_text_input, "input 'x' is string: onnpu makes and measures data for numeric", 1),
+    "bfloat16 input": (case_bfloat16_input, "input 'x' is bfloat16: onnpu makes and measures data", 1),
+    "image input of no pixels": (case_no_pixels, "input 'x' with shape [1, 3, 0, 8] holds images of no pixels", 1),
+    "no opset imported": (case_no_opset, "ONNX's shape inference rejects the graph", 1),
+    "undefined element type": (case_undefined_element_type, "has element type 999, which ONNX does not define", 1),
+    "object arrays in an .npz": (case_object_array_npz, "not a readable .npy/.npz file (Object arrays", 1),
+    "damaged .npz": (case_damaged_npz, "not a readable .npy/.npz file", 1),
+    "classic ML model (scikit-learn)": (case_classic_ml_model, "a classic machine-learning model (LinearClassifier", 1),
 }
 
 

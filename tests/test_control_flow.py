@@ -70,3 +70,46 @@ def test_profile_rows_inside_an_if_carry_their_scope_and_the_if_keeps_its_own_ti
     assert any("mode_if" in n and "rows inside its bodies" in n for n in result.notes)
     assert the_if.time_us >= 0
     assert abs(sum(r.share for r in result.rows) - 1) < 1e-6
+
+
+def test_an_if_on_computed_data_is_not_given_an_input_value_fix() -> None:
+    """A wake-word model's If runs its second stage when a score computed from the [1, 16, 96] features passes a
+    threshold: no constant can stand for the features, so the fix is to split the model at the If, never
+    `--input-value x=VALUE` (which cannot fill the input). A scalar input that decides an If still gets it."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from onnpu.model.graphs import walk
+    from onnpu.model.simplify import condition_hint
+    from onnpu.tasks.explain_placement import _control_flow_fix
+
+    def branch(name: str, op: str) -> onnx.GraphProto:
+        return helper.make_graph([helper.make_node(op, ["x"], [f"{name}_y"])], name, [],
+                                 [helper.make_tensor_value_info(f"{name}_y", TensorProto.FLOAT, [1, 16, 96])])
+
+    def model(condition_from: str) -> onnx.ModelProto:
+        nodes = [helper.make_node("ReduceMean", ["x"], ["score"], keepdims=0),
+                 helper.make_node("Greater", ["score", condition_from], ["go"]),
+                 helper.make_node("If", ["go"], ["y"], then_branch=branch("then", "Relu"),
+                                  else_branch=branch("else", "Neg"), name="stage_two")]
+        inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16, 96])]
+        inits = []
+        if condition_from == "threshold":
+            inputs.append(helper.make_tensor_value_info("threshold", TensorProto.FLOAT, []))
+        else:
+            inits.append(numpy_helper.from_array(np.array(0.5, np.float32), "limit"))
+        graph = helper.make_graph(nodes, "g", inputs, [helper.make_tensor_value_info("y", TensorProto.FLOAT,
+                                                                                     [1, 16, 96])], inits)
+        return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+    computed = model("limit")
+    [the_if] = [g for g in walk(computed.graph) if g.node.op_type == "If"]
+    fix = _control_flow_fix(computed, the_if, "wake.onnx")
+    assert "--input-value" not in fix and "split it at the If" in fix and "from the values of x" in fix
+    assert condition_hint(computed) == ""
+    given = model("threshold")
+    [the_if] = [g for g in walk(given.graph) if g.node.op_type == "If"]
+    fix = _control_flow_fix(given, the_if, "wake.onnx")
+    assert "--input-value threshold=VALUE" in fix and "--input-value x=" not in fix
+    assert "--input-value threshold=VALUE" in condition_hint(given)

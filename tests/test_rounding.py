@@ -209,3 +209,20 @@ def test_local_search_lowers_the_rounding_objective_to_a_local_minimum(per_row: 
         moved = refined.copy()
         moved[r, j] += step
         assert _objective(moved, target, h, scale, zp) >= after - 1e-9 * abs(after)
+
+
+def test_a_model_with_no_layer_to_round_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """No Conv/Gemm/MatMul with float weights (here: none at all): the report says there was nothing to re-round,
+    not "÷inf" nor a work budget that used no input."""
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Add", ["r", "x"], ["y"])],
+                              "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    src = models.save(model, tmp_path / "m.onnx")
+    assert main(["quantize", str(src), "-o", str(tmp_path / "q.onnx"), "--calib", "random", "--no-npu"]) == 0
+    text = capsys.readouterr().out
+    assert "optimized rounding: no layer to re-round" in text and "÷inf" not in text
+    assert "work budget" not in text

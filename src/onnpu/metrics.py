@@ -30,7 +30,7 @@ class OutputQuality:
     sqnr_db: float
     max_abs_error: float
     mean_abs_error: float
-    cosine: float
+    cosine: float | None  # mean per-sample cosine; None for one value per sample (always ±1: says nothing)
     top1_agreement: float | None = None
     top5_overlap: float | None = None
     samples: int = 0
@@ -43,7 +43,7 @@ class OutputQuality:
         if self.task == "classes" and self.top1_agreement is not None:
             top5 = f", top-5 {self.top5_overlap:.0%}" if self.top5_overlap is not None else ""
             return f"top-1 {self.top1_agreement:.0%}{top5}"
-        if self.task == "embedding":
+        if self.task == "embedding" and self.cosine is not None:
             return f"cosine {self.cosine:.4f}"
         return f"max |err| {self.max_abs_error:.4g}, mean {self.mean_abs_error:.4g}"
 
@@ -51,11 +51,14 @@ class OutputQuality:
         """Why this output is below the documented floor (None: it is not)."""
         if self.task == "classes" and self.top1_agreement is not None and self.top1_agreement < TOP1_FLOOR:
             return f"top-1 agreement {self.top1_agreement:.0%} < {TOP1_FLOOR:.0%}"
-        if self.task == "embedding" and self.cosine < COSINE_FLOOR:
+        if self.task == "embedding" and self.cosine is not None and self.cosine < COSINE_FLOOR:
             return f"cosine {self.cosine:.4f} < {COSINE_FLOOR}"
         if self.sqnr_db < SQNR_FLOOR_DB:
             return f"{self.sqnr_db:.1f} dB < {SQNR_FLOOR_DB:g} dB"
         return None
+
+    def cosine_text(self, digits: int = 5) -> str:
+        return "-" if self.cosine is None else f"{self.cosine:.{digits}f}"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self) | {"task_figure": self.task_figure(), "below_floor": self.below_floor()}
@@ -90,6 +93,17 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     return np.argsort(-np.asarray(scores), axis=-1, kind="stable")[..., :k]
 
 
+def mean_cosine(a: np.ndarray, b: np.ndarray) -> float | None:
+    """Mean cosine similarity of the rows of ``a`` and ``b`` [samples, values]: two all-zero rows agree (1), one
+    all-zero row against another does not (0); None for one value per row (its cosine is only its sign)."""
+    if a.shape[1] < 2:
+        return None
+    na, nb = np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1)
+    both_zero = (na == 0) & (nb == 0)
+    cos = np.where(both_zero, 1.0, np.sum(a * b, axis=1) / np.maximum(na * nb, 1e-300))
+    return float(np.mean(cos))
+
+
 def compare_outputs(name: str, reference: Sequence[np.ndarray], test: Sequence[np.ndarray], *,
                     scale: Sequence[float] | None = None, axis: int | None = None,
                     integer: bool = False, task: str | None = None) -> OutputQuality:
@@ -101,10 +115,12 @@ def compare_outputs(name: str, reference: Sequence[np.ndarray], test: Sequence[n
     if ref.shape != tst.shape:
         raise InputDataError(f"output {name}: shapes {list(ref.shape[1:])} and {list(tst.shape[1:])} differ, so there "
                              "is nothing to compare", hint="compare a model with its own quantized or compiled copy")
+    if ref.size == 0:
+        raise InputDataError(f"output {name}: no values to compare (shape {list(ref.shape[1:])})",
+                             hint="give the model inputs of a size that makes outputs (fix its dims: --dim)")
     a, b = ref.reshape(len(ref), -1), tst.reshape(len(tst), -1)
-    cos = np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1) + 1e-30)
     quality = OutputQuality(name, sqnr_db(ref, tst), float(np.max(np.abs(ref - tst))),
-                            float(np.mean(np.abs(ref - tst))), float(np.mean(cos)), samples=len(ref), task=task)
+                            float(np.mean(np.abs(ref - tst))), mean_cosine(a, b), samples=len(ref), task=task)
     if _is_classifier_output(ref):
         k = min(5, a.shape[1])
         ta, tb = top_k(a, k), top_k(b, k)

@@ -75,7 +75,7 @@ def render(result: BenchResult) -> None:
             for o in d.outputs:
                 drift.add_row(escape(d.label), escape(o.name), f"{o.sqnr_db:.2f}", f"{o.max_abs_error:.4g}",
                               f"{o.mean_abs_error:.4g}", "-" if o.max_steps is None else f"{o.max_steps:.2f}",
-                              f"{o.cosine:.5f}",
+                              o.cosine_text(),
                               "-" if o.top1_agreement is None else f"{o.top1_agreement:.0%}",
                               "-" if o.top5_overlap is None else f"{o.top5_overlap:.0%}")
         out().print(drift)

@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         table.add_column(col, justify="left" if col == "output" else "right")
     for o in result.outputs:
         table.add_row(escape(o.name), f"{o.sqnr_db:.2f}", f"{o.max_abs_error:.4g}", f"{o.mean_abs_error:.4g}",
-                      "-" if o.max_steps is None else f"{o.max_steps:.2f}", f"{o.cosine:.5f}",
+                      "-" if o.max_steps is None else f"{o.max_steps:.2f}", o.cosine_text(),
                       escape(o.task_figure()))
     out().print(table)
     for side, headline in result.placements.items():

@@ -39,9 +39,9 @@ def render(info: ModelInfo) -> None:
 
     from onnpu.cli.console import escape, out
 
-    out().print(f"[bold]{info.path}[/]  IR {info.ir_version}, opsets "
-                + ", ".join(f"{d} {v}" for d, v in info.opsets.items())
-                + (f", producer {info.producer}" if info.producer else ""))
+    out().print(f"[bold]{escape(info.path)}[/]  IR {info.ir_version}, opsets "
+                + escape(", ".join(f"{d} {v}" for d, v in info.opsets.items()))
+                + (f", producer {escape(info.producer)}" if info.producer else ""))
     table = Table(title="inputs and outputs", title_justify="left")
     for col in ("", "name", "type", "shape", "quantization"):
         table.add_column(col)
@@ -51,16 +51,16 @@ def render(info: ModelInfo) -> None:
             shape = escape("[" + ", ".join("?" if d is None or (isinstance(d, str) and _computed(d)) else str(d)
                                            for d in t.shape) + "]")
             shape += f"  [yellow]dynamic: {escape(', '.join(named))}[/]" if named else ""
-            table.add_row(kind, escape(t.name), t.elem_type, shape, escape(_quant_text(t)))
+            table.add_row(kind, escape(t.name), escape(t.type_text), shape, escape(_quant_text(t)))
     out().print(table)
     ops = ", ".join(f"{op} {n}" for op, n in info.op_histogram.items())
-    out().print(f"nodes: {info.node_count} ({ops})", soft_wrap=True)
+    out().print(f"nodes: {info.node_count} ({escape(ops)})", soft_wrap=True)
     out().print(f"parameters: {info.parameter_count:,} ({info.parameter_bytes / 1e6:.2f} MB); "
                 f"quantization: {info.quantization_style}"
-                + (f"; external data: {', '.join(info.external_data)}" if info.external_data else ""))
+                + (f"; external data: {escape(', '.join(info.external_data))}" if info.external_data else ""))
     if info.dynamic_inputs:
         dims = sorted({d for ds in info.dynamic_inputs.values() for d in ds})
-        out().print(f"[yellow]dynamic dims {', '.join(dims)}: fix them (--dim NAME=VALUE) or the NPU "
+        out().print(f"[yellow]dynamic dims {escape(', '.join(dims))}: fix them (--dim NAME=VALUE) or the NPU "
                     "target runs everything on the CPU[/]")
 
 

@@ -95,14 +95,16 @@ def render_npu_check(npu: NpuCheck) -> None:
     from rich.table import Table
 
     from onnpu.cli.console import escape, out
+    from onnpu.cli.render import device_word
     from onnpu.tasks.prepare import DRIFT_FLAG_STEPS
 
-    out().print(f"[green]NPU check ({npu.target}, CPU fallback disabled): {npu.placement.headline()}[/]",
+    device = device_word(npu.target)
+    out().print(f"[green]{device} check ({npu.target}, CPU fallback disabled): {npu.placement.headline()}[/]",
                 soft_wrap=True)
-    out().print(f"  session {npu.session_seconds:.2f} s, run {npu.run_ms:.1f} ms; NPU vs exact CPU QDQ arithmetic on "
-                f"{escape(npu.inputs_source)}, per output in quantization steps:", soft_wrap=True)
+    out().print(f"  session {npu.session_seconds:.2f} s, run {npu.run_ms:.1f} ms; {device} vs exact CPU QDQ arithmetic "
+                f"on {escape(npu.inputs_source)}, per output in quantization steps:", soft_wrap=True)
     table = Table()
-    for col in ("output", "max |NPU − CPU|", "step", "max steps", "mean steps", "beyond flag", ""):
+    for col in ("output", f"max |{device} − CPU|", "step", "max steps", "mean steps", "beyond flag", ""):
         table.add_column(col, justify="left" if col in ("output", "") else "right")
     for o in npu.outputs:
         steps = "-" if o.steps is None else f"{o.steps:.2f}" + (" (integer)" if o.kind == "integer" else "")

@@ -48,7 +48,7 @@ def _quality_table(title: str, items: list[OutputQuality]) -> None:
         table.add_column(col, justify="right" if col in ("SQNR dB", "cosine") else "left")
     for q in items:
         below = q.below_floor()
-        table.add_row(escape(q.name), f"{q.sqnr_db:.2f}", f"{q.cosine:.5f}", escape(q.task_figure()),
+        table.add_row(escape(q.name), f"{q.sqnr_db:.2f}", q.cosine_text(), escape(q.task_figure()),
                       f"[yellow]below: {escape(below)}[/]" if below else "ok")
     out().print(table)
 
@@ -56,6 +56,7 @@ def _quality_table(title: str, items: list[OutputQuality]) -> None:
 def render_quality(result: QuantizeResult, *, float_model: str = "FLOAT.onnx") -> None:
     """The quality report: a random calibration said first; float vs CPU QDQ and vs the NPU; warnings."""
     from onnpu.cli.console import escape, out
+    from onnpu.cli.render import device_word
     from onnpu.quantization.trust import floor_warnings
 
     check = result.calibration_check
@@ -68,10 +69,11 @@ def render_quality(result: QuantizeResult, *, float_model: str = "FLOAT.onnx") -
     npu = result.npu_quality
     if npu is not None:
         if npu.problem:
-            out().print(f"[yellow]float vs NPU ({escape(npu.target)}): not measured: {escape(npu.problem)}[/]",
+            out().print(f"[yellow]float vs {device_word(npu.target)} ({escape(npu.target)}): not measured: "
+                        f"{escape(npu.problem)}[/]",
                         soft_wrap=True)
         else:
-            _quality_table(f"{what}: float vs NPU ({npu.target}) on {npu.samples} held-out inputs"
+            _quality_table(f"{what}: float vs {device_word(npu.target)} ({npu.target}) on {npu.samples} held-out inputs"
                            + (f"; {npu.placement}" if npu.placement else ""), npu.outputs)
     if result.target_sqnr is not None:
         for i, step in enumerate(result.steps, 1):
@@ -87,7 +89,9 @@ def render_quality(result: QuantizeResult, *, float_model: str = "FLOAT.onnx") -
         r = result.ranges
         out().print(f"  range search: {r.changed} of {len(r.tensors)} activation ranges narrowed ({r.seconds:.1f} s)"
                     + ("" if r.kept else ", not kept (not better on the check inputs)"))
-    if result.rounding is not None and result.nearest_quality:
+    if result.rounding is not None and not result.rounding.layers:
+        out().print(f"  optimized rounding: {escape('; '.join(result.rounding.notes))}", soft_wrap=True)
+    elif result.rounding is not None and result.nearest_quality:
         before = min(q.sqnr_db for q in result.nearest_quality)
         rounding = result.rounding
         out().print(f"  optimized rounding ({rounding.method}, {len(rounding.layers)} layers, "

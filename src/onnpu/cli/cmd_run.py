@@ -51,7 +51,10 @@ def _specs(items: list[str]) -> dict[str, str]:
 
 
 def _save_npz(out: Path, arrays: dict[str, np.ndarray], inputs: tuple[str, ...]) -> None:
-    """Write an .npz atomically (never through a link, never over one of the command's inputs)."""
+    """Write an .npz atomically (never through a link, never over one of the command's inputs); a name that
+    would be a path inside the archive (``../x``, ``a/b``) is saved with its separators as ``_``."""
+    import re
+
     import numpy as np
 
     from onnpu.guards import write_error
@@ -59,9 +62,15 @@ def _save_npz(out: Path, arrays: dict[str, np.ndarray], inputs: tuple[str, ...])
     from onnpu.storage import atomic_output
 
     check_output(out, others=inputs, what="outputs")
+    safe: dict[str, np.ndarray] = {}
+    for name, value in arrays.items():  # a model's output names become archive members: never a path
+        key = re.sub(r"[/\\\x00-\x1f]", "_", name).lstrip(".") or "output"
+        while key in safe:
+            key += "_"
+        safe[key] = value
     try:
         with atomic_output(out) as f:
-            np.savez(f, **arrays)  # type: ignore[arg-type]
+            np.savez(f, **safe)  # type: ignore[arg-type]
     except OSError as exc:
         raise write_error(exc, "outputs", out) from exc
 
@@ -69,14 +78,13 @@ def _save_npz(out: Path, arrays: dict[str, np.ndarray], inputs: tuple[str, ...])
 def run(args: argparse.Namespace) -> int:
     import statistics
 
-    import numpy as np
     from rich.table import Table
 
     from onnpu.cli.console import escape, out, print_json
     from onnpu.cli.render import print_placement
     from onnpu.cli.sources import local_model
     from onnpu.runtime.feeds import load_arrays
-    from onnpu.tasks.run import run_model
+    from onnpu.tasks.run import output_stats, run_model
 
     ranges = args.input_range or args.input_value
     if args.input and (args.random or args.seed is not None) and not ranges:
@@ -105,9 +113,9 @@ def run(args: argparse.Namespace) -> int:
     for col in ("name", "shape", "dtype", "min", "max", "mean"):
         table.add_column(col)
     for name, value in result.outputs.items():
-        v = value.astype(np.float64)
-        table.add_row(escape(name), escape(str(list(value.shape))), str(value.dtype), f"{v.min():.6g}",
-                      f"{v.max():.6g}", f"{v.mean():.6g}")
+        stats = output_stats(value)
+        shown = [f"{x:.6g}" for x in stats] if stats else ["-"] * 3
+        table.add_row(escape(name), escape(str(list(value.shape))), str(value.dtype), *shown)
     out().print(table)
     lat = result.latencies_ms
     out().print(f"session {result.session_seconds * 1000:.0f} ms; run median {statistics.median(lat):.2f} ms over "

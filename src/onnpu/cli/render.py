@@ -47,3 +47,9 @@ def print_placement(target: Target, providers: list[str], placement: PlacementSu
         names = escape(", ".join(f"{n.name} ({n.op_type})" for n in placement.fallback_nodes[:8]))
         more = len(placement.fallback_nodes) - 8
         out().print(f"[yellow]on the CPU: {names}{f' and {more} more' if more > 0 else ''}[/]", soft_wrap=True)
+
+
+def device_word(target: str) -> str:
+    """What a described target runs on, for headings: "NPU" for a QNN target, else its name ("CPU", "GPU")."""
+    name = target.split(" ", 1)[0] if target else "npu"
+    return "NPU" if name in ("npu", "qnn") else name.upper()

@@ -55,7 +55,7 @@ def _markdown(result: BenchResult) -> str:
         for d in result.drift:
             for o in d.outputs:
                 lines.append(f"| {d.label} | {d.reference} | {o.name} | {o.sqnr_db:.2f} | {o.max_abs_error:.4g} | "
-                             f"{o.cosine:.5f} | {_dash(o.top1_agreement, '.0%')} |")
+                             f"{o.cosine_text()} | {_dash(o.top1_agreement, '.0%')} |")
         lines.append("")
     lines += [f"Note: {n}" for n in result.notes]
     return "\n".join(lines)
@@ -71,7 +71,7 @@ def _html(result: BenchResult, plot: bytes) -> str:
         f"<td>{_dash(r.session_cached_s, '.3f')}</td><td>{e(r.placement)}</td></tr>" for r in result.runs)
     drift = "".join(
         f"<tr><td>{e(d.label)}</td><td>{e(d.reference)}</td><td>{e(o.name)}</td><td>{o.sqnr_db:.2f}</td>"
-        f"<td>{o.cosine:.5f}</td><td>{_dash(o.top1_agreement, '.0%')}</td></tr>"
+        f"<td>{o.cosine_text()}</td><td>{_dash(o.top1_agreement, '.0%')}</td></tr>"
         for d in result.drift for o in d.outputs)
     body = (f"<p id='summary'>{result.iterations} interleaved rounds, {e(result.input_source)}, {e(result.threads)}"
             "</p><table><tr><th>run</th><th>p50 ms</th><th>mean ms</th><th>p99 ms</th><th>inf/s</th>"

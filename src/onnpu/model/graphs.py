@@ -7,6 +7,7 @@ walk from tensors to the nodes that compute them."""
 from __future__ import annotations
 
 import heapq
+import math
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -249,6 +250,28 @@ def condition_inputs(model: onnx.ModelProto, item: GraphNode) -> tuple[list[str]
             if depth == 0 and name in top_inputs:
                 inputs.add(name)
     return sorted(inputs), shapes
+
+
+SETTABLE_VALUES = 16  # an input with at most this many values can be given as a constant (--input-value)
+
+
+def settable_inputs(model: onnx.ModelProto, names: Iterable[str]) -> list[str]:
+    """Those of ``names`` (graph inputs) a user can give as constants: scalars and small vectors (a sample rate,
+    a threshold, a flag), not data tensors (an image, a feature window) whose every value drives the result."""
+    found = []
+    infos = {v.name: v for v in model.graph.input}
+    for name in names:
+        info = infos.get(name)
+        if info is None or not info.type.HasField("tensor_type"):
+            continue
+        if not info.type.tensor_type.HasField("shape"):
+            found.append(name)  # unknown rank: let the user try
+            continue
+        dims = [d.dim_value if d.HasField("dim_value") else None for d in info.type.tensor_type.shape.dim]
+        if (len(dims) <= 1 and (not dims or dims[0] is None or dims[0] <= SETTABLE_VALUES)) or \
+                (None not in dims and math.prod(d for d in dims if d is not None) <= SETTABLE_VALUES):
+            found.append(name)
+    return found
 
 
 def integer_input_ranges(model: onnx.ModelProto) -> dict[str, tuple[int, int]]:

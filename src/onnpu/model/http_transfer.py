@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import http.client
+import math
 import os
 import socket
 import ssl
@@ -58,8 +59,9 @@ class DownloadPolicy:
                 except ValueError:
                     raise DownloadError(f"{env}={raw!r} is not a number", hint=f"unset {env} or give a number") \
                         from None
-                if number < 0:
-                    raise DownloadError(f"{env}={raw!r} is negative", hint=f"unset {env} or give a number ≥ 0")
+                if not math.isfinite(number) or number < 0:
+                    raise DownloadError(f"{env}={raw!r} is not a finite number ≥ 0",
+                                        hint=f"unset {env} or give a number ≥ 0")
                 values[field] = int(number) if field == "retries" else number
         raw_mb = os.environ.get("ONNPU_MAX_DOWNLOAD_MB")
         if max_mb is None and raw_mb:
@@ -69,6 +71,9 @@ class DownloadPolicy:
                 raise DownloadError(f"ONNPU_MAX_DOWNLOAD_MB={raw_mb!r} is not a number",
                                     hint="give the limit in MB") from None
         if max_mb is not None:
+            if not math.isfinite(max_mb) or max_mb <= 0:
+                raise DownloadError(f"the download limit {max_mb!r} MB is not a finite number > 0",
+                                    hint="give the limit in MB (--max-download-mb or ONNPU_MAX_DOWNLOAD_MB)")
             values["max_bytes"] = int(max_mb * 1_000_000)
         return replace(policy, **values)  # type: ignore[arg-type]
 

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from onnpu.errors import ModelError
+from onnpu.guards import printable
 from onnpu.model import proto
 from onnpu.model.files import external_data_files, metadata, read_model
 from onnpu.model.qparams import QuantParams, io_quant_params
@@ -31,6 +33,11 @@ class TensorInfo:
     elem_type: str
     shape: list[Dim]
     quant: QuantParams | None = None
+    container: str | None = None  # not a tensor: "seq(map(int64, float))", … (``elem_type``: its innermost tensor's)
+
+    @property
+    def type_text(self) -> str:
+        return self.container or self.elem_type
 
     @property
     def dynamic_dims(self) -> list[str]:
@@ -56,7 +63,7 @@ class TensorInfo:
         return "[" + ", ".join("?" if d is None else str(d) for d in self.shape) + "]"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "elem_type": self.elem_type, "shape": self.shape,
+        return {"name": self.name, "elem_type": self.elem_type, "container": self.container, "shape": self.shape,
                 "dynamic_dims": self.dynamic_dims, "quantization": self.quant.to_dict() if self.quant else None}
 
 
@@ -92,6 +99,29 @@ def _elem_name(elem_type: int) -> str:
     return str(proto.TensorProto.DataType.Name(elem_type)).lower()
 
 
+def _type_of(t: onnx.TypeProto) -> tuple[str, str | None]:
+    """(the innermost tensor's element type, the container around it as text or None for a plain tensor)."""
+    which = t.WhichOneof("value")
+    if which == "sequence_type":
+        elem, inner = _type_of(t.sequence_type.elem_type)
+        return elem, f"seq({inner or elem})"
+    if which == "map_type":
+        elem, inner = _type_of(t.map_type.value_type)
+        return elem, f"map({_elem_name(t.map_type.key_type)}, {inner or elem})"
+    if which == "optional_type":
+        elem, inner = _type_of(t.optional_type.elem_type)
+        return elem, f"optional({inner or elem})"
+    if which == "sparse_tensor_type":
+        elem = _elem_name(t.sparse_tensor_type.elem_type)
+        return elem, f"sparse({elem})"
+    return _elem_name(t.tensor_type.elem_type), None
+
+
+def _info(v: onnx.ValueInfoProto, quant: QuantParams | None) -> TensorInfo:
+    elem, container = _type_of(v.type)
+    return TensorInfo(v.name, elem, _shape(v), quant, container)
+
+
 def _shape(value: onnx.ValueInfoProto) -> list[Dim]:
     tt = value.type.tensor_type
     if not tt.HasField("shape"):
@@ -115,19 +145,26 @@ def graph_inputs(model: onnx.ModelProto) -> list[onnx.ValueInfoProto]:
 
 def tensor_infos(model: onnx.ModelProto) -> tuple[list[TensorInfo], list[TensorInfo]]:
     qin, qout = io_quant_params(model)
-    inputs = [TensorInfo(v.name, _elem_name(v.type.tensor_type.elem_type), _shape(v), qin.get(v.name))
-              for v in graph_inputs(model)]
-    outputs = [TensorInfo(v.name, _elem_name(v.type.tensor_type.elem_type), _shape(v), qout.get(v.name))
-               for v in model.graph.output]
+    inputs = [_info(v, qin.get(v.name)) for v in graph_inputs(model)]
+    outputs = [_info(v, qout.get(v.name)) for v in model.graph.output]
     return inputs, outputs
 
 
-def _parameters(model: onnx.ModelProto) -> tuple[int, int]:
+def _parameters(model: onnx.ModelProto, path: str | Path) -> tuple[int, int]:
+    """Values and bytes of the constant tensors: initializers and Constant nodes (exporters such as Paddle's
+    keep every weight in Constant nodes)."""
+    constants = [n for n in model.graph.node if n.op_type == "Constant" and n.domain in ("", "ai.onnx")]
+    tensors = list(model.graph.initializer) + [a.t for n in constants for a in n.attribute if a.name == "value"]
     count = size = 0
-    for t in model.graph.initializer:
+    for t in tensors:
         n = int(np.prod(t.dims)) if t.dims else 1
+        try:
+            itemsize = proto.np_dtype(t.data_type).itemsize
+        except (KeyError, ValueError, TypeError) as exc:
+            raise ModelError(f"{path}: tensor {printable(t.name)!r} has element type {t.data_type}, which ONNX does "
+                             "not define", hint="the file is damaged or not ONNX: re-export the model") from exc
         count += n
-        size += n * proto.np_dtype(t.data_type).itemsize
+        size += n * itemsize
     return count, size
 
 
@@ -145,7 +182,7 @@ def inspect_model(path: str | Path) -> ModelInfo:
     model = read_model(p, load_external_data=False)
     inputs, outputs = tensor_infos(model)
     ops = Counter(n.op_type if n.domain in ("", "ai.onnx") else f"{n.domain}.{n.op_type}" for n in model.graph.node)
-    count, size = _parameters(model)
+    count, size = _parameters(model, p)
     return ModelInfo(
         path=str(p),
         ir_version=model.ir_version,

@@ -214,7 +214,13 @@ def fix_shapes_model(model: onnx.ModelProto, dims: Mapping[str, int] | None = No
     del result.graph.value_info[:]
     if overridden:
         _check_consistent(result, source)
-    result = infer_shapes(result)
+    try:
+        result = infer_shapes(result)
+    except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        raise ShapeError(f"{source}: ONNX's shape inference rejects the graph ({first})",
+                         hint="check the model with onnx.checker.check_model(path, full_check=True); re-export it "
+                              "with the opsets it uses declared") from exc
     after = {t.name: t.shape_text() for t in tensor_infos(result)[0]}
     changes += [f"{name}: {before[name]} → {after[name]}" for name in before if before[name] != after[name]]
     return result, changes

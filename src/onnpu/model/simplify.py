@@ -29,6 +29,7 @@ from onnpu.model.graphs import (
     count_nodes,
     op_histogram,
     producers,
+    settable_inputs,
     walk,
     with_unique_names,
 )
@@ -288,8 +289,8 @@ def simplify_model(model: onnx.ModelProto, *, source: str = "model", skip_fusion
 
 def condition_hint(model: onnx.ModelProto) -> str:
     """How to make the model's If conditions constant, when they depend on input values ('' if none do)."""
-    inputs = sorted({name for g in walk(model.graph) if g.node.op_type == "If"
-                     for name in condition_inputs(model, g)[0]})
+    inputs = settable_inputs(model, sorted({name for g in walk(model.graph) if g.node.op_type == "If"
+                                            for name in condition_inputs(model, g)[0]}))
     if not inputs:
         return ""
     listed = " ".join(f"--input-value {n}=VALUE" for n in inputs)

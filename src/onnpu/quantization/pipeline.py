@@ -15,7 +15,7 @@ from onnpu import jsonio
 from onnpu.errors import OnnpuError, QuantizationError
 from onnpu.metrics import OutputQuality
 from onnpu.model.files import check_output, read_model_and_layout, set_metadata, write_model
-from onnpu.model.inspection import tensor_infos
+from onnpu.model.inspection import TensorInfo, tensor_infos
 from onnpu.model.transforms import constants_to_initializers, quantized_io
 from onnpu.quantization.calibration import CalibrationData, kinds_for, load_calibration
 from onnpu.quantization.config import DEFAULT_QUANTIZE, QuantizeConfig
@@ -34,6 +34,7 @@ from onnpu.quantization.recipe import quantize_qdq_model
 from onnpu.quantization.rounding import RoundingReport
 from onnpu.quantization.transformer import resolve_config
 from onnpu.quantization.trust import CalibrationCheck, check_calibration
+from onnpu.runtime.feeds import NOT_A_TENSOR_HINT
 from onnpu.runtime.inputs import check_finite
 from onnpu.runtime.targets import Target
 from onnpu.vision.preprocess import PreprocessConfig, preprocess_for
@@ -93,6 +94,20 @@ def _model_bytes(model: onnx.ModelProto) -> int:
     return model.ByteSize()
 
 
+def _refuse_non_network(src: Path, model: onnx.ModelProto, outputs: Sequence[TensorInfo]) -> None:
+    """A classic machine-learning model (scikit-learn through skl2onnx: ``ai.onnx.ml`` operators) or outputs that
+    are not tensors: nothing the HTP runs, refused by name before the quantizer fails somewhere inside."""
+    classic = sorted({n.op_type for n in model.graph.node if n.domain == "ai.onnx.ml"})
+    if classic:
+        raise QuantizationError(f"{src}: a classic machine-learning model ({', '.join(classic[:4])} from ai.onnx.ml):"
+                                " the NPU runs neural-network operators only, so there is nothing to quantize",
+                                hint=f"run it on the CPU: onnpu run {src} --target cpu")
+    boxed = [o for o in outputs if o.container is not None]
+    if boxed:
+        raise QuantizationError(f"{src}: output {boxed[0].name!r} is not a tensor but {boxed[0].container}: the "
+                                "HTP computes tensors", hint=NOT_A_TENSOR_HINT)
+
+
 def quantize(model: str | Path, out: str | Path, calib: str | Path | CalibrationData, *,
              config: QuantizeConfig = DEFAULT_QUANTIZE, io: str = "float", preprocess: PreprocessConfig | None = None,
              holdout: float = 0.2, limit: int | None = None, seed: int = 0, target_sqnr: float | None = None,
@@ -110,7 +125,8 @@ def quantize(model: str | Path, out: str | Path, calib: str | Path | Calibration
     check_output(out, inputs=(src,), force=force)
     loaded, had_external = read_model_and_layout(src)
     float_model = constants_to_initializers(loaded)
-    inputs, _ = tensor_infos(float_model)
+    inputs, output_infos = tensor_infos(float_model)
+    _refuse_non_network(src, float_model, output_infos)
     dynamic = {t.name: t.dynamic_dims for t in inputs if t.is_dynamic}
     if dynamic:
         listed = "; ".join(f"{k}: {', '.join(v)}" for k, v in dynamic.items())

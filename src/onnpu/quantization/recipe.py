@@ -114,10 +114,15 @@ def quantize_qdq_model(model: onnx.ModelProto, calibration: Sequence[Mapping[str
         write_model(original, stripped, force=True)  # external data when over the protobuf limit
         del original
         pre = Path(tmp) / "preprocessed.onnx"
+        root = logging.getLogger()
+        level = root.level
+        root.setLevel(logging.ERROR)  # it logs each unnamed node it names on the root logger
         try:
             changed = qnn_preprocess_model(str(stripped), str(pre))
         except Exception as exc:
             raise _failure("ONNX Runtime's QNN preprocessing (qnn_preprocess_model)", exc) from exc
+        finally:
+            root.setLevel(level)
         source = pre if changed else stripped
         staged_float = onnx.load(str(source))
         firsts = constant_first_matmuls(staged_float)  # what the preprocessing leaves that HTP v68 refuses
@@ -131,8 +136,6 @@ def quantize_qdq_model(model: onnx.ModelProto, calibration: Sequence[Mapping[str
         overrides = with_ranges({**layernorms,
                                  **{name: [{"quant_type": QuantType.QUInt16}] for name in sixteen_bit}},
                                 {**bounded, **masked})
-        root = logging.getLogger()
-        level = root.level
         root.setLevel(logging.ERROR)  # ORT's quantizer logs advice on the root logger
         try:
             stage = "configuration (get_qnn_qdq_config)"

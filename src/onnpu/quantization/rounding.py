@@ -174,7 +174,10 @@ def optimize_rounding(model: onnx.ModelProto, float_model: onnx.ModelProto,
                 progress.advance("rounding", done, len(layers))
     ordered = [reports[layer.name] for wave in planned for layer in wave]
     report = RoundingReport("gptq", used, 0.0, ordered, len(planned), work_budget)
-    if used < len(flagged):
+    if not layers:
+        report.notes.append("no layer to re-round: no Conv/Gemm/MatMul with constant float weights (weights kept "
+                            "in another type, e.g. float16, or computed) — nearest rounding as the recipe made it")
+    elif used < len(flagged):
         report.notes.append(f"rounding statistics from {used} of {len(flagged)} inputs (the work budget of "
                             f"{work_budget:.2g} multiply-adds)")
     check = [f for f, is_check in flagged if is_check]

@@ -4,7 +4,6 @@ outputs dequantized, and running a session over many feeds."""
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,17 +11,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from onnpu.errors import InputDataError
-from onnpu.guards import open_regular
 from onnpu.model.inspection import TensorInfo, tensor_infos
 from onnpu.model.qparams import dequantize, quantize_array
 from onnpu.runtime.inputs import random_feeds, random_inputs
+from onnpu.runtime.inputs.samples import read_arrays
 from onnpu.runtime.session import LoadedSession
 
 if TYPE_CHECKING:
     import onnx
 
 __all__ = ["align_by_position", "float_outputs", "float_view", "load_arrays", "output_as_float", "pair_outputs",
-           "prepare_feeds", "random_inputs", "run_feeds"]
+           "prepare_feeds", "random_inputs", "readable_output", "run_feeds"]
 
 
 def load_arrays(specs: Mapping[str, str | Path]) -> dict[str, np.ndarray]:
@@ -32,25 +31,18 @@ def load_arrays(specs: Mapping[str, str | Path]) -> dict[str, np.ndarray]:
         p = Path(path)
         if not p.exists() and not p.is_symlink():
             raise InputDataError(f"{p}: input file not found", hint="give --input NAME=path/to/array.npy")
-        with open_regular(p, "samples file") as f:  # a FIFO or a device is refused by name, never waited on
-            try:
-                data = np.load(io.BytesIO(f.read()), allow_pickle=False)
-            except (ValueError, OSError, EOFError) as exc:
-                raise InputDataError(f"{p}: not a readable .npy/.npz file ({exc})",
-                                     hint="save arrays with numpy.save or numpy.savez") from exc
-        if isinstance(data, np.lib.npyio.NpzFile):
-            with data:
-                if name == "*":
-                    arrays.update({k: data[k] for k in data.files})
-                elif name in data.files:
-                    arrays[name] = data[name]
-                elif len(data.files) == 1:
-                    arrays[name] = data[data.files[0]]
-                else:
-                    raise InputDataError(f"{p}: has arrays {data.files}, none named {name!r}",
-                                         hint=f"name the array {name!r} in the .npz")
+        data = read_arrays(p)  # a FIFO or a device refused by name; object arrays and damaged zips too
+        if set(data) == {""}:
+            arrays[name] = data[""]
+        elif name == "*":
+            arrays.update(data)
+        elif name in data:
+            arrays[name] = data[name]
+        elif len(data) == 1:
+            arrays[name] = next(iter(data.values()))
         else:
-            arrays[name] = data
+            raise InputDataError(f"{p}: has arrays {list(data)}, none named {name!r}",
+                                 hint=f"name the array {name!r} in the .npz")
     return arrays
 
 
@@ -59,9 +51,46 @@ def float_view(info: TensorInfo) -> TensorInfo:
     return TensorInfo(info.name, "float", info.shape, None)
 
 
+NOT_A_TENSOR_HINT = ("export the model with tensor outputs (skl2onnx: options={id(model): {'zipmap': False}}; "
+                     "torch: return tensors, not lists or dicts)")
+
+
+def readable_output(name: str, value: Any) -> tuple[np.ndarray, str | None]:
+    """An output as an array, and a note when it was not one: a sequence of maps (a ZipMap's class → score per
+    row) becomes [rows, classes] in its keys' order, a sequence of same-shaped tensors is stacked, a map becomes
+    its values. Anything else is refused naming the output."""
+    if isinstance(value, np.ndarray):
+        return value, None
+    if isinstance(value, dict):
+        value = [value]
+        what = "a map"
+    else:
+        what = "a sequence of maps"
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        keys = list(value[0])
+        if all(list(v) == keys for v in value):
+            rows = np.asarray([[v[k] for k in keys] for v in value])
+            if rows.dtype.kind in "biuf":
+                shown = ", ".join(map(str, keys[:6])) + (", …" if len(keys) > 6 else "")
+                return rows, f"output {name!r} is {what} (keys {shown}): read as {list(rows.shape)}, one column per key"
+    elif isinstance(value, list) and value and all(isinstance(v, np.ndarray) for v in value) and \
+            len({(v.shape, v.dtype) for v in value}) == 1:
+        stacked = np.stack(value)
+        return stacked, f"output {name!r} is a sequence of {len(value)} tensors: read stacked as {list(stacked.shape)}"
+    elif isinstance(value, (list, tuple)) and not value:
+        return np.zeros((0,), np.float32), f"output {name!r} is an empty sequence"
+    raise InputDataError(f"output {name!r} is a {type(value).__name__} onnpu cannot read as one tensor "
+                         "(a sequence of tensors of different shapes, or of maps with different keys)",
+                         hint=NOT_A_TENSOR_HINT)
+
+
 def output_as_float(info: TensorInfo, value: Any) -> np.ndarray:
-    """An output value in float: an integer output is dequantized with its own parameters."""
-    v = np.asarray(value)
+    """An output value in float: an integer output is dequantized with its own parameters; a sequence or map
+    as ``readable_output`` reads it; text is refused (nothing to measure it by)."""
+    v, _ = readable_output(info.name, value)
+    if v.dtype.kind in "USOT":
+        raise InputDataError(f"output {info.name!r} holds text ({info.elem_type}): onnpu measures numeric outputs",
+                             hint="export the model with numeric outputs (class indices, not label strings)")
     if not np.issubdtype(v.dtype, np.floating) and info.quant is not None:
         v = dequantize(v, info.quant)
     return v.astype(np.float32)
@@ -92,6 +121,10 @@ def prepare_feeds(infos: list[TensorInfo], arrays: Mapping[str, np.ndarray], mod
     parameters. Returns the feeds and notes on what was converted."""
     by_name = {i.name: i for i in infos}
     notes: list[str] = []
+    for info in infos:
+        if info.container is not None:
+            raise InputDataError(f"{model}: input {info.name!r} is not a tensor but {info.container}: onnpu feeds "
+                                 "tensors", hint="export the model with tensor inputs")
     unknown = [n for n in arrays if n not in by_name]
     if unknown:
         raise InputDataError(f"{model}: no input named {unknown[0]!r}",

@@ -14,7 +14,15 @@ import onnxruntime as ort
 from onnpu.errors import PlacementError, TargetError
 from onnpu.machine import htp_is_emulated
 from onnpu.model.files import read_model, validate_model_file
-from onnpu.model.graphs import CONTROL_FLOW, GraphNode, condition_inputs, needs_unique_names, walk, with_unique_names
+from onnpu.model.graphs import (
+    CONTROL_FLOW,
+    GraphNode,
+    condition_inputs,
+    needs_unique_names,
+    settable_inputs,
+    walk,
+    with_unique_names,
+)
 from onnpu.model.inspection import quantization_style, tensor_infos
 from onnpu.runtime.failures import RefusalError
 from onnpu.runtime.placement import NodePlacement, PlacementSummary, original_name, summarize
@@ -82,7 +90,8 @@ def _control_flow_fix(model: onnx.ModelProto, item: GraphNode, path: str) -> str
     if node.op_type != "If":
         return (f"no automatic fix for a {node.op_type}: its body runs on the CPU; export the model with the loop "
                 "unrolled (a fixed trip count) or run the loop outside the model")
-    values, shapes = condition_inputs(model, item)
+    depends_on, shapes = condition_inputs(model, item)
+    values = settable_inputs(model, depends_on)  # a sample rate, a flag; not an image or a feature window
     if values:
         given = " ".join(f"--input-value {v}=VALUE" for v in values)
         return (f"its condition depends on the value of {', '.join(values)}: make it constant and the If is replaced "
@@ -90,8 +99,9 @@ def _control_flow_fix(model: onnx.ModelProto, item: GraphNode, path: str) -> str
     if shapes:
         return (f"its condition depends only on shapes: fix them and simplify: `onnpu simplify {path} -o simple.onnx "
                 "--input NAME=SHAPE` (prepare does it) replaces the If by its branch")
-    return ("its condition depends on data computed by the model: it cannot be folded; take the decision outside "
-            "the model (two models, one per branch) to run the branches on the NPU")
+    computed = f" from the values of {', '.join(depends_on)}" if depends_on else ""
+    return (f"its condition depends on data the model computes{computed}: it cannot be folded; take the decision "
+            "outside the model (split it at the If: one model per branch) to run the branches on the NPU")
 
 
 def _explain_control_flow(node: NodePlacement, qnn_reason: str | None, body_nodes: int) -> str:

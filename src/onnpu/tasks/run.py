@@ -12,7 +12,7 @@ import numpy as np
 
 from onnpu.model.inspection import tensor_infos
 from onnpu.runtime.context_cache import open_session
-from onnpu.runtime.feeds import prepare_feeds
+from onnpu.runtime.feeds import prepare_feeds, readable_output
 from onnpu.runtime.inputs import describe_kinds, input_kinds, random_inputs
 from onnpu.runtime.placement import PlacementSummary
 from onnpu.runtime.session import LoadedSession
@@ -36,11 +36,18 @@ class RunResult:
             "placement": self.placement.to_dict() if self.placement else None,
             "session_seconds": self.session_seconds, "latencies_ms": self.latencies_ms,
             "outputs": {k: {"shape": list(v.shape), "dtype": str(v.dtype),
-                            "min": float(v.min()) if v.size else None, "max": float(v.max()) if v.size else None,
-                            "mean": float(v.astype(np.float64).mean()) if v.size else None}
+                            **dict(zip(("min", "max", "mean"), output_stats(v) or (None, None, None), strict=True))}
                         for k, v in self.outputs.items()},
             "notes": self.notes,
         }
+
+
+def output_stats(v: np.ndarray) -> tuple[float, float, float] | None:
+    """min, max and mean of a numeric output (None: empty, or text); a NaN stays a float here (the JSON writer
+    writes it as null, the table as nan)."""
+    if not v.size or v.dtype.kind not in "biuf":
+        return None
+    return float(v.min()), float(v.max()), float(v.astype(np.float64).mean())
 
 
 def run_model(model: str | Path, target: Target, *, inputs: Mapping[str, np.ndarray] | None = None,
@@ -75,5 +82,9 @@ def run_model(model: str | Path, target: Target, *, inputs: Mapping[str, np.ndar
         latencies.append((time.perf_counter() - start) * 1000)
     if kinds is not None and missing:
         notes.insert(0, f"random inputs, seed {seed}: " + describe_kinds({i.name: kinds[i.name] for i in missing}))
-    return RunResult(str(loaded.model_path), target, dict(zip(names, values, strict=False)), loaded.providers,
+    outputs = {}
+    for name, value in zip(names, values, strict=False):
+        outputs[name], read_as = readable_output(name, value)  # a ZipMap's sequence of maps: [rows, classes]
+        notes += [read_as] if read_as else []
+    return RunResult(str(loaded.model_path), target, outputs, loaded.providers,
                      loaded.placement, loaded.create_seconds, latencies, notes)

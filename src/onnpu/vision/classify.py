@@ -18,6 +18,7 @@ from onnpu.metrics import top_k
 from onnpu.model.exporter_metadata import class_names
 from onnpu.model.inspection import tensor_infos
 from onnpu.runtime.context_cache import open_session
+from onnpu.runtime.inputs import check_finite
 from onnpu.runtime.placement import PlacementSummary
 from onnpu.runtime.session import LoadedSession
 from onnpu.runtime.targets import Target, require_inference
@@ -117,6 +118,7 @@ def classify(images: Sequence[str | Path], model: str | Path, target: Target, *,
             times.append((time.perf_counter() - start) * 1000)
         latency = statistics.median(times)
         scores = reader.rows(np.asarray(raw))[0]
+        check_finite({reader.output.name: [scores]}, model=str(model), samples=[str(image)])  # no NaN ranked
         if label_names is None:
             label_names = load_labels(labels, scores.shape[-1], class_names(loaded.proto))
         order = top_k(scores, top)

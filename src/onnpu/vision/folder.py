@@ -27,6 +27,7 @@ from onnpu.model.exporter_metadata import class_names
 from onnpu.model.files import model_files
 from onnpu.model.inspection import TensorInfo, tensor_infos
 from onnpu.runtime.context_cache import open_session
+from onnpu.runtime.inputs.finite import first_non_finite
 from onnpu.runtime.targets import Target, require_inference
 from onnpu.storage import sha256_file
 from onnpu.vision.images import IMAGE_SUFFIXES, load_image
@@ -167,6 +168,8 @@ def classify_folder(sources: Sequence[str | Path], model: str | Path, target: Ta
     def emit(image: Path, scores: np.ndarray | None, error: str | None) -> None:
         nonlocal names
         result = None
+        if scores is not None and first_non_finite({"scores": [scores]}) is not None:
+            scores, error = None, "the model's scores hold NaN/Inf: nothing to rank"
         if scores is not None:
             if names is None:
                 names = load_labels(labels, scores.shape[-1], class_names(loaded.proto))

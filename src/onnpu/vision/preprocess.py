@@ -108,6 +108,9 @@ def input_layout(info: TensorInfo) -> tuple[str, int | None, int | None]:
     else:
         raise InputDataError(f"input {info.name!r} with shape {info.shape_text()} has no channel axis of 1 or 3",
                              hint="image preprocessing supports NCHW and NHWC inputs with 1 or 3 channels")
+    if 0 in (h, w):
+        raise InputDataError(f"input {info.name!r} with shape {info.shape_text()} holds images of no pixels",
+                             hint="fix its height and width (onnpu fix-shapes) to the size the model was trained at")
     return layout, h if isinstance(h, int) else None, w if isinstance(w, int) else None
 
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from onnpu.errors import InputDataError
 from onnpu.model.inspection import TensorInfo, tensor_infos
+from onnpu.runtime.inputs.feedable import check_feedable
 from onnpu.runtime.inputs.kinds import InputKind, input_kinds
 
 if TYPE_CHECKING:
@@ -71,9 +72,9 @@ def random_inputs(infos: list[TensorInfo], seed: int, dims: Mapping[str, int] | 
     out: dict[str, np.ndarray] = {}
     for info in infos:
         shape = resolved_shape(info, dims)
+        dtype = check_feedable(info, shape)
         kind = (kinds or {}).get(info.name)
         if kind is None:
-            dtype = info.numpy_dtype
             if np.issubdtype(dtype, np.floating) or info.quant is not None:
                 kind = InputKind(info.name, "values", 0.0, 1.0)
             elif dtype == np.bool_:

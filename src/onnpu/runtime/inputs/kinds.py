@@ -24,6 +24,7 @@ import numpy as np
 from onnpu.errors import InputDataError
 from onnpu.model.graphs import constant_tensors, consumers, integer_input_ranges
 from onnpu.model.inspection import TensorInfo, tensor_infos
+from onnpu.runtime.inputs.feedable import check_feedable
 
 if TYPE_CHECKING:
     import onnx
@@ -174,7 +175,7 @@ def input_kinds(model: onnx.ModelProto, *, infos: list[TensorInfo] | None = None
             kinds[info.name] = InputKind(info.name, "given", low, high, "as asked")
             continue
         reached = _reached(info.name, users)
-        dtype = info.numpy_dtype
+        dtype = check_feedable(info)
         if info.quant is not None:
             low, high = _quant_range(info)
             kinds[info.name] = InputKind(info.name, "quantized", low, high, f"range of {info.quant.source}")

@@ -4,6 +4,7 @@ name order). Errors say what the file holds against what the model wants."""
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +33,8 @@ def _held(arrays: dict[str, np.ndarray]) -> str:
     return ", ".join(f"{k} {v.dtype} {list(v.shape)}" for k, v in arrays.items()) or "no arrays"
 
 
-def _read(path: Path) -> dict[str, np.ndarray]:
+def read_arrays(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of an .npy (under the name "") or .npz file, read whole; anything else refused naming it."""
     with open_regular(path, "samples file") as f:  # a FIFO or a device is refused by name, never waited on
         try:
             data = np.load(f, allow_pickle=False)
@@ -40,7 +42,7 @@ def _read(path: Path) -> dict[str, np.ndarray]:
                 with data:
                     return {k: data[k] for k in data.files}
             return {"": np.asarray(data)}
-        except (ValueError, OSError, EOFError) as exc:
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:  # object arrays, damaged zips
             raise InputDataError(f"{path}: not a readable .npy/.npz file ({exc})",
                                  hint="save arrays with numpy.save or numpy.savez") from exc
 
@@ -128,7 +130,7 @@ def load_samples(path: Path, infos: list[TensorInfo]) -> tuple[list[Feeds], list
     feeds: list[Feeds] = []
     names: list[str] = []
     for f in files:
-        part = split_samples(f, _named(f, _read(f), infos), infos)
+        part = split_samples(f, _named(f, read_arrays(f), infos), infos)
         label = f.name if f == path else str(f.relative_to(path))
         feeds.extend(part)
         names.extend(f"{label}[{k}]" for k in range(len(part)))

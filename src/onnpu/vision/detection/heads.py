@@ -97,13 +97,40 @@ def _strides_for(boxes: int, size: tuple[int, int], per_cell: int) -> tuple[int,
     return None
 
 
-def _single(name: str, shape: Shape, size: tuple[int, int], ops: set[str], kind: str | None) -> Head | None:
-    """A head in one 3-D output, or None."""
+LAYOUT_OPS = frozenset({"Transpose", "Reshape", "Identity", "Squeeze", "Unsqueeze", "Flatten", "QuantizeLinear",
+                        "DequantizeLinear", "Cast"})
+
+
+def _joined(proto: onnx.ModelProto | None, name: str, hops: int = 6) -> bool:
+    """Whether ``name`` is a Concat's output, through layout ops only (a YOLO head joins its box and score parts,
+    or its levels). True without a graph to ask."""
+    if proto is None:
+        return True
+    made_by = {o: n for n in proto.graph.node for o in n.output}
+    for _ in range(hops):
+        node = made_by.get(name)
+        if node is None or not node.input:
+            return False
+        if node.op_type in ("Concat", "EPContext"):  # a compiled context: nothing inside to see
+            return True
+        if node.op_type not in LAYOUT_OPS:
+            return False
+        name = node.input[0]
+    return False
+
+
+def _single(name: str, shape: Shape, size: tuple[int, int], ops: set[str], kind: str | None,
+            proto: onnx.ModelProto | None = None) -> Head | None:
+    """A head in one 3-D output, or None. Unnamed, a YOLO layout needs evidence beyond its shape: as many boxes as
+    the anchor grid of the input has, or an output joined by a Concat (a sequence of class scores, such as an OCR
+    recogniser's [N, time steps, characters] from a Softmax, is neither)."""
     if len(shape) == 2:
         shape = (1, *shape)
     if len(shape) != 3:
         return None
     _, a, b = shape
+    evidence = kind is not None or _joined(proto, name) or any(
+        _strides_for(n, size, per) is not None for n in (a, b) for per in (1, 3))
     if kind in (None, "nms") and b in (6, 7) and _strides_for(a, size, 1) is None and \
             _strides_for(a, size, 3) is None and (kind == "nms" or ops & {"NonMaxSuppression", "TopK"}):
         if PADDLE_NMS in name.lower() and b == 6:  # PaddleDetection's multiclass_nms: class and score first
@@ -112,7 +139,7 @@ def _single(name: str, shape: Shape, size: tuple[int, int], ops: set[str], kind:
                                "multiclass_nms in the graph)")
         return Head("nms", (name,), 0, size, reason=f"{name} {list(shape)}: rows of x1, y1, x2, y2, score, class"
                     + " (NMS in the graph)", layout={"rows": name})
-    if kind in (None, "yolov8") and 5 <= a < b:
+    if kind in (None, "yolov8") and 5 <= a < b and evidence:
         return Head("yolov8", (name,), a - 4, size, reason=f"{name} {list(shape)} = [N, 4+C, boxes], C = {a - 4}")
     if kind == "yolov8" and a > b >= 5:
         return Head("yolov8", (name,), b - 4, size, transposed=True,
@@ -133,7 +160,7 @@ def _single(name: str, shape: Shape, size: tuple[int, int], ops: set[str], kind:
         return Head("yolov8", (name,), b - 4, size, transposed=True,
                     reason=f"{name} {list(shape)} = [N, queries, 4+C], C = {b - 4}: a DETR-style head (no anchor "
                            f"grid of the input has this many boxes; {', '.join(sorted(ops & DETR_OPS))} in the graph)")
-    if kind in (None, "yolov5"):
+    if kind in (None, "yolov5") and evidence:
         return Head("yolov5", (name,), max(1, b - 5), size, reason=f"{name} {list(shape)} = [N, boxes, 5+C] with "
                     f"objectness, C = {b - 5}")
     return None
@@ -362,7 +389,7 @@ def recognise_head(shapes: Mapping[str, Shape], input_size: tuple[int, int], pro
         found = centernet_head(shapes, input_size, proto, kind)
     if found is None:
         three_d = [(n, s) for n, s in shapes.items() if len(s) in (2, 3) and math.prod(s) > 0]
-        candidates = [h for n, s in three_d if (h := _single(n, s, input_size, ops, kind)) is not None]
+        candidates = [h for n, s in three_d if (h := _single(n, s, input_size, ops, kind, proto)) is not None]
         if len(candidates) > 1:  # several outputs could each be a head: the largest (e.g. auxiliary outputs)
             candidates.sort(key=lambda h: -math.prod(shapes[h.outputs[0]]))
         found = candidates[0] if candidates else None

@@ -1,0 +1,104 @@
+"""Models whose inputs or outputs are not plain tensors: a scikit-learn classifier's ZipMap (a sequence of maps,
+class → probability), a sequence of tensors, text outputs. `run` and `compare` read them as arrays and say how;
+`prepare` / `quantize` refuse a classic machine-learning model (ai.onnx.ml) in one line; a sequence input is refused
+naming it; `inspect` names the container."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime
+import pytest
+from onnx import TensorProto, helper
+
+from onnpu import jsonio
+from onnpu.cli import main
+from onnpu.metrics import compare_outputs
+
+
+@pytest.fixture
+def logreg(tmp_path: Path) -> Path:
+    """The logistic regression ONNX Runtime ships (skl2onnx-style: LinearClassifier → Normalizer → ZipMap)."""
+    shipped = Path(os.path.dirname(onnxruntime.__file__)) / "datasets" / "logreg_iris.onnx"
+    return Path(shutil.copy(shipped, tmp_path / "logreg_iris.onnx"))
+
+
+def _sequence_model(tmp_path: Path) -> Path:
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])
+    seq = helper.make_tensor_sequence_value_info("parts", TensorProto.FLOAT, None)
+    nodes = [helper.make_node("Relu", ["x"], ["a"]), helper.make_node("Neg", ["x"], ["b"]),
+             helper.make_node("SequenceConstruct", ["a", "b"], ["parts"])]
+    model = helper.make_model(helper.make_graph(nodes, "seq", [x], [seq]), opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    path = tmp_path / "seq.onnx"
+    onnx.save(model, path)
+    return path
+
+
+def test_a_zipmap_output_runs_and_compares_as_one_column_per_class(logreg: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", str(logreg), "--target", "cpu", "--json"]) == 0
+    report = jsonio.loads(capsys.readouterr().out)
+    probabilities = report["outputs"]["probabilities"]
+    assert probabilities["shape"] == [3, 3] and 0 < probabilities["min"] <= probabilities["max"] < 1
+    assert abs(probabilities["mean"] - 1 / 3) < 1e-6  # each row sums to 1 over 3 classes
+    assert any("sequence of maps (keys 0, 1, 2)" in n for n in report["notes"])
+    assert main(["run", str(logreg), "--target", "cpu"]) == 0  # the table: label (int64) and the probabilities
+    assert "probabilities" in capsys.readouterr().out
+    assert main(["compare", str(logreg), str(logreg), "--targets", "cpu", "--json"]) == 0
+    rows = {o["name"]: o for o in jsonio.loads(capsys.readouterr().out)["outputs"]}
+    assert rows["probabilities"]["max_abs_error"] == 0 and rows["probabilities"]["cosine"] == pytest.approx(1.0)
+    assert main(["inspect", str(logreg), "--json"]) == 0
+    outputs = {o["name"]: o for o in jsonio.loads(capsys.readouterr().out)["outputs"]}
+    assert outputs["probabilities"]["container"] == "seq(map(int64, float))"
+
+
+@pytest.mark.parametrize("verb", ["prepare", "quantize"])
+def test_a_classic_ml_model_is_refused_by_prepare_in_one_line(verb: str, logreg: Path, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "q.onnx"
+    argv = [verb, str(logreg), "-o", str(out), "--calib", "random"] + (["--no-verify"] if verb == "prepare" else [])
+    assert main(argv) != 0
+    err = capsys.readouterr().err
+    assert "a classic machine-learning model (LinearClassifier" in err and "ai.onnx.ml" in err
+    assert "Traceback" not in err and not out.exists()
+
+
+def test_a_sequence_of_tensors_is_stacked_and_a_sequence_input_refused(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    model = _sequence_model(tmp_path)
+    assert main(["run", str(model), "--target", "cpu", "--json"]) == 0
+    report = jsonio.loads(capsys.readouterr().out)
+    assert report["outputs"]["parts"]["shape"] == [2, 2, 3]
+    assert report["outputs"]["parts"]["min"] <= 0 <= report["outputs"]["parts"]["max"]
+    assert main(["prepare", str(model), "-o", str(tmp_path / "q.onnx"), "--calib", "random", "--no-verify"]) != 0
+    err = capsys.readouterr().err
+    assert "output 'parts' is not a tensor but seq(float)" in err and "Traceback" not in err
+    # the same model turned round: a sequence input
+    proto = onnx.load(model)
+    inverse = helper.make_model(helper.make_graph(
+        [helper.make_node("SequenceAt", ["parts", "zero"], ["first"])], "seq_in",
+        [helper.make_tensor_sequence_value_info("parts", TensorProto.FLOAT, None)],
+        [helper.make_tensor_value_info("first", TensorProto.FLOAT, None)],
+        [helper.make_tensor("zero", TensorProto.INT64, [], [0])]), opset_imports=proto.opset_import)
+    inverse.ir_version = 8
+    onnx.save(inverse, tmp_path / "seq_in.onnx")
+    assert main(["run", str(tmp_path / "seq_in.onnx"), "--target", "cpu"]) != 0
+    err = capsys.readouterr().err
+    assert "input 'parts' is not a tensor but seq(float)" in err and "Traceback" not in err
+
+
+def test_one_value_per_sample_has_no_cosine_and_zero_rows_agree() -> None:
+    """A cosine of one number is its sign (always 1 for a probability): not shown. Two all-zero outputs are the
+    same output (cosine 1), not orthogonal ones."""
+    one = compare_outputs("p", [np.array([0.2]), np.array([0.7])], [np.array([0.25]), np.array([0.6])])
+    assert one.cosine is None and one.cosine_text() == "-" and jsonio.loads(jsonio.dumps(one))["cosine"] is None
+    zeros = compare_outputs("label", [np.zeros(3), np.ones(3)], [np.zeros(3), np.ones(3)])
+    assert zeros.cosine == pytest.approx(1.0)
+    apart = compare_outputs("label", [np.zeros(3)], [np.ones(3)])
+    assert apart.cosine == 0.0
