@@ -104,6 +104,14 @@ def _interrupt_once() -> Any:
     return current
 
 
+def _naming_the_model(exc: OnnpuError, model: object) -> OnnpuError:
+    """An error about one of the model's inputs, raised where the file is not known (``input 'x' is string …``),
+    said with the model file first, as every other error names it."""
+    if isinstance(model, str) and model and exc.message.startswith("input ") and model not in exc.message:
+        exc.message = f"{model}: {exc.message}"
+    return exc
+
+
 def _main(args: argparse.Namespace) -> int:
     from onnpu.cli.progress import CliReporter
     from onnpu.progress import reporting
@@ -121,7 +129,7 @@ def _main(args: argparse.Namespace) -> int:
         except OnnpuError as exc:
             from onnpu.cli.console import fail
 
-            return fail(exc)
+            return fail(_naming_the_model(exc, getattr(args, "model", None)))
         except KeyboardInterrupt:
             return int(ExitCode.INTERRUPTED)
         except ImportError as exc:  # Ctrl-C while a native extension initialises (onnxruntime re-raises it so)
