@@ -202,3 +202,16 @@ def test_replacing_a_model_alternates_its_data_file_and_removes_the_old_one(tmp_
     keep.write_bytes(b"someone else's")
     write_model(models.float_conv(hidden=8), out, external_data=True, size_threshold=0)
     assert keep.read_bytes() == b"someone else's"  # only files named after the model are ever removed
+
+
+def test_a_data_file_no_model_reads_is_never_written_over(tmp_path: Path) -> None:
+    """An unrelated ``out.onnx.data`` already beside where ``out.onnx`` goes (and no ``out.onnx``): the new
+    model's data goes under another name and that file is left as it was."""
+    stranger = tmp_path / "out.onnx.data"
+    stranger.write_bytes(b"someone else's bytes")
+    written = write_model(models.float_conv(hidden=64), tmp_path / "out.onnx", external_data=True)
+    assert stranger.read_bytes() == b"someone else's bytes"
+    assert external_data_files(onnx.load(str(written), load_external_data=False)) == ["out.onnx.1.data"]
+    np.testing.assert_array_equal(
+        numpy_helper.to_array(onnx.load(str(written)).graph.initializer[0]),
+        numpy_helper.to_array(models.float_conv(hidden=64).graph.initializer[0]))

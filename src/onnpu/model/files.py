@@ -4,6 +4,7 @@ first, model last), the user's input never overwritten."""
 
 from __future__ import annotations
 
+import os
 import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -162,14 +163,15 @@ def _data_names(target: Path, avoid: set[str]) -> tuple[str, list[str]]:
     """The name for the new data file of ``target``, and the data files of the model being replaced that
     are garbage once the new model is in place. The new name is neither one the replaced model uses (it
     keeps reading its own, complete data until the new model replaces it, whoever reads it meanwhile and
-    whenever the writer dies) nor one of ``avoid`` (the data files of the command's input models):
-    ``<name>.data``, else ``<name>.1.data``, ``<name>.2.data`` …"""
+    whenever the writer dies) nor one of ``avoid`` (the data files of the command's input models) nor a file
+    already there that the replaced model does not read: ``<name>.data``, else ``<name>.1.data``, ``<name>.2.data`` …"""
     try:
         old = set(external_data_files(parse_model_file(target))) if target.is_file() else set()
     except ModelError:
         old = set()
     ours = [f"{target.name}.data", *(f"{target.name}.{i}.data" for i in range(1, 64))]
-    name = next(n for n in ours if n not in old and n not in avoid)
+    # a file of that name that no model being replaced reads is someone else's: never written over
+    name = next(n for n in ours if n not in old and n not in avoid and not os.path.lexists(target.parent / n))
     return name, [n for n in ours if n in old and n != name and n not in avoid]
 
 
