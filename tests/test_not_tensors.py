@@ -102,3 +102,14 @@ def test_one_value_per_sample_has_no_cosine_and_zero_rows_agree() -> None:
     assert zeros.cosine == pytest.approx(1.0)
     apart = compare_outputs("label", [np.zeros(3)], [np.ones(3)])
     assert apart.cosine == 0.0
+
+
+def test_a_failing_verb_with_json_still_prints_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A program reading stdout gets JSON whatever happened: the error, its hint and the exit code (the error line
+    still goes to stderr for people), the model file named."""
+    model = _sequence_model(tmp_path)
+    code = main(["prepare", str(model), "-o", str(tmp_path / "q.onnx"), "--calib", "random", "--json"])
+    captured = capsys.readouterr()
+    failure = jsonio.loads(captured.out)
+    assert code == failure["exit_code"] != 0 and str(model) in failure["error"] and failure["hint"]
+    assert captured.err.startswith("error: ")

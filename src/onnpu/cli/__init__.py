@@ -129,7 +129,12 @@ def _main(args: argparse.Namespace) -> int:
         except OnnpuError as exc:
             from onnpu.cli.console import fail
 
-            return fail(_naming_the_model(exc, getattr(args, "model", None)))
+            exc = _naming_the_model(exc, getattr(args, "model", None))
+            if getattr(args, "json", False):  # a program reading stdout gets JSON whatever happened
+                from onnpu.cli.console import print_json
+
+                print_json({"error": exc.message, "hint": exc.hint, "exit_code": int(exc.exit_code)})
+            return fail(exc)
         except KeyboardInterrupt:
             return int(ExitCode.INTERRUPTED)
         except ImportError as exc:  # Ctrl-C while a native extension initialises (onnxruntime re-raises it so)

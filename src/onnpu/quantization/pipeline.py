@@ -94,7 +94,7 @@ def _model_bytes(model: onnx.ModelProto) -> int:
     return model.ByteSize()
 
 
-def _refuse_non_network(src: Path, model: onnx.ModelProto, outputs: Sequence[TensorInfo]) -> None:
+def refuse_non_network(src: Path, model: onnx.ModelProto, outputs: Sequence[TensorInfo]) -> None:
     """A classic machine-learning model (scikit-learn through skl2onnx: ``ai.onnx.ml`` operators) or outputs that
     are not tensors: nothing the HTP runs, refused by name before the quantizer fails somewhere inside."""
     classic = sorted({n.op_type for n in model.graph.node if n.domain == "ai.onnx.ml"})
@@ -126,7 +126,7 @@ def quantize(model: str | Path, out: str | Path, calib: str | Path | Calibration
     loaded, had_external = read_model_and_layout(src)
     float_model = constants_to_initializers(loaded)
     inputs, output_infos = tensor_infos(float_model)
-    _refuse_non_network(src, float_model, output_infos)
+    refuse_non_network(src, float_model, output_infos)
     dynamic = {t.name: t.dynamic_dims for t in inputs if t.is_dynamic}
     if dynamic:
         listed = "; ".join(f"{k}: {', '.join(v)}" for k, v in dynamic.items())

@@ -5,9 +5,11 @@ per output in quantization steps), report quality and placement."""
 
 from __future__ import annotations
 
+import contextlib
+import re
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -27,7 +29,7 @@ from onnpu.quantization import detection_head
 from onnpu.quantization.calibration import kinds_for, load_calibration
 from onnpu.quantization.config import AUTO, DEFAULT_QUANTIZE, QuantizeConfig
 from onnpu.quantization.evaluate import NPU_QUALITY_SAMPLES, NpuQuality, output_tasks, qualities, run_on_cpu
-from onnpu.quantization.pipeline import QuantizeResult, quantize
+from onnpu.quantization.pipeline import QuantizeResult, quantize, refuse_non_network
 from onnpu.runtime.feeds import run_feeds
 from onnpu.runtime.inputs import random_feeds
 from onnpu.runtime.placement import PlacementSummary
@@ -221,6 +223,17 @@ def _shapes_result(src: Path, fixed: Path, changes: list[str]) -> FixShapesResul
                            {t.name: t.shape for t in outputs}, remaining)
 
 
+@contextlib.contextmanager
+def _errors_name(src: Path, tmp: str | Path) -> Iterator[None]:
+    """An error about one of prepare's intermediate files (the simplified or fixed copy in its scratch folder)
+    names the user's model instead."""
+    try:
+        yield
+    except OnnpuError as exc:
+        exc.message = re.sub(re.escape(str(tmp)) + r"/[^\s:'\"]+", lambda _: str(src), exc.message)
+        raise
+
+
 def prepare(model: str | Path, out: str | Path, calib: str | Path | None = None, *,
             dims: Mapping[str, int] | None = None, shapes: Mapping[str, Sequence[int]] | None = None,
             values: Mapping[str, Any] | None = None, simplify: bool = True,
@@ -236,7 +249,9 @@ def prepare(model: str | Path, out: str | Path, calib: str | Path | None = None,
     dst = Path(out)
     check_output(dst, inputs=(src,), force=force)
     proto = read_model(src, load_external_data=False)
-    inputs, _ = tensor_infos(proto)
+    inputs, output_infos = tensor_infos(proto)
+    if quantization_style(Counter(n.op_type for n in proto.graph.node)) == "float":
+        refuse_non_network(src, proto, output_infos)  # named now, not after simplify in a scratch folder
     dynamic = {t.name: t.dynamic_dims for t in inputs if t.is_dynamic and t.name not in (values or {})}
     style = quantization_style(Counter(n.op_type for n in proto.graph.node))
     if style == "float" and calib is None:
@@ -261,7 +276,7 @@ def prepare(model: str | Path, out: str | Path, calib: str | Path | None = None,
     tasks: dict[str, str] = {}
     head: Head | None = None
     retry: str | None = None  # a detector's boxes departing on the NPU at W8A8 onnpu chose
-    with scratch_dir("onnpu-prepare-") as tmp:
+    with scratch_dir("onnpu-prepare-") as tmp, _errors_name(src, tmp):
         source = src
         if style == "float" and simplify:
             source = Path(tmp) / "simplified.onnx"
