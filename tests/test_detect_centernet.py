@@ -128,9 +128,14 @@ def test_centerface_finds_the_face_as_its_own_package_does(photos: dict[str, Pat
     x1, y1, x2, y2 = mine.boxes[0]
     assert 170 < x1 < 195 and 45 < y1 < 70 and 255 < x2 < 285 and 165 < y2 < 190  # the face, checked by eye
 
+    coco = tmp_path / "results.json"
     assert main(["detect", str(photos["astronaut"]), "--model", str(model), "--labels", str(_labels(tmp_path)),
-                 "--json", "--save", str(tmp_path / "drawn")]) == 0
+                 "--json", "--save", str(tmp_path / "drawn"), "--coco-json", str(coco)]) == 0
     result = json.loads(capsys.readouterr().out)
+    [row] = json.loads(coco.read_text())  # COCO's keypoints: x, y, visibility per landmark, as --json gives them
+    assert row["num_keypoints"] == 5 and row["keypoints"][2::3] == [2] * 5
+    assert np.allclose(np.reshape(row["keypoints"], (5, 3))[:, :2], result["images"][0]["detections"][0]["landmarks"],
+                       atol=0.01)
     face = result["images"][0]["detections"]
     drawn = np.asarray(Image.open(next((tmp_path / "drawn").iterdir())).convert("RGB"), np.int64)
     x, y = (round(v) for v in face[0]["landmarks"][2])  # the nose: a dot of the class's colour on the photo

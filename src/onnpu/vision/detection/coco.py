@@ -1,4 +1,5 @@
-"""COCO: the results format (``[{"image_id", "category_id", "bbox": [x, y, w, h], "score"}]``), the 80 detector
+"""COCO: the results format (``[{"image_id", "category_id", "bbox": [x, y, w, h], "score"}]``, with
+``"keypoints": [x, y, 2, …]`` for heads that give landmarks), the 80 detector
 classes as COCO's 91 category ids, and image ids taken from an annotations file or from COCO-style names."""
 
 from __future__ import annotations
@@ -39,7 +40,11 @@ def coco_results(images: Iterable[ImageDetections], *, coco80: bool = False,
         for b in result.boxes:
             x1, y1, x2, y2 = b.box
             cat = categories.get(b.cls, b.cls) if categories is not None else category_id(b.cls, coco80)
-            out.append({"image_id": ident, "category_id": cat,
-                        "bbox": [round(x1, 2), round(y1, 2), round(x2 - x1, 2), round(y2 - y1, 2)],
-                        "score": round(b.score, 5)})
+            row: dict[str, Any] = {"image_id": ident, "category_id": cat,
+                                   "bbox": [round(x1, 2), round(y1, 2), round(x2 - x1, 2), round(y2 - y1, 2)],
+                                   "score": round(b.score, 5)}
+            if b.points is not None:  # face landmarks: COCO's keypoints, x, y, visibility (2: labelled, visible)
+                row["keypoints"] = [v for x, y in b.points for v in (round(x, 2), round(y, 2), 2)]
+                row["num_keypoints"] = len(b.points)
+            out.append(row)
     return out
