@@ -174,8 +174,12 @@ def main_entry() -> None:
     (libraries unloading at exit print nothing into onnpu's output)."""
     from onnpu.runtime.native_log import silence_stdout_fd
 
-    code = main()
-    if code == ExitCode.INTERRUPTED:  # a second Ctrl-C while the interpreter shuts down is ignored too
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        code = main()
+    except KeyboardInterrupt:  # Ctrl-C in the instant between the verb's end and the line below
+        code = ExitCode.INTERRUPTED
+    # the verb is over (its output complete, or cleaned up): a Ctrl-C while the interpreter shuts down changes
+    # nothing, so it is ignored rather than ending the process by the signal with a traceback
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     silence_stdout_fd("-v" in sys.argv[1:] or "--verbose" in sys.argv[1:])
     sys.exit(code)
