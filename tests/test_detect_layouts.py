@@ -383,3 +383,37 @@ def test_an_ocr_recogniser_from_pypi_is_not_a_detector(tmp_path: Path) -> None:
     fixed = tmp_path / "rec.onnx"
     assert main(["fix-shapes", str(model), "--input", "x=1,3,48,320", "-o", str(fixed)]) == 0
     assert detection_head_of(read_model(fixed)) is None
+
+
+def _ops_model(ops: list[str], names: str | None = None) -> onnx.ModelProto:
+    """A graph holding ``ops`` (unconnected: what recognition reads is which ops the graph has) and, optionally,
+    Ultralytics-style class names in its metadata."""
+    nodes = [helper.make_node(op, [f"i{k}"], [f"o{k}"]) for k, op in enumerate(ops)]
+    graph = helper.make_graph(nodes, "g", [], [])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    if names is not None:
+        model.metadata_props.add(key="names", value=names)
+    return model
+
+
+def test_a_transposed_yolov8_head_on_the_anchor_grid_is_not_read_as_yolox() -> None:
+    """[1, 8400, 84] at 640 is one box per grid cell, like YOLOX's [1, 8400, 85]: the class names the exporter
+    wrote (80 = 84 - 4) or, without them, YOLOv8's box distributions (a Softmax, no Exp) say it is YOLOv8 with
+    4+C columns, not YOLOX with an objectness column (which read it as 83 classes and found nothing)."""
+    shapes = {"output0": (1, 8400, 84)}
+    named = _ops_model(["Softmax"], names=str({k: f"c{k}" for k in range(80)}))
+    for proto in (named, _ops_model(["Softmax", "Sigmoid"])):
+        head = recognise_head(shapes, (640, 640), proto)
+        assert (head.kind, head.transposed, head.num_classes) == ("yolov8", True, 80), head
+    yolox = recognise_head({"output": (1, 8400, 85)}, (640, 640), _ops_model(["Sigmoid"]))
+    assert (yolox.kind, yolox.num_classes) == ("yolox", 80)
+    wrong = str({k: f"c{k}" for k in range(79)})  # names that fit 5+C: YOLOX, whatever ops there are
+    assert recognise_head(shapes, (640, 640), _ops_model(["Softmax"], names=wrong)).kind == "yolox"
+
+
+def test_an_nms_head_that_keeps_nothing_on_the_first_frame_is_still_recognised() -> None:
+    """The head is recognised from a first run on a blank frame, where an NMS in the graph keeps no row: [1, 0, 6]
+    still says what the rows hold (it was refused, and --head nms with it)."""
+    head = recognise_head({"dets": (1, 0, 6)}, (640, 640), _ops_model(["NonMaxSuppression"]))
+    assert head.kind == "nms" and head.outputs == ("dets",)
+    assert recognise_head({"dets": (1, 0, 6)}, (640, 640), None, kind="nms").kind == "nms"

@@ -15,6 +15,7 @@ import detect_models as dm
 import models
 from onnpu import jsonio
 from onnpu.cli import main
+from onnpu.errors import ExitCode
 from onnpu.model.exporter_metadata import class_names, input_size
 from onnpu.model.files import set_metadata
 from onnpu.vision.labels import load_labels
@@ -118,3 +119,15 @@ def test_an_ultralytics_export_detects_at_its_own_size_with_its_own_names(photos
     notes = json.loads(capsys.readouterr().out)["notes"]
     assert any("exported for (its metadata): --dim batch=1 --dim height=320 --dim width=320" in n for n in notes)
     assert onnx.load(str(tmp_path / "p.onnx")).graph.input[0].type.tensor_type.shape.dim[2].dim_value == 320
+
+
+def test_an_oriented_box_detector_is_refused_not_read_axis_aligned(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """Ultralytics OBB exports add an angle column that reads like an extra class: task=obb in the metadata refuses
+    the model in one line instead of boxes silently missing their rotation."""
+    dm.write_scenes(tmp_path)
+    model = dm.save(_with(dm.square_detector(), names="{0: 'red square', 1: 'blue square'}", task="obb"),
+                    tmp_path / "obb.onnx")
+    assert main(["detect", str(tmp_path / "000000000001.png"), "--model", str(model)]) == ExitCode.ERROR
+    err = capsys.readouterr().err
+    assert "an oriented-box detector (task=obb" in err and "Traceback" not in err

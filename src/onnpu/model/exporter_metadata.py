@@ -63,6 +63,12 @@ def class_names(model: onnx.ModelProto) -> list[str] | None:
     return None
 
 
+def exported_task(model: onnx.ModelProto) -> str | None:
+    """The task the exporter wrote (Ultralytics: ``detect``, ``segment``, ``pose``, ``obb``, ``classify``)."""
+    task = _props(model).get("task", "").strip().lower()
+    return task if task and len(task) < 32 else None
+
+
 def input_size(model: onnx.ModelProto) -> tuple[int, int] | None:
     """The (height, width) the model was exported for, or None."""
     props = _props(model)

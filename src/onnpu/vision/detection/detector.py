@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 
 from onnpu.errors import InputDataError
-from onnpu.model.exporter_metadata import class_names, input_size
+from onnpu.model.exporter_metadata import class_names, exported_task, input_size
 from onnpu.model.inspection import TensorInfo, tensor_infos
 from onnpu.model.qparams import dequantize
 from onnpu.runtime.context_cache import open_session
@@ -182,6 +182,9 @@ def open_detector(model: str | Path, target: Target, *, head: str | None = None,
         blank_shape[1:3] = size
     blank = np.zeros(blank_shape, per_image.numpy_dtype)
     first = float_outputs(outputs, loaded.run({info.name: blank}, [o.name for o in outputs]))
+    if exported_task(loaded.proto) == "obb":  # its extra column is an angle: axis-aligned boxes would be wrong
+        raise InputDataError(f"{model}: an oriented-box detector (task=obb in its metadata): onnpu decodes "
+                             "axis-aligned boxes only", hint="export the detector for task=detect")
     found = recognise_head({n: tuple(a.shape) for n, a in first.items()}, size, loaded.proto, head)
     names = class_names(loaded.proto)
     if found.kind == "yolov8" and names and len(names) < found.num_classes:  # Ultralytics -seg / -pose exports

@@ -2,7 +2,9 @@
 cannot tell, its graph), or named with ``--head``:
 
 - ``yolov8`` — ``[N, 4+C, boxes]`` (YOLOv8/v9/v11): centre x, y, width, height in input pixels, then C class
-  scores, no objectness. Also ``[N, boxes, 4+C]`` when named, and DETR-style heads (RT-DETR) ``[N, queries,
+  scores, no objectness. Also ``[N, boxes, 4+C]`` when named, or with one box per grid cell when the exporter's
+  class names number 4 fewer than the columns (or, without names, a Softmax decodes box distributions and there
+  is no ``Exp``), and DETR-style heads (RT-DETR) ``[N, queries,
   4+C]`` when no anchor grid of the input has that many boxes and the graph samples (GridSample) or picks
   queries (TopK); boxes relative to the input are scaled.
 - ``yolov5`` — ``[N, boxes, 5+C]`` (YOLOv5/v7, anchors decoded in the graph): box, objectness, C class scores;
@@ -33,6 +35,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from onnpu.errors import InputDataError
+from onnpu.model.exporter_metadata import class_names
 
 if TYPE_CHECKING:
     import onnx
@@ -119,6 +122,18 @@ def _joined(proto: onnx.ModelProto | None, name: str, hops: int = 6) -> bool:
     return False
 
 
+def _transposed_yolov8(proto: onnx.ModelProto | None, ops: set[str], columns: int) -> bool:
+    """Whether ``[N, boxes, columns]`` with one box per grid cell is a YOLOv8/v11 head transposed (4+C columns)
+    rather than YOLOX's (5+C, with objectness): the class names the exporter wrote number ``columns - 4``, or —
+    without names — the graph decodes box distributions with a Softmax (YOLOv8's DFL) and has no Exp (YOLOX)."""
+    if proto is None:
+        return False
+    names = class_names(proto)
+    if names:
+        return len(names) == columns - 4
+    return "Softmax" in ops and "Exp" not in ops
+
+
 def _single(name: str, shape: Shape, size: tuple[int, int], ops: set[str], kind: str | None,
             proto: onnx.ModelProto | None = None) -> Head | None:
     """A head in one 3-D output, or None. Unnamed, a YOLO layout needs evidence beyond its shape: as many boxes as
@@ -147,6 +162,13 @@ def _single(name: str, shape: Shape, size: tuple[int, int], ops: set[str], kind:
     if a <= b or b < 5:
         return None
     one_per_cell = _strides_for(a, size, 1)
+    if kind is None and one_per_cell is not None and _transposed_yolov8(proto, ops, b):
+        return Head("yolov8", (name,), b - 4, size, transposed=True,
+                    reason=f"{name} {list(shape)} = [N, boxes, 4+C], C = {b - 4}: a YOLOv8/v11 head transposed "
+                           "(one box per cell of strides " + ", ".join(map(str, one_per_cell)) + "; "
+                           + ("its class names number 4 fewer than the columns)" if proto is not None and
+                              (class_names(proto) or []) and len(class_names(proto) or []) == b - 4
+                              else "box distributions decoded by a Softmax in the graph, as YOLOv8 does)"))
     if kind in (None, "yolox") and one_per_cell is not None:
         decoded = "Exp" in ops
         return Head("yolox", (name,), max(1, b - 5), size, strides=one_per_cell, decoded=decoded,
@@ -388,7 +410,9 @@ def recognise_head(shapes: Mapping[str, Shape], input_size: tuple[int, int], pro
     if found is None and len(shapes) > 2:
         found = centernet_head(shapes, input_size, proto, kind)
     if found is None:
-        three_d = [(n, s) for n, s in shapes.items() if len(s) in (2, 3) and math.prod(s) > 0]
+        # an NMS in the graph keeps no row on a blank first frame: [N, 0, 6] still says what the rows are
+        nms = kind == "nms" or bool(ops & {"NonMaxSuppression", "TopK"})
+        three_d = [(n, s) for n, s in shapes.items() if len(s) in (2, 3) and (math.prod(s) > 0 or nms)]
         candidates = [h for n, s in three_d if (h := _single(n, s, input_size, ops, kind, proto)) is not None]
         if len(candidates) > 1:  # several outputs could each be a head: the largest (e.g. auxiliary outputs)
             candidates.sort(key=lambda h: -math.prod(shapes[h.outputs[0]]))
