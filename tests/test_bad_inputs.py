@@ -218,6 +218,15 @@ def case_huge_declared_input(tmp: Path) -> list[str]:
     return ["run", str(_relu(tmp, TensorProto.FLOAT, [1, 3, 1_000_000, 1_000_000])), "--random", "--target", "cpu"]
 
 
+def case_huge_image_input(tmp: Path) -> list[str]:
+    """The same for a classifier: refused before the photo is resized to it."""
+    from onnx import TensorProto
+
+    Image.new("RGB", (40, 30)).save(tmp / "photo.png")
+    return ["classify", str(tmp / "photo.png"), "--model",
+            str(_relu(tmp, TensorProto.FLOAT, [1, 3, 1_000_000, 1_000_000])), "--target", "cpu"]
+
+
 def case_text_input(tmp: Path) -> list[str]:
     from onnx import TensorProto
 
@@ -303,8 +312,11 @@ CASES: dict[str, tuple[Setup, str, int]] = {
     "unknown target": (case_unknown_target, "unknown target 'tpu'", 1),
     "unknown provider option": (case_unknown_provider_option, "unknown QNN provider option 'htp_perf'", 1),
     "HTP backend failing": (case_htp_backend_failing, "the QNN HTP backend failed to load", 1),
-    "huge declared input": (case_huge_declared_input, "one set of its inputs needs about 12000.0 GB of memory", 1),
-    "text input": (case_text_input, "input 'x' is string: onnpu makes and measures data for numeric", 1),
+    "huge declared input": (case_huge_declared_input, "relu.onnx: input 'x': its data [1, 3, 1000000, 1000000] "
+                            "(float) needs about 12000.0 GB of memory", 1),
+    "huge declared image input": (case_huge_image_input, "input 'x': one 1000000x1000000 image (resized, then as "
+                                  "floats) needs about 24000.0 GB of memory", 1),
+    "text input": (case_text_input, "relu.onnx: input 'x' is string: onnpu makes and measures data for", 1),
     "bfloat16 input": (case_bfloat16_input, "input 'x' is bfloat16: onnpu makes and measures data", 1),
     "image input of no pixels": (case_no_pixels, "input 'x' with shape [1, 3, 0, 8] holds images of no pixels", 1),
     "no opset imported": (case_no_opset, "ONNX's shape inference rejects the graph", 1),

@@ -112,4 +112,77 @@ def test_a_failing_verb_with_json_still_prints_json(tmp_path: Path, capsys: pyte
     captured = capsys.readouterr()
     failure = jsonio.loads(captured.out)
     assert code == failure["exit_code"] != 0 and str(model) in failure["error"] and failure["hint"]
+    assert captured.out.count("\n") == 1  # one line: a JSONL stream of results (detect DIR --json) takes it too
     assert captured.err.startswith("error: ")
+
+
+def test_a_network_ending_in_one_ml_operator_is_still_quantized(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """skl2onnx's MLPClassifier (zipmap off): MatMul layers, then ArgMax and an ai.onnx.ml ArrayFeatureExtractor
+    picking the label: a network with one classic operator at its end, quantized (not refused as classic ML)."""
+    rng = np.random.default_rng(0)
+    inits = [onnx.numpy_helper.from_array(rng.normal(0, 0.5, (4, 16)).astype(np.float32), "w1"),
+             onnx.numpy_helper.from_array(rng.normal(0, 0.5, (16, 3)).astype(np.float32), "w2"),
+             onnx.numpy_helper.from_array(np.array([10, 20, 30], np.int64), "classes")]
+    nodes = [helper.make_node("MatMul", ["x", "w1"], ["h"]), helper.make_node("Relu", ["h"], ["r"]),
+             helper.make_node("MatMul", ["r", "w2"], ["logits"]), helper.make_node("Softmax", ["logits"], ["probs"]),
+             helper.make_node("ArgMax", ["probs"], ["best"], axis=1),
+             helper.make_node("ArrayFeatureExtractor", ["classes", "best"], ["label"], domain="ai.onnx.ml")]
+    graph = helper.make_graph(nodes, "mlp", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                              [helper.make_tensor_value_info("probs", TensorProto.FLOAT, [1, 3]),
+                               helper.make_tensor_value_info("label", TensorProto.INT64, None)], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("ai.onnx.ml", 1)])
+    model.ir_version = 8
+    onnx.save(model, tmp_path / "mlp.onnx")
+    assert main(["quantize", str(tmp_path / "mlp.onnx"), "-o", str(tmp_path / "q.onnx"), "--calib", "random",
+                 "--no-npu"]) == 0, capsys.readouterr().err
+    assert (tmp_path / "q.onnx").exists()
+
+
+def test_run_saves_outputs_under_any_name(tmp_path: Path) -> None:
+    """Output names become .npz members: "file" and "allow_pickle" (numpy.savez's own arguments) are saved like any
+    other, and a name that is a path is saved with its separators as _."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])
+    names = ["file", "allow_pickle", "../evil"]
+    nodes = [helper.make_node("Identity", ["x"], [n]) for n in names]
+    graph = helper.make_graph(nodes, "names", [x], [helper.make_tensor_value_info(n, TensorProto.FLOAT, [2])
+                                                    for n in names])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, tmp_path / "names.onnx")
+    assert main(["run", str(tmp_path / "names.onnx"), "--target", "cpu", "-o", str(tmp_path / "out.npz")]) == 0
+    with np.load(tmp_path / "out.npz") as saved:
+        assert sorted(saved.files) == ["_evil", "allow_pickle", "file"]
+        assert saved["file"].shape == (2,)
+
+
+def _nan_classifier(tmp_path: Path) -> Path:
+    nodes = [helper.make_node("GlobalAveragePool", ["x"], ["pooled"]), helper.make_node("Flatten", ["pooled"], ["f"]),
+             helper.make_node("Sub", ["f", "two"], ["below"]), helper.make_node("Sqrt", ["below"], ["logits"])]
+    graph = helper.make_graph(nodes, "nan", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 16, 16])],
+                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 3])],
+                              [onnx.numpy_helper.from_array(np.array(2.0, np.float32), "two")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, tmp_path / "nan.onnx")
+    return tmp_path / "nan.onnx"
+
+
+def test_nan_scores_are_never_ranked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A classifier whose scores are NaN (√ of a negative number): one image is an error that says so; in a folder
+    each such image is a row with that error and the warning names the model, not unreadable images."""
+    from PIL import Image
+
+    model = _nan_classifier(tmp_path)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for k in range(2):
+        Image.new("RGB", (20, 20), (40 * k, 90, 200)).save(photos / f"p{k}.png")
+    assert main(["classify", str(photos / "p0.png"), "--model", str(model), "--target", "cpu"]) != 0
+    err = capsys.readouterr().err
+    assert "scores hold NaN/Inf: nothing to rank" in err and "Traceback" not in err
+    main(["classify", str(photos), "--model", str(model), "--target", "cpu", "-o", str(tmp_path / "r.jsonl")])
+    err = capsys.readouterr().err
+    assert "the model's scores held NaN/Inf on 2 images" in err and "could not be read" not in err
+    rows = [jsonio.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()]
+    assert len(rows) == 2 and all("NaN" in r["error"] for r in rows)

@@ -116,8 +116,9 @@ def compare_outputs(name: str, reference: Sequence[np.ndarray], test: Sequence[n
         raise InputDataError(f"output {name}: shapes {list(ref.shape[1:])} and {list(tst.shape[1:])} differ, so there "
                              "is nothing to compare", hint="compare a model with its own quantized or compiled copy")
     if ref.size == 0:
-        raise InputDataError(f"output {name}: no values to compare (shape {list(ref.shape[1:])})",
-                             hint="give the model inputs of a size that makes outputs (fix its dims: --dim)")
+        raise InputDataError(f"output {name}: no values to compare on these inputs (shape {list(ref.shape[1:])})",
+                             hint="an output that is empty by its shape (a zero-size dim: fix the dims) or by the "
+                                  "data (NonZero, an NMS that keeps nothing): compare on inputs that fill it")
     a, b = ref.reshape(len(ref), -1), tst.reshape(len(tst), -1)
     quality = OutputQuality(name, sqnr_db(ref, tst), float(np.max(np.abs(ref - tst))),
                             float(np.mean(np.abs(ref - tst))), mean_cosine(a, b), samples=len(ref), task=task)

@@ -104,6 +104,20 @@ def _interrupt_once() -> Any:
     return current
 
 
+def _fail(args: argparse.Namespace, exc: OnnpuError) -> int:
+    """The error for people on stderr; with ``--json`` also one line of JSON on stdout (``{"error", "hint",
+    "exit_code"}``), so a program reading stdout gets JSON whatever happened — one line, as a JSONL stream of
+    results (``detect DIR --json``) takes it too."""
+    from onnpu.cli.console import fail
+
+    if getattr(args, "json", False):
+        from onnpu.jsonio import dumps_line
+
+        sys.stdout.write(dumps_line({"error": exc.message, "hint": exc.hint, "exit_code": int(exc.exit_code)}))
+        sys.stdout.flush()
+    return fail(exc)
+
+
 def _naming_the_model(exc: OnnpuError, model: object) -> OnnpuError:
     """An error about one of the model's inputs, raised where the file is not known (``input 'x' is string …``),
     said with the model file first, as every other error names it."""
@@ -127,24 +141,16 @@ def _main(args: argparse.Namespace) -> int:
             finally:
                 reporter.close()  # the bar is gone before results or errors are printed
         except OnnpuError as exc:
-            from onnpu.cli.console import fail
-
-            exc = _naming_the_model(exc, getattr(args, "model", None))
-            if getattr(args, "json", False):  # a program reading stdout gets JSON whatever happened
-                from onnpu.cli.console import print_json
-
-                print_json({"error": exc.message, "hint": exc.hint, "exit_code": int(exc.exit_code)})
-            return fail(exc)
+            return _fail(args, _naming_the_model(exc, getattr(args, "model", None)))
         except KeyboardInterrupt:
             return int(ExitCode.INTERRUPTED)
         except ImportError as exc:  # Ctrl-C while a native extension initialises (onnxruntime re-raises it so)
             if isinstance(exc.__context__, KeyboardInterrupt) or isinstance(exc.__cause__, KeyboardInterrupt):
                 return int(ExitCode.INTERRUPTED)
             if exc.name == "onnxruntime":  # onnpu brings no ONNX Runtime of its own: the extras choose one
-                from onnpu.cli.console import fail
                 from onnpu.errors import TargetError
 
-                return fail(TargetError("onnxruntime is not installed", hint="install one: `pip install "
+                return _fail(args, TargetError("onnxruntime is not installed", hint="install one: `pip install "
                                         "'onnpu[qnn]'` (NPU, PyPI's QNN plugin) or `pip install 'onnpu[cpu]'`; on a "
                                         "board with its own QNN build of onnxruntime, keep it (`pip install onnpu`)"))
             raise
@@ -152,18 +158,14 @@ def _main(args: argparse.Namespace) -> int:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 1
         except MemoryError:
-            from onnpu.cli.console import fail
-
-            return fail(OnnpuError(f"out of memory while running `onnpu {args.command}`",
+            return _fail(args, OnnpuError(f"out of memory while running `onnpu {args.command}`",
                                    hint="run it on a machine with more memory, or with a smaller model or input"))
         except OSError as exc:
             from onnpu.guards import disk_full, write_error
 
             if not disk_full(exc):
                 raise
-            from onnpu.cli.console import fail
-
-            return fail(write_error(exc, "output", exc.filename or "."))
+            return _fail(args, write_error(exc, "output", exc.filename or "."))
         finally:
             if handler is not None:
                 logging.getLogger("onnpu").removeHandler(handler)

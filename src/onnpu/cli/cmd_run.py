@@ -54,6 +54,7 @@ def _save_npz(out: Path, arrays: dict[str, np.ndarray], inputs: tuple[str, ...])
     """Write an .npz atomically (never through a link, never over one of the command's inputs); a name that
     would be a path inside the archive (``../x``, ``a/b``) is saved with its separators as ``_``."""
     import re
+    import zipfile
 
     import numpy as np
 
@@ -69,8 +70,10 @@ def _save_npz(out: Path, arrays: dict[str, np.ndarray], inputs: tuple[str, ...])
             key += "_"
         safe[key] = value
     try:
-        with atomic_output(out) as f:
-            np.savez(f, **safe)  # type: ignore[arg-type]
+        with atomic_output(out) as f, zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+            for key, value in safe.items():  # as numpy.savez writes them, with any name (even "file")
+                with archive.open(f"{key}.npy", "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)
     except OSError as exc:
         raise write_error(exc, "outputs", out) from exc
 

@@ -171,7 +171,10 @@ def _data_names(target: Path, avoid: set[str]) -> tuple[str, list[str]]:
         old = set()
     ours = [f"{target.name}.data", *(f"{target.name}.{i}.data" for i in range(1, 64))]
     # a file of that name that no model being replaced reads is someone else's: never written over
-    name = next(n for n in ours if n not in old and n not in avoid and not os.path.lexists(target.parent / n))
+    name = next((n for n in ours if n not in old and n not in avoid and not os.path.lexists(target.parent / n)), None)
+    if name is None:
+        raise OutputError(f"{target}: {len(ours)} data files named after it are already in {target.parent}",
+                          hint=f"remove the {target.name}.*.data files no model uses, or choose another -o path")
     return name, [n for n in ours if n in old and n != name and n not in avoid]
 
 

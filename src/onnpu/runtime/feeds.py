@@ -14,6 +14,7 @@ from onnpu.errors import InputDataError
 from onnpu.model.inspection import TensorInfo, tensor_infos
 from onnpu.model.qparams import dequantize, quantize_array
 from onnpu.runtime.inputs import random_feeds, random_inputs
+from onnpu.runtime.inputs.feedable import check_container
 from onnpu.runtime.inputs.samples import read_arrays
 from onnpu.runtime.session import LoadedSession
 
@@ -122,9 +123,7 @@ def prepare_feeds(infos: list[TensorInfo], arrays: Mapping[str, np.ndarray], mod
     by_name = {i.name: i for i in infos}
     notes: list[str] = []
     for info in infos:
-        if info.container is not None:
-            raise InputDataError(f"{model}: input {info.name!r} is not a tensor but {info.container}: onnpu feeds "
-                                 "tensors", hint="export the model with tensor inputs")
+        check_container(info, model)
     unknown = [n for n in arrays if n not in by_name]
     if unknown:
         raise InputDataError(f"{model}: no input named {unknown[0]!r}",

@@ -15,8 +15,6 @@ from onnpu import progress
 from onnpu.errors import InputDataError, ModelError, OnnpuError, PlacementError, RunError, TargetError
 from onnpu.model import proto as onnx_proto
 from onnpu.model.files import validate_model_file
-from onnpu.model.inspection import tensor_infos
-from onnpu.runtime.inputs.feedable import check_inputs_fit
 from onnpu.runtime.native_log import CapturedLog, capture_native
 from onnpu.runtime.placement import AssignedSubgraph, PlacementSummary, summarize
 from onnpu.runtime.qnn import ensure_qnn, qnn_devices, qnn_status
@@ -171,7 +169,6 @@ def create_session(model: str | Path | onnx.ModelProto, target: Target, *, dims:
         path = Path(model)
         proto = checked if checked is not None else validate_model_file(path)
         source = str(path)
-    check_inputs_fit(tensor_infos(proto)[0], str(path), dims)  # before any verb allocates data for them
     so = session_options(target, dims, threads, log_level, config, optimization, profile_prefix, optimized_model)
     providers, qnn_mode = attach_provider(so, target)
     start = time.perf_counter()

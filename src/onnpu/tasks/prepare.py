@@ -6,7 +6,6 @@ per output in quantization steps), report quality and placement."""
 from __future__ import annotations
 
 import contextlib
-import re
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
@@ -230,7 +229,9 @@ def _errors_name(src: Path, tmp: str | Path) -> Iterator[None]:
     try:
         yield
     except OnnpuError as exc:
-        exc.message = re.sub(re.escape(str(tmp)) + r"/[^\s:'\"]+", lambda _: str(src), exc.message)
+        for copy in ("simplified.onnx", "fixed.onnx"):  # "<its path>: …": a message about the model itself
+            if exc.message.startswith(f"{Path(tmp) / copy}: "):
+                exc.message = f"{src}: " + exc.message.removeprefix(f"{Path(tmp) / copy}: ")
         raise
 
 
@@ -250,10 +251,10 @@ def prepare(model: str | Path, out: str | Path, calib: str | Path | None = None,
     check_output(dst, inputs=(src,), force=force)
     proto = read_model(src, load_external_data=False)
     inputs, output_infos = tensor_infos(proto)
-    if quantization_style(Counter(n.op_type for n in proto.graph.node)) == "float":
-        refuse_non_network(src, proto, output_infos)  # named now, not after simplify in a scratch folder
     dynamic = {t.name: t.dynamic_dims for t in inputs if t.is_dynamic and t.name not in (values or {})}
     style = quantization_style(Counter(n.op_type for n in proto.graph.node))
+    if style == "float":
+        refuse_non_network(src, proto, output_infos)  # named now, not after simplify in a scratch folder
     if style == "float" and calib is None:
         raise QuantizationError(f"{src}: a float model needs calibration data to be quantized for the NPU",
                                 hint="add --calib DIR|inputs.npz|random")

@@ -13,18 +13,21 @@ from typing import Any
 
 import numpy as np
 
-from onnpu.errors import InputDataError
+from onnpu.errors import InputDataError, RunError
 from onnpu.metrics import top_k
 from onnpu.model.exporter_metadata import class_names
 from onnpu.model.inspection import tensor_infos
 from onnpu.runtime.context_cache import open_session
-from onnpu.runtime.inputs import check_finite
+from onnpu.runtime.inputs.finite import first_non_finite
 from onnpu.runtime.placement import PlacementSummary
 from onnpu.runtime.session import LoadedSession
 from onnpu.runtime.targets import Target, require_inference
 from onnpu.vision.labels import load_labels
 from onnpu.vision.preprocess import PreprocessConfig, preprocess_for, preprocess_image
 from onnpu.vision.scores import score_reader
+
+NAN_SCORES = "the model's scores hold NaN/Inf: nothing to rank"
+NAN_HINT = "check the model on the CPU (onnpu run MODEL --target cpu) and its preprocessing (--scaling)"
 
 
 @dataclass
@@ -118,7 +121,8 @@ def classify(images: Sequence[str | Path], model: str | Path, target: Target, *,
             times.append((time.perf_counter() - start) * 1000)
         latency = statistics.median(times)
         scores = reader.rows(np.asarray(raw))[0]
-        check_finite({reader.output.name: [scores]}, model=str(model), samples=[str(image)])  # no NaN ranked
+        if first_non_finite({reader.output.name: [scores]}) is not None:  # NaN is never ranked
+            raise RunError(f"{model}: {NAN_SCORES} ({image})", hint=NAN_HINT)
         if label_names is None:
             label_names = load_labels(labels, scores.shape[-1], class_names(loaded.proto))
         order = top_k(scores, top)

@@ -30,6 +30,7 @@ from onnpu.runtime.context_cache import open_session
 from onnpu.runtime.inputs.finite import first_non_finite
 from onnpu.runtime.targets import Target, require_inference
 from onnpu.storage import sha256_file
+from onnpu.vision.classify import NAN_HINT, NAN_SCORES
 from onnpu.vision.images import IMAGE_SUFFIXES, load_image
 from onnpu.vision.labels import load_labels
 from onnpu.vision.preprocess import PreprocessConfig, draft_request, image_to_array, preprocess_for, target_size
@@ -159,7 +160,7 @@ def classify_folder(sources: Sequence[str | Path], model: str | Path, target: Ta
     pool_size = workers or max(1, min(4, os.cpu_count() or 1))
     names: list[str] | None = None
     buffer: np.ndarray | None = None
-    counts = {"ok": 0, "failed": 0}
+    counts = {"ok": 0, "failed": 0, "nan": 0}
     warnings = [f"skipped {len(others)} non-image file{'s' if len(others) != 1 else ''}"] if others else []
     for warning in warnings:
         progress.warn(warning)
@@ -169,7 +170,8 @@ def classify_folder(sources: Sequence[str | Path], model: str | Path, target: Ta
         nonlocal names
         result = None
         if scores is not None and first_non_finite({"scores": [scores]}) is not None:
-            scores, error = None, "the model's scores hold NaN/Inf: nothing to rank"
+            scores, error = None, NAN_SCORES
+            counts["nan"] += 1
         if scores is not None:
             if names is None:
                 names = load_labels(labels, scores.shape[-1], class_names(loaded.proto))
@@ -223,9 +225,12 @@ def classify_folder(sources: Sequence[str | Path], model: str | Path, target: Ta
             writer.close()
     seconds = time.perf_counter() - start
     processed = counts["ok"] + counts["failed"]
-    if counts["failed"]:
-        warnings.append(f"{counts['failed']} image{'s' if counts['failed'] != 1 else ''} could not be read")
-        progress.warn(warnings[-1])
+    unread, nan = counts["failed"] - counts["nan"], counts["nan"]
+    said = [f"{unread} image{'s' if unread != 1 else ''} could not be read"] if unread else []
+    said += [f"the model's scores held NaN/Inf on {nan} image{'s' if nan != 1 else ''}: {NAN_HINT}"] if nan else []
+    for warning in said:
+        warnings.append(warning)
+        progress.warn(warning)
     return FolderSummary(str(model), target.describe(), len(images) + len(others), counts["ok"], len(others),
                          counts["failed"], len(images) - len(todo), seconds, processed / seconds if seconds else 0.0,
                          batch, pool_size, threads, draft, str(output) if output else None,

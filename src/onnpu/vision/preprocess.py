@@ -16,6 +16,7 @@ from PIL import Image
 from onnpu.errors import InputDataError
 from onnpu.model.files import metadata
 from onnpu.model.inspection import TensorInfo
+from onnpu.model.limits import check_memory
 from onnpu.model.qparams import quantize_array
 from onnpu.vision.images import load_image
 from onnpu.vision.presets import SCALING
@@ -111,6 +112,8 @@ def input_layout(info: TensorInfo) -> tuple[str, int | None, int | None]:
     if 0 in (h, w):
         raise InputDataError(f"input {info.name!r} with shape {info.shape_text()} holds images of no pixels",
                              hint="fix its height and width (onnpu fix-shapes) to the size the model was trained at")
+    if isinstance(h, int) and isinstance(w, int):  # before an image is resized to it (a model may declare 100000²)
+        check_memory(f"input {info.name!r}", 2 * h * w * 3 * 4, f"one {h}x{w} image (resized, then as floats)")
     return layout, h if isinstance(h, int) else None, w if isinstance(w, int) else None
 
 

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from onnpu.errors import InputDataError
 from onnpu.model.exporter_metadata import class_names
+from onnpu.vision.detection.evidence import joined, transposed_yolov8
 
 if TYPE_CHECKING:
     import onnx
@@ -100,40 +101,6 @@ def _strides_for(boxes: int, size: tuple[int, int], per_cell: int) -> tuple[int,
     return None
 
 
-LAYOUT_OPS = frozenset({"Transpose", "Reshape", "Identity", "Squeeze", "Unsqueeze", "Flatten", "QuantizeLinear",
-                        "DequantizeLinear", "Cast"})
-
-
-def _joined(proto: onnx.ModelProto | None, name: str, hops: int = 6) -> bool:
-    """Whether ``name`` is a Concat's output, through layout ops only (a YOLO head joins its box and score parts,
-    or its levels). True without a graph to ask."""
-    if proto is None:
-        return True
-    made_by = {o: n for n in proto.graph.node for o in n.output}
-    for _ in range(hops):
-        node = made_by.get(name)
-        if node is None or not node.input:
-            return False
-        if node.op_type in ("Concat", "EPContext"):  # a compiled context: nothing inside to see
-            return True
-        if node.op_type not in LAYOUT_OPS:
-            return False
-        name = node.input[0]
-    return False
-
-
-def _transposed_yolov8(proto: onnx.ModelProto | None, ops: set[str], columns: int) -> bool:
-    """Whether ``[N, boxes, columns]`` with one box per grid cell is a YOLOv8/v11 head transposed (4+C columns)
-    rather than YOLOX's (5+C, with objectness): the class names the exporter wrote number ``columns - 4``, or —
-    without names — the graph decodes box distributions with a Softmax (YOLOv8's DFL) and has no Exp (YOLOX)."""
-    if proto is None:
-        return False
-    names = class_names(proto)
-    if names:
-        return len(names) == columns - 4
-    return "Softmax" in ops and "Exp" not in ops
-
-
 def _single(name: str, shape: Shape, size: tuple[int, int], ops: set[str], kind: str | None,
             proto: onnx.ModelProto | None = None) -> Head | None:
     """A head in one 3-D output, or None. Unnamed, a YOLO layout needs evidence beyond its shape: as many boxes as
@@ -144,7 +111,7 @@ def _single(name: str, shape: Shape, size: tuple[int, int], ops: set[str], kind:
     if len(shape) != 3:
         return None
     _, a, b = shape
-    evidence = kind is not None or _joined(proto, name) or any(
+    evidence = kind is not None or joined(proto, name) or any(
         _strides_for(n, size, per) is not None for n in (a, b) for per in (1, 3))
     if kind in (None, "nms") and b in (6, 7) and _strides_for(a, size, 1) is None and \
             _strides_for(a, size, 3) is None and (kind == "nms" or ops & {"NonMaxSuppression", "TopK"}):
@@ -162,7 +129,7 @@ def _single(name: str, shape: Shape, size: tuple[int, int], ops: set[str], kind:
     if a <= b or b < 5:
         return None
     one_per_cell = _strides_for(a, size, 1)
-    if kind is None and one_per_cell is not None and _transposed_yolov8(proto, ops, b):
+    if kind is None and one_per_cell is not None and transposed_yolov8(proto, ops, b):
         return Head("yolov8", (name,), b - 4, size, transposed=True,
                     reason=f"{name} {list(shape)} = [N, boxes, 4+C], C = {b - 4}: a YOLOv8/v11 head transposed "
                            "(one box per cell of strides " + ", ".join(map(str, one_per_cell)) + "; "
