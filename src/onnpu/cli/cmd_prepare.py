@@ -27,7 +27,7 @@ from onnpu.cli.args import (
 )
 
 if TYPE_CHECKING:
-    from onnpu.tasks.prepare import NpuCheck
+    from onnpu.tasks.npu_check import NpuCheck
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -96,7 +96,7 @@ def render_npu_check(npu: NpuCheck) -> None:
 
     from onnpu.cli.console import escape, out
     from onnpu.cli.render import device_word
-    from onnpu.tasks.prepare import DRIFT_FLAG_STEPS
+    from onnpu.tasks.npu_check import DRIFT_FLAG_STEPS
 
     device = device_word(npu.target)
     out().print(f"[green]{device} check ({npu.target}, CPU fallback disabled): {npu.placement.headline()}[/]",

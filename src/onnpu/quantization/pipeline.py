@@ -99,8 +99,8 @@ NETWORK_OPS = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul", "LSTM", "GRU
 
 def refuse_non_network(src: Path, model: onnx.ModelProto, outputs: Sequence[TensorInfo]) -> None:
     """A classic machine-learning model (scikit-learn through skl2onnx: ``ai.onnx.ml`` operators and no layer of a
-    network) or outputs that
-    are not tensors: nothing the HTP runs, refused by name before the quantizer fails somewhere inside."""
+    network) or outputs that are not tensors: nothing the HTP runs, refused by name before the quantizer fails
+    somewhere inside."""
     classic = sorted({n.op_type for n in model.graph.node if n.domain == "ai.onnx.ml"})
     network = any(n.op_type in NETWORK_OPS and n.domain in ("", "ai.onnx") for n in model.graph.node)
     if classic and not network:  # an MLP whose last step is an ai.onnx.ml op is still a network

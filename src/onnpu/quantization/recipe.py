@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from collections.abc import Iterator, Mapping, Sequence
@@ -74,6 +75,19 @@ def _failure(stage: str, exc: Exception) -> QuantizationError:
     return QuantizationError(f"quantization failed in {stage}: {text[:300]}", hint=hint)
 
 
+@contextlib.contextmanager
+def _quiet_root_logger() -> Iterator[None]:
+    """ONNX Runtime's quantization tools log on the root logger (advice, every unnamed node they name): not
+    onnpu's output, so only errors pass while they run."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+
+
 def quantize_qdq_model(model: onnx.ModelProto, calibration: Sequence[Mapping[str, np.ndarray]],
                        config: QuantizeConfig = DEFAULT_QUANTIZE, *, sixteen_bit: Sequence[str] = (),
                        notes: list[str] | None = None) -> onnx.ModelProto:
@@ -109,20 +123,15 @@ def quantize_qdq_model(model: onnx.ModelProto, calibration: Sequence[Mapping[str
     # qnn_preprocess_model fails on models that carry metadata_props (onnxruntime 1.32): strip them for
     # quantization and put them back on the result.
     del original.metadata_props[:]
-    with scratch_dir("onnpu-quant-") as tmp:
+    with scratch_dir("onnpu-quant-") as tmp, _quiet_root_logger():
         stripped = Path(tmp) / "float.onnx"
         write_model(original, stripped, force=True)  # external data when over the protobuf limit
         del original
         pre = Path(tmp) / "preprocessed.onnx"
-        root = logging.getLogger()
-        level = root.level
-        root.setLevel(logging.ERROR)  # it logs each unnamed node it names on the root logger
         try:
             changed = qnn_preprocess_model(str(stripped), str(pre))
         except Exception as exc:
             raise _failure("ONNX Runtime's QNN preprocessing (qnn_preprocess_model)", exc) from exc
-        finally:
-            root.setLevel(level)
         source = pre if changed else stripped
         staged_float = onnx.load(str(source))
         firsts = constant_first_matmuls(staged_float)  # what the preprocessing leaves that HTP v68 refuses
@@ -136,7 +145,6 @@ def quantize_qdq_model(model: onnx.ModelProto, calibration: Sequence[Mapping[str
         overrides = with_ranges({**layernorms,
                                  **{name: [{"quant_type": QuantType.QUInt16}] for name in sixteen_bit}},
                                 {**bounded, **masked})
-        root.setLevel(logging.ERROR)  # ORT's quantizer logs advice on the root logger
         try:
             stage = "configuration (get_qnn_qdq_config)"
             qconfig = get_qnn_qdq_config(
@@ -158,8 +166,6 @@ def quantize_qdq_model(model: onnx.ModelProto, calibration: Sequence[Mapping[str
             raise
         except Exception as exc:  # ORT's quantizer raises plain exceptions for graphs it cannot handle
             raise _failure(stage, exc) from exc
-        finally:
-            root.setLevel(level)
         result = onnx.load(str(staged))
     transformer.quantize_where_constants(result)
     onehot_values_as_constants(result)  # the QNN EP builds a OneHot only from constant values

@@ -32,13 +32,16 @@ def joined(proto: onnx.ModelProto | None, name: str, hops: int = 6) -> bool:
     return False
 
 
-def transposed_yolov8(proto: onnx.ModelProto | None, ops: set[str], columns: int) -> bool:
-    """Whether ``[N, boxes, columns]`` with one box per grid cell is a YOLOv8/v11 head transposed (4+C columns)
-    rather than YOLOX's (5+C, with objectness): the class names the exporter wrote number ``columns - 4``, or —
-    without names — the graph decodes box distributions with a Softmax (YOLOv8's DFL) and has no Exp (YOLOX)."""
+def transposed_yolov8(proto: onnx.ModelProto | None, ops: set[str], columns: int) -> str | None:
+    """What says ``[N, boxes, columns]`` with one box per grid cell is a YOLOv8/v11 head transposed (4+C columns)
+    rather than YOLOX's (5+C, with objectness), or None: the class names the exporter wrote number
+    ``columns - 4``, or — without names — the graph decodes box distributions with a Softmax (YOLOv8's DFL) and
+    has no Exp (YOLOX)."""
     if proto is None:
-        return False
+        return None
     names = class_names(proto)
     if names:
-        return len(names) == columns - 4
-    return "Softmax" in ops and "Exp" not in ops
+        return "its class names number 4 fewer than the columns" if len(names) == columns - 4 else None
+    if "Softmax" in ops and "Exp" not in ops:
+        return "box distributions decoded by a Softmax in the graph, as YOLOv8 does"
+    return None

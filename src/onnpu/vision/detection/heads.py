@@ -35,7 +35,6 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from onnpu.errors import InputDataError
-from onnpu.model.exporter_metadata import class_names
 from onnpu.vision.detection.evidence import joined, transposed_yolov8
 
 if TYPE_CHECKING:
@@ -129,13 +128,11 @@ def _single(name: str, shape: Shape, size: tuple[int, int], ops: set[str], kind:
     if a <= b or b < 5:
         return None
     one_per_cell = _strides_for(a, size, 1)
-    if kind is None and one_per_cell is not None and transposed_yolov8(proto, ops, b):
+    said = transposed_yolov8(proto, ops, b) if kind is None and one_per_cell is not None else None
+    if said:
         return Head("yolov8", (name,), b - 4, size, transposed=True,
                     reason=f"{name} {list(shape)} = [N, boxes, 4+C], C = {b - 4}: a YOLOv8/v11 head transposed "
-                           "(one box per cell of strides " + ", ".join(map(str, one_per_cell)) + "; "
-                           + ("its class names number 4 fewer than the columns)" if proto is not None and
-                              (class_names(proto) or []) and len(class_names(proto) or []) == b - 4
-                              else "box distributions decoded by a Softmax in the graph, as YOLOv8 does)"))
+                           f"(one box per cell of strides {', '.join(map(str, one_per_cell or ()))}; {said})")
     if kind in (None, "yolox") and one_per_cell is not None:
         decoded = "Exp" in ops
         return Head("yolox", (name,), max(1, b - 5), size, strides=one_per_cell, decoded=decoded,
