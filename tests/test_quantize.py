@@ -237,3 +237,44 @@ def test_raising_every_quantized_activation_is_w8a16() -> None:
 
     assert names and activation_types(raised) == activation_types(w8a16)
     assert set(activation_types(w8a16)) == {4}  # TensorProto.UINT16
+
+
+def test_activation_ranges_are_measured_once_per_model_and_inputs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Quantizing the same model on the same inputs again (prepare's detection stages, mixed precision's
+    candidates) reads the ranges measured the first time: the calibrator runs once, and the model written is
+    byte for byte the one a fresh calibration gives. Other inputs are calibrated again."""
+    import sys
+
+    import onnxruntime.quantization
+
+    from onnpu.quantization import calibration_cache
+    from onnpu.quantization.calibration import load_calibration
+    from onnpu.quantization.mixed_precision import quantized_activations
+    from onnpu.quantization.recipe import quantize_qdq_model
+
+    ort_quantize = sys.modules[onnxruntime.quantization.quantize_static.__module__]  # the module, not the function
+    calibrations = []
+    real = ort_quantize.create_calibrator
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calibrations.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ort_quantize, "create_calibrator", counted)
+    model = models.classifier()
+    feeds = load_calibration("random", tensor_infos(model)[0], holdout=0, seed=0, limit=8).calibration
+    nearest = QuantizeConfig(rounding="nearest")
+    calibration_cache.forget()
+    plain = quantize_qdq_model(model, feeds, nearest)
+    names = quantized_activations(model, plain)
+    raised = quantize_qdq_model(model, feeds, nearest, sixteen_bit=names)
+    w8a16 = quantize_qdq_model(model, feeds, QuantizeConfig("u16", rounding="nearest"))
+    assert len(calibrations) == 1
+    calibration_cache.forget()
+    fresh_raised = quantize_qdq_model(model, feeds, nearest, sixteen_bit=names)
+    fresh_w8a16 = quantize_qdq_model(model, feeds, QuantizeConfig("u16", rounding="nearest"))
+    assert len(calibrations) == 2
+    assert raised.SerializeToString() == fresh_raised.SerializeToString()
+    assert w8a16.SerializeToString() == fresh_w8a16.SerializeToString()
+    other = quantize_qdq_model(model, feeds[1:], nearest)
+    assert len(calibrations) == 3 and other.SerializeToString() != plain.SerializeToString()

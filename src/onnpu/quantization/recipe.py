@@ -19,6 +19,7 @@ from onnpu.model.files import metadata, set_metadata, write_model
 from onnpu.model.qparams import qdq_params
 from onnpu.model.transforms import constants_to_initializers, ensure_opset
 from onnpu.quantization import transformer
+from onnpu.quantization.calibration_cache import quantize_once_calibrated
 from onnpu.quantization.config import ACTIVATION_TYPES, DEFAULT_QUANTIZE, METHODS, WEIGHT_TYPES, QuantizeConfig
 from onnpu.quantization.equalization import bounded_relu_ranges
 from onnpu.quantization.exclusions import nodes_to_exclude
@@ -94,7 +95,7 @@ def quantize_qdq_model(model: onnx.ModelProto, calibration: Sequence[Mapping[str
     """Quantize a float model (fixed shapes) to QDQ for the QNN HTP. ``sixteen_bit`` names activation
     tensors raised to uint16 (mixed precision). The calibration inputs read are reported to ``onnpu.progress``
     (stage ``calibrating``). What was changed for the HTP is said in ``notes``."""
-    from onnxruntime.quantization import CalibrationMethod, QuantType, quantize
+    from onnxruntime.quantization import CalibrationMethod, QuantType
     from onnxruntime.quantization.execution_providers.qnn import get_qnn_qdq_config, qnn_preprocess_model
 
     if not calibration:
@@ -161,7 +162,7 @@ def quantize_qdq_model(model: onnx.ModelProto, calibration: Sequence[Mapping[str
             staged = Path(tmp) / "quantized.onnx"
             stage = "calibration and quantization (onnxruntime.quantization.quantize)"
             with np.errstate(divide="ignore", invalid="ignore"):  # an infinite range is reported below, by name
-                quantize(str(source), str(staged), qconfig)
+                quantize_once_calibrated(source, staged, qconfig, calibration)
         except QuantizationError:
             raise
         except Exception as exc:  # ORT's quantizer raises plain exceptions for graphs it cannot handle
