@@ -15,6 +15,7 @@ import onnxruntime
 import pytest
 from onnx import TensorProto, helper
 
+import models
 from onnpu import jsonio
 from onnpu.cli import main
 from onnpu.metrics import compare_outputs
@@ -114,6 +115,34 @@ def test_a_failing_verb_with_json_still_prints_json(tmp_path: Path, capsys: pyte
     assert code == failure["exit_code"] != 0 and str(model) in failure["error"] and failure["hint"]
     assert captured.out.count("\n") == 1  # one line: a JSONL stream of results (detect DIR --json) takes it too
     assert captured.err.startswith("error: ")
+
+
+@pytest.mark.parametrize("argv", [
+    ["classify", "x.jpg", "--top", "0", "--json"],  # a value argparse refuses
+    ["run", "--json", "--no-such-flag"],  # a flag no verb has
+    ["quantize", "m.onnx", "-o", "q.onnx", "--json"],  # a required flag missing
+    ["quantize", "{model}", "-o", "{out}", "--calib", "random", "--rounding", "nearest", "--no-bias-correction",
+     "--json"],  # a flag that does nothing in the mode asked, refused once the verb runs
+])
+def test_a_usage_error_with_json_prints_json_too(argv: list[str], tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """A command line argparse refuses (exit 2) with ``--json`` on it: usage and the error on stderr, as argparse
+    prints them, and the same one JSON line on stdout every other error prints. Without ``--json``: nothing on
+    stdout."""
+    model = models.save(models.classifier(), tmp_path / "m.onnx")
+    words = [w.format(model=model, out=tmp_path / "q.onnx") for w in argv]
+    for json_asked in (True, False):
+        with pytest.raises(SystemExit) as exited:
+            main(words if json_asked else [w for w in words if w != "--json"])
+        captured = capsys.readouterr()
+        assert exited.value.code == 2 and "usage: onnpu" in captured.err and "error: " in captured.err
+        if not json_asked:
+            assert captured.out == ""
+            continue
+        failure = jsonio.loads(captured.out)
+        assert captured.out.count("\n") == 1 and failure["exit_code"] == 2
+        assert failure["error"].startswith("onnpu") and failure["error"].split(": ", 1)[1] in captured.err
+        assert "--help" in failure["hint"]
 
 
 def test_a_network_ending_in_one_ml_operator_is_still_quantized(tmp_path: Path,

@@ -35,6 +35,7 @@ from onnpu.cli import (
     cmd_simplify,
     cmd_zoo,
 )
+from onnpu.cli.args import JSON_ERRORS, Parser
 from onnpu.errors import ExitCode, OnnpuError
 
 COMMANDS = (cmd_doctor, cmd_inspect, cmd_fix_shapes, cmd_quantize, cmd_prepare, cmd_placement, cmd_profile, cmd_run,
@@ -43,7 +44,7 @@ COMMANDS = (cmd_doctor, cmd_inspect, cmd_fix_shapes, cmd_quantize, cmd_prepare, 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="onnpu", description="ONNX models on Qualcomm NPUs (QNN HTP), with proof "
+    parser = Parser(prog="onnpu", description="ONNX models on Qualcomm NPUs (QNN HTP), with proof "
                                      "of what runs where, how fast and how accurately.")
     parser.add_argument("--version", action="version", version=f"onnpu {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help=VERBOSE_HELP)
@@ -77,13 +78,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     output on stderr. The library's progress, warnings and notes (``onnpu.progress``) go to one reporter on
     stderr, set here for every verb: no progress bar for programs (``--json``, ``--csv``)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
-    previous = _interrupt_once()
+    words = list(sys.argv[1:] if argv is None else argv)
+    json_errors = JSON_ERRORS.set("--json" in words[:words.index("--")] if "--" in words else "--json" in words)
     try:
-        return _main(args)
+        args = parser.parse_args(words)
+        previous = _interrupt_once()
+        try:
+            return _main(args)
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
+        JSON_ERRORS.reset(json_errors)
 
 
 def _interrupt_once() -> Any:

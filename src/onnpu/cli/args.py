@@ -6,6 +6,8 @@ Only cheap modules are imported here: building the parser must not import onnx, 
 from __future__ import annotations
 
 import argparse
+import contextvars
+import sys
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from onnpu.errors import InputDataError, ShapeError, TargetError
@@ -17,6 +19,26 @@ from onnpu.vision.presets import SCALING
 
 if TYPE_CHECKING:
     from onnpu.vision.preprocess import PreprocessConfig
+
+
+# --- the parser: usage errors in JSON too when the command line asks for JSON ----------------------------------
+
+JSON_ERRORS: contextvars.ContextVar[bool] = contextvars.ContextVar("onnpu_json_errors", default=False)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse's parser (its verbs' parsers are of the same class): a usage error prints usage and the error on
+    stderr and exits 2, as argparse does; while ``JSON_ERRORS`` is set (``--json`` on the command line) it also
+    prints ``{"error", "hint", "exit_code": 2}`` as one line on stdout, as every other error does."""
+
+    def error(self, message: str) -> NoReturn:
+        if JSON_ERRORS.get():
+            from onnpu.jsonio import dumps_line
+
+            sys.stdout.write(dumps_line({"error": f"{self.prog}: {message}", "hint": f"see `{self.prog} --help`",
+                                         "exit_code": 2}))
+            sys.stdout.flush()
+        super().error(message)
 
 
 # --- argument types: a count of 0 or a negative top-k is a usage error, refused by argparse (exit 2) ------
