@@ -45,6 +45,11 @@ def test_prepare_measures_the_head_and_reports_boxes(tmp_path: Path) -> None:
     # the written model's boxes on the NPU (the emulated HTP) against the float model's, on the held-out scene
     assert report["npu"]["matched"] >= 1 and report["npu"]["missed"] == report["npu"]["extra"] == 0
     assert not any("depart from the float model" in n for n in result.notes)
+    from onnpu.cli.cmd_prepare import npu_detections_line
+
+    line = npu_detections_line(report)  # what `onnpu prepare` prints under its NPU check
+    assert line is not None and f"{report['npu']['matched']} matched, 0 missed, 0 extra" in line
+    assert f"on {report['npu']['inputs']} input" in line and "px at 640" in line
 
 
 def test_boxes_the_npu_adds_are_a_warning_with_the_fix() -> None:

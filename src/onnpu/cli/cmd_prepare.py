@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from onnpu.cli.args import (
     add_input_range_args,
@@ -85,10 +85,28 @@ def run(args: argparse.Namespace) -> int:
                     f"(max |diff| {result.rewrite_max_abs_diff:.3g})", soft_wrap=True)
     if result.npu:
         render_npu_check(result.npu)
+        line = npu_detections_line((result.quantization.detection or {}) if result.quantization else {})
+        if line:
+            out().print(escape(line), soft_wrap=True)
     for note in result.notes:
         out().print(f"note: {escape(note)}", soft_wrap=True)
     out().print(f"[green]wrote {result.output}[/]")
     return exit_code(result.quantization)
+
+
+def npu_detections_line(detection: dict[str, Any]) -> str | None:
+    """A detector's boxes on the NPU against the float model's, in one line (``detection["npu"]``), or None."""
+    found = detection.get("npu")
+    if not found:
+        return None
+    median, at_640, worst = (found.get(k) for k in ("median_box_error_px", "median_box_error_px_at_640",
+                                                    "max_box_error_px"))
+    inputs = int(found.get("inputs") or 0)
+    where = f" on {inputs} input{'s' if inputs != 1 else ''}" if inputs else ""
+    error = "no box to measure" if median is None else \
+        f"box error median {median:.2f} px ({at_640:.2f} px at 640), max {worst:.2f} px"
+    return (f"  detections on the NPU vs the float model{where}: {found['matched']} matched, {found['missed']} "
+            f"missed, {found['extra']} extra; {error}")
 
 
 def render_npu_check(npu: NpuCheck) -> None:

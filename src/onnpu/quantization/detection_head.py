@@ -247,7 +247,7 @@ def on_device(head: Head, reference: Mapping[str, list[np.ndarray]], device: Map
     count = min(len(next(iter(reference.values()), [])), len(next(iter(device.values()), [])))
     stats = match_detections(detections_of(head, reference, count), detections_of(head, device, count))
     median = _at_640(stats, head)
-    found = stats.to_dict() | {"median_box_error_px_at_640": median}
+    found = stats.to_dict() | {"median_box_error_px_at_640": median, "inputs": count, "target": where}
     if stats.all_matched and (median is None or median <= MAX_MEDIAN_PX):
         return found, None
     cpu = report.get("kept") or {}
