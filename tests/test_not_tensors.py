@@ -215,3 +215,40 @@ def test_nan_scores_are_never_ranked(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "the model's scores held NaN/Inf on 2 images" in err and "could not be read" not in err
     rows = [jsonio.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()]
     assert len(rows) == 2 and all("NaN" in r["error"] for r in rows)
+
+
+def _data_sized_model(tmp_path: Path, *, with_fixed: bool) -> Path:
+    """y = Relu(x) (fixed size) beside NonZero outputs: ``above`` (how many of x's values exceed 0.5 differs from
+    input to input) and ``never`` (x > 1e9: empty on every input)."""
+    nodes = [helper.make_node("Greater", ["x", "half"], ["g"]), helper.make_node("NonZero", ["g"], ["above"]),
+             helper.make_node("Greater", ["x", "huge"], ["h"]), helper.make_node("NonZero", ["h"], ["never"])]
+    outputs = [helper.make_tensor_value_info("above", TensorProto.INT64, [2, "k"]),
+               helper.make_tensor_value_info("never", TensorProto.INT64, [2, "m"])]
+    if with_fixed:
+        nodes.append(helper.make_node("Relu", ["x"], ["y"]))
+        outputs.insert(0, helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 64]))
+    graph = helper.make_graph(nodes, "sized", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 64])],
+                              outputs, [onnx.numpy_helper.from_array(np.array(0.5, np.float32), "half"),
+                                        onnx.numpy_helper.from_array(np.array(1e9, np.float32), "huge")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    return models.save(model, tmp_path / f"sized_{with_fixed}.onnx")
+
+
+def test_compare_skips_outputs_the_data_sizes_and_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Outputs whose size the data decides (NonZero, an NMS) cannot be compared value by value: the fixed ones are
+    compared, those are listed as not compared with why (empty on every input; sizes that differ); a model of
+    nothing else is one error naming them, with the detector's way to compare."""
+    model = _data_sized_model(tmp_path, with_fixed=True)
+    assert main(["compare", str(model), str(model), "--targets", "cpu", "--count", "6", "--json"]) == 0
+    result = jsonio.loads(capsys.readouterr().out)
+    assert [o["name"] for o in result["outputs"]] == ["y"] and result["outputs"][0]["max_abs_error"] == 0
+    assert result["skipped_outputs"]["never"].startswith("empty on these inputs (shape [2, 0])")
+    assert "depends on the data" in result["skipped_outputs"]["above"]
+    assert main(["compare", str(model), str(model), "--targets", "cpu", "--count", "6"]) == 0
+    assert "note: output never not compared: empty on these inputs" in capsys.readouterr().out
+    only = _data_sized_model(tmp_path, with_fixed=False)
+    assert main(["compare", str(only), str(only), "--targets", "cpu", "--count", "6", "--json"]) == 1
+    captured = capsys.readouterr()
+    failure = jsonio.loads(captured.out)
+    assert "no output to compare value by value" in failure["error"] and "never" in failure["error"]
+    assert "detect" in failure["hint"] and captured.err.startswith("error: ")

@@ -69,4 +69,6 @@ def run(args: argparse.Namespace) -> int:
     out().print(table)
     for side, headline in result.placements.items():
         out().print(f"{side}: {escape(headline)}", soft_wrap=True)
+    for name, why in result.skipped.items():
+        out().print(f"note: output {escape(name)} not compared: {escape(why)}", soft_wrap=True)
     return 0

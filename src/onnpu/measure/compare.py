@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from onnpu.errors import InputDataError
 from onnpu.metrics import OutputQuality, compare_outputs
 from onnpu.model.files import read_model
 from onnpu.model.inspection import TensorInfo, tensor_infos
@@ -31,11 +32,30 @@ class CompareResult:
     outputs: list[OutputQuality]
     placements: dict[str, str] = field(default_factory=dict)  # side ("reference", "candidate") → headline
     random_inputs: str = ""  # how random inputs were made, per input ("" for real inputs)
+    skipped: dict[str, str] = field(default_factory=dict)  # output → why it was not compared (its data's shape)
 
     def to_dict(self) -> dict[str, Any]:
         return {"reference": self.reference, "candidate": self.candidate, "samples": self.samples,
                 "input_source": self.input_source, "random_inputs": self.random_inputs or None,
-                "outputs": [o.to_dict() for o in self.outputs], "placements": self.placements}
+                "outputs": [o.to_dict() for o in self.outputs], "placements": self.placements,
+                "skipped_outputs": self.skipped}
+
+
+def data_dependent(reference: list[np.ndarray], candidate: list[np.ndarray], info: TensorInfo | None) -> str | None:
+    """Why an output whose size the data decides (NonZero, an NMS: a dim the model leaves open) cannot be compared
+    value by value on these inputs — empty on every input, or sizes that differ from input to input or between
+    the two runs — or None when it can (a fixed-size output that differs between the runs is an error, not this)."""
+    runs = [*reference, *candidate]
+    shapes = sorted({np.shape(x) for x in runs})
+    if all(np.size(x) == 0 for x in runs):
+        return f"empty on these inputs (shape {list(shapes[0])})"
+    if len(shapes) == 1:
+        return None
+    ragged = len({np.shape(x) for x in reference}) > 1 or len({np.shape(x) for x in candidate}) > 1
+    if not ragged and info is not None and not info.is_dynamic:
+        return None
+    listed = ", ".join(str(list(s)) for s in shapes[:4]) + (" …" if len(shapes) > 4 else "")
+    return f"its size depends on the data (shapes {listed} on these inputs)"
 
 
 def step_args(info: TensorInfo | None) -> dict[str, Any]:
@@ -80,9 +100,21 @@ def compare(reference: tuple[str | Path, Target], candidate: tuple[str | Path, T
     check_finite(b, model=str(cand_model), samples=data.calibration_names, inputs=data.random_kinds)
     steps = {o.name: o for o in tensor_infos(cand.proto)[1]}  # drift in the candidate's output steps
     tasks = output_tasks(ref.proto)  # top-1 for class scores, cosine for embeddings, errors for boxes/pixels
-    qualities = [compare_outputs(label, a[x], b[y], task=tasks.get(x), **step_args(steps.get(y)))
-                 for label, x, y in pair_outputs(a, b)]
+    qualities, skipped = [], {}
+    for label, x, y in pair_outputs(a, b):
+        why = data_dependent(a[x], b[y], steps.get(y))
+        if why:
+            skipped[label] = why
+        else:
+            qualities.append(compare_outputs(label, a[x], b[y], task=tasks.get(x), **step_args(steps.get(y))))
+    if not qualities and skipped:
+        listed = "; ".join(f"{k}: {v}" for k, v in skipped.items())
+        models = str(ref_model) if str(ref_model) == str(cand_model) else f"{ref_model} and {cand_model}"
+        raise InputDataError(f"{models}: no output to compare value by value: {listed}",
+                             hint="the size of what a NonZero or an NMS gives differs with the data; for a "
+                                  "detector, `onnpu detect IMAGES --eval ANNOTATIONS.json --model A --model B` "
+                                  "compares the detections")
     placements = {side: s.placement.headline() if s.placement else "not recorded"
                   for side, s in (("reference", ref), ("candidate", cand))}
     return CompareResult(_label(ref_model, ref_target), _label(cand_model, cand_target),
-                         len(feeds), str(inputs), qualities, placements, data.random_kinds)
+                         len(feeds), str(inputs), qualities, placements, data.random_kinds, skipped)
