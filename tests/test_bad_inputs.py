@@ -233,6 +233,23 @@ def case_text_input(tmp: Path) -> list[str]:
     return ["run", str(_relu(tmp, TensorProto.STRING, [1, 4])), "--random", "--target", "cpu"]
 
 
+def case_huge_input_in_bench(tmp: Path) -> list[str]:
+    """bench makes one random input for all its models: the model it cannot be made for is named."""
+    from onnx import TensorProto
+
+    return ["bench", str(_relu(tmp, TensorProto.FLOAT, [1, 3, 1_000_000, 1_000_000], "huge.onnx")), "--target", "cpu"]
+
+
+def case_text_input_compared(tmp: Path, text_first: bool = False) -> list[str]:
+    """compare of a text-input model with a float twin: the text model is named (data is made for the reference,
+    then checked against the candidate)."""
+    from onnx import TensorProto
+
+    pair = [str(_relu(tmp, TensorProto.FLOAT, [1, 4], "float.onnx")),
+            str(_relu(tmp, TensorProto.STRING, [1, 4], "text.onnx"))]
+    return ["compare", *(pair[::-1] if text_first else pair), "--targets", "cpu"]
+
+
 def case_bfloat16_input(tmp: Path) -> list[str]:
     from onnx import TensorProto
 
@@ -317,6 +334,10 @@ CASES: dict[str, tuple[Setup, str, int]] = {
     "huge declared image input": (case_huge_image_input, "input 'x': one 1000000x1000000 image (resized, then as "
                                   "floats) needs about 24000.0 GB of memory", 1),
     "text input": (case_text_input, "relu.onnx: input 'x' is string: onnpu makes and measures data for", 1),
+    "huge input in bench": (case_huge_input_in_bench, "huge.onnx: input 'x': its data [1, 3, 1000000, 1000000]", 1),
+    "text input compared with a float twin": (case_text_input_compared, "text.onnx: input 'x' is string", 1),
+    "text input as the reference": (lambda tmp: case_text_input_compared(tmp, text_first=True),
+                                    "text.onnx: input 'x' is string", 1),
     "bfloat16 input": (case_bfloat16_input, "input 'x' is bfloat16: onnpu makes and measures data", 1),
     "image input of no pixels": (case_no_pixels, "input 'x' with shape [1, 3, 0, 8] holds images of no pixels", 1),
     "no opset imported": (case_no_opset, "ONNX's shape inference rejects the graph", 1),

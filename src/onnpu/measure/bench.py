@@ -188,12 +188,17 @@ def benchmark(runs: Sequence[tuple[str | Path, Target]], *, iterations: int = 10
             cell.error = exc
         cell.rss = rss_mb()
     ready = [c for c in cells if c.loaded is not None]
-    data: dict[str, np.ndarray] = {}
-    if ready:
-        first_infos = tensor_infos(ready[0].loaded.proto)[0]  # type: ignore[union-attr]
-        data = dict(inputs) if inputs is not None else \
-            random_feeds(ready[0].loaded.proto, 1, seed, dims, infos=first_infos)[0]  # type: ignore[union-attr]
-    for cell in ready:
+    data: dict[str, np.ndarray] = dict(inputs) if inputs is not None else {}
+    for cell in ready if inputs is None else []:  # random data for the first model it can be made for
+        assert cell.loaded is not None
+        try:
+            data = random_feeds(cell.loaded.proto, 1, seed, dims, infos=tensor_infos(cell.loaded.proto)[0])[0]
+            break
+        except OnnpuError as exc:  # its row says why, naming the model
+            if not exc.message.startswith(str(cell.path)):
+                exc.message = f"{cell.path}: {exc.message}"
+            cell.error, cell.loaded = exc, None
+    for cell in [c for c in ready if c.loaded is not None]:
         assert cell.loaded is not None
         infos = tensor_infos(cell.loaded.proto)[0]
         try:

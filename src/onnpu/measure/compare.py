@@ -87,8 +87,13 @@ def compare(reference: tuple[str | Path, Target], candidate: tuple[str | Path, T
         dims = {**dims_from(ref_proto, cand_proto), **dims_from(cand_proto, ref_proto), **(dims or {})} or None
     ref = open_session(ref_model, ref_target, dims=dims, cache=cache)
     cand = open_session(cand_model, cand_target, dims=dims, cache=cache)
-    data = model_inputs(inputs, inputs_source(ref.proto, cand.proto, dims), count, preprocess=preprocess, seed=seed,
-                        dims=dims, overrides=input_ranges)
+    try:  # the data is made for the reference's inputs: an error about one of them names it
+        data = model_inputs(inputs, inputs_source(ref.proto, cand.proto, dims), count, preprocess=preprocess,
+                            seed=seed, dims=dims, overrides=input_ranges)
+    except InputDataError as exc:
+        if exc.message.startswith("input "):
+            exc.message = f"{ref_model}: {exc.message}"
+        raise
     feeds = data.calibration
     a = run_feeds(ref, feeds, model=str(ref_model), dims=dims)
     check_finite(a, model=str(ref_model), samples=data.calibration_names, inputs=data.random_kinds)

@@ -48,13 +48,19 @@ def _enabled() -> bool:
     return os.environ.get("ONNPU_MEMORY_CHECK", "1").strip().lower() not in ("0", "off", "no", "false")
 
 
+def _gigabytes(count: int) -> str:
+    """``12.3 GB``; a size too large for any machine as ``4.8e+15 GB``, not sixteen digits."""
+    gb = count / 1e9
+    return f"{gb:.1f} GB" if gb < 1e5 else f"{gb:.2g} GB"
+
+
 def check_memory(path: str | Path, need: int, what: str) -> None:
     """Refuse, before reading, a ``need``-byte job that cannot fit in what is available."""
     if not _enabled() or need < 256 << 20:  # small jobs are never refused
         return
     free = available_memory()
     if free is not None and need > free:
-        raise ModelError(f"{path}: {what} needs about {need / 1e9:.1f} GB of memory; {free / 1e9:.1f} GB is "
+        raise ModelError(f"{path}: {what} needs about {_gigabytes(need)} of memory; {_gigabytes(free)} is "
                          "available to this process",
                          hint="run it on a machine with more memory (or raise `ulimit -v`); ONNPU_MEMORY_CHECK=0 "
                          "tries anyway")

@@ -14,7 +14,7 @@ from onnpu.errors import InputDataError
 from onnpu.model.inspection import TensorInfo, tensor_infos
 from onnpu.model.qparams import dequantize, quantize_array
 from onnpu.runtime.inputs import random_feeds, random_inputs
-from onnpu.runtime.inputs.feedable import check_container
+from onnpu.runtime.inputs.feedable import check_container, check_feedable
 from onnpu.runtime.inputs.samples import read_arrays
 from onnpu.runtime.session import LoadedSession
 
@@ -152,6 +152,12 @@ def prepare_feeds(infos: list[TensorInfo], arrays: Mapping[str, np.ndarray], mod
                              f"({info.quant.source})")
             elif (np.issubdtype(a.dtype, np.floating) and np.issubdtype(want, np.floating)) or _fits(a, want):
                 a = a.astype(want)
+            elif want.kind not in "biuf":  # text, complex …: no data onnpu gives fits, said as such
+                try:
+                    check_feedable(info)
+                except InputDataError as exc:
+                    exc.message = f"{model}: {exc.message}"
+                    raise
             else:
                 raise InputDataError(f"{model}: input {name!r} has dtype {a.dtype}, the model expects {want} (the "
                                      f"data: {a.dtype} {list(a.shape)}{_range_text(a)}; the model: {want} "
