@@ -417,3 +417,22 @@ def test_an_nms_head_that_keeps_nothing_on_the_first_frame_is_still_recognised()
     head = recognise_head({"dets": (1, 0, 6)}, (640, 640), _ops_model(["NonMaxSuppression"]))
     assert head.kind == "nms" and head.outputs == ("dets",)
     assert recognise_head({"dets": (1, 0, 6)}, (640, 640), None, kind="nms").kind == "nms"
+
+
+def test_mmdeploy_dets_and_labels_are_an_nms_head() -> None:
+    """mmdeploy's end-to-end detectors: dets [N, K, 5] (x1, y1, x2, y2, score) and labels [N, K] after an NMS in the
+    graph — also [N, 0, 5] when the NMS keeps nothing on the first frame. (A real YOLOv8 export grafted into this
+    layout detected what the original does, on a scanned page.)"""
+    from onnpu.vision.detection import decode
+
+    nms = _ops_model(["NonMaxSuppression", "Gather"])
+    for k in (0, 3):
+        head = recognise_head({"dets": (1, k, 5), "labels": (1, k)}, (640, 640), nms)
+        assert head.kind == "nms" and head.layout == {"rows": "dets", "classes": "labels"}, head
+    dets = np.array([[[10, 20, 110, 220, 0.9], [5, 5, 50, 50, 0.3], [0, 0, 1, 1, 0.1]]], np.float32)
+    got = decode({"dets": dets, "labels": np.array([[7, 2, 0]])}, head, conf=0.25)
+    assert got.classes.tolist() == [7, 2] and got.scores.tolist() == pytest.approx([0.9, 0.3])
+    assert got.boxes.tolist() == [[10, 20, 110, 220], [5, 5, 50, 50]]
+    with pytest.raises(InputDataError):  # without an NMS in the graph (or --head nms) the layout is not guessed
+        recognise_head({"dets": (1, 3, 5), "labels": (1, 3)}, (640, 640), _ops_model(["Sigmoid"]))
+    assert recognise_head({"dets": (1, 3, 5), "labels": (1, 3)}, (640, 640), None, kind="nms").kind == "nms"

@@ -140,6 +140,9 @@ def _ended_in_nms(outputs: Mapping[str, np.ndarray], head: Head, index: int, con
                                      hint="run this model with --batch 1")
             rows = rows[rows[:, 0] >= 0]  # a class of -1: no detection
             boxes, score, cls = rows[:, 2:6], rows[:, 1], rows[:, 0]
+        elif "classes" in head.layout:  # mmdeploy: x1, y1, x2, y2, score; the classes in their own output
+            labels = np.asarray(outputs[head.layout["classes"]])
+            boxes, score, cls = rows[:, :4], rows[:, 4], labels[index] if labels.ndim == 2 else labels
         elif rows.shape[1] == 7:  # batch index, x1, y1, x2, y2, class, score (YOLOv7 end-to-end)
             rows = rows[rows[:, 0] == index]
             boxes, cls, score = rows[:, 1:5], rows[:, 5], rows[:, 6]

@@ -24,7 +24,8 @@ cannot tell, its graph), or named with ``--head``:
   (``onnpu.vision.detection.priors``).
 - ``nms`` — the model ends in NMS (``NonMaxSuppression`` or ``TopK`` in the graph): one output ``[N, K, 6]``
   (x1, y1, x2, y2, score, class; ``[K, 7]``: batch index, box, class, score), or outputs boxes
-  ``[N, K, 4]``, scores ``[N, K]``, classes ``[N, K]`` (and a count ``[N, 1]``).
+  ``[N, K, 4]``, scores ``[N, K]``, classes ``[N, K]`` (and a count ``[N, 1]``), or mmdeploy's dets ``[N, K, 5]``
+  (x1, y1, x2, y2, score) and labels ``[N, K]``.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from onnpu.errors import InputDataError
-from onnpu.vision.detection.evidence import joined, transposed_yolov8
+from onnpu.vision.detection.evidence import joined, rows_beside, transposed_yolov8
 
 if TYPE_CHECKING:
     import onnx
@@ -152,9 +153,16 @@ def _single(name: str, shape: Shape, size: tuple[int, int], ops: set[str], kind:
     return None
 
 
-def _separate(shapes: Mapping[str, Shape], size: tuple[int, int], kind: str | None) -> Head | None:
-    """Heads in several outputs: boxes + scores (+ classes, count)."""
+def _separate(shapes: Mapping[str, Shape], size: tuple[int, int], kind: str | None, ops: set[str]) -> Head | None:
+    """Heads in several outputs: boxes + scores (+ classes, count); mmdeploy's dets (boxes and score) + labels."""
     squeezed = {n: (s if len(s) != 2 else (1, *s)) for n, s in shapes.items()}
+    dets = [n for n, s in squeezed.items() if len(s) == 3 and s[2] == 5]
+    labels = [n for n, s in shapes.items() if len(dets) == 1 and n != dets[0] and len(s) == len(shapes[dets[0]]) - 1
+              and s[-1] == squeezed[dets[0]][1]]  # [N, K] beside [N, K, 5], [K] beside [K, 5]
+    if kind in (None, "nms") and len(labels) == 1 and (kind == "nms" or ops & {"NonMaxSuppression", "TopK"}):
+        return Head("nms", (dets[0], labels[0]), 0, size, layout={"rows": dets[0], "classes": labels[0]},
+                    reason=f"{dets[0]} {list(shapes[dets[0]])}: rows of x1, y1, x2, y2, score, classes {labels[0]} "
+                           f"{list(shapes[labels[0]])} (NMS in the graph, mmdeploy's layout)")
     boxes = [n for n, s in squeezed.items() if len(s) == 3 and s[2] == 4]
     if len(boxes) > 1:  # TF2 Object Detection API exports add raw_detection_boxes (before NMS) beside detection_boxes
         boxes = [n for n in boxes if TF_BOXES in n.lower() and "raw" not in n.lower()] or boxes
@@ -341,24 +349,6 @@ def retinaface_head(shapes: Mapping[str, Shape], size: tuple[int, int], ops: set
                        f"{priors} priors, {RETINA_PRIORS} per cell of strides 8, 16, 32 (RetinaFace, decoded here)")
 
 
-def _alone(found: Head, shapes: Mapping[str, Shape]) -> None:
-    """A head read from one output must be the only output with a row per candidate box: other outputs with as many
-    rows (class scores beside box offsets, landmarks) belong to a head whose boxes are decoded against anchors or
-    priors outside the graph (RetinaFace, SSD, BlazeFace), which reading the one output as YOLO would get wrong."""
-    name = found.outputs[0]
-    shape = shapes[name] if len(shapes[name]) == 3 else (1, *shapes[name])
-    boxes = shape[2] if found.kind == "yolov8" and not found.transposed else shape[1]
-    # outputs with as many rows that cannot be heads themselves (offsets [N, 4], scores [N, 1 or 2]); a second
-    # output that reads as a head too (an auxiliary head) is left to the choice above
-    batched = {n: s if len(s) == 3 else (1, *s) for n, s in shapes.items() if n != name and len(s) in (2, 3)}
-    siblings = [n for n, s in batched.items() if boxes in s[1:] and math.prod(s[1:]) // boxes < 5]
-    if siblings:
-        raise no_head(shapes, f"{name} reads as {found.kind}, but {', '.join(siblings)} also "
-                              f"{'has' if len(siblings) == 1 else 'have'} {boxes} rows: boxes decoded against anchors "
-                              "or priors outside the graph (RetinaFace / SSD / BlazeFace style), which onnpu does not "
-                              "decode")
-
-
 def recognise_head(shapes: Mapping[str, Shape], input_size: tuple[int, int], proto: onnx.ModelProto | None = None,
                    kind: str | None = None) -> Head:
     """The head of a model whose outputs (name → shape, as a run returned them) these are. ``input_size``:
@@ -368,7 +358,7 @@ def recognise_head(shapes: Mapping[str, Shape], input_size: tuple[int, int], pro
     ops = _ops(proto)
     found = retinaface_head(shapes, input_size, ops, kind) if len(shapes) > 1 else None
     if found is None and len(shapes) > 1:
-        found = _separate(shapes, input_size, kind)
+        found = _separate(shapes, input_size, kind, ops)
     if found is None and len(shapes) > 1:
         found = per_level_head(shapes, input_size, proto, kind)
     if found is None and len(shapes) > 2:
@@ -384,7 +374,9 @@ def recognise_head(shapes: Mapping[str, Shape], input_size: tuple[int, int], pro
     if found is None:
         raise no_head(shapes, f"no output fits --head {kind}" if kind else "")
     if kind is None and found.kind in ("yolov8", "yolov5", "yolox"):
-        _alone(found, shapes)
+        beside = rows_beside(found.outputs[0], found.kind == "yolov8" and not found.transposed, shapes)
+        if beside:
+            raise no_head(shapes, f"{found.outputs[0]} reads as {found.kind}, but {beside}")
     if found.kind == "boxes-scores" and found.num_classes >= 2 and \
             _computed_by(proto, found.layout["scores"], "Softmax"):
         found = replace(found, num_classes=found.num_classes - 1, background=True,
