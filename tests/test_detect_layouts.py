@@ -14,6 +14,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 from PIL import Image
 
+from onnpu import jsonio
 from onnpu.cli import main
 from onnpu.errors import ExitCode, InputDataError
 from onnpu.vision.detection import recognise_head
@@ -436,3 +437,43 @@ def test_mmdeploy_dets_and_labels_are_an_nms_head() -> None:
     with pytest.raises(InputDataError):  # without an NMS in the graph (or --head nms) the layout is not guessed
         recognise_head({"dets": (1, 3, 5), "labels": (1, 3)}, (640, 640), _ops_model(["Sigmoid"]))
     assert recognise_head({"dets": (1, 3, 5), "labels": (1, 3)}, (640, 640), None, kind="nms").kind == "nms"
+
+
+@pytest.mark.parametrize("ones", ["Constant", "ConstantOfShape"])
+@pytest.mark.parametrize("dfl", [False, True])
+def test_a_yolov6_export_reads_as_yolov5(ones: str, dfl: bool, tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """YOLOv6 exports [1, boxes, 5+C]: boxes decoded in the graph (xywh), a column of ones where YOLOv5 has its
+    objectness, the class scores — joined by a Concat. One box per grid cell, so it read as YOLOX (the boxes decoded
+    again against the grid), and with YOLOv6 v3's DFL Softmax as a transposed YOLOv8 (the ones as a class: every
+    cell a detection). The constant column says YOLOv6; it detects the one object it holds."""
+    cells = 64 + 16 + 4  # a 64x64 input, strides 8, 16, 32
+    boxes = np.zeros((1, cells, 4), np.float32)
+    boxes[0, 10] = [32, 32, 16, 8]  # centre x, y, width, height in input pixels
+    logits = np.full((1, cells, 2), -9, np.float32)
+    logits[0, 10, 1] = 3  # class 1, sigmoid 0.95
+    const = [helper.make_node("Constant", [], ["b"], value=numpy_helper.from_array(boxes)),
+             helper.make_node("Constant", [], ["logits"], value=numpy_helper.from_array(logits)),
+             helper.make_node("Sigmoid", ["logits"], ["s"])]
+    if ones == "Constant":
+        const.append(helper.make_node("Constant", [], ["one"],
+                                      value=numpy_helper.from_array(np.ones((1, cells, 1), np.float32))))
+    else:
+        const += [helper.make_node("Constant", [], ["shape"], value=numpy_helper.from_array(np.array([1, cells, 1]))),
+                  helper.make_node("ConstantOfShape", ["shape"], ["one"],
+                                   value=numpy_helper.from_array(np.ones(1, np.float32)))]
+    if dfl:  # YOLOv6 v3's box distributions (here on their own: recognition reads which ops the graph has)
+        const.append(helper.make_node("Softmax", ["logits"], ["dfl"], axis=-1))
+    const.append(helper.make_node("Concat", ["b", "one", "s"], ["outputs"], axis=-1))
+    graph = helper.make_graph(const, "v6", [helper.make_tensor_value_info("images", TensorProto.FLOAT,
+                                                                          [1, 3, 64, 64])],
+                              [helper.make_tensor_value_info("outputs", TensorProto.FLOAT, [1, cells, 7])])
+    model = tmp_path / "yolov6.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(model))
+    Image.new("RGB", (64, 64), (90, 90, 90)).save(tmp_path / "frame.png")
+    assert main(["detect", str(tmp_path / "frame.png"), "--model", str(model), "--target", "cpu", "--json"]) == 0
+    result = jsonio.loads(capsys.readouterr().out)
+    assert result["head"]["kind"] == "yolov5" and "YOLOv6" in result["head"]["reason"]
+    [found] = result["images"][0]["detections"]
+    assert found["class"] == 1 and found["score"] == pytest.approx(0.9526, abs=1e-3)
+    assert found["box"] == pytest.approx([24, 28, 40, 36], abs=0.01)

@@ -17,22 +17,62 @@ LAYOUT_OPS = frozenset({"Transpose", "Reshape", "Identity", "Squeeze", "Unsqueez
                         "DequantizeLinear", "Cast"})
 
 
-def joined(proto: onnx.ModelProto | None, name: str, hops: int = 6) -> bool:
-    """Whether ``name`` is a Concat's output, through layout ops only (a YOLO head joins its box and score parts,
-    or its levels). True without a graph to ask."""
-    if proto is None:
-        return True
+def _joining(proto: onnx.ModelProto, name: str, hops: int = 6) -> onnx.NodeProto | None:
+    """The Concat (or compiled EPContext) that makes ``name``, through layout ops only, or None."""
     made_by = {o: n for n in proto.graph.node for o in n.output}
     for _ in range(hops):
         node = made_by.get(name)
         if node is None or not node.input:
-            return False
-        if node.op_type in ("Concat", "EPContext"):  # a compiled context: nothing inside to see
-            return True
+            return None
+        if node.op_type in ("Concat", "EPContext"):
+            return node
         if node.op_type not in LAYOUT_OPS:
+            return None
+        name = node.input[0]
+    return None
+
+
+def joined(proto: onnx.ModelProto | None, name: str, hops: int = 6) -> bool:
+    """Whether ``name`` is a Concat's output, through layout ops only (a YOLO head joins its box and score parts,
+    or its levels); a compiled context has nothing inside to see, so it counts. True without a graph to ask."""
+    return proto is None or _joining(proto, name, hops) is not None
+
+
+def _ones(proto: onnx.ModelProto, name: str) -> bool:
+    """Whether ``name`` is a constant of ones one column wide: an initializer, a Constant, a ConstantOfShape of 1,
+    or one of them expanded or cast."""
+    from onnx import helper, numpy_helper
+
+    made_by = {o: n for n in proto.graph.node for o in n.output}
+    inits = {t.name: t for t in proto.graph.initializer}
+    for _ in range(4):
+        if name in inits:
+            value = numpy_helper.to_array(inits[name])
+            return value.ndim >= 1 and value.shape[-1] == 1 and value.size > 0 and bool((value == 1).all())
+        node = made_by.get(name)
+        if node is None:
+            return False
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        if node.op_type == "Constant" and "value" in attrs:
+            value = numpy_helper.to_array(attrs["value"])
+            return value.ndim >= 1 and value.shape[-1] == 1 and value.size > 0 and bool((value == 1).all())
+        if node.op_type == "ConstantOfShape":
+            return "value" in attrs and bool((numpy_helper.to_array(attrs["value"]) == 1).all())
+        if node.op_type not in ("Expand", "Tile", "Cast", "Identity") or not node.input:
             return False
         name = node.input[0]
     return False
+
+
+def constant_objectness(proto: onnx.ModelProto | None, name: str) -> bool:
+    """YOLOv6's export: ``[N, boxes, 4 + 1 + C]`` joined by a Concat of the decoded boxes, a column of ones where
+    YOLOv5 has its objectness (YOLOv6 has none), and the class scores — YOLOv5's layout, which the anchor grid's
+    box count alone would read as YOLOX (raw, decoded again) or, with YOLOv6 v3's DFL Softmax, as a transposed
+    YOLOv8 (the ones read as a class)."""
+    concat = _joining(proto, name) if proto is not None else None
+    if proto is None or concat is None or concat.op_type != "Concat" or len(concat.input) < 3:
+        return False
+    return any(_ones(proto, part) for part in concat.input[1:-1])
 
 
 def transposed_yolov8(proto: onnx.ModelProto | None, ops: set[str], columns: int) -> str | None:

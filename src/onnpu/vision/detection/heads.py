@@ -36,7 +36,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from onnpu.errors import InputDataError
-from onnpu.vision.detection.evidence import joined, rows_beside, transposed_yolov8
+from onnpu.vision.detection.evidence import constant_objectness, joined, rows_beside, transposed_yolov8
 
 if TYPE_CHECKING:
     import onnx
@@ -129,6 +129,9 @@ def _single(name: str, shape: Shape, size: tuple[int, int], ops: set[str], kind:
     if a <= b or b < 5:
         return None
     one_per_cell = _strides_for(a, size, 1)
+    if kind is None and constant_objectness(proto, name):
+        return Head("yolov5", (name,), max(1, b - 5), size, reason=f"{name} {list(shape)} = [N, boxes, 5+C], C = "
+                    f"{b - 5}: YOLOv6's export (boxes decoded in the graph, a constant column of ones as objectness)")
     said = transposed_yolov8(proto, ops, b) if kind is None and one_per_cell is not None else None
     if said:
         return Head("yolov8", (name,), b - 4, size, transposed=True,
