@@ -21,6 +21,7 @@ from PIL import Image
 import hostile
 import models
 from loopback import Server
+from onnpu import jsonio
 from onnpu.cli import main
 from onnpu.model.files import write_model
 
@@ -407,3 +408,16 @@ def test_qnn_missing(tmp_path: Path) -> None:
     assert err[0].startswith("error: the npu target needs the QNN execution provider")
     assert "available providers: " in err[0] and "CPUExecutionProvider" in err[0]
     assert err[1] == "hint: install the QNN execution provider: pip install 'onnpu[qnn]' (PyPI onnxruntime-qnn)"
+
+
+def test_bench_measures_the_models_it_can_make_data_for(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """bench of a model it can make no input for beside one it can: that model's row says why, naming it; the other
+    is measured; exit 5 (partial)."""
+    from onnx import TensorProto
+
+    huge = _relu(tmp_path, TensorProto.FLOAT, [1, 3, 1_000_000, 1_000_000], "huge.onnx")
+    small = _relu(tmp_path, TensorProto.FLOAT, [1, 4], "small.onnx")
+    assert main(["bench", str(huge), str(small), "--target", "cpu", "--iterations", "2", "--json"]) == 5
+    rows = {Path(r["model"]).name: r for r in jsonio.loads(capsys.readouterr().out)["runs"]}
+    assert "huge.onnx: input 'x': its data [1, 3, 1000000, 1000000]" in rows["huge.onnx"]["error"]
+    assert rows["small.onnx"]["error"] is None and rows["small.onnx"]["stats"]["samples"] == 2

@@ -477,3 +477,15 @@ def test_a_yolov6_export_reads_as_yolov5(ones: str, dfl: bool, tmp_path: Path,
     [found] = result["images"][0]["detections"]
     assert found["class"] == 1 and found["score"] == pytest.approx(0.9526, abs=1e-3)
     assert found["box"] == pytest.approx([24, 28, 40, 36], abs=0.01)
+    if dfl or ones != "Constant":
+        return
+    # its quantized copy: the ones reach the Concat dequantized, on the grid the Concat's parts share
+    quantized = tmp_path / "yolov6.qdq.onnx"
+    assert main(["quantize", str(model), "-o", str(quantized), "--calib", "random", "--rounding", "nearest",
+                 "--no-npu"]) == 0
+    capsys.readouterr()
+    assert main(["detect", str(tmp_path / "frame.png"), "--model", str(quantized), "--target", "cpu", "--json"]) == 0
+    result = jsonio.loads(capsys.readouterr().out)
+    assert result["head"]["kind"] == "yolov5" and "YOLOv6" in result["head"]["reason"]
+    [found] = result["images"][0]["detections"]
+    assert found["class"] == 1 and found["box"] == pytest.approx([24, 28, 40, 36], abs=1.5)

@@ -123,6 +123,8 @@ def test_a_failing_verb_with_json_still_prints_json(tmp_path: Path, capsys: pyte
     ["quantize", "m.onnx", "-o", "q.onnx", "--json"],  # a required flag missing
     ["quantize", "{model}", "-o", "{out}", "--calib", "random", "--rounding", "nearest", "--no-bias-correction",
      "--json"],  # a flag that does nothing in the mode asked, refused once the verb runs
+    ["quantize", "{model}", "-o", "{out}", "--calib", "random", "--rounding", "nearest", "--no-bias-correction",
+     "--jso"],  # the same with --json abbreviated, as argparse allows
 ])
 def test_a_usage_error_with_json_prints_json_too(argv: list[str], tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
@@ -133,7 +135,7 @@ def test_a_usage_error_with_json_prints_json_too(argv: list[str], tmp_path: Path
     words = [w.format(model=model, out=tmp_path / "q.onnx") for w in argv]
     for json_asked in (True, False):
         with pytest.raises(SystemExit) as exited:
-            main(words if json_asked else [w for w in words if w != "--json"])
+            main(words if json_asked else [w for w in words if w not in ("--json", "--jso")])
         captured = capsys.readouterr()
         assert exited.value.code == 2 and "usage: onnpu" in captured.err and "error: " in captured.err
         if not json_asked:
@@ -252,3 +254,22 @@ def test_compare_skips_outputs_the_data_sizes_and_says_so(tmp_path: Path, capsys
     failure = jsonio.loads(captured.out)
     assert "no output to compare value by value" in failure["error"] and "never" in failure["error"]
     assert "detect" in failure["hint"] and captured.err.startswith("error: ")
+
+
+def test_compare_still_refuses_two_models_whose_fixed_size_outputs_differ(tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """Outputs declared with open dims but sized by the model, not the data (no NonZero, NMS …): two different models
+    whose y differs in size are an error, not an output skipped as data-sized."""
+    def model(concat: bool) -> Path:
+        nodes = [helper.make_node("Relu", ["x"], ["z"]),
+                 helper.make_node("Concat", ["x", "x"], ["y"], axis=1) if concat else
+                 helper.make_node("Sigmoid", ["x"], ["y"])]
+        graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
+                                  [helper.make_tensor_value_info("z", TensorProto.FLOAT, ["N", 4]),
+                                   helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", "k"])])
+        return models.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]),
+                           tmp_path / f"{'cand' if concat else 'ref'}.onnx")
+
+    assert main(["compare", str(model(False)), str(model(True)), "--targets", "cpu", "--count", "3",
+                 "--dim", "N=1"]) == 1
+    assert "output y: shapes [1, 4] and [1, 8] differ" in capsys.readouterr().err

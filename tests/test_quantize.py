@@ -11,6 +11,7 @@ from onnpu import InputDataError, QuantizationError, get_target, inspect_model, 
 from onnpu.cli import main
 from onnpu.model.files import write_model
 from onnpu.model.inspection import tensor_infos
+from onnpu.quantization import calibration_cache
 from onnpu.quantization.config import QuantizeConfig
 from onnpu.quantization.pipeline import quantize
 from onnpu.runtime.session import create_session
@@ -239,6 +240,8 @@ def test_raising_every_quantized_activation_is_w8a16() -> None:
     assert set(activation_types(w8a16)) == {4}  # TensorProto.UINT16
 
 
+@pytest.mark.skipif(not calibration_cache.supported(),
+                    reason="this onnxruntime's quantizer takes no calibration cache (CI installs one that does)")
 def test_activation_ranges_are_measured_once_per_model_and_inputs(monkeypatch: pytest.MonkeyPatch) -> None:
     """Quantizing the same model on the same inputs again (prepare's detection stages, mixed precision's
     candidates) reads the ranges measured the first time: the calibrator runs once, and the model written is
@@ -247,7 +250,6 @@ def test_activation_ranges_are_measured_once_per_model_and_inputs(monkeypatch: p
 
     import onnxruntime.quantization
 
-    from onnpu.quantization import calibration_cache
     from onnpu.quantization.calibration import load_calibration
     from onnpu.quantization.mixed_precision import quantized_activations
     from onnpu.quantization.recipe import quantize_qdq_model

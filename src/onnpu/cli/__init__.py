@@ -79,9 +79,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     stderr, set here for every verb: no progress bar for programs (``--json``, ``--csv``)."""
     parser = build_parser()
     words = list(sys.argv[1:] if argv is None else argv)
-    json_errors = JSON_ERRORS.set("--json" in words[:words.index("--")] if "--" in words else "--json" in words)
+    flags = words[:words.index("--")] if "--" in words else words
+    # --json, or what argparse takes for it (--js, --jso: no other flag starts so)
+    json_errors = JSON_ERRORS.set(any(len(w) >= 4 and "--json".startswith(w) for w in flags))
     try:
         args = parser.parse_args(words)
+        JSON_ERRORS.set(bool(getattr(args, "json", False)))  # what the verb refuses later follows what was parsed
         previous = _interrupt_once()
         try:
             return _main(args)

@@ -41,10 +41,18 @@ class CompareResult:
                 "skipped_outputs": self.skipped}
 
 
-def data_dependent(reference: list[np.ndarray], candidate: list[np.ndarray], info: TensorInfo | None) -> str | None:
-    """Why an output whose size the data decides (NonZero, an NMS: a dim the model leaves open) cannot be compared
-    value by value on these inputs — empty on every input, or sizes that differ from input to input or between
-    the two runs — or None when it can (a fixed-size output that differs between the runs is an error, not this)."""
+# ops whose output size the data decides: an output after one of them may differ in size from input to input
+DATA_SIZED_OPS = frozenset({"NonZero", "NonMaxSuppression", "TopK", "Unique", "Compress", "Loop", "If", "Scan"})
+
+
+def data_dependent(reference: list[np.ndarray], candidate: list[np.ndarray], info: TensorInfo | None,
+                   sized_by_data: bool) -> str | None:
+    """Why an output whose size the data decides cannot be compared value by value on these inputs — empty on every
+    input, or sizes that differ from input to input or between the two runs — or None when it can. Only where the
+    graphs have an op that sizes its output by the data (``sized_by_data``: NonZero, an NMS …) and the output leaves
+    a dim open or its sizes vary within one run: otherwise two shapes that differ are an error, not this."""
+    if not sized_by_data:
+        return None
     runs = [*reference, *candidate]
     shapes = sorted({np.shape(x) for x in runs})
     if all(np.size(x) == 0 for x in runs):
@@ -105,9 +113,10 @@ def compare(reference: tuple[str | Path, Target], candidate: tuple[str | Path, T
     check_finite(b, model=str(cand_model), samples=data.calibration_names, inputs=data.random_kinds)
     steps = {o.name: o for o in tensor_infos(cand.proto)[1]}  # drift in the candidate's output steps
     tasks = output_tasks(ref.proto)  # top-1 for class scores, cosine for embeddings, errors for boxes/pixels
+    sized_by_data = any(n.op_type in DATA_SIZED_OPS for m in (ref.proto, cand.proto) for n in m.graph.node)
     qualities, skipped = [], {}
     for label, x, y in pair_outputs(a, b):
-        why = data_dependent(a[x], b[y], steps.get(y))
+        why = data_dependent(a[x], b[y], steps.get(y), sized_by_data)
         if why:
             skipped[label] = why
         else:

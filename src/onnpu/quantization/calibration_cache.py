@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import onnx
 
+CHUNK = 1 << 20
 ENTRIES = 4  # models' ranges kept (a model's ranges are small: two numbers per tensor, or histograms)
 # ONNX Runtime's options that change what its calibrator measures (quantize_static passes these on to it)
 CALIBRATION_OPTIONS = ("CalibTensorRangeSymmetric", "CalibMovingAverage", "CalibMovingAverageConstant",
@@ -29,15 +30,21 @@ _ranges: OrderedDict[str, str] = OrderedDict()  # key → ONNX Runtime's calibra
 _lock = threading.Lock()
 
 
+def _file_digest(path: Path, digest: Any) -> None:
+    with path.open("rb") as f:
+        while chunk := f.read(CHUNK):
+            digest.update(chunk)
+
+
 def _model_digest(path: Path, digest: Any) -> None:
-    """The model file's bytes and those of the external data files it names."""
-    digest.update(path.read_bytes())
+    """The model file's bytes and those of the external data files it names, read in chunks."""
+    _file_digest(path, digest)
     proto = onnx.load(str(path), load_external_data=False)
     locations = sorted({entry.value for t in proto.graph.initializer for entry in t.external_data
                         if entry.key == "location"})
     for location in locations:
         digest.update(location.encode())
-        digest.update((path.parent / location).read_bytes())
+        _file_digest(path.parent / location, digest)
 
 
 def ranges_key(model: Path, feeds: Sequence[Mapping[str, np.ndarray]], config: Any) -> str:
@@ -57,7 +64,8 @@ def ranges_key(model: Path, feeds: Sequence[Mapping[str, np.ndarray]], config: A
 
 
 def supported() -> bool:
-    """ONNX Runtime's quantize_static takes a calibration cache (1.24 and later)."""
+    """ONNX Runtime's quantize_static takes a calibration cache (``calibration_cache_path``: 1.32 does; older
+    releases calibrate every time)."""
     from onnxruntime.quantization import quantize_static
 
     return "calibration_cache_path" in inspect.signature(quantize_static).parameters

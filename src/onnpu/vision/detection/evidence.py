@@ -8,6 +8,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from onnpu.model.exporter_metadata import class_names
 
 if TYPE_CHECKING:
@@ -40,7 +42,7 @@ def joined(proto: onnx.ModelProto | None, name: str, hops: int = 6) -> bool:
 
 def _ones(proto: onnx.ModelProto, name: str) -> bool:
     """Whether ``name`` is a constant of ones one column wide: an initializer, a Constant, a ConstantOfShape of 1,
-    or one of them expanded or cast."""
+    or one of them expanded, cast or quantized (a quantized copy's ones: within a step of their grid)."""
     from onnx import helper, numpy_helper
 
     made_by = {o: n for n in proto.graph.node for o in n.output}
@@ -58,7 +60,16 @@ def _ones(proto: onnx.ModelProto, name: str) -> bool:
             return value.ndim >= 1 and value.shape[-1] == 1 and value.size > 0 and bool((value == 1).all())
         if node.op_type == "ConstantOfShape":
             return "value" in attrs and bool((numpy_helper.to_array(attrs["value"]) == 1).all())
-        if node.op_type not in ("Expand", "Tile", "Cast", "Identity") or not node.input:
+        if node.op_type == "DequantizeLinear" and node.input[0] in inits and len(node.input) > 1 \
+                and node.input[1] in inits:  # the quantized copy: ones within a step of the grid they share
+            scale = numpy_helper.to_array(inits[node.input[1]]).astype(np.float64)
+            zero = numpy_helper.to_array(inits[node.input[2]]).astype(np.float64) \
+                if len(node.input) > 2 and node.input[2] in inits else 0.0
+            value = (numpy_helper.to_array(inits[node.input[0]]).astype(np.float64) - zero) * scale
+            return value.ndim >= 1 and value.shape[-1] == 1 and value.size > 0 and \
+                bool((np.abs(value - 1) <= np.max(scale)).all())
+        if node.op_type not in ("Expand", "Tile", "Cast", "Identity", "QuantizeLinear", "DequantizeLinear") \
+                or not node.input:
             return False
         name = node.input[0]
     return False

@@ -165,7 +165,8 @@ def _separate(shapes: Mapping[str, Shape], size: tuple[int, int], kind: str | No
     if kind in (None, "nms") and len(labels) == 1 and (kind == "nms" or ops & {"NonMaxSuppression", "TopK"}):
         return Head("nms", (dets[0], labels[0]), 0, size, layout={"rows": dets[0], "classes": labels[0]},
                     reason=f"{dets[0]} {list(shapes[dets[0]])}: rows of x1, y1, x2, y2, score, classes {labels[0]} "
-                           f"{list(shapes[labels[0]])} (NMS in the graph, mmdeploy's layout)")
+                           f"{list(shapes[labels[0]])} (NMS in the graph, mmdeploy's layout; mmdet models normalise "
+                           "their input outside the graph: usually --scaling imagenet)")
     boxes = [n for n, s in squeezed.items() if len(s) == 3 and s[2] == 4]
     if len(boxes) > 1:  # TF2 Object Detection API exports add raw_detection_boxes (before NMS) beside detection_boxes
         boxes = [n for n in boxes if TF_BOXES in n.lower() and "raw" not in n.lower()] or boxes
