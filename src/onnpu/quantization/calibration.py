@@ -4,7 +4,7 @@ kind calls for); split into calibration and held-out sets that never overlap."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,6 +107,19 @@ def load_calibration(source: str | Path, infos: list[TensorInfo], *, preprocess:
                              hint="give more inputs or --holdout 0")
     return CalibrationData(text, [feeds[i] for i in calib_idx], [feeds[i] for i in held_idx],
                            [names[i] for i in calib_idx], [names[i] for i in held_idx], kinds_text)
+
+
+def spread_order(count: int) -> list[int]:
+    """The indices 0..count-1 in van der Corput order (bit-reversed): any prefix is spread evenly over the whole
+    range — 0, half, a quarter, three quarters … — so a budget that takes the first k inputs takes them from all
+    over a folder (its photos sorted by name), not from its first few files."""
+    bits = max(1, (count - 1).bit_length())
+    return sorted(range(count), key=lambda i: int(format(i, f"0{bits}b")[::-1], 2))
+
+
+def evenly(feeds: Sequence[Feeds], count: int) -> list[Feeds]:
+    """``count`` of ``feeds``, spread over all of them, in an order whose every prefix is spread too."""
+    return [feeds[i] for i in spread_order(len(feeds))[:count]]
 
 
 def declared_ranges(model: onnx.ModelProto, infos: list[TensorInfo]) -> dict[str, tuple[float, float]]:

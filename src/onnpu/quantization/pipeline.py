@@ -17,7 +17,7 @@ from onnpu.metrics import OutputQuality
 from onnpu.model.files import check_output, read_model_and_layout, set_metadata, write_model
 from onnpu.model.inspection import TensorInfo, tensor_infos
 from onnpu.model.transforms import constants_to_initializers, quantized_io
-from onnpu.quantization.calibration import CalibrationData, kinds_for, load_calibration
+from onnpu.quantization.calibration import CalibrationData, evenly, kinds_for, load_calibration
 from onnpu.quantization.config import DEFAULT_QUANTIZE, QuantizeConfig
 from onnpu.quantization.equalization import EqualizationReport, equalized_model
 from onnpu.quantization.evaluate import (
@@ -39,7 +39,7 @@ from onnpu.runtime.inputs import check_finite
 from onnpu.runtime.targets import Target
 from onnpu.vision.preprocess import PreprocessConfig, preprocess_for
 
-ROUNDING_SAMPLES = 64  # calibration inputs whose layer statistics drive optimised rounding
+ROUNDING_SAMPLES = 64  # calibration inputs (spread over all of them) whose statistics drive range search and rounding
 
 
 @dataclass
@@ -184,13 +184,13 @@ def quantize(model: str | Path, out: str | Path, calib: str | Path | Calibration
         if config.range_search:
             from onnpu.quantization.range_search import search_ranges
 
-            model, result.ranges = search_ranges(model, float_model, data.calibration[:ROUNDING_SAMPLES])
+            model, result.ranges = search_ranges(model, float_model, evenly(data.calibration, ROUNDING_SAMPLES))
             if config.rounding != "optimized" and result.ranges.changed:
                 quality = evaluate(float_model, model, data.heldout, reference)
         if config.rounding == "optimized":
             from onnpu.quantization.rounding import optimize_rounding
 
-            model, result.rounding = optimize_rounding(model, float_model, data.calibration[:ROUNDING_SAMPLES],
+            model, result.rounding = optimize_rounding(model, float_model, evenly(data.calibration, ROUNDING_SAMPLES),
                                                        bias_correction=config.bias_correction, jobs=jobs)
             quality = evaluate(float_model, model, data.heldout, reference)
         return model, quality
