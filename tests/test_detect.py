@@ -309,8 +309,24 @@ def test_a_classifier_is_refused_naming_its_outputs(tmp_path: Path, capsys: pyte
     image = next(scenes["folder"].glob("*.png"))
     assert main(["detect", str(image), "--model", str(cls)]) == ExitCode.ERROR
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and "match no detection head" in err and "--head" in err
+    assert err.startswith(f"error: {cls}: ") and "match no detection head" in err and "--head" in err
     assert err.count("\n") == 2  # one error line, one hint
+
+
+def test_a_model_without_an_image_input_is_refused_naming_the_file(tmp_path: Path, scenes: dict[str, Path],
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    import onnx
+    from onnx import TensorProto, helper
+
+    flat = tmp_path / "flat.onnx"
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "flat",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(flat))
+    image = next(scenes["folder"].glob("*.png"))
+    assert main(["detect", str(image), "--model", str(flat)]) == ExitCode.ERROR
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {flat}: input ") and "not an image batch" in err, err
 
 
 def test_one_unreadable_image_among_others_is_a_row(scenes: dict[str, Path], tmp_path: Path,

@@ -52,6 +52,23 @@ def test_prepare_measures_the_head_and_reports_boxes(tmp_path: Path) -> None:
     assert f"on {report['npu']['inputs']} input" in line and "px at 640" in line
 
 
+@pytest.mark.npu
+def test_without_verification_a_stage_the_npu_refuses_is_still_not_taken(tmp_path: Path) -> None:
+    """`--no-verify` skips the check of the written model on the NPU, not the compile check that picks the 16-bit
+    stage: a model the SoC refuses is never the one written."""
+    from onnpu.quantization.config import QuantizeConfig
+    from onnpu.tasks.prepare import prepare
+
+    dm.write_scenes(tmp_path)
+    model = dm.save(dm.square_detector(), tmp_path / "det.onnx")
+    result = prepare(model, tmp_path / "det.qdq.onnx", str(tmp_path), config=QuantizeConfig(rounding="nearest"),
+                     verify=False)
+    assert result.npu is None and result.quantization is not None
+    report = result.quantization.detection
+    assert report is not None and "not taken: the NPU refuses it" in report["stages"][1]["outcome"]
+    assert report["sixteen_bit"] == []
+
+
 def test_boxes_the_npu_adds_are_a_warning_with_the_fix() -> None:
     """The NPU's integer arithmetic can depart from the CPU QDQ arithmetic prepare measured its stages on: a cell
     whose score crosses the threshold on the NPU only is an extra detection, said with the 16-bit fix."""

@@ -40,3 +40,18 @@ def test_default_model_profile_sums_to_the_measured_total(zoo_model, tmp_path: P
     assert len(conv) == 49
     coverage = result.rows_total_us / 1000 / result.median_wall_ms
     assert 0.9 <= coverage <= 1.1, coverage
+
+
+def test_a_model_that_cannot_be_profiled_leaves_no_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """The default folder (./onnpu-profile-<model>) is made only for a model that runs: a missing file, a file that
+    is not ONNX and a model the CPU refuses each exit 1 naming the file, with nothing written."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "broken.onnx").write_bytes(b"not a model")
+    refused = models.save(models.float_conv(size=16, hidden=4), tmp_path / "refused.onnx")
+    raw = refused.read_bytes()
+    refused.write_bytes(raw.replace(b"Conv", b"Cnov"))  # an operator no provider has
+    for name in ("missing.onnx", "broken.onnx", "refused.onnx"):
+        assert main(["profile", name, "--target", "cpu"]) == 1, name
+        assert name in capsys.readouterr().err
+        assert not list(tmp_path.glob("onnpu-profile-*")), name

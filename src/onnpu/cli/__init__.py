@@ -128,9 +128,13 @@ def _fail(args: argparse.Namespace, exc: OnnpuError) -> int:
 
 
 def _naming_the_model(exc: OnnpuError, model: object) -> OnnpuError:
-    """An error about one of the model's inputs, raised where the file is not known (``input 'x' is string …``),
-    said with the model file first, as every other error names it."""
-    if isinstance(model, str) and model and exc.message.startswith("input ") and model not in exc.message:
+    """An error about one of the model's inputs or outputs, raised where the file is not known (``input 'x' is
+    string …``, ``the model's outputs (…) match no detection head``), said with the model file first, as every
+    other error names it (``--model`` given once names it too; compare names its reference)."""
+    if isinstance(model, list | tuple) and len(model) == 1:
+        model = model[0]
+    about_the_model = exc.message.startswith(("input ", "output ", "the model's "))
+    if isinstance(model, str) and model and about_the_model and model not in exc.message:
         exc.message = f"{model}: {exc.message}"
     return exc
 
@@ -150,7 +154,7 @@ def _main(args: argparse.Namespace) -> int:
             finally:
                 reporter.close()  # the bar is gone before results or errors are printed
         except OnnpuError as exc:
-            return _fail(args, _naming_the_model(exc, getattr(args, "model", None)))
+            return _fail(args, _naming_the_model(exc, getattr(args, "model", None) or getattr(args, "reference", None)))
         except KeyboardInterrupt:
             return int(ExitCode.INTERRUPTED)
         except ImportError as exc:  # Ctrl-C while a native extension initialises (onnxruntime re-raises it so)

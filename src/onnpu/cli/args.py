@@ -337,8 +337,9 @@ def add_quantize_args(p: argparse.ArgumentParser, *, calib_required: bool = True
                    help="keep the calibration method's activation ranges (default: per tensor, the clipping range "
                         "of least error on the calibration inputs, kept where it measures better)")
     p.add_argument("--equalize", action="store_true",
-                   help="cross-layer equalisation of Conv → [ReLU|Clip] → Conv pairs before quantizing (exact in "
-                        "float; helps per-tensor weights most; off by default: see BENCHMARKS 'Quantization ablation')")
+                   help="cross-layer equalisation of Conv → [ReLU|Clip] → Conv pairs before quantizing, with high-bias "
+                        "absorption (exact in float; helps per-tensor weights most; off by default: see BENCHMARKS "
+                        "'Quantization ablation')")
     p.add_argument("--io", choices=("float", "uint8"), default="float",
                    help="uint8: quantized inputs/outputs (parameters kept in the model)")
     p.add_argument("--holdout", type=fraction, default=0.2, help="share of inputs held out for the quality report")

@@ -9,6 +9,7 @@ import csv
 import gc
 import json
 import re
+import shutil
 import time
 from collections import defaultdict
 from collections.abc import Mapping
@@ -144,15 +145,24 @@ def profile(model: str | Path, target: Target, *, iterations: int = 5, out_dir: 
             dims: Mapping[str, int] | None = None, seed: int = 0) -> ProfileResult:
     """Run ``iterations`` timed inferences (after one warm-up) with profiling on, and parse the costs."""
     src = Path(model)
-    folder = output_dir(out_dir or f"onnpu-profile-{src.stem}", "profile", "--out")
+    checked = validate_model_file(src)  # a missing or broken model leaves no folder behind
+    wanted = Path(out_dir or f"onnpu-profile-{src.stem}")
+    made = not wanted.exists()
+    folder = output_dir(wanted, "profile", "--out")
     qnn_csv = folder / "qnn_profile.csv"
     if target.is_qnn:
         options = {**target.options_dict, "profiling_level": "detailed", "profiling_file_path": str(qnn_csv)}
         target = get_target(target.name, options, allow_fallback=target.allow_fallback)
     model_source: Path | onnx.ModelProto = src
-    if needs_unique_names(validate_model_file(src)):  # the profiler names nodes only by name
+    if needs_unique_names(checked):  # the profiler names nodes only by name
         model_source = with_unique_names(read_model(src))
-    loaded = create_session(model_source, target, dims=dims, profile_prefix=str(folder / "ort_profile"), label=src)
+    try:
+        loaded = create_session(model_source, target, dims=dims, profile_prefix=str(folder / "ort_profile"),
+                                label=src)
+    except BaseException:
+        if made:  # the session failed before profiling (ONNX Runtime leaves an empty trace): no folder left
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
     inputs, _ = tensor_infos(loaded.proto)
     feeds, _ = prepare_feeds(inputs, random_feeds(loaded.proto, 1, seed, dims, infos=inputs)[0], str(src), dims)
     loaded.run(feeds)  # warm-up

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import onnx
@@ -22,6 +23,7 @@ from onnpu.vision.images import IMAGE_SUFFIXES, load_image
 from onnpu.vision.preprocess import PreprocessConfig, config_from_metadata, image_to_array, preprocess_for
 
 Feeds = dict[str, np.ndarray]
+_Item = TypeVar("_Item")
 
 
 @dataclass
@@ -117,7 +119,7 @@ def spread_order(count: int) -> list[int]:
     return sorted(range(count), key=lambda i: int(format(i, f"0{bits}b")[::-1], 2))
 
 
-def evenly(feeds: Sequence[Feeds], count: int) -> list[Feeds]:
+def evenly(feeds: Sequence[_Item], count: int) -> list[_Item]:
     """``count`` of ``feeds``, spread over all of them, in an order whose every prefix is spread too."""
     return [feeds[i] for i in spread_order(len(feeds))[:count]]
 

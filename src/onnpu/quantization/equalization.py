@@ -26,6 +26,7 @@ from onnpu.model.graphs import consumers, producers, with_outputs
 ROUNDS = 3
 EPS = 1e-12
 _SUFFIX = "_onnpu_cle"  # names of the nodes and constants equalisation writes
+ABSORB_SAMPLES = 64  # calibration inputs (spread over all) whose smallest pre-activations bias absorption moves
 SCALE_LIMITS = (1e-3, 1e3)  # no channel scaled by more than this: a dead channel keeps its weights
 
 
@@ -33,18 +34,22 @@ SCALE_LIMITS = (1e-3, 1e3)  # no channel scaled by more than this: a dead channe
 class EqualizationReport:
     pairs: list[tuple[str, str]] = field(default_factory=list)
     clips: int = 0  # bounded activations written as Relu + per-channel Min
+    absorbed: int = 0  # pairs whose high biases moved into the second convolution
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, object]:
-        return {"pairs": [list(p) for p in self.pairs], "clips": self.clips, "notes": self.notes}
+        return {"pairs": [list(p) for p in self.pairs], "clips": self.clips, "absorbed": self.absorbed,
+                "notes": self.notes}
 
 
 def _attrs(node: onnx.NodeProto) -> dict[str, object]:
     return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
-def _clip_bounds(node: onnx.NodeProto, inits: dict[str, onnx.TensorProto]) -> tuple[float, float] | None:
-    """(low, high) of a Clip with constant bounds, low = 0 (ReLU6 and the like); None otherwise."""
+def clip_bounds(node: onnx.NodeProto, inits: Mapping[str, onnx.TensorProto], *, zero_low: bool = True
+                ) -> tuple[float, float] | None:
+    """(low, high) of a Clip with constant bounds; with ``zero_low`` only for low = 0 (ReLU6 and the like);
+    None otherwise."""
     attrs = _attrs(node)
     low: object
     high: object
@@ -60,9 +65,9 @@ def _clip_bounds(node: onnx.NodeProto, inits: dict[str, onnx.TensorProto]) -> tu
         low, high = [*values, None, None][:2]
     else:
         low, high = attrs.get("min"), attrs.get("max")
-    if low is None or high is None or float(str(low)) != 0.0:
+    if low is None or high is None or (zero_low and float(str(low)) != 0.0):
         return None
-    return 0.0, float(str(high))
+    return float(str(low)), float(str(high))
 
 
 def _conv(node: onnx.NodeProto, inits: dict[str, onnx.TensorProto]) -> tuple[np.ndarray, int] | None:
@@ -91,7 +96,7 @@ def _pairs(model: onnx.ModelProto) -> list[tuple[onnx.NodeProto, onnx.NodeProto 
             continue
         act: onnx.NodeProto | None = None
         nxt = readers[0]
-        if nxt.op_type == "Relu" or (nxt.op_type == "Clip" and _clip_bounds(nxt, inits) is not None):
+        if nxt.op_type == "Relu" or (nxt.op_type == "Clip" and clip_bounds(nxt, inits) is not None):
             act = nxt
             after = users.get(nxt.output[0], [])
             if len(after) != 1 or nxt.output[0] in outputs:
@@ -145,10 +150,13 @@ def equalize(model: onnx.ModelProto) -> EqualizationReport:
     return report
 
 
-def equalized_model(model: onnx.ModelProto, calibration: Sequence[Mapping[str, np.ndarray]]
-                    ) -> tuple[onnx.ModelProto, EqualizationReport, str]:
-    """An equalised copy of ``model``, kept only when its float outputs stay the same on calibration inputs; the
-    report and a line that says what was done."""
+def equalized_model(model: onnx.ModelProto, calibration: Sequence[Mapping[str, np.ndarray]], *,
+                    absorb: bool = True) -> tuple[onnx.ModelProto, EqualizationReport, str]:
+    """An equalised copy of ``model`` (and, with ``absorb``, its high biases absorbed:
+    ``onnpu.quantization.bias_absorption``), kept only when its float outputs stay the same on calibration
+    inputs; the report and a line that says what was done."""
+    from onnpu.quantization.bias_absorption import absorb_high_biases
+    from onnpu.quantization.calibration import evenly
     from onnpu.quantization.evaluate import run_on_cpu
     from onnpu.quantization.transformer import CHECKED_FEEDS, UNCHANGED_COSINE, check_unchanged
 
@@ -157,7 +165,9 @@ def equalized_model(model: onnx.ModelProto, calibration: Sequence[Mapping[str, n
     report = equalize(copy)
     if not report.pairs:
         return model, report, "cross-layer equalisation: no Conv → [ReLU|Clip] → Conv pair to equalise"
-    feeds = list(calibration[:CHECKED_FEEDS])
+    if absorb:
+        report.absorbed = absorb_high_biases(copy, evenly(calibration, ABSORB_SAMPLES))
+    feeds = evenly(calibration, CHECKED_FEEDS)
     before, after = run_on_cpu(model, feeds, exact=True), run_on_cpu(copy, feeds, exact=True)
     cosine = check_unchanged([{k: v[i] for k, v in before.items()} for i in range(len(feeds))],
                              [{k: v[i] for k, v in after.items()} for i in range(len(feeds))])
@@ -167,8 +177,9 @@ def equalized_model(model: onnx.ModelProto, calibration: Sequence[Mapping[str, n
         return model, report, f"cross-layer equalisation not applied: it changed the float outputs ({cosine:.6f})"
     clips = f"; {report.clips} Clip{'s' if report.clips != 1 else ''} as Relu + per-channel Min" if report.clips \
         else ""
-    return copy, report, (f"cross-layer equalisation: {len(report.pairs)} Conv pairs{clips} (float outputs "
-                          f"unchanged: cosine {cosine:.6f})")
+    absorbed = f"; high biases absorbed in {report.absorbed} of them" if report.absorbed else ""
+    return copy, report, (f"cross-layer equalisation: {len(report.pairs)} Conv pairs{clips}{absorbed} (float "
+                          f"outputs unchanged: cosine {cosine:.6f})")
 
 
 def bounded_relu_ranges(model: onnx.ModelProto, calibration: Sequence[Mapping[str, np.ndarray]]
@@ -213,7 +224,7 @@ def _weights_of(model: onnx.ModelProto, clip: onnx.NodeProto) -> str:
 def _clip_as_relu_min(model: onnx.ModelProto, clip: onnx.NodeProto, inits: dict[str, onnx.TensorProto],
                       scale: np.ndarray) -> None:
     """``Clip(x, 0, c)`` of channels scaled by ``1/scale`` as ``Min(Relu(x), c / scale)`` (per channel)."""
-    bounds = _clip_bounds(clip, inits)
+    bounds = clip_bounds(clip, inits)
     assert bounds is not None
     base = (clip.name or clip.output[0]) + _SUFFIX
     rank = len(numpy_helper.to_array(inits[_weights_of(model, clip)]).shape)

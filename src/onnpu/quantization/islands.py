@@ -19,6 +19,7 @@ import onnx
 from onnx import shape_inference
 
 from onnpu.model.graphs import constant_tensors, consumers, topological_nodes, with_outputs
+from onnpu.quantization.calibration import evenly
 from onnpu.runtime.inputs.kinds import input_kinds
 
 MOVES = {"Gather", "Reshape", "Unsqueeze", "Squeeze", "Transpose", "Slice", "Split", "Flatten", "Expand", "Identity"}
@@ -62,7 +63,7 @@ def mask_ranges(model: onnx.ModelProto, calibration: Sequence[Mapping[str, np.nd
         return {}
     probe = with_outputs(model, wanted)
     feeds: list[dict[str, np.ndarray]] = []
-    for feed in calibration[:FEEDS]:
+    for feed in evenly(calibration, FEEDS):
         feeds.append(dict(feed))
         for fill in (1, 0):
             feeds.append({k: (np.full_like(v, fill) if k in masks else v) for k, v in feed.items()})

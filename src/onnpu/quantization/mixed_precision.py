@@ -18,7 +18,7 @@ import onnx
 from onnpu import progress
 from onnpu.metrics import OutputQuality, sqnr_db
 from onnpu.model.graphs import with_outputs
-from onnpu.quantization.calibration import CalibrationData
+from onnpu.quantization.calibration import CalibrationData, evenly
 from onnpu.quantization.config import QuantizeConfig
 from onnpu.quantization.evaluate import evaluate
 from onnpu.quantization.recipe import quantize_qdq_model
@@ -205,7 +205,8 @@ def raise_to_target(float_model: onnx.ModelProto, quant: onnx.ModelProto, data: 
     if quality and _worst(quality) >= target:
         outcome.notes.append(f"plain quantization already meets {target} dB")
         return outcome
-    gains, noise = measured_gains(float_model, quant, data.calibration[:SENSITIVITY_SAMPLES], jobs=jobs)
+    gains, noise = measured_gains(float_model, quant, evenly(data.calibration, SENSITIVITY_SAMPLES),
+                                   jobs=jobs)
     ranked = sorted((g for g in gains if g.name not in keep), key=lambda g: -g.per_element)
     total_elements = sum(g.elements for g in gains) or 1
     goal = 10 ** (-(target + MARGIN_DB) / 10) * max(len(quality), 1)  # relative noise, summed over outputs

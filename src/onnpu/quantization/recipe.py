@@ -22,6 +22,7 @@ from onnpu.quantization import transformer
 from onnpu.quantization.calibration_cache import quantize_once_calibrated
 from onnpu.quantization.config import ACTIVATION_TYPES, DEFAULT_QUANTIZE, METHODS, WEIGHT_TYPES, QuantizeConfig
 from onnpu.quantization.equalization import bounded_relu_ranges
+from onnpu.quantization.exact_grids import exact_grid_overrides, merged
 from onnpu.quantization.exclusions import nodes_to_exclude
 from onnpu.quantization.htp_ops import constant_first_matmuls, onehot_values_as_constants
 from onnpu.quantization.islands import float_islands, mask_ranges, with_ranges
@@ -136,6 +137,8 @@ def quantize_qdq_model(model: onnx.ModelProto, calibration: Sequence[Mapping[str
         source = pre if changed else stripped
         staged_float = onnx.load(str(source))
         firsts = constant_first_matmuls(staged_float)  # what the preprocessing leaves that HTP v68 refuses
+        exact = exact_grid_overrides(staged_float, weights=config.weights, activations=config.activations,
+                                     sixteen_bit=set(sixteen_bit))
         if firsts:
             source = Path(tmp) / "htp.onnx"
             write_model(staged_float, source, force=True)
@@ -143,9 +146,9 @@ def quantize_qdq_model(model: onnx.ModelProto, calibration: Sequence[Mapping[str
                 notes.append(f"{len(firsts)} MatMul{'s' if len(firsts) > 1 else ''} with a constant first operand "
                              "written as Transpose · MatMul · Transpose (HTP v68 refuses that form)")
         del staged_float
-        overrides = with_ranges({**layernorms,
-                                 **{name: [{"quant_type": QuantType.QUInt16}] for name in sixteen_bit}},
-                                {**bounded, **masked})
+        overrides = merged(with_ranges({**layernorms,
+                                        **{name: [{"quant_type": QuantType.QUInt16}] for name in sixteen_bit}},
+                                       {**bounded, **masked}), exact)
         try:
             stage = "configuration (get_qnn_qdq_config)"
             qconfig = get_qnn_qdq_config(

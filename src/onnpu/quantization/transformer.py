@@ -35,6 +35,7 @@ import numpy as np
 
 from onnpu.model.graphs import consumers, producers
 from onnpu.quantization.batchnorm import expand_dynamic_batchnorms
+from onnpu.quantization.calibration import evenly
 from onnpu.quantization.gelu import erf_scale_as_division
 from onnpu.quantization.htp_ops import reduce_sum_square_as_sum
 from onnpu.quantization.lstm import lstm_unrolled
@@ -330,7 +331,7 @@ def for_htp(model: onnx.ModelProto, calibration: Sequence[Mapping[str, np.ndarra
         return model, []
     from onnpu.quantization.evaluate import run_on_cpu
 
-    feeds = list(calibration[:CHECKED_FEEDS])
+    feeds = evenly(calibration, CHECKED_FEEDS)
     before, after = run_on_cpu(model, feeds, exact=True), run_on_cpu(adapted, feeds, exact=True)
     cosine = check_unchanged([{k: v[i] for k, v in before.items()} for i in range(len(feeds))],
                              [{k: v[i] for k, v in after.items()} for i in range(len(feeds))])

@@ -190,7 +190,7 @@ def prepare(model: str | Path, out: str | Path, calib: str | Path | None = None,
                                     preprocess=preprocess_for(float_model, preprocess), holdout=holdout, limit=limit,
                                     seed=seed, kinds=kinds_for(float_model, overrides=input_ranges))
             kept = detection_head.boxes_to_keep(float_model, data.heldout + data.calibration, data.calibration,
-                                                config, target or get_target("npu") if verify else None)
+                                                config, target or get_target("npu"))  # refused stages: never taken
             result = quantize(source, dst, data, config=config, io=io, preprocess=preprocess, seed=seed,
                               target_sqnr=target_sqnr, force=force, sixteen_bit=kept[0] if kept else ())
             if kept:

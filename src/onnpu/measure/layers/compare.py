@@ -124,7 +124,8 @@ def compare_layers(reference: str | Path | None, quantized: str | Path, *, input
     start = time.perf_counter()
     on_device = target is not None and target.provider != CPU
     if reference is None and not on_device:
-        raise OnnpuError("layers needs the float model, or a device target to compare the quantized model on",
+        raise OnnpuError(f"{quantized}: one model on the CPU: layers needs the float model too, or a device target "
+                         "to compare the quantized model on",
                          hint="onnpu layers FLOAT.onnx QUANT.onnx, or onnpu layers QUANT.onnx --target npu")
     if count < 1:
         raise InputDataError(f"--count {count}: need at least one input", hint="e.g. --count 8")
