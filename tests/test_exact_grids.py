@@ -14,6 +14,7 @@ from onnpu.quantization.recipe import quantize_qdq_model
 
 
 def test_exact_steps() -> None:
+    """The grid and zero point, for the signed weight type (symmetric) and the unsigned activation types."""
     assert exact_step(np.arange(16, dtype=np.float32), -127, 127) == (1.0, 0)
     assert exact_step(np.arange(40, dtype=np.float32) + 0.5, 0, 255) == (0.5, 0)
     assert exact_step(np.array([8.0, 16.0, 32.0]), 0, 255) == (8.0, 0)
@@ -26,15 +27,16 @@ def test_exact_steps() -> None:
     assert exact_step(np.array([np.inf, 1.0]), 0, 255) is None
 
 
-def _decode_like() -> onnx.ModelProto:
+def _decode_like(anchors: int = 40) -> onnx.ModelProto:
     """Conv (learned weights) → Conv with the weights 0..15 (a DFL expectation) → × stride → + anchor centres;
     biases as a head has them."""
     rng = np.random.default_rng(0)
     inits = [numpy_helper.from_array(rng.normal(0, 0.5, (16, 3, 1, 1)).astype(np.float32), "w"),
              numpy_helper.from_array(rng.normal(0, 0.1, 16).astype(np.float32), "b"),
              numpy_helper.from_array(np.arange(16, dtype=np.float32).reshape(1, 16, 1, 1), "dfl"),
-             numpy_helper.from_array(np.full((1, 1, 8, 8), 8.0, np.float32), "stride"),
-             numpy_helper.from_array((np.arange(64, dtype=np.float32).reshape(1, 1, 8, 8) % 8) + 0.5, "anchors")]
+             numpy_helper.from_array(np.repeat(np.array([8.0, 16.0, 32.0, 32.0], np.float32), 16)
+                                     .reshape(1, 1, 8, 8), "stride"),  # min/max over [0, 32]: 8 is 63.75 steps
+             numpy_helper.from_array((np.arange(64, dtype=np.float32).reshape(1, 1, 8, 8) % anchors) + 0.5, "anchors")]
     nodes = [helper.make_node("Conv", ["x", "w", "b"], ["logits"]),
              helper.make_node("Softmax", ["logits"], ["p"], axis=1),
              helper.make_node("Conv", ["p", "dfl"], ["distance"]),
@@ -64,6 +66,8 @@ def test_grid_constants_are_quantized_exactly_and_learned_ones_keep_min_max() ->
     model = _decode_like()
     grids = exact_grid_overrides(model, weights="i8", activations="u8")
     assert set(grids) == {"dfl", "stride", "anchors"}, grids  # not the learned weights, not the bias
+    assert exact_grid_overrides(_decode_like(anchors=8), weights="i8", activations="u8").keys() == {"dfl", "stride"}
+    # anchors 0.5 … 7.5: min/max over [0, 7.5] already holds them (0.5 is 17 steps): left as the quantizer makes it
     calibration = [{"x": np.random.default_rng(k).normal(0, 1, (1, 3, 8, 8)).astype(np.float32)} for k in range(8)]
     for activations in ("u8", "u16"):
         quant = quantize_qdq_model(model, calibration, QuantizeConfig(activations, rounding="nearest",

@@ -7,8 +7,10 @@ magnitude ``q`` and the multiples fit the quantized type, the scale is ``q`` and
 worse than min/max, which it replaces for that constant only.
 
 Weights (the second input of Conv, ConvTranspose, Gemm, MatMul) keep the weight type (int8 symmetric: multiples
-within ±127); every other constant the quantizer quantizes gets the activation type of its tensor (uint8, or
-uint16 where the tensor is 16-bit). Biases are left alone (the quantizer derives their scale)."""
+within ±127); the constants of Add, Sub, Mul and Div get the activation type of their tensor (uint8, or uint16
+where the tensor is 16-bit). Left alone: biases (the quantizer derives their scale), other ops' float parameters,
+and every constant min/max already holds exactly (a single value, 0.5 … 7.5 over 255 steps): the model changes
+only where a value would have been rounded."""
 
 from __future__ import annotations
 
@@ -21,6 +23,8 @@ from onnx import numpy_helper
 from onnpu.model.graphs import consumers
 
 WEIGHT_OPS = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul"})
+ARITHMETIC = frozenset({"Add", "Sub", "Mul", "Div"})  # the constants of a decode (other ops' float parameters —
+# Resize scales, Clip bounds, a Where's fill — are not moved off the grid the quantizer gives them)
 MAX_ELEMENTS = 1 << 16  # larger constants are learned weights, never a grid: not scanned
 TOLERANCE = 1e-5  # of a step: how far a value may sit from its multiple (float32 rounding of k · q)
 _LIMITS = {"i8": (-127, 127), "u8": (0, 255), "u16": (0, 65535), "i16": (-32767, 32767)}
@@ -59,9 +63,32 @@ def _role(name: str, readers: dict[str, list[onnx.NodeProto]]) -> str | None:
                 roles.add("weight")
             elif node.op_type in WEIGHT_OPS and index == 2:
                 roles.add("bias")
-            else:
+            elif node.op_type in ARITHMETIC:
                 roles.add("constant")
-    return roles.pop() if len(roles) == 1 and "bias" not in roles else None
+            else:
+                roles.add("other")
+    return roles.pop() if len(roles) == 1 and roles & {"weight", "constant"} else None
+
+
+def _min_max_exact(values: np.ndarray, low: int, high: int, per_channel: bool) -> bool:
+    """Whether the quantizer's own grid (min/max, 0 included; symmetric per output channel for int8 weights)
+    already holds every value: then nothing is gained and nothing changed."""
+    flat = np.asarray(values, np.float64)
+    rows = flat.reshape(flat.shape[0], -1) if per_channel and flat.ndim > 1 else flat.reshape(1, -1)
+    for row in rows:
+        if low < 0:
+            scale = float(np.abs(row).max()) / high
+            zero = 0.0
+        else:
+            lo, hi = min(float(row.min()), 0.0), max(float(row.max()), 0.0)
+            scale = (hi - lo) / (high - low)
+            zero = float(np.round(-lo / scale)) if scale > 0 else 0.0
+        if scale == 0:
+            continue
+        grid = (np.clip(np.round(row / scale) + zero, low, high) - zero) * scale
+        if np.max(np.abs(grid - row)) > TOLERANCE * scale:
+            return False
+    return True
 
 
 def exact_grid_overrides(model: onnx.ModelProto, *, weights: str, activations: str,
@@ -80,7 +107,10 @@ def exact_grid_overrides(model: onnx.ModelProto, *, weights: str, activations: s
             continue
         kind = weights if role == "weight" else ("u16" if activations == "u16" or tensor.name in sixteen_bit
                                                  else "u8")
-        grid = exact_step(numpy_helper.to_array(tensor), *_LIMITS[kind])
+        values = numpy_helper.to_array(tensor)
+        if _min_max_exact(values, *_LIMITS[kind], per_channel=role == "weight"):
+            continue
+        grid = exact_step(values, *_LIMITS[kind])
         if grid is not None:
             dtype = {"i8": np.int8, "u8": np.uint8, "u16": np.uint16}[kind]
             found[tensor.name] = {"scale": np.float32(grid[0]), "zero_point": dtype(grid[1])}
