@@ -89,6 +89,52 @@ def test_boxes_the_npu_adds_are_a_warning_with_the_fix() -> None:
 
 
 @pytest.mark.npu
+def test_a_w8a16_choice_departing_on_the_npu_makes_prepare_try_eight_bits(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reverse: where the measurement chose W8A16 (every activation) and the NPU does not follow its 16-bit
+    arithmetic (here the first NPU answer is made to depart and the measurement made to choose W8A16; the rest is
+    real), prepare prepares again with 8-bit activations — `--activations u8`, which never raises every
+    activation — and keeps it when its boxes on the NPU are closer."""
+    from onnpu.quantization.config import QuantizeConfig
+    from onnpu.quantization.mixed_precision import quantized_activations
+    from onnpu.quantization.recipe import quantize_qdq_model
+    from onnpu.tasks.prepare import prepare
+
+    dm.write_scenes(tmp_path)
+    model = dm.save(dm.square_detector(), tmp_path / "det.onnx")
+    measure, device = detection_head.boxes_to_keep, detection_head.on_device
+    stages: list[str] = []
+
+    def choosing_w8a16(float_model, feeds, calibration, config, target=None):  # type: ignore[no-untyped-def]
+        names, report = measure(float_model, feeds, calibration, config, target)
+        if config.activations != "u8":
+            plain = quantize_qdq_model(float_model, calibration, config)
+            names = quantized_activations(float_model, plain)
+            report.stage, report.sixteen_bit = detection_head.EVERY_ACTIVATION, names
+        stages.append(report.stage)
+        return names, report
+
+    def departing_once(head, reference, found, where, report, activations):  # type: ignore[no-untyped-def]
+        stats, warning = device(head, reference, found, where, report, activations)
+        if len(stages) == 1:
+            return {**stats, "extra": 3}, "on the NPU (test) 3 extra"
+        return stats, warning
+
+    monkeypatch.setattr(detection_head, "boxes_to_keep", choosing_w8a16)
+    monkeypatch.setattr(detection_head, "on_device", departing_once)
+    out = tmp_path / "det.qdq.onnx"
+    from onnpu.runtime.targets import get_target
+
+    result = prepare(model, out, str(tmp_path), config=QuantizeConfig(rounding="nearest"),
+                     target=get_target("npu", soc="qcs8550"))  # v68 builds no 16-bit Concat with a constant part
+    assert stages[0] == detection_head.EVERY_ACTIVATION and len(stages) == 2
+    assert stages[1] != detection_head.EVERY_ACTIVATION  # `--activations u8`: every activation never raised
+    assert result.notes[0].startswith("8-bit activations chosen for this detector: at W8A16 (test) 3 extra")
+    assert result.quantization is not None and result.quantization.detection is not None
+    assert result.quantization.detection["stage"] == stages[1] and result.output == str(out) and out.exists()
+
+
+@pytest.mark.npu
 def test_boxes_departing_on_the_npu_make_prepare_try_sixteen_bits(tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """When the NPU's boxes depart at the W8A8 onnpu chose, prepare prepares the detector again at W8A16 (here the

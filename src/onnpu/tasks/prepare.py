@@ -16,7 +16,7 @@ import numpy as np
 import onnx
 
 from onnpu.errors import OnnpuError, QuantizationError, ShapeError, SimplifyError
-from onnpu.metrics import DRIFT_FLAG_STEPS
+from onnpu.metrics import DRIFT_FLAG_STEPS, OutputQuality
 from onnpu.model.exporter_metadata import exported_dims
 from onnpu.model.files import check_output, read_model, read_model_and_layout, write_model
 from onnpu.model.inspection import quantization_style, tensor_infos
@@ -164,7 +164,8 @@ def prepare(model: str | Path, out: str | Path, calib: str | Path | None = None,
     float_reference: dict[str, list[np.ndarray]] = {}
     tasks: dict[str, str] = {}
     head: Head | None = None
-    retry: str | None = None  # a detector's boxes departing on the NPU at W8A8 onnpu chose
+    retry: str | None = None  # a detector's boxes departing on the NPU at the activation width onnpu chose
+    retry_with = "u16"
     with scratch_dir("onnpu-prepare-") as tmp, _errors_name(src, tmp):
         source = src
         if style == "float" and simplify:
@@ -233,9 +234,12 @@ def prepare(model: str | Path, out: str | Path, calib: str | Path | None = None,
                 result.detection["npu"], warning = detection_head.on_device(
                     head, float_reference, prepared.npu.npu_outputs, prepared.npu.target, result.detection,
                     result.config.activations)
-                every = result.detection.get("stage") == detection_head.EVERY_ACTIVATION  # already W8A16
-                if warning and config.activations == AUTO and result.config.activations == "u8" and not every:
-                    retry = warning  # onnpu chose the activations: W8A16 is tried below
+                every = result.detection.get("stage") == detection_head.EVERY_ACTIVATION  # W8A16 by measurement
+                if every and not warning:
+                    warning = _npu_departure(result)  # no box on the inputs checked: the outputs' SQNR says it
+                if warning and config.activations == AUTO and (result.config.activations == "u8" or every):
+                    retry = warning  # onnpu chose the activations: the other width is tried below
+                    retry_with = "u8" if every else "u16"
                 elif warning:
                     prepared.notes.append(warning)
         flagged = prepared.npu.flagged
@@ -249,42 +253,75 @@ def prepare(model: str | Path, out: str | Path, calib: str | Path | None = None,
                 "and a steep function (a sigmoid over coarse logits) magnifies a few values; `onnpu compare` on your "
                 "own inputs shows what it costs")
     if retry:
-        return _sixteen_bit_detector(prepared, retry, model, dst, calib, dims=dims, shapes=shapes, values=values,
-                                     simplify=simplify, config=config, io=io, preprocess=preprocess, holdout=holdout,
-                                     limit=limit, seed=seed, target_sqnr=target_sqnr, target=target, verify=verify,
-                                     verify_inputs=verify_inputs, input_ranges=input_ranges)
+        return _detector_again(prepared, retry, retry_with, model, dst, calib, dims=dims, shapes=shapes,
+                               values=values, simplify=simplify, config=config, io=io, preprocess=preprocess,
+                               holdout=holdout, limit=limit, seed=seed, target_sqnr=target_sqnr, target=target,
+                               verify=verify, verify_inputs=verify_inputs, input_ranges=input_ranges)
     return prepared
 
 
-def _misses(result: PrepareResult) -> tuple[int, float]:
-    """Boxes missed or added on the NPU, then the median box error (at 640 input): lower is better."""
-    found = (result.quantization.detection or {}).get("npu") if result.quantization else None
+DEPARTURE_DB = 10.0  # the NPU this far below the CPU QDQ arithmetic (SQNR against the float model): it departs
+
+
+def _worst(qualities: Sequence[OutputQuality]) -> float:
+    return min((q.sqnr_db for q in qualities), default=float("nan"))
+
+
+def _npu_departure(result: QuantizeResult) -> str | None:
+    """A warning when the written model's outputs on the NPU are ``DEPARTURE_DB`` or more further from the float
+    model's than on the exact CPU QDQ arithmetic (the inputs checked may show no box)."""
+    npu = result.npu_quality
+    if npu is None or not npu.outputs or not result.quality:
+        return None
+    cpu, device = _worst(result.quality), _worst(npu.outputs)
+    if not cpu - device >= DEPARTURE_DB:
+        return None
+    return (f"on the NPU ({npu.target}) the outputs are {device:.1f} dB from the float model's, {cpu:.1f} dB on the "
+            "exact CPU QDQ arithmetic: its 16-bit arithmetic departs")
+
+
+def _misses(result: PrepareResult) -> tuple[int, float, float]:
+    """Boxes missed or added on the NPU, then the median box error (at 640 input), then the outputs' SQNR against
+    the float model on the NPU (negated): lower is better."""
+    quant = result.quantization
+    found = (quant.detection or {}).get("npu") if quant else None
     if not found:
-        return 1 << 30, float("inf")
+        return 1 << 30, float("inf"), float("inf")
     median = found.get("median_box_error_px_at_640")
-    return int(found["missed"] + found["extra"]), float("inf") if median is None else float(median)
+    npu = quant.npu_quality if quant else None
+    sqnr = _worst(npu.outputs) if npu and npu.outputs else float("nan")
+    return (int(found["missed"] + found["extra"]), float("inf") if median is None else float(median),
+            float("inf") if sqnr != sqnr else -sqnr)
 
 
-def _sixteen_bit_detector(first: PrepareResult, warning: str, model: str | Path, dst: Path, calib: str | Path | None,
-                          *, config: QuantizeConfig, **options: Any) -> PrepareResult:
-    """A detector whose boxes depart on the NPU at W8A8 (``activations`` left to onnpu): prepared again at W8A16
-    and kept when its boxes on the NPU are closer to the float model's — fewer missed or added, then a smaller
-    median box error — (written over ``dst`` then), else the W8A8 model stays, with the warning."""
+def _said(result: PrepareResult) -> str:
+    missed, median, sqnr = _misses(result)
+    return (f"{missed} missed or extra, "
+            + (f"median box error {median:.2f} px at 640" if median != float("inf") else "no box on the inputs checked")
+            + (f", outputs {-sqnr:.1f} dB from the float model's" if sqnr != float("inf") else ""))
 
-    with scratch_dir("onnpu-prepare-u16-") as tmp:
+
+def _detector_again(first: PrepareResult, warning: str, activations: str, model: str | Path, dst: Path,
+                    calib: str | Path | None, *, config: QuantizeConfig, **options: Any) -> PrepareResult:
+    """A detector whose boxes depart on the NPU at the width onnpu chose (``activations`` left to onnpu): prepared
+    again at the other — W8A16 after W8A8; 8-bit activations (the head's outputs 16-bit as measured) after a
+    W8A16 whose 16-bit arithmetic the HTP does not follow (nudenet's YOLOv8n on QCS8550: 43.0 dB on the CPU QDQ
+    arithmetic, 19.6 dB on the NPU) — and kept when its boxes on the NPU are closer to the float model's (fewer
+    missed or added, then a smaller median box error), written over ``dst`` then; else the first model stays,
+    with the warning."""
+    name = "W8A16" if activations == "u16" else "8-bit activations"
+    with scratch_dir("onnpu-prepare-again-") as tmp:
         try:
-            second = prepare(model, tmp / dst.name, calib, config=replace(config, activations="u16"), **options)
+            second = prepare(model, tmp / dst.name, calib, config=replace(config, activations=activations), **options)
         except OnnpuError as exc:  # the HTP may refuse the 16-bit model (v68 builds no 16-bit Concat of a constant)
-            first.notes.append(warning + f" (tried here: W8A16 did not prepare: {exc.message.splitlines()[0]})")
+            first.notes.append(warning + f" (tried here: {name} did not prepare: {exc.message.splitlines()[0]})")
             return first
         if _misses(second) >= _misses(first):
-            first.notes.append(warning + f" (tried here: W8A16 did not do better on the NPU: "
-                                         f"{_misses(second)[0]} missed or extra, median box error "
-                                         f"{_misses(second)[1]:.2f} px at 640)")
+            first.notes.append(warning + f" (tried here: {name} did not do better on the NPU: {_said(second)})")
             return first
         write_model(read_model(tmp / dst.name), dst, force=True)
     second.output = str(dst)
-    second.notes.insert(0, f"W8A16 chosen for this detector: at W8A8 {warning.removeprefix('on the NPU ')}; "
-                           f"at W8A16 {_misses(second)[0]} missed or extra on the NPU, median box error "
-                           f"{_misses(second)[1]:.2f} px at 640")
+    was = "W8A8" if activations == "u16" else "W8A16"
+    second.notes.insert(0, f"{name} chosen for this detector: at {was} {warning.removeprefix('on the NPU ')}; "
+                           f"at {name} on the NPU: {_said(second)}")
     return second
