@@ -9,7 +9,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -316,3 +316,29 @@ def integer_input_ranges(model: onnx.ModelProto) -> dict[str, tuple[int, int]]:
         if bound:
             ranges[value.name] = (0, bound)
     return ranges
+
+
+def clip_bounds(node: onnx.NodeProto, inits: Mapping[str, onnx.TensorProto], *, zero_low: bool = True
+                ) -> tuple[float, float] | None:
+    """(low, high) of a Clip with constant bounds; with ``zero_low`` only for low = 0 (ReLU6 and the like);
+    None otherwise."""
+    from onnx import helper, numpy_helper
+
+    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    low: object
+    high: object
+    if len(node.input) > 1:
+        values: list[float | None] = []
+        for name in node.input[1:3]:
+            if not name:
+                values.append(None)
+            elif name in inits:
+                values.append(float(numpy_helper.to_array(inits[name]).reshape(-1)[0]))
+            else:
+                return None
+        low, high = [*values, None, None][:2]
+    else:
+        low, high = attrs.get("min"), attrs.get("max")
+    if low is None or high is None or (zero_low and float(str(low)) != 0.0):
+        return None
+    return float(str(low)), float(str(high))

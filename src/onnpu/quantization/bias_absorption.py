@@ -27,7 +27,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from onnpu.model.graphs import consumers, with_outputs
+from onnpu.model.graphs import clip_bounds, consumers, with_outputs
 
 _SUFFIX = "_onnpu_hba"
 
@@ -155,8 +155,6 @@ def _input_bounds(model: onnx.ModelProto, node: onnx.NodeProto, channels: int) -
         high = numpy_helper.to_array(inits[source.input[1]]).astype(np.float64).reshape(-1)
         low = np.zeros(1)
     elif source.op_type == "Clip":
-        from onnpu.quantization.equalization import clip_bounds
-
         bounds = clip_bounds(source, inits, zero_low=False)
         if bounds is None:
             return None

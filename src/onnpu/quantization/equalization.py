@@ -21,7 +21,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from onnpu.model.graphs import consumers, producers, with_outputs
+from onnpu.model.graphs import clip_bounds, consumers, producers, with_outputs
 
 ROUNDS = 3
 EPS = 1e-12
@@ -44,30 +44,6 @@ class EqualizationReport:
 
 def _attrs(node: onnx.NodeProto) -> dict[str, object]:
     return {a.name: helper.get_attribute_value(a) for a in node.attribute}
-
-
-def clip_bounds(node: onnx.NodeProto, inits: Mapping[str, onnx.TensorProto], *, zero_low: bool = True
-                ) -> tuple[float, float] | None:
-    """(low, high) of a Clip with constant bounds; with ``zero_low`` only for low = 0 (ReLU6 and the like);
-    None otherwise."""
-    attrs = _attrs(node)
-    low: object
-    high: object
-    if len(node.input) > 1:
-        values: list[float | None] = []
-        for name in node.input[1:3]:
-            if not name:
-                values.append(None)
-            elif name in inits:
-                values.append(float(numpy_helper.to_array(inits[name]).reshape(-1)[0]))
-            else:
-                return None
-        low, high = [*values, None, None][:2]
-    else:
-        low, high = attrs.get("min"), attrs.get("max")
-    if low is None or high is None or (zero_low and float(str(low)) != 0.0):
-        return None
-    return float(str(low)), float(str(high))
 
 
 def _conv(node: onnx.NodeProto, inits: dict[str, onnx.TensorProto]) -> tuple[np.ndarray, int] | None:
