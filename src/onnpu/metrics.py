@@ -64,6 +64,11 @@ class OutputQuality:
         return asdict(self) | {"task_figure": self.task_figure(), "below_floor": self.below_floor()}
 
 
+def worst_sqnr(qualities: Sequence[OutputQuality]) -> float:
+    """The lowest SQNR over outputs (NaN for none): the figure a model's quality is judged by."""
+    return min((q.sqnr_db for q in qualities), default=float("nan"))
+
+
 def ratio_db(signal: float, noise: float) -> float:
     """10·log10(signal / noise): inf when the noise is zero, -inf when the signal is (and the noise is not)."""
     if noise <= 0:

@@ -27,7 +27,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from onnpu.model.graphs import clip_bounds, consumers, with_outputs
+from onnpu.model.graphs import clip_bounds, consumers, producers, with_outputs
 
 _SUFFIX = "_onnpu_hba"
 
@@ -142,14 +142,13 @@ def _input_bounds(model: onnx.ModelProto, node: onnx.NodeProto, channels: int) -
     """Per input channel, bounds every value ``node`` reads is sure to lie in (0 included: a padded border reads
     0): its input is a bounded activation — ``Min(Relu(x), bound)`` with a constant bound, as equalisation writes
     ReLU6, or ``Clip`` with constant bounds; None for anything else (an input, an unbounded activation)."""
-    from onnpu.model.graphs import producers
-
-    source = producers(model.graph).get(node.input[0])
+    made = producers(model.graph)
+    source = made.get(node.input[0])
     inits = {t.name: t for t in model.graph.initializer}
     if source is None:
         return None
     if source.op_type == "Min" and len(source.input) == 2 and source.input[1] in inits:
-        relu = producers(model.graph).get(source.input[0])
+        relu = made.get(source.input[0])
         if relu is None or relu.op_type != "Relu":
             return None
         high = numpy_helper.to_array(inits[source.input[1]]).astype(np.float64).reshape(-1)

@@ -27,7 +27,7 @@ ARITHMETIC = frozenset({"Add", "Sub", "Mul", "Div"})  # the constants of a decod
 # Resize scales, Clip bounds, a Where's fill — are not moved off the grid the quantizer gives them)
 MAX_ELEMENTS = 1 << 16  # larger constants are learned weights, never a grid: not scanned
 TOLERANCE = 1e-5  # of a step: how far a value may sit from its multiple (float32 rounding of k · q)
-_LIMITS = {"i8": (-127, 127), "u8": (0, 255), "u16": (0, 65535), "i16": (-32767, 32767)}
+_LIMITS = {"i8": (-127, 127), "u8": (0, 255), "u16": (0, 65535)}
 
 
 def exact_step(values: np.ndarray, low: int, high: int) -> tuple[float, int] | None:

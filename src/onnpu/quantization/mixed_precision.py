@@ -16,7 +16,7 @@ import numpy as np
 import onnx
 
 from onnpu import progress
-from onnpu.metrics import OutputQuality, sqnr_db
+from onnpu.metrics import OutputQuality, sqnr_db, worst_sqnr
 from onnpu.model.graphs import with_outputs
 from onnpu.quantization.calibration import CalibrationData, evenly
 from onnpu.quantization.config import QuantizeConfig
@@ -162,10 +162,6 @@ def measured_gains(float_model: onnx.ModelProto, quant_model: onnx.ModelProto,
     return gains, noise
 
 
-def _worst(quality: Sequence[OutputQuality]) -> float:
-    return min((q.sqnr_db for q in quality), default=float("nan"))
-
-
 def _cumulative_shares(ranked: Sequence[Gain]) -> list[float]:
     """The share of the summed gains of the first k ranked activations, for each k. The measured gains are not
     additive (on MobileNetV2 they sum to 2.4 times the whole noise: each activation's rounding interacts with the
@@ -202,7 +198,7 @@ def raise_to_target(float_model: onnx.ModelProto, quant: onnx.ModelProto, data: 
     if config.activations == "u16":
         outcome.notes.append("activations are already 16-bit: --target-sqnr has nothing to raise")
         return outcome
-    if quality and _worst(quality) >= target:
+    if quality and worst_sqnr(quality) >= target:
         outcome.notes.append(f"plain quantization already meets {target} dB")
         return outcome
     gains, noise = measured_gains(float_model, quant, evenly(data.calibration, SENSITIVITY_SAMPLES),
@@ -224,7 +220,7 @@ def raise_to_target(float_model: onnx.ModelProto, quant: onnx.ModelProto, data: 
         round_quality = evaluate(float_model, candidate, data.heldout, reference)
         if finish is not None:  # the rest of the recipe (range search, optimised rounding): judged on its result
             candidate, round_quality = finish(candidate, round_quality)
-        worst = _worst(round_quality)
+        worst = worst_sqnr(round_quality)
         outcome.steps.append(MixedPrecisionStep(raised, worst))
         outcome.model, outcome.quality, outcome.sixteen_bit = candidate, round_quality, raised
         if worst >= target or count == len(ranked):
@@ -236,7 +232,7 @@ def raise_to_target(float_model: onnx.ModelProto, quant: onnx.ModelProto, data: 
     outcome.cost = sum(sizes.get(n, 0) for n in outcome.sixteen_bit) / total_elements
     outcome.notes.append(f"16-bit activations: {len(outcome.sixteen_bit)} of {len(gains)}, "
                          f"{outcome.cost:.0%} of the activation elements (ranked by measured gain per element)")
-    if _worst(outcome.quality) < target:
-        outcome.notes.append(f"target {target} dB not reached: {_worst(outcome.quality):.2f} dB with "
+    if worst_sqnr(outcome.quality) < target:
+        outcome.notes.append(f"target {target} dB not reached: {worst_sqnr(outcome.quality):.2f} dB with "
                              f"{len(outcome.sixteen_bit)} of {len(ranked) + len(keep)} activations at 16 bits")
     return outcome

@@ -13,7 +13,7 @@ import onnx
 
 from onnpu import jsonio
 from onnpu.errors import OnnpuError, QuantizationError
-from onnpu.metrics import OutputQuality
+from onnpu.metrics import OutputQuality, worst_sqnr
 from onnpu.model.files import check_output, read_model_and_layout, set_metadata, write_model
 from onnpu.model.inspection import TensorInfo, tensor_infos
 from onnpu.model.transforms import constants_to_initializers, quantized_io
@@ -70,7 +70,7 @@ class QuantizeResult:
 
     @property
     def worst_sqnr(self) -> float:
-        return min((q.sqnr_db for q in self.quality), default=float("nan"))
+        return worst_sqnr(self.quality)
 
     def to_dict(self) -> dict[str, Any]:
         return {"source": self.source, "output": self.output, "config": self.config.to_dict(), "io": self.io,

@@ -18,6 +18,7 @@ import onnx
 from onnx import numpy_helper
 
 from onnpu import progress
+from onnpu.metrics import worst_sqnr
 from onnpu.model.graphs import topological_nodes
 from onnpu.quantization.rounding_solve import candidates, from_rows
 from onnpu.quantization.rounding_stats import Layer, PairStats, collect_pairs, find_layers
@@ -117,7 +118,7 @@ def _worst_sqnr(float_model: onnx.ModelProto, model: onnx.ModelProto,
                 feeds: Sequence[Mapping[str, np.ndarray]], reference: Mapping[str, list[np.ndarray]]) -> float:
     from onnpu.quantization.evaluate import evaluate
 
-    return min((q.sqnr_db for q in evaluate(float_model, model, feeds, reference)), default=float("nan"))
+    return worst_sqnr(evaluate(float_model, model, feeds, reference))
 
 
 def optimize_rounding(model: onnx.ModelProto, float_model: onnx.ModelProto,

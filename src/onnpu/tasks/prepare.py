@@ -6,6 +6,7 @@ per output in quantization steps), report quality and placement."""
 from __future__ import annotations
 
 import contextlib
+import math
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -16,7 +17,7 @@ import numpy as np
 import onnx
 
 from onnpu.errors import OnnpuError, QuantizationError, ShapeError, SimplifyError
-from onnpu.metrics import DRIFT_FLAG_STEPS, OutputQuality
+from onnpu.metrics import DRIFT_FLAG_STEPS, worst_sqnr
 from onnpu.model.exporter_metadata import exported_dims
 from onnpu.model.files import check_output, read_model, read_model_and_layout, write_model
 from onnpu.model.inspection import quantization_style, tensor_infos
@@ -263,17 +264,13 @@ def prepare(model: str | Path, out: str | Path, calib: str | Path | None = None,
 DEPARTURE_DB = 10.0  # the NPU this far below the CPU QDQ arithmetic (SQNR against the float model): it departs
 
 
-def _worst(qualities: Sequence[OutputQuality]) -> float:
-    return min((q.sqnr_db for q in qualities), default=float("nan"))
-
-
 def _npu_departure(result: QuantizeResult) -> str | None:
     """A warning when the written model's outputs on the NPU are ``DEPARTURE_DB`` or more further from the float
     model's than on the exact CPU QDQ arithmetic (the inputs checked may show no box)."""
     npu = result.npu_quality
     if npu is None or not npu.outputs or not result.quality:
         return None
-    cpu, device = _worst(result.quality), _worst(npu.outputs)
+    cpu, device = result.worst_sqnr, worst_sqnr(npu.outputs)
     if not cpu - device >= DEPARTURE_DB:
         return None
     return (f"on the NPU ({npu.target}) the outputs are {device:.1f} dB from the float model's, {cpu:.1f} dB on the "
@@ -289,9 +286,9 @@ def _misses(result: PrepareResult) -> tuple[int, float, float]:
         return 1 << 30, float("inf"), float("inf")
     median = found.get("median_box_error_px_at_640")
     npu = quant.npu_quality if quant else None
-    sqnr = _worst(npu.outputs) if npu and npu.outputs else float("nan")
+    sqnr = worst_sqnr(npu.outputs) if npu else float("nan")
     return (int(found["missed"] + found["extra"]), float("inf") if median is None else float(median),
-            float("inf") if sqnr != sqnr else -sqnr)
+            float("inf") if math.isnan(sqnr) else -sqnr)
 
 
 def _said(result: PrepareResult) -> str:
