@@ -19,6 +19,7 @@ from onnpu.errors import ExitCode, InputDataError
 from onnpu.runtime.targets import get_target
 from onnpu.vision.detection import Detections, decode, nms, place, recognise_head
 from onnpu.vision.detection.detect import detect
+from onnpu.vision.detection.letterbox import draft_scale
 from onnpu.vision.detection.suppression import box_iou
 
 
@@ -259,6 +260,31 @@ def test_a_camera_size_jpeg_decoded_at_reduced_size_maps_to_its_own_pixels(scene
     assert [c for c, _ in boxes] == [c for c, _ in want]
     np.testing.assert_allclose([b for _, b in boxes], [b for _, b in want], atol=1.0)
     assert (rows[0]["width"], rows[0]["height"]) == (1024, 768)
+
+
+@pytest.mark.parametrize(("size", "input_size", "fit", "want"), [
+    ((4032, 3024), (416, 416), "letterbox", 4),  # fills 416 x 312: 4x on each axis at 1/4 (1/8 would be 1.2x)
+    ((1920, 1080), (416, 416), "letterbox", 2),  # 416 x 234: 960 x 540 keeps 2.3x
+    ((3024, 4032), (416, 416), "corner", 4),  # portrait, as stored
+    ((4032, 3024), (640, 640), "letterbox", 2),  # 640 x 480: 1/4 would keep 1.6x
+    ((1920, 1080), (320, 320), "letterbox", 2),
+    ((4000, 3000), (480, 640), "letterbox", 2),  # a landscape input: turned by EXIF, the photo needs 480 of 3000
+    ((4032, 3024), (416, 416), "stretch", 2),  # stretched, 3024 → 416 is the need: 1/4 would keep 1.8x
+    ((1000, 750), (640, 640), "letterbox", 1),
+    ((4030, 3024), (416, 416), "letterbox", 2),  # not divisible by 4: the largest reduction that divides it
+])
+def test_draft_reduction_keeps_twice_the_pixels_the_placement_needs(size: tuple[int, int],
+                                                                     input_size: tuple[int, int], fit: str,
+                                                                     want: int) -> None:
+    """JPEG draft decoding at the reduction the placement itself needs (a 4:3 photo letterboxed into a square
+    fills it along its long side only), over both orientations."""
+    got = draft_scale(size, input_size, fit)
+    w, h = size
+    for width, height in ((w, h), (h, w)):  # whichever way EXIF turns it, 2x the resized pixels remain
+        p = place(width, height, input_size[1], input_size[0], fit)
+        assert got == 1 or (width / got >= 2 * p.resized_width and height / got >= 2 * p.resized_height)
+    assert w % got == 0 and h % got == 0
+    assert got == want
 
 
 def test_a_folder_with_a_bad_image_goes_on_and_exits_5(scenes: dict[str, Path], tmp_path: Path,

@@ -81,13 +81,12 @@ class Detector:
                                                channels=self.preprocess.channels or "RGB", size=self.size)
 
     def load(self, path: str | Path, draft: bool = False) -> tuple[Image.Image, int]:
-        """Decode an image; with ``draft``, a JPEG at the largest reduction that keeps twice the pixels the
-        input needs and divides its size exactly. Returns the image and that reduction."""
+        """Decode an image; with ``draft``, a JPEG at the largest reduction that keeps twice the pixels its
+        placement in the input needs and divides its size exactly. Returns the image and that reduction."""
         chosen = [1]
 
         def request(dims: tuple[int, int]) -> tuple[int, int]:
-            side = max(self.size)
-            chosen[0] = draft_scale(dims, (side, side))
+            chosen[0] = draft_scale(dims, self.size, self.preprocess.fit or "letterbox")
             return dims[0] // chosen[0], dims[1] // chosen[0]
 
         img = load_image(path, request if draft else None)

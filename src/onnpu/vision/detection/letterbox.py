@@ -86,13 +86,20 @@ def fit_image(img: Image.Image, placement: Placement, pad_value: int = 114, sour
     return canvas
 
 
-def draft_scale(size: tuple[int, int], need: tuple[int, int], oversample: int = 2) -> int:
-    """The JPEG reduction (1, 2, 4 or 8) that still leaves ``oversample`` x the pixels the resize needs on both
-    axes and divides the size exactly (so the decoded pixels cover the original exactly, whatever the EXIF
-    orientation does afterwards)."""
+def draft_scale(size: tuple[int, int], input_size: tuple[int, int], fit: str = "letterbox", oversample: int = 2
+                ) -> int:
+    """The JPEG reduction (1, 2, 4 or 8) for an image of ``size`` (width, height, as stored) placed into an input
+    of ``input_size`` (height, width) by ``fit``: the largest that still leaves ``oversample`` x the pixels the
+    resize needs on each axis and divides the size exactly (so the decoded pixels cover the original exactly).
+    The need is that of the placement itself (a 4:3 photo letterboxed into a square fills it on its long side
+    only), taken over both orientations: EXIF may turn the image after decoding."""
     w, h = size
-    ratio = min(w / max(1, need[0] * oversample), h / max(1, need[1] * oversample))
+    need = 0.0
+    for width, height in ((w, h), (h, w)):
+        placement = place(width, height, input_size[1], input_size[0], fit)
+        need = max(need, placement.scale_x, placement.scale_y)
+    limit = 1 / max(1e-12, need * oversample)
     for s in (8, 4, 2):
-        if s <= ratio and w % s == 0 and h % s == 0:
+        if s <= limit and w % s == 0 and h % s == 0:
             return s
     return 1
