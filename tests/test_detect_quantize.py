@@ -22,6 +22,26 @@ def test_a_detector_is_recognised_and_calibrated_as_one() -> None:
     assert detection_head.calibration_preprocess(models.classifier()) is None
 
 
+def test_measured_on_no_box_says_so() -> None:
+    """Calibration inputs on which the float detector finds nothing (random values, photos without its objects)
+    make every stage look perfect: the report says the figures rest on no box, and how to fix it."""
+    import numpy as np
+
+    from onnpu.quantization.config import QuantizeConfig
+
+    model = dm.square_detector()
+    shape = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+    rng = np.random.default_rng(0)
+    feeds = [{model.graph.input[0].name: rng.uniform(0, 1, shape).astype(np.float32)} for _ in range(3)]
+    kept = detection_head.boxes_to_keep(model, feeds, feeds, QuantizeConfig(rounding="nearest"))
+    assert kept is not None
+    _, report = kept
+    assert report.boxes == 0 and report.to_dict()["boxes"] == 0
+    said = "\n".join(report.lines())
+    assert "the float model finds 0 objects on these images: the box figures rest on no box" in said
+    assert "--calib DIR" in said
+
+
 @pytest.mark.npu
 def test_prepare_measures_the_head_and_reports_boxes(tmp_path: Path) -> None:
     from onnpu.tasks.prepare import prepare
@@ -34,7 +54,9 @@ def test_prepare_measures_the_head_and_reports_boxes(tmp_path: Path) -> None:
     assert result.npu is not None and result.npu.placement.fully_on_target
     assert result.quantization is not None
     report = result.quantization.detection
-    assert report is not None and report["images"] == 4
+    assert report is not None and report["images"] == 4 and report["boxes"] == 8
+    assert any("the float model finds 8 objects on these images: the box figures rest on few boxes" in n
+               for n in result.quantization.notes)
     stages = [s["stage"] for s in report["stages"]]
     assert stages[0] == "8-bit recipe" and len(stages) >= 2
     # QCS6490's HTP builds no 16-bit Concat with a constant part: that stage is measured as refused, not taken

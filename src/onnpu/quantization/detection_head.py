@@ -43,6 +43,7 @@ from onnpu.vision.preprocess import PreprocessConfig, input_layout
 MAX_MEDIAN_PX = 1.0  # at 640 input
 MAX_SCORE_DIFF = 0.02  # median |score difference| of matched detections
 MEASURE_IMAGES = 17
+FEW_BOXES = 10  # fewer float detections than this on the images measured: the box figures rest on few boxes
 EVERY_ACTIVATION = "every activation (W8A16)"
 
 
@@ -88,6 +89,7 @@ class DetectionQuantReport:
     map_vs_float: float | None = None  # mAP@[.5:.95] of the written model against the float model's detections
     images: int = 0
     input_size: tuple[int, int] = (0, 0)
+    boxes: int = 0  # the float model's detections on the images measured
     stages: list[tuple[str, int, str]] = field(default_factory=list)  # stage, tensors raised, outcome
 
     def to_dict(self) -> dict[str, Any]:
@@ -95,12 +97,16 @@ class DetectionQuantReport:
                 "plain": self.plain.to_dict() if self.plain else None,
                 "kept": self.kept.to_dict() if self.kept else None,
                 "chosen": self.chosen.to_dict() if self.chosen else None, "map_vs_float": self.map_vs_float,
-                "images": self.images, "input_size": list(self.input_size),
+                "images": self.images, "input_size": list(self.input_size), "boxes": self.boxes,
                 "stages": [{"stage": s, "tensors": n, "outcome": o} for s, n, o in self.stages]}
 
     def lines(self) -> list[str]:
         out = [f"detection head: {self.head}; measured on {self.images} images at {self.input_size[1]}x"
                f"{self.input_size[0]} (box errors in input pixels)"]
+        if self.boxes < FEW_BOXES:
+            out.append(f"  the float model finds {self.boxes} object{'s' if self.boxes != 1 else ''} on these images: "
+                       "the box figures rest on " + ("no box" if not self.boxes else "few boxes")
+                       + "; calibrate with photos of what the model detects (--calib DIR)")
         out += [f"  {s}: {n} tensors in 16 bits: {o}" for s, n, o in self.stages]
         if self.kept is not None:
             out.append(f"  written ({self.stage}): {self.kept.describe()}"
@@ -183,7 +189,8 @@ def boxes_to_keep(float_model: onnx.ModelProto, feeds: Sequence[Mapping[str, np.
     feeds = list(feeds[:MEASURE_IMAGES])
     reference = detections_of(head, run_on_cpu(float_model, feeds, exact=False), len(feeds))
     nearest = replace(config, rounding="nearest")
-    report = DetectionQuantReport(head.describe(), "8-bit", [], None, images=len(feeds), input_size=head.input_size)
+    report = DetectionQuantReport(head.describe(), "8-bit", [], None, images=len(feeds), input_size=head.input_size,
+                                  boxes=sum(len(found.boxes) for found in reference))
     best: tuple[float, list[str], str] | None = None
     stages = [("8-bit recipe", []), *_stages(float_model, head)]
     if config.activations != "u8":  # `--activations u8` asked for 8-bit activations: never raised all to 16
