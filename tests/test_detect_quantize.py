@@ -4,6 +4,7 @@ matched / missed / extra, mAP against the float model's detections."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -198,3 +199,58 @@ def _io_params(path: Path) -> list:  # type: ignore[type-arg]
 
     inputs, outputs = io_quant_params(onnx.load(str(path)))
     return [*inputs.values(), *outputs.values()]
+
+
+def test_candidates_are_compared_anchor_by_anchor() -> None:
+    """With few boxes, a stage is judged on every candidate the float model scores ≥ 0.1, anchor by anchor: a
+    shift of 2 px in every centre and 0.05 in every score is measured as such, whatever the detections do."""
+    import numpy as np
+
+    from onnpu.vision.detection import recognise_head
+    from onnpu.vision.detection.decoding import candidates
+    from onnpu.vision.detection.matching import MatchStats
+
+    frame = dm.yolov8_frame(2, seed=3)
+    head = recognise_head({"output0": frame.shape}, (640, 640))
+    boxes, scores = candidates({"output0": frame[0]}, head) or (None, None)
+    assert boxes is not None and scores is not None and boxes.shape == (8400, 4) and scores.shape == (8400,)
+    moved = frame.copy()
+    moved[:, 0] += 2.0  # every centre x 2 px right
+    moved[:, 4:] = np.clip(moved[:, 4:] - 0.05, 0, 1)
+    picked = int((frame[0, 4:].max(axis=0) >= detection_head.CANDIDATE_FLOOR).sum())
+    shift = detection_head.candidate_shift(head, {"output0": [frame]}, {"output0": [moved]}, 1)
+    assert shift is not None and shift.candidates == min(picked, detection_head.CANDIDATES_PER_IMAGE) > 2
+    assert shift.median_px_at_640 == pytest.approx(2.0, abs=1e-4)
+    assert shift.median_score_diff == pytest.approx(0.05, abs=1e-6)
+    # one matched box, off by 9 px: with few boxes the stage's figures are the candidates' (2 px, 0.05)
+    one = MatchStats(1, 0, 0, 9.0, 9.0, 9.0, 0.0)
+    assert detection_head.badness(one, head, shift) == pytest.approx(2.0 + detection_head.SCORE_WEIGHT * 0.05)
+    assert detection_head.badness(one, head) == pytest.approx(9.0)
+    many = MatchStats(20, 0, 0, 9.0, 9.0, 9.0, 0.0)  # enough boxes: the detections' own figures
+    assert detection_head.badness(many, head, shift) == pytest.approx(9.0)
+    # heatmap peaks and NMS rows are no fixed set of anchors
+    assert candidates({"output0": frame[0]}, replace(head, kind="nms", layout={"rows": "output0"})) is None
+
+
+def test_on_few_boxes_the_stages_are_judged_on_the_candidates() -> None:
+    """One object on the images measured: every stage's outcome gives its candidates' shift beside its one box."""
+    import numpy as np
+
+    from onnpu.quantization.config import QuantizeConfig
+
+    model = dm.square_detector()
+    name = model.graph.input[0].name
+    shape = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+    rng = np.random.default_rng(1)
+    feeds = []
+    for k in range(4):
+        x = rng.uniform(0, 0.05, shape).astype(np.float32)
+        if k == 0:  # one red square on a cell: one object for the float model
+            x[0, 0, 16:24, 16:24] = 1.0
+        feeds.append({name: x})
+    kept = detection_head.boxes_to_keep(model, feeds, feeds, QuantizeConfig(rounding="nearest"))
+    assert kept is not None
+    _, report = kept
+    assert report.boxes == 1
+    assert report.stages and all("candidates scored ≥ 0.1: median shift" in outcome
+                                 for _, _, outcome in report.stages)

@@ -33,7 +33,7 @@ from onnpu.quantization.recipe import quantize_qdq_model
 from onnpu.runtime.session import create_session
 from onnpu.runtime.targets import Target
 from onnpu.vision.detection.coco import coco_results
-from onnpu.vision.detection.decoding import decode
+from onnpu.vision.detection.decoding import candidates, decode
 from onnpu.vision.detection.evaluate import evaluate_coco
 from onnpu.vision.detection.heads import Head, recognise_head
 from onnpu.vision.detection.matching import MatchStats, match_detections
@@ -44,6 +44,8 @@ MAX_MEDIAN_PX = 1.0  # at 640 input
 MAX_SCORE_DIFF = 0.02  # median |score difference| of matched detections
 MEASURE_IMAGES = 17
 FEW_BOXES = 10  # fewer float detections than this on the images measured: the box figures rest on few boxes
+CANDIDATE_FLOOR = 0.1  # with few boxes, stages are judged on every candidate the float model scores this high …
+CANDIDATES_PER_IMAGE = 100  # … the best this many per image
 EVERY_ACTIVATION = "every activation (W8A16)"
 
 
@@ -106,7 +108,8 @@ class DetectionQuantReport:
         if self.boxes < FEW_BOXES:
             out.append(f"  the float model finds {self.boxes} object{'s' if self.boxes != 1 else ''} on these images: "
                        "the box figures rest on " + ("no box" if not self.boxes else "few boxes")
-                       + "; calibrate with photos of what the model detects (--calib DIR)")
+                       + f" (stages judged on the candidates it scores ≥ {CANDIDATE_FLOOR:g}, anchor by anchor); "
+                       "calibrate with photos of what the model detects (--calib DIR)")
         out += [f"  {s}: {n} tensors in 16 bits: {o}" for s, n, o in self.stages]
         if self.kept is not None:
             out.append(f"  written ({self.stage}): {self.kept.describe()}"
@@ -132,23 +135,70 @@ def _at_640(stats: MatchStats, head: Head) -> float | None:
     return stats.median_box_error_px * 640 / max(head.input_size)
 
 
-def _good(stats: MatchStats, head: Head) -> bool:
-    median = _at_640(stats, head)
+@dataclass(frozen=True)
+class Shift:
+    """How far a quantized model's candidates (anchors, cells, priors) move from the float model's, anchor by
+    anchor: over the candidates the float model scores ≥ ``CANDIDATE_FLOOR`` (the best ``CANDIDATES_PER_IMAGE``
+    per image), the median largest-coordinate difference of a box (at 640 input) and of the score."""
+
+    candidates: int
+    median_px_at_640: float | None
+    median_score_diff: float | None
+
+    def describe(self) -> str:
+        if not self.candidates:
+            return f"no candidate scored ≥ {CANDIDATE_FLOOR:g}"
+        return (f"{self.candidates} candidates scored ≥ {CANDIDATE_FLOOR:g}: median shift "
+                f"{self.median_px_at_640:.2f} px at 640, score difference {self.median_score_diff:.3f}")
+
+
+def candidate_shift(head: Head, reference: Mapping[str, list[np.ndarray]], outputs: Mapping[str, list[np.ndarray]],
+                    count: int) -> Shift | None:
+    """The quantized ``outputs``' candidates against the float ``reference``'s, anchor by anchor, on ``count``
+    inputs; None for a head whose candidates are not a fixed set of anchors."""
+    errors: list[np.ndarray] = []
+    diffs: list[np.ndarray] = []
+    for k in range(count):
+        ref = candidates({name: values[k] for name, values in reference.items()}, head)
+        got = candidates({name: values[k] for name, values in outputs.items()}, head)
+        if ref is None or got is None or len(ref[1]) != len(got[1]):  # a NaN row is left out of one side only
+            return None
+        picked = np.flatnonzero(ref[1] >= CANDIDATE_FLOOR)
+        picked = picked[np.argsort(-ref[1][picked], kind="stable")][:CANDIDATES_PER_IMAGE]
+        errors.append(np.abs(ref[0][picked] - got[0][picked]).max(axis=1, initial=0.0))
+        diffs.append(np.abs(ref[1][picked] - got[1][picked]))
+    every, scores = np.concatenate(errors or [np.zeros(0)]), np.concatenate(diffs or [np.zeros(0)])
+    if not every.size:
+        return Shift(0, None, None)
+    return Shift(int(every.size), float(np.median(every)) * 640 / max(head.input_size),
+                 float(np.median(scores)))
+
+
+def _figures(stats: MatchStats, head: Head, shift: Shift | None) -> tuple[float | None, float | None]:
+    """The median box error (at 640 input) and score difference a stage is judged by: its matched detections',
+    or — where the float model finds fewer than ``FEW_BOXES`` objects — its candidates', anchor by anchor."""
+    if shift is not None and shift.candidates and stats.matched + stats.missed < FEW_BOXES:
+        return shift.median_px_at_640, shift.median_score_diff
+    return _at_640(stats, head), stats.median_score_diff
+
+
+def _good(stats: MatchStats, head: Head, shift: Shift | None = None) -> bool:
+    median, score = _figures(stats, head, shift)
     return stats.all_matched and (median is None or median <= MAX_MEDIAN_PX) and \
-        (stats.median_score_diff is None or stats.median_score_diff <= MAX_SCORE_DIFF)
+        (score is None or score <= MAX_SCORE_DIFF)
 
 
 SCORE_WEIGHT = 100.0  # px at 640 per unit of median score difference: MAX_SCORE_DIFF weighs as 2 px
 
 
-def badness(stats: MatchStats, head: Head) -> float:
+def badness(stats: MatchStats, head: Head, shift: Shift | None = None) -> float:
     """One number to compare detections against the float model's by (lower is better): each missed or extra
     detection outweighs any box error; then the median box error at 640 input and the median score difference,
     a score 0.1 off as 10 px. Scores off by tenths cross the threshold on other images (nudenet's YOLOv8n at 8
     bits: scores 0.43 off on the one box measured, both boxes of its test photos missed), where a few pixels of
-    one box are noise."""
-    median = _at_640(stats, head) or 0.0
-    return (stats.missed + stats.extra) * 1000 + median + SCORE_WEIGHT * (stats.median_score_diff or 0.0)
+    one box are noise. With few boxes, the medians are the candidates' (``shift``, anchor by anchor)."""
+    median, score = _figures(stats, head, shift)
+    return (stats.missed + stats.extra) * 1000 + (median or 0.0) + SCORE_WEIGHT * (score or 0.0)
 
 
 def _stages(model: onnx.ModelProto, head: Head) -> list[tuple[str, list[str]]]:
@@ -187,7 +237,8 @@ def boxes_to_keep(float_model: onnx.ModelProto, feeds: Sequence[Mapping[str, np.
     if head is None or not feeds:
         return None
     feeds = list(feeds[:MEASURE_IMAGES])
-    reference = detections_of(head, run_on_cpu(float_model, feeds, exact=False), len(feeds))
+    float_outputs = run_on_cpu(float_model, feeds, exact=False)
+    reference = detections_of(head, float_outputs, len(feeds))
     nearest = replace(config, rounding="nearest")
     report = DetectionQuantReport(head.describe(), "8-bit", [], None, images=len(feeds), input_size=head.input_size,
                                   boxes=sum(len(found.boxes) for found in reference))
@@ -208,19 +259,23 @@ def boxes_to_keep(float_model: onnx.ModelProto, feeds: Sequence[Mapping[str, np.
         if refused:
             report.stages.append((stage, len(names), f"not taken: the NPU refuses it ({refused})"))
             continue
-        stats = match_detections(reference, detections_of(head, run_on_cpu(quant, feeds, exact=True), len(feeds)))
+        outputs = run_on_cpu(quant, feeds, exact=True)
+        stats = match_detections(reference, detections_of(head, outputs, len(feeds)))
+        few = report.boxes < FEW_BOXES
+        shift = candidate_shift(head, float_outputs, outputs, len(feeds)) if few else None
         if not names:
             report.plain = stats
         median = _at_640(stats, head)
         report.stages.append((stage, len(names), stats.describe()
                               + (f" (median {median:.2f} px at 640)" if median is not None else "")
                               + (f"; median score difference {stats.median_score_diff:.3f}"
-                                 if stats.median_score_diff is not None else "")))
-        score = badness(stats, head)
+                                 if stats.median_score_diff is not None else "")
+                              + (f"; {shift.describe()}" if shift is not None else "")))
+        score = badness(stats, head, shift)
         if best is None or score < best[0]:
             best = (score, names, stage)
             report.chosen = stats
-        if _good(stats, head):
+        if _good(stats, head, shift):
             break
     assert best is not None
     report.sixteen_bit, report.stage = best[1], best[2]

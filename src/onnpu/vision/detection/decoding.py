@@ -229,6 +229,43 @@ def check_boxes(outputs: Mapping[str, np.ndarray], head: Head) -> None:
                          hint="name the layout with --head (see README: Detection heads)")
 
 
+def _scored(outputs: Mapping[str, np.ndarray], head: Head, index: int, conf: float
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """Boxes (xyxy, input pixels), best-class scores above ``conf``, classes and landmarks (or None) of image
+    ``index``, before NMS, in the head's own row order (anchors, cells, priors or peaks)."""
+    if head.kind == "boxes-scores":
+        return (*_boxes_scores(outputs, head, index, conf), None)
+    if head.kind == "centernet":
+        from onnpu.vision.detection.centernet import decode_centernet
+
+        return decode_centernet(outputs, head, index, conf)
+    if head.kind == "retinaface":
+        from onnpu.vision.detection.priors import decode_retinaface
+
+        return decode_retinaface(outputs, head, index, conf)
+    if head.kind == "dfl":
+        from onnpu.vision.detection.dfl import decode_dfl
+
+        return (*decode_dfl(outputs, head, index, conf), None)
+    a = outputs[head.outputs[0]]
+    a = a[index] if a.ndim == 3 else a
+    return (*(_yolov8(a, head, conf) if head.kind == "yolov8" else _objectness(a, head, conf)), None)
+
+
+ROWS_PER_ANCHOR = ("yolov8", "yolov5", "yolox", "boxes-scores", "dfl", "retinaface")
+
+
+def candidates(outputs: Mapping[str, np.ndarray], head: Head, index: int = 0) -> tuple[np.ndarray, np.ndarray] | None:
+    """Every candidate of image ``index`` before any threshold or NMS: boxes [A, 4] (xyxy, input pixels) and
+    best-class scores [A], one row per anchor (cell, prior) in the head's order, so that two models with the same
+    head (a float model and its quantized copy) can be compared anchor by anchor. None for heads whose candidates
+    are not a fixed set of anchors (heatmap peaks, NMS in the graph)."""
+    if head.kind not in ROWS_PER_ANCHOR:
+        return None
+    boxes, score, _, _ = _scored(outputs, head, index, -np.inf)
+    return boxes, score
+
+
 def decode(outputs: Mapping[str, np.ndarray], head: Head, *, conf: float = 0.25, iou: float = 0.45,
            max_det: int = 300, index: int = 0, agnostic: bool = False) -> Detections:
     """The detections of image ``index`` of a batch: float ``outputs`` (name → array, dequantized) decoded as
@@ -237,25 +274,7 @@ def decode(outputs: Mapping[str, np.ndarray], head: Head, *, conf: float = 0.25,
     if head.kind == "nms":
         found = _ended_in_nms(outputs, head, index, conf)
         return found.take(np.arange(min(max_det, len(found))))
-    points = None
-    if head.kind == "boxes-scores":
-        boxes, score, cls = _boxes_scores(outputs, head, index, conf)
-    elif head.kind == "centernet":
-        from onnpu.vision.detection.centernet import decode_centernet
-
-        boxes, score, cls, points = decode_centernet(outputs, head, index, conf)
-    elif head.kind == "retinaface":
-        from onnpu.vision.detection.priors import decode_retinaface
-
-        boxes, score, cls, points = decode_retinaface(outputs, head, index, conf)
-    elif head.kind == "dfl":
-        from onnpu.vision.detection.dfl import decode_dfl
-
-        boxes, score, cls = decode_dfl(outputs, head, index, conf)
-    else:
-        a = outputs[head.outputs[0]]
-        a = a[index] if a.ndim == 3 else a
-        boxes, score, cls = _yolov8(a, head, conf) if head.kind == "yolov8" else _objectness(a, head, conf)
+    boxes, score, cls, points = _scored(outputs, head, index, conf)
     kept = nms(boxes, score, None if agnostic else cls, iou=iou, max_det=max_det)
     return Detections(boxes[kept], score[kept].astype(np.float64), cls[kept].astype(np.int64),
                       None if points is None else points[kept])
