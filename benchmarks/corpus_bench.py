@@ -47,7 +47,7 @@ def measure(name: str, soc: str) -> dict[str, Any]:
     from onnpu.tasks.prepare import prepare
     from onnpu.tasks.simplify import simplify
     from onnpu.vision.detection.matching import match_detections
-    from onnpu.vision.preprocess import preprocess_for
+    from onnpu.vision.preprocess import input_layout, preprocess_for
 
     record = next(r for r in corpus.records() if r["name"] == name)
     model = corpus.fetch(record)
@@ -95,13 +95,17 @@ def measure(name: str, soc: str) -> dict[str, Any]:
         entry["finite"] = bool(all(np.isfinite(np.stack(npu[n])).all() for n in names))
         if head is not None:  # a detector: its detections on the NPU and on the CPU QDQ against the float model's
             if record.get("detect_photos"):  # photos with what it detects, held out of its calibration
-                photos = corpus.copy_photos(record["detect_photos"], Path(tmp) / "detect")
+                photos = _views(corpus.copy_photos(record["detect_photos"], Path(tmp) / "detect"))
                 feeds = load_calibration(photos, tensor_infos(float_model)[0], holdout=0,
                                          preprocess=preprocess_for(float_model, corpus.preprocess_config(record)),
                                          ranges=integer_input_ranges(float_model)).calibration
-                reference = run_on_cpu(float_model, feeds, exact=False)
-                cpu = run_on_cpu(onnx.load(str(out)), feeds, exact=True)
-                npu = run_feeds(create_session(out, target.with_fallback(False)), feeds)
+            else:  # the held-out inputs and their mirror images
+                layout, _, _ = input_layout(tensor_infos(float_model)[0][0])
+                width = 3 if layout == "NCHW" else 2
+                feeds = [*feeds, *({n: np.ascontiguousarray(np.flip(v, width)) for n, v in f.items()} for f in feeds)]
+            reference = run_on_cpu(float_model, feeds, exact=False)
+            cpu = run_on_cpu(onnx.load(str(out)), feeds, exact=True)
+            npu = run_feeds(create_session(out, target.with_fallback(False)), feeds)
             wanted = detection_head.detections_of(head, reference, len(feeds))
             entry["detection"] = {"head": head.kind, "input": list(head.input_size), "inputs": len(feeds),
                                   "boxes": sum(len(d.boxes) for d in wanted),
@@ -109,6 +113,31 @@ def measure(name: str, soc: str) -> dict[str, Any]:
                                       head, outputs, len(feeds))).to_dict() for side, outputs in (("npu", npu),
                                                                                                  ("cpu", cpu))}}
     return entry
+
+
+CROPS = 4  # per photo, for the detection comparison: boxes at other sizes and places
+
+
+def _views(folder: Path, seed: int = 0) -> Path:
+    """Each photo of ``folder`` joined by its mirror image and ``CROPS`` random crops (half to nine tenths of each
+    side) and their mirrors: more boxes, at other scales and places, than the photos alone give."""
+    import numpy as np
+    from PIL import Image, ImageOps
+
+    rng = np.random.default_rng(seed)
+    for path in sorted(folder.iterdir()):
+        with Image.open(path) as opened:
+            img = opened.convert("RGB")
+        views = [img]
+        for _ in range(CROPS):
+            w, h = (int(side * rng.uniform(0.5, 0.9)) for side in img.size)
+            x, y = int(rng.integers(0, img.width - w + 1)), int(rng.integers(0, img.height - h + 1))
+            views.append(img.crop((x, y, x + w, y + h)))
+        for k, view in enumerate(views):
+            if k:
+                view.save(folder / f"{path.stem}-crop{k}.png")
+            ImageOps.mirror(view).save(folder / f"{path.stem}-{k}-mirror.png")
+    return folder
 
 
 def _run_one(name: str, soc: str) -> dict[str, Any]:
@@ -201,9 +230,9 @@ def _detection_table(records: list[dict[str, Any]]) -> list[str]:
     if not rows:
         return []
     return ["Detectors of the table, in boxes: the prepared model's detections (score ≥ 0.25, class-aware NMS) "
-            "against the float model's on the same held-out inputs (or, where the record names `detect_photos`, on "
-            "those: photos showing what the model detects, never calibrated on), matched box by box (same class, "
-            "IoU ≥ 0.5); "
+            "against the float model's on the same held-out inputs and their mirror images (or, where the record "
+            "names `detect_photos`, on those — photos showing what the model detects, never calibrated on — each "
+            f"with {CROPS} random crops and the mirror images of all), matched box by box (same class, IoU ≥ 0.5); "
             "box error = the largest of a pair's four coordinate differences, in input pixels (and scaled to a "
             "640 input).", "",
             "| model | SoC | head | input | inputs | float boxes | NPU matched/missed/extra | NPU median box "

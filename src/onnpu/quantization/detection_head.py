@@ -16,7 +16,7 @@ matched / missed / extra, and mAP against the float model's own detections."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -80,6 +80,23 @@ def calibration_preprocess(model: onnx.ModelProto) -> PreprocessConfig | None:
     return PreprocessConfig(resize="resize", scaling=wanted.scaling or "unit", channels=wanted.channels or "RGB")
 
 
+@dataclass(frozen=True)
+class Shift:
+    """How far a quantized model's candidates (anchors, cells, priors) move from the float model's, anchor by
+    anchor: over the candidates the float model scores ≥ ``CANDIDATE_FLOOR`` (the best ``CANDIDATES_PER_IMAGE``
+    per image), the median largest-coordinate difference of a box (at 640 input) and of the score."""
+
+    candidates: int
+    median_px_at_640: float | None
+    median_score_diff: float | None
+
+    def describe(self) -> str:
+        if not self.candidates:
+            return f"no candidate scored ≥ {CANDIDATE_FLOOR:g}"
+        return (f"{self.candidates} candidates scored ≥ {CANDIDATE_FLOOR:g}: median shift "
+                f"{self.median_px_at_640:.2f} px at 640, score difference {self.median_score_diff:.3f}")
+
+
 @dataclass
 class DetectionQuantReport:
     head: str
@@ -93,6 +110,8 @@ class DetectionQuantReport:
     input_size: tuple[int, int] = (0, 0)
     boxes: int = 0  # the float model's detections on the images measured
     stages: list[tuple[str, int, str]] = field(default_factory=list)  # stage, tensors raised, outcome
+    chosen_shift: Shift | None = None  # with few boxes: the candidates' shift of the stage taken …
+    kept_shift: Shift | None = None  # … and of the written model
 
     def to_dict(self) -> dict[str, Any]:
         return {"head": self.head, "stage": self.stage, "sixteen_bit": self.sixteen_bit,
@@ -100,7 +119,8 @@ class DetectionQuantReport:
                 "kept": self.kept.to_dict() if self.kept else None,
                 "chosen": self.chosen.to_dict() if self.chosen else None, "map_vs_float": self.map_vs_float,
                 "images": self.images, "input_size": list(self.input_size), "boxes": self.boxes,
-                "stages": [{"stage": s, "tensors": n, "outcome": o} for s, n, o in self.stages]}
+                "stages": [{"stage": s, "tensors": n, "outcome": o} for s, n, o in self.stages],
+                "candidates": asdict(self.kept_shift) if self.kept_shift is not None else None}
 
     def lines(self) -> list[str]:
         out = [f"detection head: {self.head}; measured on {self.images} images at {self.input_size[1]}x"
@@ -114,7 +134,8 @@ class DetectionQuantReport:
         if self.kept is not None:
             out.append(f"  written ({self.stage}): {self.kept.describe()}"
                        + (f"; mAP vs the float model's detections {self.map_vs_float * 100:.1f}"
-                          if self.map_vs_float is not None else ""))
+                          if self.map_vs_float is not None else "")
+                       + (f"; {self.kept_shift.describe()}" if self.kept_shift is not None else ""))
         return out
 
 
@@ -133,23 +154,6 @@ def _at_640(stats: MatchStats, head: Head) -> float | None:
     if stats.median_box_error_px is None:
         return None
     return stats.median_box_error_px * 640 / max(head.input_size)
-
-
-@dataclass(frozen=True)
-class Shift:
-    """How far a quantized model's candidates (anchors, cells, priors) move from the float model's, anchor by
-    anchor: over the candidates the float model scores ≥ ``CANDIDATE_FLOOR`` (the best ``CANDIDATES_PER_IMAGE``
-    per image), the median largest-coordinate difference of a box (at 640 input) and of the score."""
-
-    candidates: int
-    median_px_at_640: float | None
-    median_score_diff: float | None
-
-    def describe(self) -> str:
-        if not self.candidates:
-            return f"no candidate scored ≥ {CANDIDATE_FLOOR:g}"
-        return (f"{self.candidates} candidates scored ≥ {CANDIDATE_FLOOR:g}: median shift "
-                f"{self.median_px_at_640:.2f} px at 640, score difference {self.median_score_diff:.3f}")
 
 
 def candidate_shift(head: Head, reference: Mapping[str, list[np.ndarray]], outputs: Mapping[str, list[np.ndarray]],
@@ -274,7 +278,7 @@ def boxes_to_keep(float_model: onnx.ModelProto, feeds: Sequence[Mapping[str, np.
         score = badness(stats, head, shift)
         if best is None or score < best[0]:
             best = (score, names, stage)
-            report.chosen = stats
+            report.chosen, report.chosen_shift = stats, shift
         if _good(stats, head, shift):
             break
     assert best is not None
@@ -290,9 +294,13 @@ def detection_report(float_model: onnx.ModelProto, quant_model: onnx.ModelProto,
     if head is None or not feeds:
         return
     feeds = list(feeds[:MEASURE_IMAGES])
-    reference = detections_of(head, run_on_cpu(float_model, feeds, exact=False), len(feeds))
-    found = detections_of(head, run_on_cpu(quant_model, feeds, exact=True), len(feeds))
+    float_outputs = run_on_cpu(float_model, feeds, exact=False)
+    outputs = run_on_cpu(quant_model, feeds, exact=True)
+    reference = detections_of(head, float_outputs, len(feeds))
+    found = detections_of(head, outputs, len(feeds))
     report.kept = match_detections(reference, found)
+    report.kept_shift = candidate_shift(head, float_outputs, outputs, len(feeds)) if report.boxes < FEW_BOXES \
+        else None
     truth = {"images": [{"id": k + 1, "file_name": str(k), "width": head.input_size[1],
                          "height": head.input_size[0]} for k in range(len(feeds))],
              "annotations": [{"id": j + 1, **r, "area": r["bbox"][2] * r["bbox"][3], "iscrowd": 0}

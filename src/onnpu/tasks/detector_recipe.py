@@ -38,16 +38,16 @@ def keep_the_boxes(result: QuantizeResult, float_model: onnx.ModelProto, report:
     head = detection_head_of(float_model)
     if head is None or report.kept is None or report.chosen is None:
         return result
-    goal = badness(report.chosen, head)
-    tried = [(badness(report.kept, head), "the recipe as configured", result.config)]
+    goal = badness(report.chosen, head, report.chosen_shift)  # with few boxes, the candidates' figures
+    tried = [(badness(report.kept, head, report.kept_shift), "the recipe as configured", result.config)]
     if tried[0][0] <= goal:
         return result
-    first = report.kept.describe()
+    first = report.kept.describe() + (f"; {report.kept_shift.describe()}" if report.kept_shift is not None else "")
     for label, config in _steps_back(result.config):
         result = requantize(config)
         measure()
         assert report.kept is not None
-        tried.append((badness(report.kept, head), label, config))
+        tried.append((badness(report.kept, head, report.kept_shift), label, config))
         if tried[-1][0] <= goal:
             break
     _, label, config = min(tried, key=lambda t: t[0])
