@@ -10,8 +10,11 @@ concatenated parts quantized apart, each at its own range, then joined); then al
 every activation (W8A16: where the 8-bit backbone already loses the boxes, as RetinaFace's does). A stage the NPU
 refuses is not taken. It stops at the first stage whose detections match the float model's (none
 missed, none extra) with a median box error ≤ ``MAX_MEDIAN_PX`` at 640 input and scores within
-``MAX_SCORE_DIFF`` (median). ``detection_report`` gives the written model's numbers: box error in pixels,
-matched / missed / extra, and mAP against the float model's own detections."""
+``MAX_SCORE_DIFF`` (median). Where the float model finds fewer than ``FEW_BOXES`` objects on the images
+measured (random calibration, photos without its objects), one box's error is noise: the medians are then those
+of every candidate it scores ≥ ``CANDIDATE_FLOOR``, anchor by anchor (``candidate_shift``). ``detection_report``
+gives the written model's numbers: box error in pixels, matched / missed / extra, and mAP against the float
+model's own detections."""
 
 from __future__ import annotations
 
