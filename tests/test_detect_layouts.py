@@ -331,6 +331,10 @@ def test_an_ultralytics_segmentation_export_reads_its_named_classes_only(tmp_pat
     assert result["head"]["num_classes"] == 2 and "mask coefficients or keypoints" in result["head"]["reason"]
     rows = [(d["label"], d["score"], d["box"]) for d in result["images"][0]["detections"]]
     assert rows == [("dog", 0.9, [24.0, 28.0, 40.0, 36.0])]
+    from onnpu.quantization.detection_head import detection_head_of
+
+    measured = detection_head_of(model)  # what `prepare` measures its boxes with: the same two classes
+    assert measured is not None and measured.num_classes == 2
 
 
 def _sequence_scorer(steps: int = 40, characters: int = 200) -> onnx.ModelProto:

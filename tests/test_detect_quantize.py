@@ -254,3 +254,30 @@ def test_on_few_boxes_the_stages_are_judged_on_the_candidates() -> None:
     assert report.boxes == 1
     assert report.stages and all("candidates scored ≥ 0.1: median shift" in outcome
                                  for _, _, outcome in report.stages)
+
+
+def test_with_16_bit_activations_asked_for_the_one_stage_is_named_so() -> None:
+    """`--activations u16` (or prepare's retry at W8A16): every activation is 16-bit already, so there is one stage,
+    named as what it is — not four stages called "8-bit recipe", "the head's outputs", … measuring the same model."""
+    import numpy as np
+
+    from onnpu.quantization.config import QuantizeConfig
+
+    model = dm.square_detector()
+    name = model.graph.input[0].name
+    shape = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+    x = np.random.default_rng(2).uniform(0, 0.05, shape).astype(np.float32)
+    x[0, 0, 16:24, 16:24] = 1.0
+    feeds = [{name: x}]
+    for activations, want in (("u16", [detection_head.W8A16_RECIPE]),
+                              ("u8", [detection_head.EIGHT_BIT_RECIPE]),
+                              ("auto", [detection_head.EIGHT_BIT_RECIPE])):
+        kept = detection_head.boxes_to_keep(model, feeds, feeds, QuantizeConfig(rounding="nearest",
+                                                                                activations=activations))
+        assert kept is not None
+        stages = [s for s, _, _ in kept[1].stages]
+        assert stages[:1] == want
+        if activations == "u16":
+            assert stages == want
+        if activations == "u8":  # asked for 8-bit activations: never all raised to 16 bits
+            assert detection_head.EVERY_ACTIVATION not in stages

@@ -33,6 +33,7 @@ from onnpu.quantization.config import QuantizeConfig
 from onnpu.quantization.evaluate import run_on_cpu
 from onnpu.quantization.mixed_precision import quantized_activations
 from onnpu.quantization.recipe import quantize_qdq_model
+from onnpu.quantization.transformer import resolve_config
 from onnpu.runtime.session import create_session
 from onnpu.runtime.targets import Target
 from onnpu.vision.detection.coco import coco_results
@@ -50,6 +51,8 @@ FEW_BOXES = 10  # fewer float detections than this on the images measured: the b
 CANDIDATE_FLOOR = 0.1  # with few boxes, stages are judged on every candidate the float model scores this high …
 CANDIDATES_PER_IMAGE = 100  # … the best this many per image
 EVERY_ACTIVATION = "every activation (W8A16)"
+EIGHT_BIT_RECIPE = "8-bit recipe"
+W8A16_RECIPE = "the W8A16 recipe (every activation 16-bit)"
 
 
 def detection_head_of(model: onnx.ModelProto) -> Head | None:
@@ -246,12 +249,16 @@ def boxes_to_keep(float_model: onnx.ModelProto, feeds: Sequence[Mapping[str, np.
     feeds = list(feeds[:MEASURE_IMAGES])
     float_outputs = run_on_cpu(float_model, feeds, exact=False)
     reference = detections_of(head, float_outputs, len(feeds))
+    resolved, _ = resolve_config(float_model, config)
     nearest = replace(config, rounding="nearest")
     report = DetectionQuantReport(head.describe(), "8-bit", [], None, images=len(feeds), input_size=head.input_size,
                                   boxes=sum(len(found.boxes) for found in reference))
     best: tuple[float, list[str], str] | None = None
-    stages = [("8-bit recipe", []), *_stages(float_model, head)]
-    if config.activations != "u8":  # `--activations u8` asked for 8-bit activations: never raised all to 16
+    if resolved.activations == "u16":  # W8A16 asked for (or a transformer's): every activation is 16-bit already
+        stages: list[tuple[str, list[str]]] = [(W8A16_RECIPE, [])]
+    else:
+        stages = [(EIGHT_BIT_RECIPE, []), *_stages(float_model, head)]
+    if config.activations == "auto" and resolved.activations != "u16":  # never against an asked-for u8
         stages.append((EVERY_ACTIVATION, []))
     plain: onnx.ModelProto | None = None
     for stage, names in stages:

@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 
 from onnpu.errors import InputDataError
-from onnpu.model.exporter_metadata import class_names, exported_task, input_size
+from onnpu.model.exporter_metadata import exported_task, input_size
 from onnpu.model.inspection import TensorInfo, tensor_infos
 from onnpu.model.qparams import dequantize
 from onnpu.runtime.context_cache import open_session
@@ -185,12 +185,6 @@ def open_detector(model: str | Path, target: Target, *, head: str | None = None,
         raise InputDataError(f"{model}: an oriented-box detector (task=obb in its metadata): onnpu decodes "
                              "axis-aligned boxes only", hint="export the detector for task=detect")
     found = recognise_head({n: tuple(a.shape) for n, a in first.items()}, size, loaded.proto, head)
-    names = class_names(loaded.proto)
-    if found.kind == "yolov8" and names and len(names) < found.num_classes:  # Ultralytics -seg / -pose exports
-        extra = found.num_classes - len(names)
-        found = replace(found, num_classes=len(names),
-                        reason=f"{found.reason}; the model names {len(names)} classes: the other {extra} columns "
-                               "per box (mask coefficients or keypoints) are not read")
     check_scores(first, found)
     check_boxes(first, found)
     if fixed and fixed > 1:
