@@ -23,6 +23,19 @@ def test_qdq_model_io_parameters_are_the_ones_in_the_model(tmp_path: Path) -> No
     assert info.op_histogram["DequantizeLinear"] == 4
 
 
+def test_16_bit_qdq_of_the_microsoft_domain_is_qdq(tmp_path: Path) -> None:
+    """ONNX Runtime writes 16-bit QuantizeLinear/DequantizeLinear in the com.microsoft domain before opset 21
+    (prepare's W8A16 models): still a QDQ model, not a float one."""
+    model = models.qdq_conv()
+    for node in model.graph.node:
+        if node.op_type in ("QuantizeLinear", "DequantizeLinear"):
+            node.domain = "com.microsoft"
+    model.opset_import.append(onnx.helper.make_opsetid("com.microsoft", 1))
+    info = inspect_model(models.save(model, tmp_path / "ms.onnx"))
+    assert info.op_histogram["com.microsoft.DequantizeLinear"] == 4
+    assert info.quantization_style == "QDQ"
+
+
 def test_uint8_io_parameters(tmp_path: Path) -> None:
     info = inspect_model(models.save(models.classifier(uint8_io=True), tmp_path / "u8.onnx"))
     x, y = info.inputs[0], info.outputs[0]

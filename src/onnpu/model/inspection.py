@@ -169,9 +169,12 @@ def _parameters(model: onnx.ModelProto, path: str | Path) -> tuple[int, int]:
 
 
 def quantization_style(ops: Counter[str]) -> str:
-    if any(op in QOPERATOR_OPS for op in ops):
+    """``QOperator``, ``QDQ`` or ``float`` from an op histogram, whose keys may carry their domain
+    (``com.microsoft.DequantizeLinear``: ONNX Runtime's 16-bit QDQ before opset 21)."""
+    present = {op.rsplit(".", 1)[-1] for op, count in ops.items() if count}
+    if present & QOPERATOR_OPS:
         return "QOperator"
-    if ops.get("DequantizeLinear"):
+    if "DequantizeLinear" in present:
         return "QDQ"
     return "float"
 
