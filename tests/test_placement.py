@@ -157,3 +157,25 @@ def test_compact_by_default_every_node_with_all(tmp_path: Path, capsys: pytest.C
     report = explain_placement(src, get_target("npu", soc=FLOAT_SOC))
     assert report.fully_on_target and report.off_target == [] and report.reasons == []
     assert report.summary.on_target == report.summary.total - 9  # every node but the 9 Constants
+
+
+@pytest.mark.npu
+def test_nodes_without_names_are_counted_one_by_one(tmp_path: Path) -> None:
+    """ONNX Runtime's assignment names every nameless node "": each is still a node of the placement (CenterFace
+    ships 122 nameless nodes; they read as "1 of 1 nodes on the CPU; 121 folded into constants")."""
+    from onnpu.runtime.session import create_session
+
+    named = models.save(models.qdq_conv(), tmp_path / "named.onnx")
+    proto = models.qdq_conv()
+    for node in proto.graph.node:
+        node.name = ""
+    nameless = models.save(proto, tmp_path / "nameless.onnx")
+    for target in (get_target("cpu"), get_target("npu")):
+        want = create_session(named, target).placement
+        got = create_session(nameless, target).placement
+        assert want is not None and got is not None
+        assert got.on_target == want.on_target and len(got.nodes) == len(want.nodes) == len(proto.graph.node)
+        assert [(n.op_type, n.provider, n.state, n.io_conversion) for n in got.nodes] == \
+            [(n.op_type, n.provider, n.state, n.io_conversion) for n in want.nodes]
+        assert got.inserted == want.inserted and got.headline() == want.headline()
+    assert all(n.name == "" for n in onnx.load(str(nameless)).graph.node)  # the file itself is untouched

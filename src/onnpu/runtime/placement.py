@@ -192,6 +192,7 @@ def summarize(graph: onnx.GraphProto, subgraphs: list[AssignedSubgraph], target_
     outputs = {v.name for v in graph.output}
     placed: list[NodePlacement] = []
     used: set[str] = set()
+    twins: set[int] = set()  # positions in created_ops already matched to a node of the graph
     for item in every:
         node = item.node
         label = node.name or f"<{node.op_type}>"
@@ -207,14 +208,21 @@ def summarize(graph: onnx.GraphProto, subgraphs: list[AssignedSubgraph], target_
             # in the graph the providers were given, but renamed by the layout transformation (which recreates
             # e.g. a DequantizeLinear it moved a Transpose through as "DequantizeLinear"): one of its op type.
             # A Transpose it cancels against those it inserted is removed.
-            twin = next((name for name, op in created_ops if op == node.op_type and name not in used), None)
+            # (by position: unnamed nodes all carry the name "" in the assignment, one per node all the same)
+            twin = next((k for k, (name, op) in enumerate(created_ops)
+                         if op == node.op_type and k not in twins and (not name or name not in used)), None)
             if twin is not None:
-                used.add(twin)
-                placed.append(NodePlacement(label, node.op_type, created[twin], io, item.location, item.parent))
+                twins.add(twin)
+                if created_ops[twin][0]:
+                    used.add(created_ops[twin][0])
+                placed.append(NodePlacement(label, node.op_type, created[created_ops[twin][0]], io, item.location,
+                                            item.parent))
                 continue
         used.update(into)
         placed.append(NodePlacement(label, node.op_type, runs_on, io, item.location, item.parent, state,
                                     " + ".join(into)))
+    if any(not created_ops[k][0] for k in twins):  # the nameless entries stood for the graph's nameless nodes
+        used.add("")
     inserted = Counter(_inserted(subgraphs, original_names, used).values())
     partitions = sum(1 for s in subgraphs if s.provider == target_provider)
     return PlacementSummary(target_provider, placed, partitions, list(subgraphs), hardware, where=where,

@@ -14,7 +14,9 @@ import onnxruntime as ort
 from onnpu import progress
 from onnpu.errors import InputDataError, ModelError, OnnpuError, PlacementError, RunError, TargetError
 from onnpu.model import proto as onnx_proto
+from onnpu.model.external_data import external_tensors
 from onnpu.model.files import validate_model_file
+from onnpu.model.graphs import needs_unique_names, with_unique_names
 from onnpu.runtime.native_log import CapturedLog, capture_native
 from onnpu.runtime.placement import AssignedSubgraph, PlacementSummary, summarize
 from onnpu.runtime.qnn import ensure_qnn, qnn_devices, qnn_status
@@ -169,6 +171,11 @@ def create_session(model: str | Path | onnx.ModelProto, target: Target, *, dims:
         path = Path(model)
         proto = checked if checked is not None else validate_model_file(path)
         source = str(path)
+        if needs_unique_names(proto) and not external_tensors(proto):
+            # ONNX Runtime's assignment names nodes only by name: nameless ones (every one of CenterFace's 122)
+            # would be one node in the placement. Named <Op #k> for this session, the file untouched.
+            proto = with_unique_names(proto)
+            source = proto.SerializeToString()
     so = session_options(target, dims, threads, log_level, config, optimization, profile_prefix, optimized_model)
     providers, qnn_mode = attach_provider(so, target)
     start = time.perf_counter()
