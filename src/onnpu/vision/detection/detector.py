@@ -27,6 +27,7 @@ from onnpu.vision.preprocess import PreprocessConfig, image_to_array, input_layo
 from onnpu.vision.presets import SCALING
 
 DEFAULT_SIZE = (640, 640)
+TINY_INPUT = 32  # a detector's fixed input this small (CenterFace ships 32x32) is a placeholder, not its size
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,16 @@ def open_detector(model: str | Path, target: Target, *, head: str | None = None,
     fixed = info.shape[0] if isinstance(info.shape[0], int) else None
     per_image = TensorInfo(info.name, info.elem_type, [1, *info.shape[1:]], info.quant)
     notes = []
+    _, file_h, file_w = input_layout(inputs[0])  # as the file has it, before any dims were given
+    fixed_size = (file_h, file_w) if file_h is not None and file_w is not None else None
+    if fixed_size is not None and preprocess.size is not None and preprocess.size != fixed_size:
+        notes.append(f"--size {preprocess.size[0]}x{preprocess.size[1]} not used: the model's input is fixed at "
+                     f"{h}x{w} (`onnpu fix-shapes {model} --input {info.name}=... --override-fixed` changes it)")
+    if fixed_size is not None and max(fixed_size) <= TINY_INPUT:
+        notes.append(f"the model's input is fixed at {h}x{w}: every image is shrunk to that; a fully convolutional "
+                     f"detector shipped at a placeholder size runs at the size you want after `onnpu fix-shapes "
+                     f"{model} --input {info.name}={'1,3,HEIGHT,WIDTH' if layout == 'NCHW' else '1,HEIGHT,WIDTH,3'} "
+                     "--override-fixed -o OUT.onnx`")
     if defaulted or (h is None and preprocess.size is None):
         notes.append(f"the input's size is dynamic: {size[0]}x{size[1]} used, {defaulted or 'the default'} "
                      "(--size HEIGHTxWIDTH to change)")

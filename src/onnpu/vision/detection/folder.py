@@ -80,6 +80,7 @@ class DetectFolderSummary:
     warnings: list[str] = field(default_factory=list)
     num_classes: int = 0
     ids: str = "index"  # the head's class ids (Head.ids)
+    notes: list[str] = field(default_factory=list)  # the detector's (Detector.notes)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -123,6 +124,8 @@ def detect_folder(sources: Sequence[str | Path], model: str | Path, target: Targ
                              hint=f"use --batch {detector.batch_fixed} (or leave it out), or a model with a dynamic "
                                   "batch dim")
     batch = detector.batch_fixed or 1
+    for note in detector.notes:  # the size used, a placeholder input: said once, before the rows
+        progress.note(note)
     names = detection_labels(labels, detector.head.num_classes, detector.loaded.proto, detector.head.ids)
     thresholds = {"conf": conf, "iou": iou, "max_det": max_det}
     writer = DetectionWriter(Path(output), 0, resume, _record(model, detector, labels, draft, target, thresholds),
@@ -198,4 +201,4 @@ def detect_folder(sources: Sequence[str | Path], model: str | Path, target: Targ
                                str(output) if output else None, peak_rss_mb(), loaded.providers,
                                loaded.placement.headline() if loaded.placement else "not recorded",
                                detector.head.describe(), warnings, detector.head.num_classes,
-                               detector.head.ids)
+                               detector.head.ids, detector.notes)
