@@ -493,3 +493,41 @@ def test_a_yolov6_export_reads_as_yolov5(ones: str, dfl: bool, tmp_path: Path,
     assert result["head"]["kind"] == "yolov5" and "YOLOv6" in result["head"]["reason"]
     [found] = result["images"][0]["detections"]
     assert found["class"] == 1 and found["box"] == pytest.approx([24, 28, 40, 36], abs=1.5)
+
+
+def _paddle_detector(path: Path) -> Path:
+    """PaddleDetection's export: inputs image [1, 3, 64, 64] and scale_factor [1, 2], rows of class, score, x1, y1,
+    x2, y2 (multiclass_nms3) whose boxes the graph divides by the scale factor (its original-image pixels)."""
+    rows = np.array([[1, 0.9, 8, 16, 24, 48], [0, 0.3, 0, 0, 4, 4], [0, 0.1, 1, 1, 2, 2]], np.float32)
+    inits = [numpy_helper.from_array(rows[:, :1], "cls"), numpy_helper.from_array(rows[:, 1], "score"),
+             numpy_helper.from_array(rows[:, 2:], "boxes"), numpy_helper.from_array(np.array([1, 2], np.int64), "rep"),
+             numpy_helper.from_array(np.array([3], np.int64), "k"),
+             numpy_helper.from_array(np.array([3, 1], np.int64), "col")]
+    nodes = [helper.make_node("Tile", ["scale_factor", "rep"], ["sf4"]),  # [1, 4]
+             helper.make_node("Div", ["boxes", "sf4"], ["scaled"]),
+             helper.make_node("TopK", ["score", "k"], ["best", "order"]),
+             helper.make_node("Reshape", ["best", "col"], ["best_col"]),
+             helper.make_node("Concat", ["cls", "best_col", "scaled"], ["multiclass_nms3_0.tmp_0"], axis=1)]
+    graph = helper.make_graph(nodes, "ppdet", [
+        helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, 64, 64]),
+        helper.make_tensor_value_info("scale_factor", TensorProto.FLOAT, [1, 2])],
+        [helper.make_tensor_value_info("multiclass_nms3_0.tmp_0", TensorProto.FLOAT, [3, 6])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def test_a_paddledetection_export_gets_its_scale_factor_and_is_stretched(tmp_path: Path,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """Its scale_factor input is fed 1, 1 (boxes stay in input pixels, then onnpu maps them back exactly), and its
+    images are stretched to the input as PaddleDetection's exports expect (keep_ratio False)."""
+    model = _paddle_detector(tmp_path / "ppdet.onnx")
+    image = tmp_path / "a.png"
+    Image.new("RGB", (128, 96)).save(image)
+    assert main(["detect", str(image), "--model", str(model), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["preprocess"]["fit"] == "stretch"
+    assert any("scale_factor = 1, 1" in n for n in result["notes"])
+    rows = [(d["class"], d["score"], d["box"]) for d in result["images"][0]["detections"]]
+    assert rows == [(1, 0.9, [16.0, 24.0, 48.0, 72.0]), (0, 0.3, [0.0, 0.0, 8.0, 6.0])]  # 128/64 x, 96/64 y

@@ -33,8 +33,8 @@ TINY_INPUT = 32  # a detector's fixed input this small (CenterFace ships 32x32) 
 @dataclass(frozen=True)
 class DetectPreprocess:
     """How an image becomes a detector's input. None: the head's default (YOLOX raw heads: ``corner``, BGR,
-    ``raw`` 0-255 as YOLOX exports expect; ``dfl`` (PicoDet) heads: ``stretch``, RGB, ``imagenet``; every other
-    head: ``letterbox``, RGB, ``unit`` 0-1), pad 114."""
+    ``raw`` 0-255 as YOLOX exports expect; ``dfl`` (PicoDet) heads: ``stretch``, RGB, ``imagenet``;
+    PaddleDetection's NMS rows: ``stretch``; every other head: ``letterbox``, RGB, ``unit`` 0-1), pad 114."""
 
     fit: str | None = None
     scaling: str | None = None
@@ -53,10 +53,12 @@ class DetectPreprocess:
     def for_head(self, head: Head) -> DetectPreprocess:
         yolox_raw = head.kind == "yolox" and not head.decoded
         picodet = head.kind == "dfl"  # PaddleDetection's PicoDet: resized to the input, ImageNet mean and std
+        paddle_nms = head.layout.get("order") == "class-score-xyxy"  # PaddleDetection exports: keep_ratio False
         centerface = head.layout.get("convention") == "centerface"  # 0-255 RGB; CenterNet: a mean and std
         centernet = head.kind == "centernet" and not centerface
         retinaface = head.kind == "retinaface"  # its training code's: BGR, less Caffe's means
-        return replace(self, fit=self.fit or ("corner" if yolox_raw else "stretch" if picodet else "letterbox"),
+        return replace(self, fit=self.fit or ("corner" if yolox_raw else "stretch" if picodet or paddle_nms
+                                              else "letterbox"),
                        scaling=self.scaling or ("raw" if yolox_raw or centerface else
                                                 "imagenet" if picodet or centernet else
                                                 "caffe" if retinaface else "unit"),
@@ -76,6 +78,7 @@ class Detector:
     preprocess: DetectPreprocess
     batch_fixed: int | None
     notes: list[str] = field(default_factory=list)
+    side_feeds: dict[str, np.ndarray] = field(default_factory=dict)  # one image's value of each side input
 
     def __post_init__(self) -> None:
         self._tensor_config = PreprocessConfig(resize="resize", scaling=self.preprocess.scaling or "unit",
@@ -102,7 +105,7 @@ class Detector:
 
     def run(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         names = [o.name for o in self.outputs]
-        raw = self.loaded.run({self.info.name: batch}, names)
+        raw = self.loaded.run({self.info.name: batch, **_batched(self.side_feeds, len(batch))}, names)
         return float_outputs(self.outputs, raw)
 
     def detections(self, outputs: Mapping[str, np.ndarray], placement: Placement, index: int = 0, *,
@@ -131,7 +134,7 @@ def _input_dims(model: str | Path, size: tuple[int, int] | None, batch: int) -> 
     if path.suffix.lower() != ".onnx" or not path.is_file():
         return {}, ""
     proto = read_model(path, load_external_data=False)
-    inputs, _ = tensor_infos(proto)
+    inputs = [i for i in tensor_infos(proto)[0] if not _paddle_side_input(i)]
     if len(inputs) != 1 or len(inputs[0].shape) != 4:
         return {}, ""
     layout, _, _ = input_layout(inputs[0])
@@ -163,9 +166,12 @@ def open_detector(model: str | Path, target: Target, *, head: str | None = None,
     merged = {**auto, **(dims or {})}
     loaded = open_session(model, target, dims=merged or None, cache=cache, threads=threads, config=config)
     inputs, outputs = tensor_infos(loaded.proto)
-    if len(inputs) != 1:
+    images = [i for i in inputs if not _paddle_side_input(i)]
+    if len(images) != 1:
         raise InputDataError(f"{model}: detect needs a model with one image input (it has {len(inputs)}: "
                              f"{', '.join(i.name for i in inputs)})", hint="use `onnpu run` for multi-input models")
+    sides = [i for i in inputs if i is not images[0]]
+    inputs = [images[0], *sides]
     info = inputs[0].with_dims(merged)
     layout, h, w = input_layout(info)
     size = (h, w) if h is not None and w is not None else (preprocess.size or DEFAULT_SIZE)
@@ -191,7 +197,9 @@ def open_detector(model: str | Path, target: Target, *, head: str | None = None,
     else:
         blank_shape[1:3] = size
     blank = np.zeros(blank_shape, per_image.numpy_dtype)
-    first = float_outputs(outputs, loaded.run({info.name: blank}, [o.name for o in outputs]))
+    side_feeds = {i.name: _side_feed(i, size) for i in sides}
+    first = float_outputs(outputs, loaded.run({info.name: blank, **_batched(side_feeds, len(blank))},
+                                              [o.name for o in outputs]))
     if exported_task(loaded.proto) == "obb":  # its extra column is an angle: axis-aligned boxes would be wrong
         raise InputDataError(f"{model}: an oriented-box detector (task=obb in its metadata): onnpu decodes "
                              "axis-aligned boxes only", hint="export the detector for task=detect")
@@ -206,4 +214,30 @@ def open_detector(model: str | Path, target: Target, *, head: str | None = None,
             notes.append(f"the input is {np.dtype(per_image.numpy_dtype).name}: it takes the pixels 0-255 as they "
                          f"are, not --scaling {preprocess.scaling}")
         chosen = replace(chosen, scaling="raw")
-    return Detector(loaded, per_image, outputs, size, found, chosen, fixed, notes)
+    if sides:
+        fed = "; ".join(f"{i.name} = {_SIDE_TEXT[_paddle_side_input(i)]}" for i in sides)
+        notes.append(f"PaddleDetection's side inputs fed: {fed} (the graph's boxes stay in input pixels; mapped back "
+                     "to the image's here)")
+    return Detector(loaded, per_image, outputs, size, found, chosen, fixed, notes, side_feeds)
+
+
+PADDLE_SIDE_INPUTS = ("scale_factor", "im_shape")  # PaddleDetection exports: [N, 2] beside the image
+_SIDE_TEXT = {"scale_factor": "1, 1", "im_shape": "the input's height, width"}
+
+
+def _paddle_side_input(info: TensorInfo) -> str:
+    """``scale_factor`` or ``im_shape`` for a PaddleDetection side input ([N, 2] float), else ""."""
+    name = info.name.lower()
+    kind = next((k for k in PADDLE_SIDE_INPUTS if k in name), "")
+    return kind if kind and len(info.shape) == 2 and info.shape[1] == 2 and "float" in info.elem_type else ""
+
+
+def _side_feed(info: TensorInfo, size: tuple[int, int]) -> np.ndarray:
+    """One image's value of a side input: scale factor 1 (the graph leaves its boxes in input pixels, which onnpu
+    maps back to the image's own), the input's (height, width) as the image shape."""
+    value = [1.0, 1.0] if _paddle_side_input(info) == "scale_factor" else [float(size[0]), float(size[1])]
+    return np.asarray([value], dtype=info.numpy_dtype)
+
+
+def _batched(feeds: Mapping[str, np.ndarray], rows: int) -> dict[str, np.ndarray]:
+    return {name: np.repeat(value, rows, axis=0) for name, value in feeds.items()}
