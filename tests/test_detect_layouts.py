@@ -531,3 +531,19 @@ def test_a_paddledetection_export_gets_its_scale_factor_and_is_stretched(tmp_pat
     assert any("scale_factor = 1, 1" in n for n in result["notes"])
     rows = [(d["class"], d["score"], d["box"]) for d in result["images"][0]["detections"]]
     assert rows == [(1, 0.9, [16.0, 24.0, 48.0, 72.0]), (0, 0.3, [0.0, 0.0, 8.0, 6.0])]  # 128/64 x, 96/64 y
+
+
+@pytest.mark.parametrize(("shapes", "size", "said"), [
+    ({"sigmoid_0.tmp_0": (1, 1, 640, 640)}, (640, 640), "per-pixel probabilities (text detection such as DBNet"),
+    ({"hm": (1, 2, 160, 160), "v2c": (1, 8, 160, 160), "c2v": (1, 8, 160, 160), "reg": (1, 2, 160, 160)},
+     (640, 640), "not CenterNet's heatmap with 2-channel sizes and offsets"),
+    ({"regressors": (1, 2304, 16), "classificators": (1, 2304, 1)}, (192, 192),
+     "decoded against anchors or priors outside the graph"),
+])
+def test_outputs_that_are_no_box_head_say_what_they_look_like(shapes: dict, size: tuple[int, int],  # type: ignore[type-arg]
+                                                               said: str) -> None:
+    """A text detector's probability map, table-cell CenterNet variants with corner offsets, BlazeFace's anchor rows:
+    refused, with what they are rather than only a list of --head names."""
+    with pytest.raises(InputDataError) as raised:
+        recognise_head(shapes, size)
+    assert "match no detection head onnpu knows" in raised.value.message and said in raised.value.message

@@ -116,3 +116,26 @@ def rows_beside(name: str, boxes_last: bool, shapes: Mapping[str, Sequence[int]]
         return None
     return (f"{', '.join(siblings)} also {'has' if len(siblings) == 1 else 'have'} {boxes} rows: boxes decoded against "
             "anchors or priors outside the graph (RetinaFace / SSD / BlazeFace style), which onnpu does not decode")
+
+
+def why_no_head(shapes: Mapping[str, Sequence[int]], size: tuple[int, int]) -> str:
+    """What outputs that match no head look like, where it can be told: a per-pixel map (text or segmentation
+    probabilities), maps on one grid that are not CenterNet's (a heatmap beside 2-channel sizes and offsets), or rows
+    per candidate with boxes left for decoding against priors outside the graph; "" otherwise."""
+    maps = {n: s for n, s in shapes.items() if len(s) == 4}
+    if maps and len(maps) == len(shapes):
+        grids = {s[2:] for s in maps.values()}
+        if len(maps) == 1 and next(iter(maps.values()))[1] <= 2 and \
+                any(g == size or g == (size[0] // 4, size[1] // 4) for g in grids):
+            return ("one map of 1-2 channels over the image: per-pixel probabilities (text detection such as DBNet, "
+                    "segmentation), not boxes — onnpu detect decodes box heads; `onnpu run` gives the map")
+        if len(grids) == 1 and len(maps) >= 3:
+            channels = ", ".join(f"{n} {s[1]}" for n, s in maps.items())
+            return (f"maps on one grid ({channels} channels) but not CenterNet's heatmap with 2-channel sizes and "
+                    "offsets (variants with corner offsets, as table-cell detectors have, are not decoded)")
+    rows = {n: s for n, s in shapes.items() if len(s) == 3}
+    if len(rows) >= 2 and len({s[1] for s in rows.values()}) == 1 and any(s[2] in (4, 12, 16) for s in rows.values()):
+        return (f"{len(rows)} outputs of {next(iter(rows.values()))[1]} rows each (offsets and scores per anchor): "
+                "boxes decoded against anchors or priors outside the graph (SSD / BlazeFace style), which onnpu does "
+                "not decode")
+    return ""

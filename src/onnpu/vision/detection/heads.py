@@ -36,7 +36,13 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from onnpu.errors import InputDataError
-from onnpu.vision.detection.evidence import constant_objectness, joined, rows_beside, transposed_yolov8
+from onnpu.vision.detection.evidence import (
+    constant_objectness,
+    joined,
+    rows_beside,
+    transposed_yolov8,
+    why_no_head,
+)
 
 if TYPE_CHECKING:
     import onnx
@@ -376,7 +382,8 @@ def recognise_head(shapes: Mapping[str, Shape], input_size: tuple[int, int], pro
             candidates.sort(key=lambda h: -math.prod(shapes[h.outputs[0]]))
         found = candidates[0] if candidates else None
     if found is None:
-        raise no_head(shapes, f"no output fits --head {kind}" if kind else "")
+        why = why_no_head(shapes, input_size)
+        raise no_head(shapes, "; ".join(w for w in (f"no output fits --head {kind}" if kind else "", why) if w))
     if kind is None and found.kind in ("yolov8", "yolov5", "yolox"):
         beside = rows_beside(found.outputs[0], found.kind == "yolov8" and not found.transposed, shapes)
         if beside:
