@@ -245,8 +245,10 @@ def prepare(model: str | Path, out: str | Path, calib: str | Path | None = None,
                     prepared.notes.append(warning)
         flagged = prepared.npu.flagged
         if flagged:
-            listed = ", ".join(f"{d.name} (max {d.steps:.0f} steps, {d.share_beyond:.2%} of its values beyond "
-                               f"{d.flag_steps:g}, mean {d.mean_steps:.2f})" for d in flagged)
+            listed = ", ".join(f"{d.name} (max {d.steps:.0f} steps"
+                               + (" of its own 16-bit grid" if d.flag_steps > DRIFT_FLAG_STEPS else "")
+                               + f", {d.share_beyond:.2%} of its values beyond {d.flag_steps:g}, "
+                               f"mean {d.mean_steps:.2f})" for d in flagged)
             prepared.notes.append(
                 f"output{'s' if len(flagged) > 1 else ''} beyond {DRIFT_FLAG_STEPS:g} quantization steps (of an 8-bit "
                 f"grid over its range) from the "
