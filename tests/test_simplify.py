@@ -158,3 +158,26 @@ def test_the_summary_says_what_came_as_well_as_what_went() -> None:
 
     stats = SimplifyStats(42, 36, 0, 0, 0, 0, removed={"Add": 6, "MatMul": 6}, added={"Gemm": 6})
     assert stats.describe() == "42 → 36 nodes; Add −6, Gemm +6, MatMul −6"
+
+
+def test_an_output_empty_on_random_inputs_is_said_not_compared(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """A detector ending in NMS keeps no box of random inputs: its check compares nothing, and says so rather than
+    'max |diff| 0'."""
+    from onnx import TensorProto, helper
+
+    nodes = [helper.make_node("ReduceMax", ["x"], ["peak"], keepdims=0),
+             helper.make_node("Greater", ["x", "limit"], ["over"]),
+             helper.make_node("NonZero", ["over"], ["where"])]  # nothing is over 10: [4, 0]
+    graph = helper.make_graph(nodes, "empty", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 4, 4])],
+                              [helper.make_tensor_value_info("where", TensorProto.INT64, [4, None]),
+                               helper.make_tensor_value_info("peak", TensorProto.FLOAT, [])],
+                              [helper.make_tensor("limit", TensorProto.FLOAT, [], [10.0])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    path = tmp_path / "empty.onnx"
+    onnx.save(model, str(path))
+    assert main(["simplify", str(path), "-o", str(tmp_path / "out.onnx")]) == 0
+    said = capsys.readouterr().out
+    assert "where: empty on the 2 random inputs: nothing to compare" in said
+    assert "peak: max |simplified − original|" in said

@@ -75,8 +75,11 @@ def run(args: argparse.Namespace) -> int:
         out().print("shapes: " + escape("; ".join(result.shapes.changes)), soft_wrap=True)
     if result.simplified:
         s = result.simplified
-        check = f"; outputs unchanged: max |diff| {s.max_abs_error:.3g} on {s.inputs_checked} random inputs" \
-            if s.max_abs_error is not None else ""
+        compared = [c for c in s.checks if c.values != 0]  # an output empty on random inputs compares nothing
+        empty = [c.name for c in s.checks if c.values == 0]
+        check = (f"; outputs unchanged: max |diff| {max(c.max_abs_error for c in compared):.3g} on "
+                 f"{s.inputs_checked} random inputs" if compared else "") + \
+            (f"; {', '.join(empty)} empty on the random inputs: not compared" if empty else "")
         out().print(f"simplified ({s.stats.library}): {escape(s.stats.describe())}{check}", soft_wrap=True)
     if result.quantization:
         render_quality(result.quantization, float_model=str(args.model))

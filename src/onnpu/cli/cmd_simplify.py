@@ -66,6 +66,10 @@ def render(result: SimplifyResult) -> None:
         out().print(f"  {escape(change)}", soft_wrap=True)
     out().print(f"simplified ({result.stats.library}): {escape(result.stats.describe())}", soft_wrap=True)
     for check in result.checks:
+        if check.values == 0:  # e.g. a detector ending in NMS keeps no box of random inputs
+            out().print(f"  {escape(check.name)}: empty on the {result.inputs_checked} random inputs: nothing to "
+                        "compare (run both models on real inputs: `onnpu compare`)", soft_wrap=True)
+            continue
         out().print(f"  {escape(check.name)}: max |simplified − original| = {check.max_abs_error:.3g} "
                     f"(outputs up to {check.max_abs_reference:.3g}) on {result.inputs_checked} random inputs",
                     soft_wrap=True)

@@ -32,6 +32,7 @@ class OutputCheck:
     name: str
     max_abs_error: float
     max_abs_reference: float
+    values: int = -1  # how many values were compared (0: the output was empty on every input: nothing checked)
 
     @property
     def tolerance(self) -> float:
@@ -43,7 +44,7 @@ class OutputCheck:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "max_abs_error": self.max_abs_error, "max_abs_reference": self.max_abs_reference,
-                "tolerance": self.tolerance, "ok": self.ok}
+                "tolerance": self.tolerance, "ok": self.ok, "values": self.values}
 
 
 @dataclass
@@ -110,7 +111,8 @@ def verify_unchanged(original: Path, simplified: onnx.ModelProto, baked: Mapping
     checks = []
     for name, values in reference.items():
         pairs = [_difference(r, s) for r, s in zip(values, result[name], strict=True)]
-        checks.append(OutputCheck(name, max(p[0] for p in pairs), max(p[1] for p in pairs)))
+        checks.append(OutputCheck(name, max(p[0] for p in pairs), max(p[1] for p in pairs),
+                                  sum(int(np.size(r)) for r in values)))
     return checks
 
 
