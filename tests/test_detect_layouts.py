@@ -529,6 +529,13 @@ def test_a_paddledetection_export_gets_its_scale_factor_and_is_stretched(tmp_pat
     result = json.loads(capsys.readouterr().out)
     assert result["preprocess"]["fit"] == "stretch"
     assert any("scale_factor = 1, 1" in n for n in result["notes"])
+    assert any(n.startswith("class names: COCO-80's assumed") for n in result["notes"])  # it names no classes
+    labels = tmp_path / "labels.txt"
+    labels.write_text("table\ncell\n")
+    assert main(["detect", str(image), "--model", str(model), "--labels", str(labels), "--json"]) == 0
+    named = json.loads(capsys.readouterr().out)
+    assert not any("assumed" in n for n in named["notes"])
+    assert [d["label"] for d in named["images"][0]["detections"]] == ["cell", "table"]
     rows = [(d["class"], d["score"], d["box"]) for d in result["images"][0]["detections"]]
     assert rows == [(1, 0.9, [16.0, 24.0, 48.0, 72.0]), (0, 0.3, [0.0, 0.0, 8.0, 6.0])]  # 128/64 x, 96/64 y
 

@@ -11,7 +11,13 @@ from pathlib import Path
 from onnpu.errors import InputDataError, OnnpuError
 from onnpu.runtime.targets import Target, require_inference
 from onnpu.vision.detection.detector import Detector, DetectPreprocess, open_detector
-from onnpu.vision.detection.results import DetectResult, ImageDetections, boxes_of, detection_labels
+from onnpu.vision.detection.results import (
+    DetectResult,
+    ImageDetections,
+    assumed_labels,
+    boxes_of,
+    detection_labels,
+)
 
 
 def detect_image(detector: Detector, image: str | Path, labels: list[str], *, conf: float = 0.25,
@@ -50,4 +56,5 @@ def detect(images: Sequence[str | Path], model: str | Path, target: Target, *, h
     return DetectResult(str(model), target, loaded.providers, loaded.placement, loaded.create_seconds,
                         detector.head, detector.preprocess.to_dict(),
                         {"conf": conf, "iou": iou, "max_det": max_det}, results,
-                        [detector.head.describe(), *detector.notes])
+                        [detector.head.describe(), *detector.notes,
+                         *filter(None, [assumed_labels(labels, detector.head, detector.loaded.proto)])])

@@ -25,7 +25,7 @@ from onnpu.runtime.targets import Target, require_inference
 from onnpu.storage import sha256_file
 from onnpu.vision.detection.detector import Detector, DetectPreprocess, open_detector
 from onnpu.vision.detection.letterbox import Placement
-from onnpu.vision.detection.results import ImageDetections, boxes_of, detection_labels
+from onnpu.vision.detection.results import ImageDetections, assumed_labels, boxes_of, detection_labels
 from onnpu.vision.folder import _ordered, collect_images
 from onnpu.vision.results import ResultWriter
 
@@ -127,6 +127,10 @@ def detect_folder(sources: Sequence[str | Path], model: str | Path, target: Targ
     for note in detector.notes:  # the size used, a placeholder input: said once, before the rows
         progress.note(note)
     names = detection_labels(labels, detector.head.num_classes, detector.loaded.proto, detector.head.ids)
+    guessed = assumed_labels(labels, detector.head, detector.loaded.proto)
+    if guessed:
+        detector.notes.append(guessed)
+        progress.note(guessed)
     thresholds = {"conf": conf, "iou": iou, "max_det": max_det}
     writer = DetectionWriter(Path(output), 0, resume, _record(model, detector, labels, draft, target, thresholds),
                              inputs=read) if output else None

@@ -44,6 +44,15 @@ def detection_labels(path: str | None, num_classes: int,
     return [f"class {i}" for i in range(num_classes)]
 
 
+def assumed_labels(path: str | None, head: Head, model: str | Path | onnx.ModelProto | None) -> str | None:
+    """A note when the class names are a guess: a model that ends in NMS does not say how many classes it has, and
+    without a labels file or names of its own its class ids are read as COCO-80's."""
+    if path is not None or head.kind != "nms" or head.ids != "index" or _model_names(model) is not None:
+        return None
+    return ("class names: COCO-80's assumed (the model ends in NMS and names no classes; a table or face detector "
+            "is not COCO's) — --labels FILE names them")
+
+
 def _model_names(model: str | Path | onnx.ModelProto | None) -> list[str] | None:
     if model is None:
         return None
