@@ -421,3 +421,24 @@ def test_bench_measures_the_models_it_can_make_data_for(tmp_path: Path, capsys: 
     rows = {Path(r["model"]).name: r for r in jsonio.loads(capsys.readouterr().out)["runs"]}
     assert "huge.onnx: input 'x': its data [1, 3, 1000000, 1000000]" in rows["huge.onnx"]["error"]
     assert rows["small.onnx"]["error"] is None and rows["small.onnx"]["stats"]["samples"] == 2
+
+
+@pytest.mark.parametrize("verb", [["inspect"], ["run", "--json"], ["placement"]])
+def test_a_name_that_is_not_utf8_is_one_line(tmp_path: Path, verb: list[str],
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """Protobuf hands a string field that is not valid UTF-8 back as bytes: refused where the file is read, in one
+    line, not a traceback in whatever step first prints or encodes the name."""
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["zz_name_zz"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                              [helper.make_tensor_value_info("zz_name_zz", TensorProto.FLOAT, [1, 4])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    path = tmp_path / "m.onnx"
+    path.write_bytes(model.SerializeToString().replace(b"zz_name_zz", b"\xff" * 10))
+    code = main([verb[0], str(path), *verb[1:]])
+    captured = capsys.readouterr()
+    assert code == 1
+    text = captured.out if "--json" in verb else captured.err
+    assert "a tensor or node name is not valid UTF-8 text" in text and "Traceback" not in captured.err

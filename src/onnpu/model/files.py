@@ -54,7 +54,30 @@ def parse_model_file(path: str | Path) -> onnx.ModelProto:
         raise ModelError(f"{p}: not a valid ONNX model (no graph inside)",
                          hint="export or download the model again")
     limits.check_nodes(p, model.graph)
+    _check_names(p, model.graph)
     return model
+
+
+def _not_text(graph: onnx.GraphProto) -> bytes | None:
+    """The first name in ``graph`` (and the graphs inside its nodes) that is not valid UTF-8: protobuf hands such a
+    string field back as bytes, which every later step would trip over."""
+    names = [*(v.name for v in (*graph.input, *graph.output, *graph.value_info)), *(t.name for t in graph.initializer)]
+    for node in graph.node:
+        names += [node.name, node.op_type, *node.input, *node.output]
+        for attribute in node.attribute:
+            inner = [attribute.g] if attribute.HasField("g") else []
+            for sub in (*inner, *attribute.graphs):
+                found = _not_text(sub)
+                if found is not None:
+                    return found
+    return next((n for n in names if isinstance(n, bytes)), None)
+
+
+def _check_names(path: Path, graph: onnx.GraphProto) -> None:
+    found = _not_text(graph)
+    if found is not None:
+        raise ModelError(f"{path}: a tensor or node name is not valid UTF-8 text ({found[:40]!r}); ONNX names are "
+                         "UTF-8 strings", hint="export the model again, or rename the tensor with the onnx package")
 
 
 def _identity(path: Path) -> tuple[int, int, int] | None:
