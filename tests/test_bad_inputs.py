@@ -442,3 +442,27 @@ def test_a_name_that_is_not_utf8_is_one_line(tmp_path: Path, verb: list[str],
     assert code == 1
     text = captured.out if "--json" in verb else captured.err
     assert "a tensor or node name is not valid UTF-8 text" in text and "Traceback" not in captured.err
+
+
+def test_an_image_whose_file_name_is_not_utf8_is_a_row_like_any_other(tmp_path: Path) -> None:
+    """A file name that is not UTF-8 (Python holds its byte as a surrogate escape) in a folder run with -o: the row is
+    written, as the name's escape, the results stay strict JSON and valid UTF-8, and --resume knows the row."""
+    import os
+
+    import detect_models as dm
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    odd = folder / os.fsdecode(b"scene_\xff.png")
+    dm.scene(dict(dm.SCENES)["000000000002.png"]).save(odd)
+    model = dm.save(dm.square_detector(), tmp_path / "det.onnx")
+    results = tmp_path / "r.jsonl"
+    assert main(["detect", str(folder), "--model", str(model), "-o", str(results)]) == 0
+    [row] = [jsonio.loads(line) for line in results.read_bytes().decode("utf-8").splitlines()]
+    assert row["image"] == str(odd) and len(row["detections"]) == len(dict(dm.SCENES)["000000000002.png"])
+    assert main(["detect", str(folder), "--model", str(model), "-o", str(results), "--resume"]) == 0
+    assert len(results.read_text(encoding="utf-8").splitlines()) == 1  # already done: not written again
+    table = tmp_path / "r.csv"
+    assert main(["classify", str(folder), "--model", str(models.save(models.classifier(), tmp_path / "c.onnx")),
+                 "-o", str(table)]) == 0
+    assert "scene_\\udcff.png" in table.read_bytes().decode("utf-8")

@@ -103,8 +103,9 @@ def atomic_output(path: str | Path, mode: str = "wb", **kwargs: Any) -> Iterator
 
 
 def atomic_write(path: str | Path, data: bytes | str) -> Path:
-    """Write ``data`` to ``path`` atomically (text as UTF-8)."""
-    payload = data.encode("utf-8") if isinstance(data, str) else data
+    """Write ``data`` to ``path`` atomically (text as UTF-8; a file name that is not UTF-8, held by Python as
+    surrogate escapes, is written as its ``\\udcff`` escape, which JSON reads back as the same name)."""
+    payload = data.encode("utf-8", "backslashreplace") if isinstance(data, str) else data
     with atomic_output(path, "wb") as f:
         f.write(payload)
     return Path(path)

@@ -91,11 +91,11 @@ class ResultWriter:
                 self._check_record()
                 self.done = self._keep_complete_rows()
                 fd = os.open(path, os.O_WRONLY | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0))
-                self._file: TextIO = os.fdopen(fd, "a", newline="", encoding="utf-8")
+                self._file: TextIO = os.fdopen(fd, "a", newline="", encoding="utf-8", errors="backslashreplace")
             else:
                 atomic_write(record_path(path), jsonio.dumps(self.record, indent=1) + "\n")
                 tmp = new_temp(path)  # a new file renamed over the path: an old file or link is replaced, not
-                self._file = tmp.open("w", newline="", encoding="utf-8")  # written through
+                self._file = tmp.open("w", newline="", encoding="utf-8", errors="backslashreplace")  # written through
                 if not self.jsonl:
                     csv.writer(self._file).writerow(_csv_header(self.top))
                 self._file.flush()
