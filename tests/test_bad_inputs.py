@@ -466,3 +466,32 @@ def test_an_image_whose_file_name_is_not_utf8_is_a_row_like_any_other(tmp_path: 
     assert main(["classify", str(folder), "--model", str(models.save(models.classifier(), tmp_path / "c.onnx")),
                  "-o", str(table)]) == 0
     assert "scene_\\udcff.png" in table.read_bytes().decode("utf-8")
+
+
+def test_an_empty_class_output_is_one_line_and_an_empty_constant_quantizes(tmp_path: Path,
+                                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """An output of shape [1, 0] (a constant with no values, added to the input's mean): classify says it is empty;
+    quantize's exact-grid pass skips the empty constant (it raised on min() of nothing) and the run ends in the
+    clear refusal of an output with no values."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes = [helper.make_node("ReduceMean", ["x"], ["m"], keepdims=1, axes=[1, 2, 3]),
+             helper.make_node("Reshape", ["m", "one"], ["m2"]),
+             helper.make_node("Mul", ["m2", "zero"], ["z"]),
+             helper.make_node("Add", ["empty", "z"], ["y"])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 0])],
+                              [numpy_helper.from_array(np.zeros((1, 0), np.float32), "empty"),
+                               numpy_helper.from_array(np.array([1, 1], np.int64), "one"),
+                               numpy_helper.from_array(np.array(0, np.float32), "zero")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    path = tmp_path / "empty.onnx"
+    onnx.save(model, str(path))
+    image = tmp_path / "a.png"
+    Image.new("RGB", (8, 8)).save(image)
+    assert main(["classify", str(image), "--model", str(path)]) == 1
+    assert "output 'y' is empty (shape [1, 0]): no class scores to rank" in capsys.readouterr().err
+    assert main(["quantize", str(path), "-o", str(tmp_path / "q.onnx"), "--calib", "random", "--no-npu"]) == 1
+    err = capsys.readouterr().err
+    assert "no values to compare" in err and "Traceback" not in err

@@ -74,6 +74,8 @@ def _min_max_exact(values: np.ndarray, low: int, high: int, per_channel: bool) -
     """Whether the quantizer's own grid (min/max, 0 included; symmetric per output channel for int8 weights)
     already holds every value: then nothing is gained and nothing changed."""
     flat = np.asarray(values, np.float64)
+    if not flat.size:  # an empty constant: every one of its (no) values is on the grid already
+        return True
     rows = flat.reshape(flat.shape[0], -1) if per_channel and flat.ndim > 1 else flat.reshape(1, -1)
     for row in rows:
         if low < 0:

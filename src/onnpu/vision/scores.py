@@ -105,6 +105,9 @@ class ScoreReader:
                                      f"not a class vector ({LAYOUTS})",
                                      hint="name the classifier's output with --output-name, or use `onnpu run`")
         classes = values.shape[self.axis]
+        if not classes or not values.size:
+            raise InputDataError(f"{self.model}: output {self.output.name!r} is empty (shape {list(values.shape)}): "
+                                 "no class scores to rank", hint="check the model with `onnpu run MODEL --random`")
         scores = np.moveaxis(values, self.axis, -1).reshape(-1, classes).astype(np.float32)
         return softmax(scores) if self.apply_softmax else scores
 
