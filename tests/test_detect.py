@@ -419,3 +419,18 @@ def test_a_detr_style_head_reads_queries_relative_to_the_input() -> None:
     got = decode({"output0": out}, head)
     np.testing.assert_allclose(got.boxes, [[256, 128, 384, 192]], rtol=1e-5)
     assert got.classes.tolist() == [17]
+
+
+def test_boxes_that_are_no_boxes_in_the_image_are_left_out() -> None:
+    """A corner out of order (negative width), a coordinate not finite, a box wholly outside the image (clipped to
+    nothing), a NaN score or a negative class: no drawing, JSON row or COCO result can hold them — left out; the
+    real box stays."""
+    inf, nan = float("inf"), float("nan")
+    boxes = np.array([[10, 10, 30, 40], [30, 30, 10, 10], [inf, 5, 20, 20], [nan, 5, 20, 20], [700, 10, 720, 30],
+                      [5, 5, 25, 25], [5, 5, 25, 25]], np.float64)
+    scores = np.array([0.9, 0.9, 0.9, 0.9, 0.9, nan, 0.8])
+    classes = np.array([1, 1, 1, 1, 1, 1, -3], np.int64)
+    placement = place(640, 480, 640, 640, "letterbox")  # 80 px of padding above the image
+    found = Detections(boxes + [0, 80, 0, 80], scores, classes).mapped(placement)
+    assert found.boxes.tolist() == [[10, 10, 30, 40]] and found.scores.tolist() == [0.9]
+    assert found.classes.tolist() == [1]

@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 import threading
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -87,7 +88,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         JSON_ERRORS.set(bool(getattr(args, "json", False)))  # what the verb refuses later follows what was parsed
         previous = _interrupt_once()
         try:
-            return _main(args)
+            with warnings.catch_warnings():
+                # numpy's "invalid value encountered" and the like on a model's NaN or Inf: onnpu checks values
+                # itself and says what is wrong in one line; Python's warning would break that line
+                warnings.simplefilter("ignore", RuntimeWarning)
+                return _main(args)
         finally:
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)

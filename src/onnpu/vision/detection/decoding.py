@@ -36,9 +36,15 @@ class Detections:
 
     def mapped(self, placement: Placement) -> Detections:
         """These detections in the original image's pixels: boxes clipped to the image, landmarks mapped alike but
-        not clipped (a face cut by the image's edge keeps the points the model put outside it)."""
+        not clipped (a face cut by the image's edge keeps the points the model put outside it). A box that is no
+        box there — a coordinate not finite, a corner out of order, nothing left inside the image — or a score
+        not finite or a negative class id is left out: no drawing, JSON row or COCO result can hold it."""
         points = None if self.points is None else placement.points_to_original(self.points)
-        return Detections(placement.to_original(self.boxes), self.scores, self.classes, points)
+        boxes = placement.to_original(self.boxes)
+        with np.errstate(invalid="ignore"):
+            real = np.isfinite(boxes).all(axis=1) & (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1]) \
+                & np.isfinite(self.scores) & (self.classes >= 0)
+        return Detections(boxes, self.scores, self.classes, points).take(np.flatnonzero(real))
 
     def take(self, index: np.ndarray) -> Detections:
         return Detections(self.boxes[index], self.scores[index], self.classes[index],
