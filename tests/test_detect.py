@@ -434,3 +434,19 @@ def test_boxes_that_are_no_boxes_in_the_image_are_left_out() -> None:
     found = Detections(boxes + [0, 80, 0, 80], scores, classes).mapped(placement)
     assert found.boxes.tolist() == [[10, 10, 30, 40]] and found.scores.tolist() == [0.9]
     assert found.classes.tolist() == [1]
+
+
+def test_an_empty_folder_is_refused_and_a_failed_run_leaves_no_save_folder(scenes: dict[str, Path], tmp_path: Path,
+                                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """An empty folder is one line (JSON on stdout with --json), not an empty stdout and exit 0; --save's folder is
+    made at the first drawing, so a run that fails before any image leaves none behind."""
+    empty = tmp_path / "nothing.jpg"  # a folder, whatever its name
+    empty.mkdir()
+    assert main(["detect", str(empty), "--model", str(scenes["v8"]), "--json"]) == 1
+    assert "no images found" in jsonio.loads(capsys.readouterr().out)["error"]
+    image = tmp_path / "a.png"
+    Image.new("RGB", (8, 8)).save(image)
+    classifier = tmp_path / "classifier.onnx"
+    classifier.write_bytes(scenes["v8"].read_bytes()[:100])  # not a model: fails before any image
+    assert main(["detect", str(image), "--model", str(classifier), "--save", str(tmp_path / "drawn")]) == 1
+    assert not (tmp_path / "drawn").exists()

@@ -140,7 +140,6 @@ class Outputs:
     def __init__(self, args: argparse.Namespace, inputs: list[str]) -> None:
         from onnpu.errors import OnnpuError, OutputError
         from onnpu.guards import check_destination
-        from onnpu.storage import output_dir
         from onnpu.vision.folder import collect_images
 
         try:  # the images read: no output may replace one of them
@@ -153,7 +152,8 @@ class Outputs:
             if Path(args.save).resolve() in folders:
                 raise OutputError(f"{args.save}: holds input images; drawing into it would replace them",
                                   hint="choose another --save folder")
-        self.save = output_dir(args.save, "drawn images", "--save") if args.save else None
+        self._save_to: str | None = args.save  # made at the first drawing: a run that fails first leaves no folder
+        self.save: Path | None = None
         self.coco = args.coco_json
         if self.coco:
             check_destination(self.coco, inputs=[*inputs, *images], what="COCO results", flag="--coco-json")
@@ -161,8 +161,12 @@ class Outputs:
         self.images: list[ImageDetections] = []
 
     def add(self, result: ImageDetections) -> None:
-        if self.save is not None and result.error is None:
+        if self._save_to is not None and result.error is None:
+            from onnpu.storage import output_dir
             from onnpu.vision.detection.draw import save_drawn
+
+            if self.save is None:
+                self.save = output_dir(self._save_to, "drawn images", "--save")
 
             save_drawn(result.image, result.boxes, self.save, self.taken)
         if self.coco:

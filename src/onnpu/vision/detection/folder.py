@@ -114,6 +114,9 @@ def detect_folder(sources: Sequence[str | Path], model: str | Path, target: Targ
     ``on_result`` as it comes, in input order; unreadable images are rows that say why."""
     require_inference(target, "detect")
     images, others = collect_images(sources)
+    if not images and not others:
+        raise InputDataError(f"{', '.join(map(str, sources))}: no images found (an empty folder)",
+                             hint="pass image files (JPEG, PNG, WebP, BMP …) or folders that hold them")
     read: list[str | Path] = [*model_files(model), *([labels] if labels else []), *images]
     if output:
         check_destination(output, inputs=read, what="results")
