@@ -32,7 +32,9 @@ def test_float_only_op_on_cpu_with_qnn_reason_then_npu_after_quantize(tmp_path: 
     assert "quantize" in asin.fix
     assert report.transitions == 1
     assert main(["placement", str(src), "--require-full", "--soc", FLOAT_SOC]) == 3  # ExitCode.REFUSED
-    assert "Failed to add node" in capsys.readouterr().out
+    said = capsys.readouterr()
+    assert "Failed to add node" in said.out
+    assert f"error: {src}: --require-full: 1 node kept off it" in said.err  # the exit code is said in words too
     quantize(src, tmp_path / "asin.qdq.onnx", "random")
     after = explain_placement(tmp_path / "asin.qdq.onnx", get_target("npu"))
     assert after.cpu_nodes == [] and after.fully_on_target

@@ -122,4 +122,11 @@ def run(args: argparse.Namespace) -> int:
         print_json(report.to_dict())
     else:
         render(report, args.all)
-    return int(ExitCode.REFUSED) if args.require_full and not report.fully_on_target else 0
+    if args.require_full and not report.fully_on_target:
+        import sys
+
+        why = ("the graph has no node to run there (its outputs are its inputs or constants)" if not report.nodes
+               else f"{len(report.off_target)} node{'s' if len(report.off_target) != 1 else ''} kept off it")
+        sys.stderr.write(f"error: {args.model}: --require-full: {why}\n")
+        return int(ExitCode.REFUSED)
+    return 0
