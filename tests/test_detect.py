@@ -431,7 +431,7 @@ def test_boxes_that_are_no_boxes_in_the_image_are_left_out() -> None:
     scores = np.array([0.9, 0.9, 0.9, 0.9, 0.9, nan, 0.8])
     classes = np.array([1, 1, 1, 1, 1, 1, -3], np.int64)
     placement = place(640, 480, 640, 640, "letterbox")  # 80 px of padding above the image
-    found = Detections(boxes + [0, 80, 0, 80], scores, classes).mapped(placement)
+    found = Detections(boxes + np.array([0, 80, 0, 80]), scores, classes).mapped(placement)
     assert found.boxes.tolist() == [[10, 10, 30, 40]] and found.scores.tolist() == [0.9]
     assert found.classes.tolist() == [1]
 

@@ -280,3 +280,21 @@ def test_activation_ranges_are_measured_once_per_model_and_inputs(monkeypatch: p
     assert w8a16.SerializeToString() == fresh_w8a16.SerializeToString()
     other = quantize_qdq_model(model, feeds[1:], nearest)
     assert len(calibrations) == 3 and other.SerializeToString() != plain.SerializeToString()
+
+
+def test_a_scalar_float_input_quantizes_with_random_calibration(tmp_path: Path) -> None:
+    """An input of shape [] (a scalar): its random calibration values reach ONNX Runtime's calibration as 0-d arrays
+    (as numpy scalars, onnxruntime refused them: "Unable to handle object of type numpy.float32")."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = numpy_helper.from_array(np.full((4,), 0.5, np.float32), "w")
+    graph = helper.make_graph([helper.make_node("Mul", ["x", "w"], ["y"])], "scalar",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])], [w])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    src = tmp_path / "scalar.onnx"
+    onnx.save(model, str(src))
+    result = quantize(src, tmp_path / "scalar.qdq.onnx", "random")
+    assert (tmp_path / "scalar.qdq.onnx").is_file() and result.quality

@@ -47,7 +47,8 @@ class FeedReader:
         self._count += 1
         if self._stage:
             progress.advance(self._stage, self._count, len(self._feeds))
-        return dict(item)
+        # a scalar input's value may be a numpy scalar, which ONNX Runtime's run does not take: a 0-d array
+        return {name: np.asarray(value) for name, value in item.items()}
 
     def rewind(self) -> None:
         self._iter = iter(self._feeds)
