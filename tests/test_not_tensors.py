@@ -5,6 +5,7 @@ naming it; `inspect` names the container."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -274,3 +275,23 @@ def test_compare_still_refuses_two_models_whose_fixed_size_outputs_differ(tmp_pa
                  "--dim", "N=1"]) == 1
     assert capsys.readouterr().err.startswith(f"error: {tmp_path / 'ref.onnx'}: output y: shapes [1, 4] and [1, 8] "
                                               "differ")  # the reference named, as every error names a model
+
+
+def test_a_renamed_output_never_takes_another_outputs_name(tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """Outputs "a/b" (a path inside the archive) and "a_b": "a_b" keeps its own name and values; "a/b" is saved under
+    another name, and the run says which."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])
+    nodes = [helper.make_node("Relu", ["x"], ["a/b"]), helper.make_node("Neg", ["x"], ["a_b"])]
+    graph = helper.make_graph(nodes, "names", [x], [helper.make_tensor_value_info(n, TensorProto.FLOAT, [2])
+                                                    for n in ("a/b", "a_b")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, tmp_path / "names.onnx")
+    np.save(tmp_path / "x.npy", np.array([1.0, -2.0], np.float32))
+    assert main(["run", str(tmp_path / "names.onnx"), "--target", "cpu", "--input", f"x={tmp_path / 'x.npy'}",
+                 "-o", str(tmp_path / "out.npz"), "--json"]) == 0
+    said = json.loads(capsys.readouterr().out)
+    assert said["saved_as"] == {"a/b": "a_b_"}
+    with np.load(tmp_path / "out.npz") as saved:
+        assert saved["a_b"].tolist() == [-1.0, 2.0] and saved["a_b_"].tolist() == [1.0, 0.0]

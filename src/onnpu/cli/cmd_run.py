@@ -50,10 +50,29 @@ def _specs(items: list[str]) -> dict[str, str]:
     return specs
 
 
-def _save_npz(out: Path, arrays: dict[str, np.ndarray], inputs: tuple[str, ...]) -> None:
-    """Write an .npz atomically (never through a link, never over one of the command's inputs); a name that
-    would be a path inside the archive (``../x``, ``a/b``) is saved with its separators as ``_``."""
+def archive_keys(names: list[str]) -> dict[str, str]:
+    """Each output name's member name in an .npz: itself, or — for a name that would be a path inside the archive
+    (``../x``, ``a/b``) — its separators as ``_``, made unique without taking a name another output has."""
     import re
+
+    def clean(name: str) -> str:
+        return re.sub(r"[/\\\x00-\x1f]", "_", name).lstrip(".") or "output"
+
+    taken = {n for n in names if clean(n) == n}  # names that are keys as they are keep them
+    keys: dict[str, str] = {}
+    for name in names:
+        key = clean(name)
+        if key != name:
+            while key in taken:
+                key += "_"
+            taken.add(key)
+        keys[name] = key
+    return keys
+
+
+def _save_npz(out: Path, arrays: dict[str, np.ndarray], inputs: tuple[str, ...]) -> dict[str, str]:
+    """Write an .npz atomically (never through a link, never over one of the command's inputs); returns the
+    outputs saved under another name (``archive_keys``)."""
     import zipfile
 
     import numpy as np
@@ -63,12 +82,8 @@ def _save_npz(out: Path, arrays: dict[str, np.ndarray], inputs: tuple[str, ...])
     from onnpu.storage import atomic_output
 
     check_output(out, others=inputs, what="outputs")
-    safe: dict[str, np.ndarray] = {}
-    for name, value in arrays.items():  # a model's output names become archive members: never a path
-        key = re.sub(r"[/\\\x00-\x1f]", "_", name).lstrip(".") or "output"
-        while key in safe:
-            key += "_"
-        safe[key] = value
+    keys = archive_keys(list(arrays))
+    safe = {keys[name]: value for name, value in arrays.items()}
     try:
         with atomic_output(out) as f, zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
             for key, value in safe.items():  # as numpy.savez writes them, with any name (even "file")
@@ -76,6 +91,7 @@ def _save_npz(out: Path, arrays: dict[str, np.ndarray], inputs: tuple[str, ...])
                     np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)
     except OSError as exc:
         raise write_error(exc, "outputs", out) from exc
+    return {name: key for name, key in keys.items() if name != key}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -103,10 +119,14 @@ def run(args: argparse.Namespace) -> int:
         check_output(args.output, others=read, what="outputs")  # before any work
     result = run_model(model, target, inputs=inputs, seed=args.seed or 0, dims=parse_dims(args.dim),
                        iterations=args.iterations, cache=not args.no_cache, input_ranges=input_ranges_from(args))
-    if args.output:
-        _save_npz(Path(args.output), result.outputs, read)
+    renamed = _save_npz(Path(args.output), result.outputs, read) if args.output else {}
+    if renamed:
+        from onnpu import progress
+
+        progress.note("saved under other names (not paths inside the archive): "
+                      + ", ".join(f"{name!r} as {key!r}" for name, key in renamed.items()))
     if args.json:
-        print_json(result.to_dict() | {"saved_to": args.output})
+        print_json(result.to_dict() | {"saved_to": args.output, "saved_as": renamed})
         return 0
     out().print(f"[bold]{result.model}[/] on {target.describe()}")
     for note in result.notes:
