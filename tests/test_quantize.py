@@ -298,3 +298,24 @@ def test_a_scalar_float_input_quantizes_with_random_calibration(tmp_path: Path) 
     onnx.save(model, str(src))
     result = quantize(src, tmp_path / "scalar.qdq.onnx", "random")
     assert (tmp_path / "scalar.qdq.onnx").is_file() and result.quality
+
+
+def test_an_unreadable_image_in_the_calibration_folder_is_skipped_and_said(tmp_path: Path,
+                                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """One truncated file among the photos: calibration goes on with the others and says which was skipped (a
+    folder run skips it too); a folder of nothing readable is one line."""
+    from PIL import Image
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(0)
+    for k in range(6):
+        Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(photos / f"p{k}.png")
+    (photos / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really")
+    src = models.save(models.classifier(), tmp_path / "c.onnx")
+    assert main(["quantize", str(src), "-o", str(tmp_path / "q.onnx"), "--calib", str(photos), "--no-npu"]) == 0
+    assert "skipped 1 unreadable image of 7" in capsys.readouterr().err
+    for p in photos.glob("p*.png"):
+        p.unlink()
+    assert main(["quantize", str(src), "-o", str(tmp_path / "q2.onnx"), "--calib", str(photos), "--no-npu"]) == 1
+    assert "none of its 1 images can be read" in capsys.readouterr().err

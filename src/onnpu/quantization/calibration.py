@@ -12,6 +12,7 @@ from typing import TypeVar
 import numpy as np
 import onnx
 
+from onnpu import progress
 from onnpu.errors import InputDataError
 from onnpu.guards import file_kind
 from onnpu.model.files import metadata
@@ -53,6 +54,27 @@ def _split(groups: list[str], holdout: float, seed: int) -> tuple[list[int], lis
     return [i for i, g in enumerate(groups) if g not in held], [i for i, g in enumerate(groups) if g in held]
 
 
+def _image_feeds(folder: Path, images: list[Path], info: TensorInfo, config: PreprocessConfig
+                 ) -> tuple[list[dict[str, np.ndarray]], list[str]]:
+    """The images of ``folder`` as inputs, and their names; an image that cannot be read (truncated, a
+    decompression bomb, not an image) is skipped and said, as a folder run skips it — unless none can be read."""
+    feeds, names, skipped = [], [], []
+    for f in images:
+        try:
+            feeds.append({info.name: image_to_array(load_image(f), info, config)})
+        except InputDataError as exc:
+            skipped.append(exc.message)
+            continue
+        names.append(str(f.relative_to(folder)))
+    if skipped and not feeds:
+        raise InputDataError(f"{folder}: none of its {len(images)} images can be read ({skipped[0]})",
+                             hint="give a folder of readable images (JPEG, PNG, WebP, BMP …)")
+    if skipped:
+        progress.warn(f"{folder}: skipped {len(skipped)} unreadable image{'s' if len(skipped) != 1 else ''} of "
+                      f"{len(images)} ({skipped[0]})")
+    return feeds, names
+
+
 def load_calibration(source: str | Path, infos: list[TensorInfo], *, preprocess: PreprocessConfig | None = None,
                      holdout: float = 0.2, limit: int | None = None, seed: int = 0, random_count: int = 16,
                      dims: Mapping[str, int] | None = None, ranges: Mapping[str, tuple[int, int]] | None = None,
@@ -84,8 +106,7 @@ def load_calibration(source: str | Path, infos: list[TensorInfo], *, preprocess:
                                      hint="give an .npz with one array per input")
             config = preprocess or PreprocessConfig()
             info = float_view(infos[0])
-            feeds = [{info.name: image_to_array(load_image(f), info, config)} for f in images]
-            names = [str(f.relative_to(path)) for f in images]
+            feeds, names = _image_feeds(path, images, info, config)
             # images in subfolders are grouped by subfolder (one scene each): held out together
         elif path.is_dir() or (path.exists() and path.suffix.lower() in SAMPLE_SUFFIXES):
             feeds, names = load_samples(path, infos)  # a FIFO or a device named .npz is refused by name there
