@@ -495,3 +495,19 @@ def test_an_empty_class_output_is_one_line_and_an_empty_constant_quantizes(tmp_p
     assert main(["quantize", str(path), "-o", str(tmp_path / "q.onnx"), "--calib", "random", "--no-npu"]) == 1
     err = capsys.readouterr().err
     assert "no values to compare" in err and "Traceback" not in err
+
+
+def test_a_decodable_bomb_is_refused_alone_and_in_a_folder_alike(tmp_path: Path) -> None:
+    """A real 1-bit PNG of 9500x9500 (90 Mpx, over Pillow's limit; a few kB on disk): refused as a single image and
+    as a row of a folder run (whose threads once let Pillow's warning pass, and decoded it)."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    Image.new("1", (9500, 9500)).save(folder / "bomb.png")
+    Image.new("RGB", (40, 30), (200, 10, 10)).save(folder / "ok.png")
+    model = models.save(models.classifier(), tmp_path / "c.onnx")
+    table = tmp_path / "r.csv"
+    assert main(["classify", str(folder), "--model", str(model), "-o", str(table)]) == 5  # partial: one row failed
+    rows = {line.split(",")[0]: line.split(",")[1] for line in table.read_text().splitlines()[1:]}
+    assert rows[str(folder / "ok.png")] == "ok" and rows[str(folder / "bomb.png")] != "ok"
+    assert "too large to decode safely" in table.read_text()
+    assert main(["classify", str(folder / "bomb.png"), "--model", str(model)]) == 1

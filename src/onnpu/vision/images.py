@@ -34,6 +34,12 @@ def load_image(path: str | Path, draft: Callable[[tuple[int, int]], tuple[int, i
         with handle, warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(handle) as opened:
+                # the size checked here, not only by Pillow's warning: warning filters are not thread-safe, and a
+                # folder run decodes in threads (the same bomb was refused alone and decoded in a folder)
+                if Image.MAX_IMAGE_PIXELS and opened.width * opened.height > Image.MAX_IMAGE_PIXELS:
+                    raise Image.DecompressionBombError(
+                        f"{opened.width}x{opened.height} = {opened.width * opened.height} pixels, over "
+                        f"{Image.MAX_IMAGE_PIXELS}")
                 if draft is not None and opened.format == "JPEG":
                     opened.draft("RGB", draft(opened.size))
                 opened.load()
