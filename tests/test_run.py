@@ -87,3 +87,26 @@ def test_cli_no_fallback_exits_3(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main(["run", str(path), "--target", "npu", "--no-fallback", "--soc", "qcs8550"]) == 3  # ExitCode.REFUSED
     err = capsys.readouterr().err
     assert "cannot run fully on npu" in err and "unique (Unique)" in err
+
+
+def test_json_counts_the_non_finite_values_it_writes_as_null(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """Strict JSON writes a NaN or infinite min/max as null, as it writes an empty output's: the counts of NaN, +Inf
+    and -Inf say which."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from onnpu import jsonio
+
+    values = numpy_helper.from_array(np.array([1.0, 0.0, -1.0, 0.0], np.float32), "d")
+    nodes = [helper.make_node("Div", ["x", "d"], ["y"])]  # x / [1, 0, -1, 0]: x, ±inf, -x, nan where x is 0
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])], [values])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(tmp_path / "m.onnx"))
+    np.save(tmp_path / "x.npy", np.array([2.0, 3.0, 4.0, 0.0], np.float32))
+    assert main(["run", str(tmp_path / "m.onnx"), "--target", "cpu", "--input", f"x={tmp_path / 'x.npy'}",
+                 "--json"]) == 0
+    y = jsonio.loads(capsys.readouterr().out)["outputs"]["y"]
+    assert (y["min"], y["max"]) == (None, None) and (y["nan"], y["pos_inf"], y["neg_inf"]) == (1, 1, 0)

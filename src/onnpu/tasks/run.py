@@ -36,10 +36,19 @@ class RunResult:
             "placement": self.placement.to_dict() if self.placement else None,
             "session_seconds": self.session_seconds, "latencies_ms": self.latencies_ms,
             "outputs": {k: {"shape": list(v.shape), "dtype": str(v.dtype),
-                            **dict(zip(("min", "max", "mean"), output_stats(v) or (None, None, None), strict=True))}
+                            **dict(zip(("min", "max", "mean"), output_stats(v) or (None, None, None), strict=True)),
+                            **non_finite(v)}
                         for k, v in self.outputs.items()},
             "notes": self.notes,
         }
+
+
+def non_finite(v: np.ndarray) -> dict[str, int]:
+    """How many values are NaN, +Inf and -Inf (JSON writes a non-finite min or max as null, as an empty output's:
+    these counts tell them apart)."""
+    if not v.size or v.dtype.kind != "f":
+        return {"nan": 0, "pos_inf": 0, "neg_inf": 0}
+    return {"nan": int(np.isnan(v).sum()), "pos_inf": int(np.isposinf(v).sum()), "neg_inf": int(np.isneginf(v).sum())}
 
 
 def output_stats(v: np.ndarray) -> tuple[float, float, float] | None:
