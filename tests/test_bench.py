@@ -184,3 +184,18 @@ def test_html_report_renders_in_headless_chromium(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-500:]
     assert "Uncaught" not in done.stderr
     assert shot.stat().st_size > 10_000
+
+
+def test_a_reference_with_nan_outputs_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Drift against a reference whose outputs are NaN would be numbers about nothing (top-1 agreement 0.0): refused
+    in one line, as compare and layers refuse it."""
+
+
+    model = models.float_conv()
+    broken = models.float_conv()
+    weight = broken.graph.initializer[0]
+    weight.CopyFrom(numpy_helper.from_array(np.full(numpy_helper.to_array(weight).shape, np.nan, np.float32),
+                                            weight.name))
+    good, bad = models.save(model, tmp_path / "m.onnx"), models.save(broken, tmp_path / "nan.onnx")
+    assert main(["bench", str(good), "--target", "cpu", "-n", "2", "--reference", str(bad), "--json"]) == 1
+    assert "(the reference): output" in jsonio.loads(capsys.readouterr().out)["error"]

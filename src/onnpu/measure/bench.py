@@ -27,7 +27,7 @@ from onnpu.runtime.feeds import (
     prepare_feeds,
     run_feeds,
 )
-from onnpu.runtime.inputs import random_feeds
+from onnpu.runtime.inputs import check_finite, random_feeds
 from onnpu.runtime.session import LoadedSession, create_session
 from onnpu.runtime.targets import CPU, Target, get_target, require_inference
 
@@ -244,7 +244,9 @@ def _drift(reference: str | Path | None, cells: list[_Cell], data: Mapping[str, 
            dims: Mapping[str, int] | None) -> tuple[list[Drift], list[str]]:
     if reference is not None:
         ref_session = create_session(reference, get_target("cpu"), dims=dims)
-        ref_out = {k: v[0] for k, v in run_feeds(ref_session, [data], model=str(reference), dims=dims).items()}
+        ran = run_feeds(ref_session, [data], model=str(reference), dims=dims)
+        check_finite(ran, model=f"{reference} (the reference)")  # drift against NaN would be a number of nothing
+        ref_out = {k: v[0] for k, v in ran.items()}
         ref_label = f"{Path(reference).name} @ cpu"
         others = cells
     else:
