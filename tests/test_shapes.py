@@ -111,3 +111,25 @@ def test_a_graph_that_computes_sizes_from_its_export_is_not_resized(tmp_path: Pa
     assert main(["fix-shapes", str(src), "--input", "x=1,3,64,64", "--override-fixed", "-o",
                  str(tmp_path / "out.onnx")]) != 0
     assert not (tmp_path / "out.onnx").exists()
+
+
+def test_a_scalar_is_fixed_and_an_input_without_shape_takes_the_one_given(tmp_path: Path) -> None:
+    """A scalar input (a shape of no dims) is fixed, not "no shape"; an input whose file gives no shape at all takes
+    the shape --input gives (it could never be fixed: "the input has 0 dims")."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from onnpu.model.shapes import dynamic_dims
+
+    nodes = [helper.make_node("Mul", ["x", "s"], ["y"])]
+    shapeless = helper.make_tensor_value_info("x", TensorProto.FLOAT, None)
+    graph = helper.make_graph(nodes, "g", [shapeless, helper.make_tensor_value_info("s", TensorProto.FLOAT, [])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    assert set(dynamic_dims(model)) == {"x", "y"}  # s, a scalar, is fixed already
+    onnx.save(model, str(tmp_path / "m.onnx"))
+    result = fix_shapes(tmp_path / "m.onnx", tmp_path / "fixed.onnx", shapes={"x": [1, 4]})
+    fixed = onnx.load(str(tmp_path / "fixed.onnx"))
+    assert [d.dim_value for d in fixed.graph.input[0].type.tensor_type.shape.dim] == [1, 4]
+    assert dynamic_dims(fixed) == {} and any("it had no shape" in c for c in result.changes)

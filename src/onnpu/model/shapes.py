@@ -87,9 +87,12 @@ def inputs_source(model: onnx.ModelProto, partner: onnx.ModelProto,
 
 
 def dynamic_dims(model: onnx.ModelProto) -> dict[str, list[str]]:
-    """Graph inputs and outputs that still have a dim that is not a fixed positive integer."""
+    """Graph inputs and outputs that still have a dim that is not a fixed positive integer, or no shape at all
+    (an empty list: the file says nothing of its rank). A scalar (a shape of no dims) is fixed."""
     inputs, outputs = tensor_infos(model)
-    return {t.name: t.dynamic_dims for t in (*inputs, *outputs) if t.is_dynamic or not t.shape}
+    shapeless = {v.name for v in (*graph_inputs(model), *model.graph.output)
+                 if v.type.HasField("tensor_type") and not v.type.tensor_type.HasField("shape")}
+    return {t.name: t.dynamic_dims for t in (*inputs, *outputs) if t.is_dynamic or t.name in shapeless}
 
 
 def _check_requests(model: onnx.ModelProto, dims: Mapping[str, int], shapes: Mapping[str, Sequence[int]],
@@ -105,6 +108,8 @@ def _check_requests(model: onnx.ModelProto, dims: Mapping[str, int], shapes: Map
         value = by_name.get(name)
         if value is None:
             raise ShapeError(f"{source}: no input named {name!r}", hint="the model's inputs are: " + ", ".join(by_name))
+        if not value.type.tensor_type.HasField("shape"):  # the file gives no rank: the shape given is the shape
+            continue
         dims_of = list(value.type.tensor_type.shape.dim)
         if len(dims_of) != len(shape):
             raise ShapeError(f"{source}: --input {name} gives {len(shape)} dims, the input has {len(dims_of)}",
@@ -204,6 +209,13 @@ def fix_shapes_model(model: onnx.ModelProto, dims: Mapping[str, int] | None = No
         utils.make_dim_param_fixed(result.graph, name, int(value))
         changes.append(f"dim {name} = {value}")
     for name, shape in shapes.items():
+        shapeless = next((v for v in result.graph.input if v.name == name and v.type.HasField("tensor_type")
+                          and not v.type.tensor_type.HasField("shape")), None)
+        if shapeless is not None:  # no rank in the file: the shape given becomes its shape
+            for size in shape:
+                shapeless.type.tensor_type.shape.dim.add().dim_value = int(size)
+            changes.append(f"input {name} = {list(shape)} (it had no shape)")
+            continue
         _unname_conflicting_dims(result.graph, name, shape)
         try:
             utils.make_input_shape_fixed(result.graph, name, list(shape))
