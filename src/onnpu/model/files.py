@@ -54,6 +54,7 @@ def parse_model_file(path: str | Path) -> onnx.ModelProto:
         raise ModelError(f"{p}: not a valid ONNX model (no graph inside)",
                          hint="export or download the model again")
     limits.check_nodes(p, model.graph)
+    limits.check_loops(p, model.graph)
     _check_names(p, model.graph)
     return model
 

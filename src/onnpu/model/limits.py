@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from onnpu.errors import ModelError
 
-__all__ = ["MAX_NODES", "PROTOBUF_LIMIT", "available_memory", "check_file_size", "check_memory", "check_nodes"]
+__all__ = ["MAX_NODES", "PROTOBUF_LIMIT", "available_memory", "check_file_size", "check_loops", "check_memory",
+           "check_nodes"]
 
 PROTOBUF_LIMIT = 2**31 - 1
 MAX_NODES = 300_000
@@ -103,3 +105,62 @@ def check_nodes(path: str | Path, graph: object) -> None:
         raise ModelError(f"{path}: the graph has {count:,} nodes, more than onnpu takes ({limit:,}); graphs that "
                          "large take minutes and gigabytes to load", hint=f"set ONNPU_MAX_NODES={count} if the "
                          "model really is that large")
+
+
+MAX_LOOP_ITERATIONS = 10**9  # a Loop with a constant trip count beyond this, whose condition never changes, never ends
+
+
+def _scalar(graph: Any, name: str) -> int | None:
+    """The integer constant ``name`` holds in ``graph`` (an initializer or a Constant node), else None."""
+    from onnpu.model import proto
+
+    for tensor in graph.initializer:
+        if tensor.name == name:
+            held = proto.to_array(tensor).ravel()
+            return int(held[0]) if held.size == 1 else None
+    for node in graph.node:
+        if node.op_type == "Constant" and list(node.output) == [name]:
+            value = next((a.t for a in node.attribute if a.name == "value" and a.HasField("t")), None)
+            values = proto.to_array(value).ravel() if value is not None else None
+            return int(values[0]) if values is not None and values.size == 1 else None
+    return None
+
+
+def _condition_fixed(node: Any) -> bool:
+    """Whether a Loop's condition never changes: no condition at all, or a body that hands its condition input
+    back unchanged (directly or through an Identity)."""
+    if len(node.input) < 2 or not node.input[1]:
+        return True
+    body = next((a.g for a in node.attribute if a.name == "body" and a.HasField("g")), None)
+    if body is None or len(body.input) < 2 or not body.output:
+        return False
+    cond_in, cond_out = body.input[1].name, body.output[0].name
+    if cond_out == cond_in:
+        return True
+    return any(n.op_type == "Identity" and list(n.output) == [cond_out] and list(n.input) == [cond_in]
+               for n in body.node)
+
+
+def check_loops(path: str | Path, graph: Any) -> None:
+    """Refuse, before anything runs it, a Loop that never ends in practice: a constant trip count over
+    ``MAX_LOOP_ITERATIONS`` with a condition that never changes (a while loop computes its condition in the body
+    and is left alone, whatever its trip count)."""
+    stack = [graph]
+    while stack:
+        g = stack.pop()
+        for node in g.node:
+            for attr in node.attribute:
+                if attr.HasField("g"):
+                    stack.append(attr.g)
+                stack.extend(attr.graphs)
+            if node.op_type != "Loop" or not _condition_fixed(node):
+                continue
+            trips = _scalar(g, node.input[0]) if node.input and node.input[0] else None
+            if (trips is None and node.input and node.input[0]) or (trips is not None and
+                                                                   trips <= MAX_LOOP_ITERATIONS):
+                continue  # a trip count computed at run time, or a finite one
+            said = "no trip count" if trips is None else f"a constant trip count of {trips:,}"
+            raise ModelError(f"{path}: Loop {node.name or '(unnamed)'} has {said} and a condition that never "
+                             "changes: it would not end", hint="export the loop with its real trip count or a "
+                             "condition computed in its body")
+
