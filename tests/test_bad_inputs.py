@@ -511,3 +511,17 @@ def test_a_decodable_bomb_is_refused_alone_and_in_a_folder_alike(tmp_path: Path)
     assert rows[str(folder / "ok.png")] == "ok" and rows[str(folder / "bomb.png")] != "ok"
     assert "too large to decode safely" in table.read_text()
     assert main(["classify", str(folder / "bomb.png"), "--model", str(model)]) == 1
+
+
+def test_onnxruntime_errors_drop_its_source_location_and_cxx_signature(tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """A model stamped IR version 99: the error says so in words, not "…/model.cc:256 onnxruntime::Model::Model(onnx::
+    ModelProto&&, const onnxruntime::PathString&, …)", and the hint says what to do about a version."""
+    model = models.float_conv()
+    model.ir_version = 99
+    path = tmp_path / "ir99.onnx"
+    path.write_bytes(model.SerializeToString())
+    assert main(["run", str(path), "--target", "cpu"]) == 1
+    err = capsys.readouterr().err
+    assert "cannot load the model: " in err and "failed: Unsupported model IR version: 99" in err
+    assert ".cc:" not in err and "onnxruntime::" not in err and "released ONNX version" in err

@@ -219,8 +219,12 @@ def create_session(model: str | Path | onnx.ModelProto, target: Target, *, dims:
             if fallback is None:
                 raise known from exc
             return fallback
-        raise ModelError(f"{path}: onnxruntime cannot load the model: {first_line(text)}",
-                         hint="check the model with `onnpu inspect`") from exc
+        said = first_line(text)
+        newer = "IR version" in said or "opset" in said.lower()  # made by an ONNX newer than this onnxruntime
+        raise ModelError(f"{path}: onnxruntime cannot load the model: {said}",
+                         hint=f"export the model with a released ONNX version this onnxruntime ({ort.__version__}) "
+                              "reads, or use a newer onnxruntime" if newer else
+                         "check the model with `onnpu inspect`") from exc
     elapsed = time.perf_counter() - start
     _check_backend_loaded(path, target, log)  # else the EP claims no node and all would run on the CPU, silently
     return LoadedSession(session, target, path, proto, elapsed, qnn_mode, _assignment(session), log)
@@ -318,10 +322,36 @@ def run_failure(loaded: LoadedSession, exc: Exception) -> OnnpuError:
                     hint=hint)
 
 
+_STATUS = re.compile(r"^\d+ : [A-Z_]+ : ")  # "1 : FAIL : " before the message
+# "/onnxruntime_src/…/model.cc:256 " before a C++ signature (after a space, a colon or at the start)
+_SOURCE = re.compile(r"(?:(?<=[\s:])|^)[\w./-]+\.(?:cc|cpp|h):\d+ ")
+
+
+def _without_source(line: str) -> str:
+    """``line`` without onnxruntime's source location and the C++ signature after it (``model.cc:256
+    onnxruntime::Model::Model(onnx::ModelProto&&, …) Unsupported model IR version``: the message is the end)."""
+    found = _SOURCE.search(line)
+    if found is None:
+        return line
+    depth, k = 0, found.end()
+    while k < len(line):
+        if line[k] == "(":
+            depth += 1
+        elif line[k] == ")":
+            depth -= 1
+            if depth == 0:
+                before, after = line[:found.start()].rstrip(), line[k + 1:].strip()
+                return f"{before} {after}".strip()
+        k += 1
+    return line
+
+
 def first_line(text: str) -> str:
-    """onnxruntime's error in one line, without its ``[ONNXRuntimeError]`` prefix."""
+    """onnxruntime's error in one line, without its ``[ONNXRuntimeError] : 1 : FAIL :`` prefix and the source
+    location and C++ signature it puts before the message."""
     line = text.strip().splitlines()[0] if text.strip() else text
-    return line.replace("[ONNXRuntimeError] : ", "")[:300]
+    line = _STATUS.sub("", line.replace("[ONNXRuntimeError] : ", ""))
+    return _without_source(line)[:300]
 
 
 def exact_session_options() -> ort.SessionOptions:
