@@ -106,8 +106,9 @@ def open_regular(path: PathLike, what: str = "file", error: type[OnnpuError] = I
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise error(f"{p}: is {file_kind(info.st_mode)}, not a regular file; onnpu reads a {what} only from "
-                        "regular files", hint=f"copy the {what} to a file first")
+            article = "an" if what[:1].lower() in "aeiou" else "a"
+            raise error(f"{p}: is {file_kind(info.st_mode)}, not a regular file; onnpu reads {article} {what} only "
+                        "from regular files", hint=f"copy the {what} to a file first")
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
