@@ -39,6 +39,7 @@ from onnpu.errors import InputDataError
 from onnpu.vision.detection.evidence import (
     constant_objectness,
     joined,
+    named_classes,
     rows_beside,
     transposed_yolov8,
     why_no_head,
@@ -395,18 +396,4 @@ def recognise_head(shapes: Mapping[str, Shape], input_size: tuple[int, int], pro
                                f"C = {found.num_classes - 1}")
     if found.kind != "nms" and found.num_classes < 0:
         raise no_head(shapes)
-    return _named_classes(found, proto)
-
-
-def _named_classes(head: Head, proto: onnx.ModelProto | None) -> Head:
-    """A ``yolov8`` head whose exporter names fewer classes than the columns after the box (Ultralytics -seg and
-    -pose exports: mask coefficients or keypoints follow the class scores) reads that many classes only."""
-    from onnpu.model.exporter_metadata import class_names
-
-    names = class_names(proto) if proto is not None else None
-    if head.kind != "yolov8" or not names or len(names) >= head.num_classes:
-        return head
-    extra = head.num_classes - len(names)
-    return replace(head, num_classes=len(names),
-                   reason=f"{head.reason}; the model names {len(names)} classes: the other {extra} columns per box "
-                          "(mask coefficients or keypoints) are not read")
+    return named_classes(found, proto)
