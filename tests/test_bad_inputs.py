@@ -525,3 +525,21 @@ def test_onnxruntime_errors_drop_its_source_location_and_cxx_signature(tmp_path:
     err = capsys.readouterr().err
     assert "cannot load the model: " in err and "failed: Unsupported model IR version: 99" in err
     assert ".cc:" not in err and "onnxruntime::" not in err and "released ONNX version" in err
+
+
+def test_a_graph_with_a_cycle_is_refused_when_read(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Two nodes each reading the other's output: not a valid graph. Refused when the file is read (inspect said it
+    was fine; simplify failed on 'maximum recursion depth exceeded')."""
+    from onnx import TensorProto, helper
+
+    nodes = [helper.make_node("Add", ["x", "b"], ["a"], name="first"), helper.make_node("Relu", ["a"], ["b"])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+                              [helper.make_tensor_value_info("b", TensorProto.FLOAT, [2])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    path = tmp_path / "cycle.onnx"
+    path.write_bytes(model.SerializeToString())
+    for verb in (["inspect"], ["simplify", "-o", str(tmp_path / "s.onnx")]):
+        assert main([verb[0], str(path), *verb[1:]]) == 1
+        assert "its graph has a cycle" in capsys.readouterr().err
+    assert not (tmp_path / "s.onnx").exists()

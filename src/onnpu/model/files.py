@@ -56,6 +56,10 @@ def parse_model_file(path: str | Path) -> onnx.ModelProto:
     limits.check_nodes(p, model.graph)
     limits.check_loops(p, model.graph)
     _check_names(p, model.graph)
+    looped = _cycle(model.graph)
+    if looped is not None:
+        raise ModelError(f"{p}: not a valid ONNX model: its graph has a cycle (node {looped.name or looped.op_type!r} "
+                         "reads, through other nodes, what it makes)", hint="export the model again")
     return model
 
 
@@ -72,6 +76,29 @@ def _not_text(graph: onnx.GraphProto) -> bytes | None:
                 if found is not None:
                     return found
     return next((n for n in names if isinstance(n, bytes)), None)
+
+
+def _cycle(graph: onnx.GraphProto) -> onnx.NodeProto | None:
+    """A node of ``graph`` on a cycle (its inputs made, through other nodes, from its own outputs), else None:
+    Kahn's order over the nodes that read what other nodes of the graph make."""
+    made_by = {out: k for k, node in enumerate(graph.node) for out in node.output if out}
+    waiting = [len({made_by[i] for i in node.input if i in made_by}) for node in graph.node]
+    readers: dict[int, list[int]] = {}
+    for k, node in enumerate(graph.node):
+        for maker in {made_by[i] for i in node.input if i in made_by}:
+            readers.setdefault(maker, []).append(k)
+    ready = [k for k, count in enumerate(waiting) if count == 0]
+    done = 0
+    while ready:
+        k = ready.pop()
+        done += 1
+        for reader in readers.get(k, ()):
+            waiting[reader] -= 1
+            if waiting[reader] == 0:
+                ready.append(reader)
+    if done == len(graph.node):
+        return None
+    return next(node for k, node in enumerate(graph.node) if waiting[k] > 0)
 
 
 def _check_names(path: Path, graph: onnx.GraphProto) -> None:
