@@ -301,6 +301,58 @@ def case_classic_ml_model(tmp: Path) -> list[str]:
             "random"]
 
 
+def _written(tmp: Path, name: str, model: onnx.ModelProto, replace: tuple[bytes, bytes] | None = None) -> Path:
+    data = model.SerializeToString()
+    path = tmp / name
+    path.write_bytes(data.replace(*replace) if replace else data)
+    return path
+
+
+def case_name_not_utf8(tmp: Path) -> list[str]:
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["zz_name_zz"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                              [helper.make_tensor_value_info("zz_name_zz", TensorProto.FLOAT, [1, 4])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    return ["inspect", str(_written(tmp, "model.onnx", model, (b"zz_name_zz", b"\xff" * 10)))]
+
+
+def case_cycle(tmp: Path) -> list[str]:
+    from onnx import TensorProto, helper
+
+    nodes = [helper.make_node("Add", ["x", "b"], ["a"], name="first"), helper.make_node("Relu", ["a"], ["b"])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+                              [helper.make_tensor_value_info("b", TensorProto.FLOAT, [2])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    return ["simplify", str(_written(tmp, "model.onnx", model)), "-o", str(tmp / "s.onnx")]
+
+
+def case_endless_loop(tmp: Path) -> list[str]:
+    from onnx import TensorProto, helper, numpy_helper
+
+    body = helper.make_graph([helper.make_node("Identity", ["c_in"], ["c_out"]),
+                              helper.make_node("Add", ["v_in", "one"], ["v_out"])], "body",
+                             [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+                              helper.make_tensor_value_info("c_in", TensorProto.BOOL, []),
+                              helper.make_tensor_value_info("v_in", TensorProto.FLOAT, [2])],
+                             [helper.make_tensor_value_info("c_out", TensorProto.BOOL, []),
+                              helper.make_tensor_value_info("v_out", TensorProto.FLOAT, [2])])
+    graph = helper.make_graph([helper.make_node("Loop", ["M", "", "x"], ["y"], body=body)], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
+                              [numpy_helper.from_array(np.array(10**15, np.int64), "M"),
+                               numpy_helper.from_array(np.array(1.0, np.float32), "one")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    return ["run", str(_written(tmp, "loop.onnx", model)), "--target", "cpu"]
+
+
+def case_ir_too_new(tmp: Path) -> list[str]:
+    model = models.float_conv()
+    model.ir_version = 99
+    return ["run", str(_written(tmp, "model.onnx", model)), "--target", "cpu", "--random"]
+
+
 CASES: dict[str, tuple[Setup, str, int]] = {
     "truncated ONNX": (case_truncated_onnx, "not a valid ONNX model (truncated or corrupt", 1),
     "corrupt ONNX": (case_corrupt_onnx, "not a valid ONNX model", 1),
@@ -346,6 +398,11 @@ CASES: dict[str, tuple[Setup, str, int]] = {
     "object arrays in an .npz": (case_object_array_npz, "not a readable .npy/.npz file (Object arrays", 1),
     "damaged .npz": (case_damaged_npz, "not a readable .npy/.npz file", 1),
     "classic ML model (scikit-learn)": (case_classic_ml_model, "a classic machine-learning model (LinearClassifier", 1),
+    "a name that is not UTF-8": (case_name_not_utf8, "a tensor or node name is not valid UTF-8 text", 1),
+    "a graph with a cycle": (case_cycle, "not a valid ONNX model: its graph has a cycle", 1),
+    "a Loop that would not end": (case_endless_loop, "a constant trip count of 1,000,000,000,000,000 and a "
+                                  "condition that never changes", 1),
+    "a model newer than onnxruntime": (case_ir_too_new, "failed: Unsupported model IR version: 99", 1),
 }
 
 
