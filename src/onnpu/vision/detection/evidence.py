@@ -1,13 +1,12 @@
 """Evidence beyond an output's shape that it is a YOLO head: a Concat joins it (box and score parts, or levels),
 and which YOLO it is when shapes alone cannot tell (YOLOv8 transposed against YOLOX on the same anchor grid); and
 against it: other outputs with a row per box. What outputs that match no head look like (``why_no_head``), and the
-classes an exporter names (``named_classes``)."""
+classes an exporter names (``named_class_count``)."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -16,8 +15,6 @@ from onnpu.model.exporter_metadata import class_names
 
 if TYPE_CHECKING:
     import onnx
-
-    from onnpu.vision.detection.heads import Head
 
 LAYOUT_OPS = frozenset({"Transpose", "Reshape", "Identity", "Squeeze", "Unsqueeze", "Flatten", "QuantizeLinear",
                         "DequantizeLinear", "Cast"})
@@ -145,13 +142,10 @@ def why_no_head(shapes: Mapping[str, Sequence[int]], size: tuple[int, int]) -> s
     return ""
 
 
-def named_classes(head: Head, proto: onnx.ModelProto | None) -> Head:
-    """A ``yolov8`` head whose exporter names fewer classes than the columns after the box (Ultralytics -seg and
-    -pose exports: mask coefficients or keypoints follow the class scores) reads that many classes only."""
+def named_class_count(kind: str, columns: int, proto: onnx.ModelProto | None) -> int | None:
+    """How many classes the exporter names, where a ``yolov8`` head has more ``columns`` after the box than that
+    (Ultralytics -seg and -pose exports: mask coefficients or keypoints follow the class scores); else None."""
     names = class_names(proto) if proto is not None else None
-    if head.kind != "yolov8" or not names or len(names) >= head.num_classes:
-        return head
-    extra = head.num_classes - len(names)
-    return replace(head, num_classes=len(names),
-                   reason=f"{head.reason}; the model names {len(names)} classes: the other {extra} columns per box "
-                          "(mask coefficients or keypoints) are not read")
+    if kind != "yolov8" or not names or len(names) >= columns:
+        return None
+    return len(names)

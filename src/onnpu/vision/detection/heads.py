@@ -39,7 +39,7 @@ from onnpu.errors import InputDataError
 from onnpu.vision.detection.evidence import (
     constant_objectness,
     joined,
-    named_classes,
+    named_class_count,
     rows_beside,
     transposed_yolov8,
     why_no_head,
@@ -396,4 +396,8 @@ def recognise_head(shapes: Mapping[str, Shape], input_size: tuple[int, int], pro
                                f"C = {found.num_classes - 1}")
     if found.kind != "nms" and found.num_classes < 0:
         raise no_head(shapes)
-    return named_classes(found, proto)
+    named = named_class_count(found.kind, found.num_classes, proto)
+    if named is not None:
+        found = replace(found, num_classes=named, reason=f"{found.reason}; the model names {named} classes: the other "
+                        f"{found.num_classes - named} columns per box (mask coefficients or keypoints) are not read")
+    return found
