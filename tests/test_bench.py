@@ -198,4 +198,6 @@ def test_a_reference_with_nan_outputs_is_refused(tmp_path: Path, capsys: pytest.
                                             weight.name))
     good, bad = models.save(model, tmp_path / "m.onnx"), models.save(broken, tmp_path / "nan.onnx")
     assert main(["bench", str(good), "--target", "cpu", "-n", "2", "--reference", str(bad), "--json"]) == 1
-    assert "(the reference): output" in jsonio.loads(capsys.readouterr().out)["error"]
+    said = jsonio.loads(capsys.readouterr().out)
+    assert "(the reference): output" in said["error"]
+    assert f"the model's constant {weight.name!r} itself holds NaN or Inf" in said["hint"]  # not the inputs' range

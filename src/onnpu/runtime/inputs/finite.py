@@ -36,5 +36,36 @@ def check_finite(outputs: Mapping[str, Sequence[np.ndarray]], *, model: str,
             "with --input-range NAME=LO,HI or a constant with --input-value NAME=V")
     if inputs:
         hint += f" (random inputs were: {inputs})"
+    constant = _constant_not_finite(model)
+    if constant is not None:  # not the inputs: the model's own weights are NaN or Inf
+        hint = f"the model's constant {constant!r} itself holds NaN or Inf: the file is damaged; export it again"
     raise RunError(f"{model}: output {name!r} has {bad} NaN/Inf value(s) on {sample}: nothing to verify against",
                    hint=hint)
+
+
+def _constant_not_finite(model: str) -> str | None:
+    """The first initializer of the model file ``model`` names (its path, before any " (…)" said after it) that
+    holds NaN or Inf; None when there is none, or the file cannot be read here (weights in external data are not
+    read: only the failure path looks)."""
+    from pathlib import Path
+
+    from onnpu.model import proto
+
+    path = Path(model.split(" (")[0])
+    try:
+        if path.suffix.lower() != ".onnx" or not path.is_file():
+            return None
+        graph = proto.load_model(path).graph
+    except Exception:  # the error being raised is the one to show
+        return None
+    for tensor in graph.initializer:
+        if tensor.data_location == 1:  # EXTERNAL
+            continue
+        try:
+            values = proto.to_array(tensor)
+        except Exception:
+            continue
+        if np.issubdtype(values.dtype, np.floating) and not np.isfinite(values).all():
+            return str(tensor.name)
+    return None
+
