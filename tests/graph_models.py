@@ -158,3 +158,30 @@ def conv_lstm(hidden: int = 16, features: int = 8, length: int = 24) -> onnx.Mod
              helper.make_node("Relu", ["yh"], ["out"], name="relu")]
     return _model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, length])],
                   [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 1, hidden])], inits, "conv_lstm")
+
+
+def counting_loop(trips: int, cond_in_body: bool) -> onnx.ModelProto:
+    """v = x + 1 per iteration; the condition handed back unchanged, or computed (v < 5): a while loop."""
+    if cond_in_body:
+        body_nodes = [helper.make_node("Add", ["v_in", "one"], ["v_out"]),
+                      helper.make_node("ReduceMax", ["v_out"], ["top"], keepdims=0),
+                      helper.make_node("Less", ["top", "five"], ["cond_out"])]
+    else:
+        body_nodes = [helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+                      helper.make_node("Add", ["v_in", "one"], ["v_out"])]
+    body = helper.make_graph(body_nodes, "body", [
+        helper.make_tensor_value_info("i", TensorProto.INT64, []),
+        helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+        helper.make_tensor_value_info("v_in", TensorProto.FLOAT, [2])],
+        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("v_out", TensorProto.FLOAT, [2])])
+    graph = helper.make_graph([helper.make_node("Loop", ["M", "cond", "x"], ["y"], body=body)], "loop",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
+                              [numpy_helper.from_array(np.array(trips, np.int64), "M"),
+                               numpy_helper.from_array(np.array(True), "cond"),
+                               numpy_helper.from_array(np.array(1.0, np.float32), "one"),
+                               numpy_helper.from_array(np.array(5.0, np.float32), "five")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model

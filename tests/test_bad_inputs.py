@@ -329,21 +329,9 @@ def case_cycle(tmp: Path) -> list[str]:
 
 
 def case_endless_loop(tmp: Path) -> list[str]:
-    from onnx import TensorProto, helper, numpy_helper
+    import graph_models
 
-    body = helper.make_graph([helper.make_node("Identity", ["c_in"], ["c_out"]),
-                              helper.make_node("Add", ["v_in", "one"], ["v_out"])], "body",
-                             [helper.make_tensor_value_info("i", TensorProto.INT64, []),
-                              helper.make_tensor_value_info("c_in", TensorProto.BOOL, []),
-                              helper.make_tensor_value_info("v_in", TensorProto.FLOAT, [2])],
-                             [helper.make_tensor_value_info("c_out", TensorProto.BOOL, []),
-                              helper.make_tensor_value_info("v_out", TensorProto.FLOAT, [2])])
-    graph = helper.make_graph([helper.make_node("Loop", ["M", "", "x"], ["y"], body=body)], "g",
-                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
-                              [numpy_helper.from_array(np.array(10**15, np.int64), "M"),
-                               numpy_helper.from_array(np.array(1.0, np.float32), "one")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    model = graph_models.counting_loop(10**15, cond_in_body=False)
     return ["run", str(_written(tmp, "loop.onnx", model)), "--target", "cpu"]
 
 

@@ -117,47 +117,18 @@ def test_an_if_on_computed_data_is_not_given_an_input_value_fix() -> None:
     assert "--input-value threshold=VALUE" in condition_hint(given)
 
 
-def _loop(trips: int, cond_in_body: bool) -> onnx.ModelProto:
-    """v = x + 1 per iteration; the condition handed back unchanged, or computed (v < 5): a while loop."""
-    from onnx import TensorProto, helper, numpy_helper
-
-    if cond_in_body:
-        body_nodes = [helper.make_node("Add", ["v_in", "one"], ["v_out"]),
-                      helper.make_node("ReduceMax", ["v_out"], ["top"], keepdims=0),
-                      helper.make_node("Less", ["top", "five"], ["cond_out"])]
-    else:
-        body_nodes = [helper.make_node("Identity", ["cond_in"], ["cond_out"]),
-                      helper.make_node("Add", ["v_in", "one"], ["v_out"])]
-    body = helper.make_graph(body_nodes, "body", [
-        helper.make_tensor_value_info("i", TensorProto.INT64, []),
-        helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
-        helper.make_tensor_value_info("v_in", TensorProto.FLOAT, [2])],
-        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
-         helper.make_tensor_value_info("v_out", TensorProto.FLOAT, [2])])
-    graph = helper.make_graph([helper.make_node("Loop", ["M", "cond", "x"], ["y"], body=body)], "loop",
-                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
-                              [numpy_helper.from_array(np.array(trips, np.int64), "M"),
-                               numpy_helper.from_array(np.array(True), "cond"),
-                               numpy_helper.from_array(np.array(1.0, np.float32), "one"),
-                               numpy_helper.from_array(np.array(5.0, np.float32), "five")])
-    model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    return model
-
-
 def test_a_loop_that_would_not_end_is_refused_before_it_runs(tmp_path: Path,
                                                              capsys: pytest.CaptureFixture[str]) -> None:
     """A constant trip count of 10^15 and a condition handed back unchanged: refused when the file is read (run,
     simplify and quantize hung on it); a while loop — the largest trip count torch writes, its condition computed
     in the body — runs."""
     forever = tmp_path / "forever.onnx"
-    onnx.save(_loop(10**15, cond_in_body=False), str(forever))
+    onnx.save(graph_models.counting_loop(10**15, cond_in_body=False), str(forever))
     assert main(["run", str(forever), "--target", "cpu"]) == 1
     assert "a constant trip count of 1,000,000,000,000,000 and a condition that never changes" in \
         capsys.readouterr().err
     loop = tmp_path / "while.onnx"
-    onnx.save(_loop(2**63 - 1, cond_in_body=True), str(loop))
+    onnx.save(graph_models.counting_loop(2**63 - 1, cond_in_body=True), str(loop))
     np.save(tmp_path / "x.npy", np.zeros(2, np.float32))
     assert main(["run", str(loop), "--target", "cpu", "--input", f"x={tmp_path / 'x.npy'}", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["outputs"]["y"]["max"] == 5.0

@@ -261,6 +261,7 @@ def boxes_to_keep(float_model: onnx.ModelProto, feeds: Sequence[Mapping[str, np.
     if config.activations == "auto" and resolved.activations != "u16":  # never against an asked-for u8
         stages.append((EVERY_ACTIVATION, []))
     plain: onnx.ModelProto | None = None
+    few = report.boxes < FEW_BOXES  # the stages are judged on the candidates too
     for stage, names in stages:
         if stage == EVERY_ACTIVATION:  # the backbone loses the boxes too: 16 bits everywhere (W8A16), if it pays
             assert plain is not None
@@ -275,7 +276,6 @@ def boxes_to_keep(float_model: onnx.ModelProto, feeds: Sequence[Mapping[str, np.
             continue
         outputs = run_on_cpu(quant, feeds, exact=True)
         stats = match_detections(reference, detections_of(head, outputs, len(feeds)))
-        few = report.boxes < FEW_BOXES
         shift = candidate_shift(head, float_outputs, outputs, len(feeds)) if few else None
         if not names:
             report.plain = stats

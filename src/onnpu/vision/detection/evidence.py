@@ -20,19 +20,32 @@ LAYOUT_OPS = frozenset({"Transpose", "Reshape", "Identity", "Squeeze", "Unsqueez
                         "DequantizeLinear", "Cast"})
 
 
-def _joining(proto: onnx.ModelProto, name: str, hops: int = 6) -> onnx.NodeProto | None:
-    """The Concat (or compiled EPContext) that makes ``name``, through layout ops only, or None."""
+def _maker(proto: onnx.ModelProto, name: str, wanted: frozenset[str], hops: int,
+           through: frozenset[str] | None) -> onnx.NodeProto | None:
+    """The node of a ``wanted`` op that makes ``name``, following first inputs back at most ``hops`` nodes through
+    ``through`` ops (None: through any op), or None."""
     made_by = {o: n for n in proto.graph.node for o in n.output}
     for _ in range(hops):
         node = made_by.get(name)
-        if node is None or not node.input:
+        if node is None:
             return None
-        if node.op_type in ("Concat", "EPContext"):
+        if node.op_type in wanted:
             return node
-        if node.op_type not in LAYOUT_OPS:
+        if not node.input or (through is not None and node.op_type not in through):
             return None
         name = node.input[0]
     return None
+
+
+def _joining(proto: onnx.ModelProto, name: str, hops: int = 6) -> onnx.NodeProto | None:
+    """The Concat (or compiled EPContext) that makes ``name``, through layout ops only, or None."""
+    return _maker(proto, name, frozenset({"Concat", "EPContext"}), hops, LAYOUT_OPS)
+
+
+def computed_by(proto: onnx.ModelProto | None, name: str, op: str = "Sigmoid", hops: int = 6) -> bool:
+    """Whether an ``op`` node (a Sigmoid, a Softmax) computes ``name`` through at most ``hops`` other nodes
+    (Transpose, Reshape, a Q/DQ pair, …)."""
+    return proto is not None and _maker(proto, name, frozenset({op}), hops, None) is not None
 
 
 def joined(proto: onnx.ModelProto | None, name: str, hops: int = 6) -> bool:

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from onnpu.errors import InputDataError
 from onnpu.vision.detection.evidence import (
+    computed_by,
     constant_objectness,
     joined,
     named_class_count,
@@ -222,24 +223,6 @@ def _level_cells(height: int, width: int, stride: int) -> int:
     return -(-height // stride) * -(-width // stride)
 
 
-def _computed_by(proto: onnx.ModelProto | None, name: str, op: str = "Sigmoid", hops: int = 6) -> bool:
-    """Whether an ``op`` node (a Sigmoid, a Softmax) computes ``name`` through at most ``hops`` layout ops
-    (Transpose, Reshape, a Q/DQ pair, …)."""
-    if proto is None:
-        return False
-    made_by = {o: n for n in proto.graph.node for o in n.output}
-    for _ in range(hops):
-        node = made_by.get(name)
-        if node is None:
-            return False
-        if node.op_type == op:
-            return True
-        if not node.input:
-            return False
-        name = node.input[0]
-    return False
-
-
 def per_level_head(shapes: Mapping[str, Shape], size: tuple[int, int], proto: onnx.ModelProto | None,
                    kind: str | None) -> Head | None:
     """A per-level score + box-distribution head among ``shapes``, or None."""
@@ -259,7 +242,7 @@ def per_level_head(shapes: Mapping[str, Shape], size: tuple[int, int], proto: on
             da, db = flat[a][2], flat[b][2]
             box_like = [n for n, d in ((a, da), (b, db)) if d % 4 == 0 and d // 4 >= 2]
             if len(box_like) == 2:  # both could be distributions (80 classes, 32 bins): the scores end in a Sigmoid
-                box_like = [n for n in (a, b) if not _computed_by(proto, n)]
+                box_like = [n for n in (a, b) if not computed_by(proto, n)]
             if len(box_like) != 1:
                 break
             box = box_like[0]
@@ -314,7 +297,7 @@ def centernet_head(shapes: Mapping[str, Shape], size: tuple[int, int], proto: on
     marks = [n for n, s in maps.items() if s[1] == LANDMARKS]
     heat = [n for n, s in maps.items() if s[1] not in (2, LANDMARKS)]
     if not heat and len(pairs) == 3:  # two classes: the heatmap by name, else by its Sigmoid, else the first
-        heat = [_named(pairs, HEAT_WORDS) or next((n for n in pairs if _computed_by(proto, n)), pairs[0])]
+        heat = [_named(pairs, HEAT_WORDS) or next((n for n in pairs if computed_by(proto, n)), pairs[0])]
         pairs.remove(heat[0])
     if stride is None or len(pairs) != 2 or len(heat) != 1 or len(marks) > 1:
         return None
@@ -325,7 +308,7 @@ def centernet_head(shapes: Mapping[str, Shape], size: tuple[int, int], proto: on
     face = bool(marks) or "scale" in sizes.lower()
     layout = {"heatmap": heat[0], "sizes": sizes, "offsets": offsets, **({"landmarks": marks[0]} if marks else {}),
               "convention": "centerface" if face else "centernet",
-              "sigmoid": "graph" if _computed_by(proto, heat[0]) else "here"}
+              "sigmoid": "graph" if computed_by(proto, heat[0]) else "here"}
     classes = maps[heat[0]][1]
     return Head("centernet", (heat[0], sizes, offsets), classes, size, strides=(stride,), decoded=False,
                 layout=layout,
@@ -390,7 +373,7 @@ def recognise_head(shapes: Mapping[str, Shape], input_size: tuple[int, int], pro
         if beside:
             raise no_head(shapes, f"{found.outputs[0]} reads as {found.kind}, but {beside}")
     if found.kind == "boxes-scores" and found.num_classes >= 2 and \
-            _computed_by(proto, found.layout["scores"], "Softmax"):
+            computed_by(proto, found.layout["scores"], "Softmax"):
         found = replace(found, num_classes=found.num_classes - 1, background=True,
                         reason=f"{found.reason}; a Softmax makes the scores: column 0 is the background, "
                                f"C = {found.num_classes - 1}")
