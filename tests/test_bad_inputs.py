@@ -341,6 +341,26 @@ def case_ir_too_new(tmp: Path) -> list[str]:
     return ["run", str(_written(tmp, "model.onnx", model)), "--target", "cpu", "--random"]
 
 
+def case_weight_shorter_than_its_shape(tmp: Path) -> list[str]:
+    model = models.float_conv()
+    model.graph.initializer[0].raw_data = model.graph.initializer[0].raw_data[:10]
+    return ["run", str(_written(tmp, "model.onnx", model)), "--target", "cpu", "--random"]
+
+
+def case_weight_without_data(tmp: Path) -> list[str]:
+    model = models.float_conv()
+    weight = model.graph.initializer[1]
+    weight.ClearField("raw_data")
+    weight.dims[:] = [10**9, 10**9]
+    return ["inspect", str(_written(tmp, "model.onnx", model))]
+
+
+def case_weight_of_another_rank(tmp: Path) -> list[str]:
+    model = models.float_conv()
+    model.graph.initializer[0].CopyFrom(onnx.numpy_helper.from_array(np.zeros((8, 3, 3), np.float32), "w1"))
+    return ["run", str(_written(tmp, "model.onnx", model)), "--target", "cpu", "--random"]
+
+
 CASES: dict[str, tuple[Setup, str, int]] = {
     "truncated ONNX": (case_truncated_onnx, "not a valid ONNX model (truncated or corrupt", 1),
     "corrupt ONNX": (case_corrupt_onnx, "not a valid ONNX model", 1),
@@ -391,6 +411,13 @@ CASES: dict[str, tuple[Setup, str, int]] = {
     "a Loop that would not end": (case_endless_loop, "a constant trip count of 1,000,000,000,000,000 and a "
                                   "condition that never changes", 1),
     "a model newer than onnxruntime": (case_ir_too_new, "failed: Unsupported model IR version: 99", 1),
+    "a weight shorter than its shape": (case_weight_shorter_than_its_shape, "model.onnx: weight 'w1' is damaged: it "
+                                        "holds 10 bytes, its shape [8, 3, 3, 3] needs 864", 1),
+    "a weight with a huge shape and no data": (case_weight_without_data, "weight 'w2' is damaged: it holds 0 values, "
+                                               "its shape [1000000000, 1000000000] needs", 1),
+    "a weight of another rank than its node's": (case_weight_of_another_rank, "Node (conv1) Op (Conv) "
+                                                 "[ShapeInferenceError] Number of spatial dimensions in the weight "
+                                                 "tensor (1)", 1),
 }
 
 

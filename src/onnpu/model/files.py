@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from google.protobuf.message import DecodeError
 
 from onnpu.errors import ModelError, OutputError
-from onnpu.guards import check_destination, file_kind, same_file, write_error
+from onnpu.guards import check_destination, file_kind, printable, same_file, write_error
 from onnpu.model import external_data as _external
 from onnpu.model import limits, proto
 from onnpu.model.external_data import check_external_data, external_data_files, external_tensors
@@ -56,6 +56,7 @@ def parse_model_file(path: str | Path) -> onnx.ModelProto:
     limits.check_nodes(p, model.graph)
     limits.check_loops(p, model.graph)
     _check_names(p, model.graph)
+    _check_tensor_data(p, model.graph)
     looped = _cycle(model.graph)
     if looped is not None:
         raise ModelError(f"{p}: not a valid ONNX model: its graph has a cycle (node {looped.name or looped.op_type!r} "
@@ -106,6 +107,21 @@ def _check_names(path: Path, graph: onnx.GraphProto) -> None:
     if found is not None:
         raise ModelError(f"{path}: a tensor or node name is not valid UTF-8 text ({found[:40]!r}); ONNX names are "
                          "UTF-8 strings", hint="export the model again, or rename the tensor with the onnx package")
+
+
+def _check_tensor_data(path: Path, graph: onnx.GraphProto) -> None:
+    """Every weight held in the file holds as many elements as its shape says (the graphs inside nodes too)."""
+    for node in graph.node:
+        for attribute in node.attribute:
+            for sub in ([attribute.g] if attribute.HasField("g") else []) + list(attribute.graphs):
+                _check_tensor_data(path, sub)
+    constants = [(f"constant {n.name or n.output[0]!r}" if n.output else "a constant", a.t) for n in graph.node
+                 if n.op_type == "Constant" for a in n.attribute if a.HasField("t")]
+    for what, tensor in [*((f"weight {t.name!r}", t) for t in graph.initializer), *constants]:
+        problem = proto.data_size_problem(tensor)
+        if problem is not None:
+            raise ModelError(f"{path}: {printable(what)} is damaged: it {problem}",
+                             hint="the file is truncated or was written wrongly: export or download the model again")
 
 
 def _identity(path: Path) -> tuple[int, int, int] | None:

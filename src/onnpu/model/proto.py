@@ -35,7 +35,8 @@ if TYPE_CHECKING:
     )
 
 __all__ = ["AttributeProto", "FunctionProto", "GraphProto", "ModelProto", "NodeProto", "SparseTensorProto",
-           "TensorProto", "ValueInfoProto", "load_model", "messages", "np_dtype", "parse_model", "to_array"]
+           "TensorProto", "ValueInfoProto", "data_size_problem", "load_model", "messages", "np_dtype", "parse_model",
+           "to_array"]
 
 MESSAGES = frozenset(__all__[:8])
 # onnx.load's other formats, by file extension (onnx/serialization.py): these go to onnx itself
@@ -147,3 +148,42 @@ def to_array(tensor: TensorProto) -> np.ndarray:
     if kind == 10:  # float16: the bits, one per int32
         return np.asarray(values, dtype=np.uint16).view(np.float16).reshape(dims)
     return np.asarray(values, dtype=dtype).reshape(dims)
+
+
+_PACKED_4BIT = frozenset({21, 22, 23})  # UINT4, INT4, FLOAT4E2M1: two elements per byte
+# the field holding each type's elements (complex: two numbers each; bfloat16 and float8 one per int32)
+_TYPED_COUNTS = {**_FIELDS, 8: "string_data", 14: "float_data", 15: "double_data",
+                 **dict.fromkeys((16, 17, 18, 19, 20), "int32_data")}
+
+
+def data_size_problem(tensor: TensorProto) -> str | None:
+    """What is wrong when a tensor held in the model does not hold as many elements as its shape says (a
+    truncated or hand-edited file; ONNX Runtime refuses it, onnx's own readers fail in numpy), else None.
+    External data is checked where it is read."""
+    if tensor.data_location == 1 or tensor.HasField("segment"):  # 1: EXTERNAL
+        return None
+    dims = list(tensor.dims)
+    if any(d < 0 for d in dims):
+        return f"has a negative dimension in its shape {dims}"
+    count = 1
+    for d in dims:
+        count *= d
+    if tensor.HasField("raw_data"):
+        if tensor.data_type == 8:  # strings are never raw
+            return "holds strings as raw bytes"
+        try:
+            itemsize = np_dtype(tensor.data_type).itemsize
+        except (KeyError, ValueError, TypeError):
+            return None  # an element type ONNX does not define: said where it is read
+        need = (count + 1) // 2 if tensor.data_type in _PACKED_4BIT else count * itemsize
+        have = len(tensor.raw_data)
+        return None if have == need else f"holds {have:,} bytes, its shape {dims} needs {need:,}"
+    name = _TYPED_COUNTS.get(tensor.data_type)
+    held = len(getattr(tensor, name)) if name else None
+    if held is None:
+        return None
+    if tensor.data_type in (14, 15):  # complex: two numbers per element
+        held //= 2
+    if held != count and not (held == 0 and count == 0):
+        return f"holds {held:,} values, its shape {dims} needs {count:,}"
+    return None

@@ -224,7 +224,8 @@ def create_session(model: str | Path | onnx.ModelProto, target: Target, *, dims:
         raise ModelError(f"{path}: onnxruntime cannot load the model: {said}",
                          hint=f"export the model with a released ONNX version this onnxruntime ({ort.__version__}) "
                               "reads, or use a newer onnxruntime" if newer else
-                         "check the model with `onnpu inspect`") from exc
+                         "the model's own tensors disagree in shape or type: export the model again" if
+                         "InferenceError]" in said else "check the model with `onnpu inspect`") from exc
     elapsed = time.perf_counter() - start
     _check_backend_loaded(path, target, log)  # else the EP claims no node and all would run on the CPU, silently
     return LoadedSession(session, target, path, proto, elapsed, qnn_mode, _assignment(session), log)
@@ -325,25 +326,31 @@ def run_failure(loaded: LoadedSession, exc: Exception) -> OnnpuError:
 _STATUS = re.compile(r"^\d+ : [A-Z_]+ : ")  # "1 : FAIL : " before the message
 # "/onnxruntime_src/…/model.cc:256 " before a C++ signature (after a space, a colon or at the start)
 _SOURCE = re.compile(r"(?:(?<=[\s:])|^)[\w./-]+\.(?:cc|cpp|h):\d+ ")
+_FUNCTION = re.compile(r"[\w:~<>,*&]+")  # a function's bare name
+_SIGNATURE = re.compile(r"(?:[\w:<>,*&]+ ){0,3}[\w<>~]*::[\w:<>~]*\(")  # [return type] scoped::name(
 
 
 def _without_source(line: str) -> str:
-    """``line`` without onnxruntime's source location and the C++ signature after it (``model.cc:256
-    onnxruntime::Model::Model(onnx::ModelProto&&, …) Unsupported model IR version``: the message is the end)."""
+    """``line`` without onnxruntime's source location and the function named after it: a C++ signature
+    (``model.cc:256 onnxruntime::Model::Model(onnx::ModelProto&&, …) Unsupported model IR version``, a return type
+    may come first) or a bare name (``tensorprotoutils.cc:1730 ValidateEmbeddedTensorProtoDataSizeAndShape
+    Initializer 'w1': …``)."""
     found = _SOURCE.search(line)
     if found is None:
         return line
-    depth, k = 0, found.end()
-    while k < len(line):
-        if line[k] == "(":
-            depth += 1
-        elif line[k] == ")":
-            depth -= 1
+    signature = _SIGNATURE.match(line, found.end())
+    if signature is None:
+        bare = _FUNCTION.match(line, found.end())
+        k = bare.end() if bare else found.end()
+    else:  # past its parameter list, parentheses balanced
+        k, depth = signature.end() - 1, 0
+        while k < len(line):
+            depth += {"(": 1, ")": -1}.get(line[k], 0)
+            k += 1
             if depth == 0:
-                before, after = line[:found.start()].rstrip(), line[k + 1:].strip()
-                return f"{before} {after}".strip()
-        k += 1
-    return line
+                break
+    before, after = line[:found.start()].rstrip(), line[k:].strip()
+    return f"{before} {after}".strip()
 
 
 def first_line(text: str) -> str:
