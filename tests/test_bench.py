@@ -201,3 +201,24 @@ def test_a_reference_with_nan_outputs_is_refused(tmp_path: Path, capsys: pytest.
     said = jsonio.loads(capsys.readouterr().out)
     assert "(the reference): output" in said["error"]
     assert f"the model's constant {weight.name!r} itself holds NaN or Inf" in said["hint"]  # not the inputs' range
+
+
+def test_models_of_other_inputs_each_get_their_own_random_data(tmp_path: Path) -> None:
+    """Random data is shared where it fits (so drift compares like with like); a model whose inputs differ (another
+    size, another dtype) is measured on random data of its own, said in a note, and given no drift."""
+    small = models.save(models.float_conv(size=16), tmp_path / "small.onnx")
+    large = models.save(models.float_conv(size=32), tmp_path / "large.onnx")
+    twin = tmp_path / "twin.onnx"
+    shutil.copy(small, twin)
+    cpu = get_target("cpu")
+    result = benchmark([(small, cpu), (large, cpu), (twin, cpu)], iterations=2, warmup=0)
+    assert not result.failed and [len(r.latencies_ms) for r in result.runs] == [2, 2, 2]
+    [note] = result.notes
+    assert note.startswith("large.onnx: fed random inputs of its own (seed 0): small.onnx's do not fit it (input "
+                           "'x' has shape [1, 3, 16, 16], the model expects [1, 3, 32, 32])")
+    assert [(d.reference, d.label) for d in result.drift] == [("small.onnx @ cpu", "twin.onnx @ cpu")]
+    assert result.drift[0].outputs[0].max_abs_error == 0
+    given = benchmark([(small, cpu), (large, cpu)], iterations=1, warmup=0,  # the user's data: never replaced
+                      inputs={"x": np.zeros((1, 3, 16, 16), np.float32)})
+    [failed] = given.failed
+    assert failed.label == "large.onnx @ cpu" and "has shape [1, 3, 16, 16], the model expects" in (failed.error or "")
