@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -132,3 +133,44 @@ def test_cli_prints_the_top_classes_as_a_plain_table(twins: tuple[Path, Path], p
     assert [int(r[1]) for r in rows] == [p.index for p in expected]
     assert [float(r[-1]) for r in rows] == [round(p.score, 4) for p in expected]
     assert lines[-1].startswith("session ") and "median latency" in lines[-1]
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--size", "0x0"], "--size 0x0: an image has at least one pixel per side"),
+    (["--mean", "inf,0,0"], "--mean inf,0.0,0.0: every value must be a finite number"),
+    (["--std", "0,1,1"], "--std 0.0,1.0,1.0: a standard deviation is greater than 0"),
+    (["--mean", "0.1,0.2"], "--mean has 2 values: one for all channels, or three (R, G, B)"),
+])
+def test_preprocessing_flags_that_make_no_image_are_refused(twins: tuple[Path, Path], photos: dict[str, Path],
+                                                            flags: list[str], message: str,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["classify", str(photos["astronaut"]), "--model", str(twins[0]), *flags]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == f"error: {message}" and err[1].startswith("hint: e.g. ") and len(err) == 2
+
+
+@pytest.mark.parametrize("declared", ['{"std": [0, 1, 1]', '[1, 2]', '{"mean": "abc"}', '{"mean": [1, 2]}',
+                                      '{"channels": "XYZ"}', '{"size": [1, 2, 3]}'])
+def test_a_model_declaring_unusable_preprocessing_is_one_line(tmp_path: Path, photos: dict[str, Path], declared: str,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """The preprocessing a model declares in its metadata (what onnpu writes into the models it builds) is read from
+    an untrusted file: what is not one is refused naming the file, for a photo or a folder alike."""
+    model = models.classifier()
+    entry = model.metadata_props.add()
+    entry.key, entry.value = "onnpu.preprocess", declared
+    path = models.save(model, tmp_path / "declared.onnx")
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    shutil.copy(photos["astronaut"], folder)
+    for source in (photos["astronaut"], folder):
+        assert main(["classify", str(source), "--model", str(path)]) == 1
+        err = capsys.readouterr().err.splitlines()
+        assert err[0].startswith(f"error: {path}: its metadata 'onnpu.preprocess' declares no preprocessing onnpu "
+                                 "can use (") and len(err) == 2
+
+
+def test_a_size_a_fixed_model_does_not_use_is_said(twins: tuple[Path, Path], photos: dict[str, Path]) -> None:
+    result = classify([photos["astronaut"]], twins[0], get_target("cpu"),
+                      preprocess=PreprocessConfig(size=(64, 64)))
+    assert any(n.startswith("--size 64x64 not used: the model's input is fixed at 32x32 (`onnpu fix-shapes ")
+               for n in result.notes)

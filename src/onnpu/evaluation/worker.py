@@ -92,7 +92,8 @@ def open_row(spec: RowSpec, eval_spec: EvalSpec) -> RowSession:
     reader = score_reader(loaded.proto, outputs, output=eval_spec.output_name, model=spec.model)
     fixed = info.shape[0] if info.shape and isinstance(info.shape[0], int) else 1
     per_image = TensorInfo(info.name, info.elem_type, [1, *info.shape[1:]], info.quant)
-    return RowSession(spec, loaded, per_image, reader, preprocess_for(loaded.proto, eval_spec.preprocess), fixed)
+    config = preprocess_for(loaded.proto, eval_spec.preprocess, spec.model)
+    return RowSession(spec, loaded, per_image, reader, config, fixed)
 
 
 class Evaluator:

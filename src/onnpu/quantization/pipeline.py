@@ -138,7 +138,7 @@ def quantize(model: str | Path, out: str | Path, calib: str | Path | Calibration
         raise QuantizationError(f"{src}: inputs have dynamic dims ({listed}); the HTP needs fixed shapes",
                                 hint=f"run `onnpu fix-shapes {src} --dim NAME=VALUE -o fixed.onnx` first, "
                                      "or use `onnpu prepare`")
-    pre = preprocess_for(float_model, preprocess)
+    pre = preprocess_for(float_model, preprocess, str(src))
     data = calib if isinstance(calib, CalibrationData) else \
         load_calibration(calib, inputs, preprocess=pre, holdout=holdout, limit=limit, seed=seed,
                          kinds=kinds_for(float_model, overrides=input_ranges))

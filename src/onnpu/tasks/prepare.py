@@ -189,8 +189,8 @@ def prepare(model: str | Path, out: str | Path, calib: str | Path | None = None,
             float_model = read_model(source)
             preprocess = preprocess or detection_head.calibration_preprocess(float_model)  # detectors: their own
             data = load_calibration(calib, tensor_infos(float_model)[0],
-                                    preprocess=preprocess_for(float_model, preprocess), holdout=holdout, limit=limit,
-                                    seed=seed, kinds=kinds_for(float_model, overrides=input_ranges))
+                                    preprocess=preprocess_for(float_model, preprocess, str(src)), holdout=holdout,
+                                    limit=limit, seed=seed, kinds=kinds_for(float_model, overrides=input_ranges))
             kept = detection_head.boxes_to_keep(float_model, data.heldout + data.calibration, data.calibration,
                                                 config, target or get_target("npu"))  # refused stages: never taken
             result = quantize(source, dst, data, config=config, io=io, preprocess=preprocess, seed=seed,

@@ -23,7 +23,7 @@ from onnpu.runtime.placement import PlacementSummary
 from onnpu.runtime.session import LoadedSession
 from onnpu.runtime.targets import Target, require_inference
 from onnpu.vision.labels import load_labels
-from onnpu.vision.preprocess import PreprocessConfig, preprocess_for, preprocess_image
+from onnpu.vision.preprocess import PreprocessConfig, preprocess_for, preprocess_image, unused_size
 from onnpu.vision.scores import score_reader
 
 NAN_SCORES = "the model's scores hold NaN/Inf: nothing to rank"
@@ -93,7 +93,7 @@ def classify(images: Sequence[str | Path], model: str | Path, target: Target, *,
                              hint="use `onnpu run` for multi-input models")
     info = inputs[0].with_dims(dims)
     reader = score_reader(loaded.proto, outputs, output=output, use_softmax=softmax_mode, model=str(model))
-    config = preprocess_for(loaded.proto, preprocess)
+    config = preprocess_for(loaded.proto, preprocess, str(model))
     notes = []
     if info.quant is not None and not np.issubdtype(info.numpy_dtype, np.floating):
         notes.append(f"input quantized with the model's scale {info.quant.scale[0]:.6g}, zero point "
@@ -102,6 +102,8 @@ def classify(images: Sequence[str | Path], model: str | Path, target: Target, *,
         notes.append(f"output dequantized with its scale {reader.output.quant.scale[0]:.6g}, zero point "
                      f"{reader.output.quant.zero_point[0]} before scoring")
     notes.append(reader.describe())
+    unused = unused_size(inputs[0], preprocess.size if preprocess else None, model)
+    notes += [unused] if unused else []
     fixed_batch = info.shape[0] if info.shape and isinstance(info.shape[0], int) else 1
     if fixed_batch > 1:
         notes.append(f"the model's batch is fixed at {fixed_batch}: each image is repeated to fill it")

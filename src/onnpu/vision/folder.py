@@ -33,7 +33,14 @@ from onnpu.storage import sha256_file
 from onnpu.vision.classify import NAN_HINT, NAN_SCORES
 from onnpu.vision.images import IMAGE_SUFFIXES, load_image
 from onnpu.vision.labels import load_labels
-from onnpu.vision.preprocess import PreprocessConfig, draft_request, image_to_array, preprocess_for, target_size
+from onnpu.vision.preprocess import (
+    PreprocessConfig,
+    draft_request,
+    image_to_array,
+    preprocess_for,
+    target_size,
+    unused_size,
+)
 from onnpu.vision.results import ResultWriter
 from onnpu.vision.scores import ScoreReader, score_reader
 
@@ -151,7 +158,7 @@ def classify_folder(sources: Sequence[str | Path], model: str | Path, target: Ta
     batch = _batch_size(model, info, batch)
     fixed_batch = bool(info.shape) and isinstance(info.shape[0], int)
     per_image = TensorInfo(info.name, info.elem_type, [1, *info.shape[1:]], info.quant)
-    config = preprocess_for(loaded.proto, preprocess)
+    config = preprocess_for(loaded.proto, preprocess, str(model))
     size = target_size(per_image, config)
     writer = ResultWriter(Path(output), top, resume, _run_record(model, reader, top, labels, config, draft, target),
                           inputs=read) if output else None
@@ -162,6 +169,8 @@ def classify_folder(sources: Sequence[str | Path], model: str | Path, target: Ta
     buffer: np.ndarray | None = None
     counts = {"ok": 0, "failed": 0, "nan": 0}
     warnings = [f"skipped {len(others)} non-image file{'s' if len(others) != 1 else ''}"] if others else []
+    unused = unused_size(tensor_infos(loaded.proto)[0][0], preprocess.size if preprocess else None, model)
+    warnings += [unused] if unused else []
     for warning in warnings:
         progress.warn(warning)
     start = time.perf_counter()

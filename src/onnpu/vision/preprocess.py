@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from PIL import Image
 
-from onnpu.errors import InputDataError
+from onnpu.errors import InputDataError, ModelError
 from onnpu.model.files import metadata
 from onnpu.model.inspection import TensorInfo
 from onnpu.model.limits import check_memory
@@ -46,6 +46,25 @@ class PreprocessConfig:
             raise InputDataError(f"crop ratio {self.crop_ratio} is not in (0, 1]", hint="e.g. --crop-ratio 0.875")
         if self.resize not in ("resize", "crop"):
             raise InputDataError(f"unknown resize mode {self.resize!r}", hint="use resize or crop")
+        for name, values, example in (("mean", self.mean, "0.485,0.456,0.406"), ("std", self.std, "0.229,0.224,0.225")):
+            if values is None:
+                continue
+            if not all(math.isfinite(v) for v in values):
+                raise InputDataError(f"--{name} {','.join(map(str, values))}: every value must be a finite number",
+                                     hint=f"e.g. --{name} {example}")
+            if len(values) not in (1, 3):
+                raise InputDataError(f"--{name} has {len(values)} values: one for all channels, or three (R, G, B)",
+                                     hint=f"e.g. --{name} {example}")
+        if self.std is not None and not all(v > 0 for v in self.std):
+            raise InputDataError(f"--std {','.join(map(str, self.std))}: a standard deviation is greater than 0",
+                                 hint="e.g. --std 0.229,0.224,0.225 (or --std 1 to divide by nothing)")
+        if self.channels not in ("RGB", "BGR"):
+            raise InputDataError(f"unknown channel order {self.channels!r}", hint="RGB, or --bgr for BGR")
+        if self.size is not None and len(self.size) != 2:
+            raise InputDataError(f"size {list(self.size)} is not HEIGHTxWIDTH", hint="e.g. --size 224x224")
+        if self.size is not None and min(self.size) < 1:
+            raise InputDataError(f"--size {self.size[0]}x{self.size[1]}: an image has at least one pixel per side",
+                                 hint="e.g. --size 224x224")
 
     def mean_std_255(self) -> tuple[np.ndarray, np.ndarray]:
         if self.mean is not None or self.std is not None:
@@ -62,16 +81,31 @@ class PreprocessConfig:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
-def config_from_metadata(entries: dict[str, str]) -> PreprocessConfig | None:
-    """The preprocessing a model declares in its metadata (onnpu writes it into the models it builds)."""
+def config_from_metadata(entries: dict[str, str], source: str = "the model") -> PreprocessConfig | None:
+    """The preprocessing a model declares in its metadata (onnpu writes it into the models it builds); a
+    declaration that is not one (a model file is untrusted input) is refused in one line naming ``source``."""
     text = entries.get(PREPROCESS_METADATA_KEY)
     if not text:
         return None
-    data = json.loads(text)
-    for key in ("mean", "std", "size"):
-        if data.get(key) is not None:
-            data[key] = tuple(data[key])
-    return PreprocessConfig(**data)
+    try:
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise TypeError(f"a JSON {type(data).__name__}, not an object")
+        known = {f.name for f in fields(PreprocessConfig)}
+        given = {k: v for k, v in data.items() if k in known}  # entries of a later onnpu are left to it
+        for key in ("mean", "std", "size"):
+            if given.get(key) is not None:
+                given[key] = tuple(float(v) if key != "size" else int(v) for v in given[key])
+        for key in ("crop_ratio",):
+            if given.get(key) is not None:
+                given[key] = float(given[key])
+        return PreprocessConfig(**given)
+    except (ValueError, TypeError, InputDataError) as exc:
+        why = exc.message if isinstance(exc, InputDataError) else str(exc)
+        raise ModelError(f"{source}: its metadata {PREPROCESS_METADATA_KEY!r} declares no preprocessing onnpu can "
+                         f"use ({why[:160]})",
+                         hint="give the preprocessing with --mean/--std/--size, or remove the entry from the "
+                              "model's metadata_props") from exc
 
 
 DRAFT_OVERSAMPLE = 2  # keep ≥ 2x the pixels the resize needs, so it still antialiases as from the full image
@@ -89,9 +123,23 @@ def draft_request(size: tuple[int, int], target: tuple[int, int], config: Prepro
     return max(1, math.ceil(w * scale)), max(1, math.ceil(h * scale))
 
 
-def preprocess_for(model: onnx.ModelProto, override: PreprocessConfig | None = None) -> PreprocessConfig:
-    """What to use for ``model``: the caller's settings, else what the model declares, else the default."""
-    return override or config_from_metadata(metadata(model)) or PreprocessConfig()
+def preprocess_for(model: onnx.ModelProto, override: PreprocessConfig | None = None, source: str = "the model"
+                   ) -> PreprocessConfig:
+    """What to use for ``model`` (the file ``source``): the caller's settings, else what the model declares, else
+    the default."""
+    return override or config_from_metadata(metadata(model), source) or PreprocessConfig()
+
+
+def unused_size(info: TensorInfo, size: tuple[int, int] | None, model: str | Path) -> str | None:
+    """What to say when ``--size`` is given for a model whose input (``info`` as the file declares it) is fixed at
+    another size: it is not used."""
+    if size is None:
+        return None
+    _, h, w = input_layout(info)
+    if h is None or w is None or (h, w) == tuple(size):
+        return None
+    return (f"--size {size[0]}x{size[1]} not used: the model's input is fixed at {h}x{w} (`onnpu fix-shapes {model} "
+            f"--input {info.name}=... --override-fixed` changes it)")
 
 
 def input_layout(info: TensorInfo) -> tuple[str, int | None, int | None]:

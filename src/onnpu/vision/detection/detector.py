@@ -23,7 +23,7 @@ from onnpu.vision.detection.decoding import Detections, check_boxes, check_score
 from onnpu.vision.detection.heads import Head, recognise_head
 from onnpu.vision.detection.letterbox import FITS, Placement, draft_scale, fit_image, place
 from onnpu.vision.images import load_image
-from onnpu.vision.preprocess import PreprocessConfig, image_to_array, input_layout, takes_pixels
+from onnpu.vision.preprocess import PreprocessConfig, image_to_array, input_layout, takes_pixels, unused_size
 from onnpu.vision.presets import SCALING
 
 DEFAULT_SIZE = (640, 640)
@@ -180,9 +180,8 @@ def open_detector(model: str | Path, target: Target, *, head: str | None = None,
     notes = []
     _, file_h, file_w = input_layout(inputs[0])  # as the file has it, before any dims were given
     fixed_size = (file_h, file_w) if file_h is not None and file_w is not None else None
-    if fixed_size is not None and preprocess.size is not None and preprocess.size != fixed_size:
-        notes.append(f"--size {preprocess.size[0]}x{preprocess.size[1]} not used: the model's input is fixed at "
-                     f"{h}x{w} (`onnpu fix-shapes {model} --input {info.name}=... --override-fixed` changes it)")
+    unused = unused_size(inputs[0], preprocess.size, model)
+    notes += [unused] if unused else []
     if fixed_size is not None and max(fixed_size) <= TINY_INPUT:
         notes.append(f"the model's input is fixed at {h}x{w}: every image is shrunk to that; a fully convolutional "
                      f"detector shipped at a placeholder size runs at the size you want after `onnpu fix-shapes "
