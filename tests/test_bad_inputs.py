@@ -361,6 +361,32 @@ def case_weight_of_another_rank(tmp: Path) -> list[str]:
     return ["run", str(_written(tmp, "model.onnx", model)), "--target", "cpu", "--random"]
 
 
+def case_simplify_no_opset(tmp: Path) -> list[str]:
+    path = case_no_opset(tmp)[1]
+    return ["simplify", path, "-o", str(tmp / "s.onnx")]
+
+
+def case_opset_1(tmp: Path) -> list[str]:
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 1)], ir_version=3)
+    return ["run", str(_written(tmp, "old.onnx", model)), "--target", "cpu", "--random"]
+
+
+def case_optional_output(tmp: Path) -> list[str]:
+    from onnx import TensorProto, helper
+
+    optional = helper.make_optional_type_proto(helper.make_tensor_type_proto(TensorProto.FLOAT, [1, 4]))
+    graph = helper.make_graph([helper.make_node("Optional", ["x"], ["o"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                              [helper.make_value_info("o", optional)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=8)
+    return ["simplify", str(_written(tmp, "opt.onnx", model)), "-o", str(tmp / "s.onnx")]
+
+
 CASES: dict[str, tuple[Setup, str, int]] = {
     "truncated ONNX": (case_truncated_onnx, "not a valid ONNX model (truncated or corrupt", 1),
     "corrupt ONNX": (case_corrupt_onnx, "not a valid ONNX model", 1),
@@ -411,6 +437,10 @@ CASES: dict[str, tuple[Setup, str, int]] = {
     "a Loop that would not end": (case_endless_loop, "a constant trip count of 1,000,000,000,000,000 and a "
                                   "condition that never changes", 1),
     "a model newer than onnxruntime": (case_ir_too_new, "failed: Unsupported model IR version: 99", 1),
+    "no opset imported, simplified": (case_simplify_no_opset, "relu.onnx: onnxruntime cannot load the model: Missing "
+                                      "opset in the model", 1),
+    "opset 1": (case_opset_1, "Could not find an implementation for Relu(1)", 1),
+    "an optional output, simplified": (case_optional_output, "opt.onnx: 'o' is an optional(float): onnxslim", 1),
     "a weight shorter than its shape": (case_weight_shorter_than_its_shape, "model.onnx: weight 'w1' is damaged: it "
                                         "holds 10 bytes, its shape [8, 3, 3, 3] needs 864", 1),
     "a weight with a huge shape and no data": (case_weight_without_data, "weight 'w2' is damaged: it holds 0 values, "

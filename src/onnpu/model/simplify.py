@@ -33,7 +33,7 @@ from onnpu.model.graphs import (
     walk,
     with_unique_names,
 )
-from onnpu.model.inspection import graph_inputs
+from onnpu.model.inspection import graph_inputs, tensor_infos
 from onnpu.model.transforms import constants_to_initializers
 
 STANDARD_DOMAINS = ("", "ai.onnx")
@@ -248,6 +248,11 @@ def simplify_model(model: onnx.ModelProto, *, source: str = "model", skip_fusion
     import onnxslim
 
     check_fusion_names(skip_fusions)
+    optional = [t for side in tensor_infos(model) for t in side if (t.container or "").startswith("optional")]
+    if optional:
+        raise SimplifyError(f"{source}: {optional[0].name!r} is an {optional[0].container}: {library_version()} "
+                            "simplifies models whose inputs and outputs are tensors, sequences or maps",
+                            hint="run the model as it is (prepare --no-simplify)")
     work, _ = drop_cast_round_trips(model)
     checked_before = _check(model)
     try:

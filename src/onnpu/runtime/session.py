@@ -220,15 +220,26 @@ def create_session(model: str | Path | onnx.ModelProto, target: Target, *, dims:
                 raise known from exc
             return fallback
         said = first_line(text)
-        newer = "IR version" in said or "opset" in said.lower()  # made by an ONNX newer than this onnxruntime
-        raise ModelError(f"{path}: onnxruntime cannot load the model: {said}",
-                         hint=f"export the model with a released ONNX version this onnxruntime ({ort.__version__}) "
-                              "reads, or use a newer onnxruntime" if newer else
-                         "the model's own tensors disagree in shape or type: export the model again" if
-                         "InferenceError]" in said else "check the model with `onnpu inspect`") from exc
+        raise ModelError(f"{path}: onnxruntime cannot load the model: {said}", hint=_load_hint(said)) from exc
     elapsed = time.perf_counter() - start
     _check_backend_loaded(path, target, log)  # else the EP claims no node and all would run on the CPU, silently
     return LoadedSession(session, target, path, proto, elapsed, qnn_mode, _assignment(session), log)
+
+
+def _load_hint(said: str) -> str:
+    """What to do about onnxruntime's refusal to load a model, from its message."""
+    old_op = re.search(r"Could not find an implementation for \w+\((\d+)\)", said)
+    if "Missing opset" in said:
+        return "every ONNX model names the operator set it was made for: export the model again"
+    if old_op and int(old_op.group(1)) < MIN_OPSET:
+        return (f"onnxruntime runs ONNX opset {MIN_OPSET} and later: convert the model "
+                "(onnx.version_converter.convert_version(model, 17)) or export it again")
+    if "IR version" in said or "opset" in said.lower():  # made by an ONNX newer than this onnxruntime
+        return f"export the model with a released ONNX version this onnxruntime ({ort.__version__}) reads, or use a " \
+               "newer onnxruntime"
+    if "InferenceError]" in said:
+        return "the model's own tensors disagree in shape or type: export the model again"
+    return "check the model with `onnpu inspect`"
 
 
 def _cpu_fallback(error: OnnpuError, source: str | bytes, path: Path, proto: onnx.ModelProto, target: Target,
@@ -325,6 +336,7 @@ def run_failure(loaded: LoadedSession, exc: Exception) -> OnnpuError:
 
 _STATUS = re.compile(r"^\d+ : [A-Z_]+ : ")  # "1 : FAIL : " before the message
 # "/onnxruntime_src/…/model.cc:256 " before a C++ signature (after a space, a colon or at the start)
+MIN_OPSET = 7  # onnxruntime's oldest kernels
 _SOURCE = re.compile(r"(?:(?<=[\s:])|^)[\w./-]+\.(?:cc|cpp|h):\d+ ")
 _FUNCTION = re.compile(r"[\w:~<>,*&]+")  # a function's bare name
 _SIGNATURE = re.compile(r"(?:[\w:<>,*&]+ ){0,3}[\w<>~]*::[\w:<>~]*\(")  # [return type] scoped::name(

@@ -134,7 +134,11 @@ def simplify(model: str | Path, out: str | Path | None, *, dims: Mapping[str, in
     shape_changes: list[str] = []
     if dims or shapes:
         work, shape_changes = fix_shapes_model(work, dims, shapes, str(src))
-    slim, stats = simplify_model(work, source=str(src), skip_fusions=skip_fusions)
+    try:
+        slim, stats = simplify_model(work, source=str(src), skip_fusions=skip_fusions)
+    except SimplifyError:
+        exact_cpu_session(src)  # a model onnxruntime cannot load is said as such, not as OnnxSlim's internals
+        raise
     result = SimplifyResult(str(src), None, stats, shape_changes, baked_changes)
     if stats.control_flow_after:
         result.notes.append(f"{stats.control_flow_after} If/Loop/Scan left: their bodies run on the CPU "
