@@ -4,13 +4,18 @@ no grid keep min/max; a bias is left to the quantizer."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import onnx
+import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from onnpu.quantization.config import QuantizeConfig
 from onnpu.quantization.exact_grids import exact_grid_overrides, exact_step
 from onnpu.quantization.recipe import quantize_qdq_model
+from onnpu.runtime.session import create_session
+from onnpu.runtime.targets import get_target
 
 
 def test_exact_steps() -> None:
@@ -77,3 +82,30 @@ def test_grid_constants_are_quantized_exactly_and_learned_ones_keep_min_max() ->
         for name in ("dfl", "stride", "anchors"):
             np.testing.assert_array_equal(values[name], floats[name], err_msg=f"{name} ({activations})")
         assert not np.array_equal(values["w"], floats["w"])  # learned weights: rounded on their min/max grid
+
+
+def _constant_types(model: onnx.ModelProto) -> dict[str, int]:
+    """The element type each constant is quantized to, by its float name."""
+    inits = {t.name: t for t in model.graph.initializer}
+    return {node.input[0].removesuffix("_quantized"): inits[node.input[0]].data_type for node in model.graph.node
+            if node.op_type == "DequantizeLinear" and node.input[0] in inits}
+
+
+@pytest.mark.npu
+def test_a_decode_constant_beside_a_16_bit_activation_is_16_bit_and_qcs6490_builds_it(tmp_path: Path) -> None:
+    """Raising a decode's activations to 16 bits (a detector stage, mixed precision) raises the constants its Add and
+    Mul meet with them: HTP v68 builds no elementwise op of a uint8 constant and a uint16 activation ("Failed to
+    add node"), and builds it of two uint16 inputs; the grids stay exact."""
+    model = _decode_like()
+    calibration = [{"x": np.random.default_rng(k).normal(0, 1, (1, 3, 8, 8)).astype(np.float32)} for k in range(8)]
+    quant = quantize_qdq_model(model, calibration, QuantizeConfig(rounding="nearest", range_search=False),
+                               sixteen_bit=["distance", "scaled", "y"])
+    types = _constant_types(quant)
+    assert types["stride"] == types["anchors"] == TensorProto.UINT16 and types["dfl"] == TensorProto.INT8
+    floats = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    for name in ("stride", "anchors"):
+        np.testing.assert_array_equal(_dequantized(quant)[name], floats[name])
+    path = tmp_path / "mixed.onnx"
+    onnx.save(quant, str(path))
+    loaded = create_session(path, get_target("npu", soc="qcs6490", allow_fallback=False))
+    assert loaded.placement is not None and loaded.placement.fully_on_target

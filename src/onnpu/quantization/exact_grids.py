@@ -8,7 +8,7 @@ worse than min/max, which it replaces for that constant only.
 
 Weights (the second input of Conv, ConvTranspose, Gemm, MatMul) keep the weight type (int8 symmetric: multiples
 within ±127); the constants of Add, Sub, Mul and Div get the activation type of their tensor (uint8, or uint16
-where the tensor is 16-bit). Left alone: biases (the quantizer derives their scale), other ops' float parameters,
+where the tensor is 16-bit, or where the op meets a 16-bit activation: ``sixteen_bit_partners``). Left alone: biases (the quantizer derives their scale), other ops' float parameters,
 and every constant min/max already holds exactly (a single value, 0.5 … 7.5 over 255 steps): the model changes
 only where a value would have been rounded."""
 
@@ -117,6 +117,20 @@ def exact_grid_overrides(model: onnx.ModelProto, *, weights: str, activations: s
             dtype = {"i8": np.int8, "u8": np.uint8, "u16": np.uint16}[kind]
             found[tensor.name] = {"scale": np.float32(grid[0]), "zero_point": dtype(grid[1])}
     return found
+
+
+def sixteen_bit_partners(model: onnx.ModelProto, sixteen_bit: Collection[str]) -> set[str]:
+    """The constants of Add, Sub, Mul and Div nodes that meet a 16-bit activation: they take 16 bits too. An
+    elementwise op whose inputs are of two types (a uint8 constant, a uint16 activation) is refused by HTP v68
+    ("Failed to add node"; a decode's anchors and strides beside a 16-bit box branch); of one type it is built."""
+    if not sixteen_bit:
+        return set()
+    weights = {t.name for t in model.graph.initializer}
+    partners: set[str] = set()
+    for node in model.graph.node:
+        if node.op_type in ARITHMETIC and any(i in sixteen_bit for i in node.input if i not in weights):
+            partners.update(i for i in node.input if i in weights)
+    return partners
 
 
 def merged(overrides: dict[str, list[dict[str, object]]], exact: dict[str, dict[str, object]]

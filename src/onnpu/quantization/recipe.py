@@ -22,7 +22,7 @@ from onnpu.quantization import transformer
 from onnpu.quantization.calibration_cache import quantize_once_calibrated
 from onnpu.quantization.config import ACTIVATION_TYPES, DEFAULT_QUANTIZE, METHODS, WEIGHT_TYPES, QuantizeConfig
 from onnpu.quantization.equalization import bounded_relu_ranges
-from onnpu.quantization.exact_grids import exact_grid_overrides, merged
+from onnpu.quantization.exact_grids import exact_grid_overrides, merged, sixteen_bit_partners
 from onnpu.quantization.exclusions import nodes_to_exclude
 from onnpu.quantization.htp_ops import constant_first_matmuls, onehot_values_as_constants
 from onnpu.quantization.islands import float_islands, mask_ranges, with_ranges
@@ -138,6 +138,7 @@ def quantize_qdq_model(model: onnx.ModelProto, calibration: Sequence[Mapping[str
         source = pre if changed else stripped
         staged_float = onnx.load(str(source))
         firsts = constant_first_matmuls(staged_float)  # what the preprocessing leaves that HTP v68 refuses
+        sixteen_bit = [*sixteen_bit, *sorted(sixteen_bit_partners(staged_float, set(sixteen_bit)))]
         exact = exact_grid_overrides(staged_float, weights=config.weights, activations=config.activations,
                                      sixteen_bit=set(sixteen_bit))
         if firsts:
