@@ -8,9 +8,9 @@ worse than min/max, which it replaces for that constant only.
 
 Weights (the second input of Conv, ConvTranspose, Gemm, MatMul) keep the weight type (int8 symmetric: multiples
 within ±127); the constants of Add, Sub, Mul and Div get the activation type of their tensor (uint8, or uint16
-where the tensor is 16-bit, or where the op meets a 16-bit activation: ``sixteen_bit_partners``). Left alone: biases (the quantizer derives their scale), other ops' float parameters,
-and every constant min/max already holds exactly (a single value, 0.5 … 7.5 over 255 steps): the model changes
-only where a value would have been rounded."""
+where the tensor is 16-bit, or where the op meets a 16-bit activation: ``sixteen_bit_partners``). Left alone:
+biases (the quantizer derives their scale), other ops' float parameters, and every constant min/max already holds
+exactly (a single value, 0.5 … 7.5 over 255 steps): the model changes only where a value would have been rounded."""
 
 from __future__ import annotations
 
