@@ -34,6 +34,7 @@ from bench_simplify import simplify_section  # noqa: E402
 from bench_speed import latency_section, overhead_section, sessions_section, startup_section  # noqa: E402
 from corpus_bench import corpus_section  # noqa: E402
 from detect_bench import detect_section  # noqa: E402
+from detect_precision import detect_precision_section  # noqa: E402
 from eval_bench import eval_section  # noqa: E402
 from folder_bench import folder_section  # noqa: E402
 
@@ -66,6 +67,7 @@ SECTIONS: dict[str, Callable[[ZooModel, bool], list[str]]] = {
     "corpus": corpus_section,
     "eval": eval_section,
     "detect": lambda model, quick: detect_section(quick),
+    "detect_precision": detect_precision_section,
     "htp_precision": htp_precision_section,
 }
 

@@ -215,9 +215,8 @@ def _stages(model: onnx.ModelProto, head: Head) -> list[tuple[str, list[str]]]:
     """The tensors of each stage: the head's outputs (ONNX Runtime's mixed-precision pass then converts the
     parts they join, each quantized at its own range); then also the score activations feeding them (a
     Sigmoid or Softmax output, the values thresholds cut). Tensors further up the box decode stay 8-bit:
-    measured on nudenet's YOLOv8n for QCS6490, its whole head module at 16 bits (the decode's constants 16-bit with
-    it, ``exact_grids.sixteen_bit_partners``) keeps the box error at 2.14 px on the CPU QDQ arithmetic, but on the
-    NPU its 16-bit scores add 402 boxes on 20 views."""
+    on the NPU 16-bit scores and convolutions depart from the CPU's arithmetic (BENCHMARKS.md, "Detection: where
+    16 bits hold the boxes"); the decode's constants follow a 16-bit activation (``sixteen_bit_partners``)."""
     made = producers(model.graph)
     outputs = list(head.outputs)
     scores = [t for o in outputs if o in made for t in made[o].input
