@@ -16,6 +16,7 @@ from onnpu.guards import check_destination, file_kind, printable, same_file, wri
 from onnpu.model import external_data as _external
 from onnpu.model import limits, proto
 from onnpu.model.external_data import check_external_data, external_data_files, external_tensors
+from onnpu.model.graphs import bodies
 from onnpu.paths import lock_file
 from onnpu.storage import commit, locked, new_temp, probe_writable
 
@@ -112,9 +113,8 @@ def _check_names(path: Path, graph: onnx.GraphProto) -> None:
 def _check_tensor_data(path: Path, graph: onnx.GraphProto) -> None:
     """Every weight held in the file holds as many elements as its shape says (the graphs inside nodes too)."""
     for node in graph.node:
-        for attribute in node.attribute:
-            for sub in ([attribute.g] if attribute.HasField("g") else []) + list(attribute.graphs):
-                _check_tensor_data(path, sub)
+        for _, body in bodies(node):
+            _check_tensor_data(path, body)
     constants = [(f"constant {n.name or n.output[0]!r}" if n.output else "a constant", a.t) for n in graph.node
                  if n.op_type == "Constant" for a in n.attribute if a.HasField("t")]
     for what, tensor in [*((f"weight {t.name!r}", t) for t in graph.initializer), *constants]:

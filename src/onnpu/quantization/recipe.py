@@ -60,7 +60,7 @@ class FeedReader:
 
 def _failure(stage: str, exc: Exception) -> QuantizationError:
     """The quantizer's failure with its real cause, and a hint that fits that cause."""
-    from onnpu.runtime.session import ort_error_text
+    from onnpu.runtime.ort_errors import ort_error_text
 
     detail, node = ort_error_text(exc)
     kind = type(exc).__name__

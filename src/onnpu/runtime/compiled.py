@@ -78,7 +78,8 @@ def compile_model(model: str | Path, target: Target, out: Path, *, embed: bool =
 
     from onnpu.runtime.failures import explain_failure
     from onnpu.runtime.native_log import capture_native
-    from onnpu.runtime.session import attach_provider, first_line, session_options
+    from onnpu.runtime.ort_errors import first_line
+    from onnpu.runtime.session import attach_provider, session_options
 
     src = Path(model)
     proto = validate_model_file(src)

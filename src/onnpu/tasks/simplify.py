@@ -21,7 +21,8 @@ from onnpu.model.shapes import fix_shapes_model
 from onnpu.model.simplify import SimplifyStats, bake_inputs, check_fusion_names, condition_hint, simplify_model
 from onnpu.runtime.feeds import run_feeds
 from onnpu.runtime.inputs import check_finite, describe_kinds, input_kinds, random_inputs
-from onnpu.runtime.session import exact_cpu_session, first_line
+from onnpu.runtime.ort_errors import first_line
+from onnpu.runtime.session import exact_cpu_session
 
 RTOL = 1e-3  # of the output's largest magnitude: float reassociation of folded/fused weights stays far below
 ATOL = 1e-5
